@@ -1,0 +1,217 @@
+/**
+ * The config model: the zod schema that validates `trireme.yml` and gives the TypeScript types. Durations and sizes
+ * are parsed here, so inner code sees milliseconds and bytes. Cross-field rules (max >= min, every queue served) live
+ * in the superRefine at the end so that each problem is reported with its path.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+import { PRESETS, DEFAULT_SCALING } from './presets.js';
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
+});
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
+});
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-", starting with a letter or digit');
+const count = z.number().int().min(0);
+
+const hpaPolicy = z.strictObject({ type: z.enum(['Pods', 'Percent']), value: z.number().int().positive(), periodSeconds: z.number().int().positive().max(1800) });
+const hpaRules = z.strictObject({
+  stabilizationWindowSeconds: z.number().int().min(0).max(3600).optional(),
+  selectPolicy: z.enum(['Max', 'Min', 'Disabled']).optional(),
+  policies: z.array(hpaPolicy).optional(),
+});
+
+const schedule = z.strictObject({
+  /** Days the window applies, mon..sun; all days when left out. */
+  days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(),
+  from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM, e.g. 08:00'),
+  to: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'write a time as HH:MM, e.g. 18:00'),
+  /** Minutes east of UTC that from/to are written in; 0 (UTC) when left out. */
+  utcOffsetMinutes: z.number().int().min(-720).max(840).default(0),
+  min: count.optional(),
+  max: count.optional(),
+});
+
+export const scalingSchema = z.strictObject({
+  preset: z.enum(['conservative', 'aggressive', 'cost-optimised']).optional(),
+  policy: z.enum(['threshold', 'target', 'hpa']).optional(),
+  min: count.default(0),
+  max: count.default(1),
+  /** threshold: scale up when waiting + running >= this. */
+  scaleUpThreshold: z.number().min(0).default(1),
+  /** threshold: scale down when waiting + running <= this. */
+  scaleDownThreshold: z.number().min(0).default(0),
+  /** target: jobs (waiting + running) per concurrency slot the pool aims to keep. */
+  targetBacklogPerSlot: z.number().positive().optional(),
+  /** target: the queue wait the pool accepts; measured service times turn it into a backlog per slot. */
+  targetWait: duration.optional(),
+  /** hpa: the per-replica value of (waiting + running) the HPA aims at, like a KEDA list-length target. */
+  hpaTarget: z.number().positive().default(5),
+  /** hpa: Kubernetes HPA v2 behaviour; Kubernetes' defaults where left out. */
+  behavior: z.strictObject({ scaleUp: hpaRules.optional(), scaleDown: hpaRules.optional() }).optional(),
+  cooldownUp: duration.optional(),
+  cooldownDown: duration.optional(),
+  /** A scale-down only goes as low as the highest recommendation of this window. */
+  stabilization: duration.optional(),
+  /** Scale to min after the pool has had no work for this long. */
+  idleShutdown: duration.optional(),
+  /** How long a new replica takes to serve; replicas still starting count as capacity that is coming. */
+  startupTime: duration.default(5_000),
+  schedules: z.array(schedule).default([]),
+});
+
+export const poolSchema = z.strictObject({
+  queues: z.array(name).min(1, 'a pool serves at least one queue'),
+  concurrency: z.number().int().min(1).default(1),
+  isolation: z.enum(['in-process', 'thread', 'process']).default('in-process'),
+  timeLimit: duration.optional(),
+  maxTasksPerChild: z.number().int().positive().optional(),
+  maxMemory: size.optional(),
+  /** How long a draining replica may finish running jobs before it hands them back. */
+  drainGrace: duration.default(30_000),
+  resources: z.strictObject({ cpu: z.number().positive().default(1), memory: size.default(512 * 1024 ** 2), gpu: count.default(0) }).default({ cpu: 1, memory: 512 * 1024 ** 2, gpu: 0 }),
+  env: z.record(z.string(), z.string()).default({}),
+  pricePerHour: z.number().min(0).default(0),
+  /** Higher wins when a shared budget cannot give every pool what it asks. */
+  priority: z.number().int().default(0),
+  scaling: scalingSchema.prefault({}),
+});
+
+const commandTask = z.strictObject({
+  /** argv: the program and its arguments; the payload arrives as JSON on stdin. */
+  command: z.array(z.string().min(1)).min(1, 'give the program and its arguments, e.g. [python3, scripts/report.py]'),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  timeLimit: duration.optional(),
+  retries: count.default(0),
+  queue: name.optional(),
+});
+
+export const configSchema = z.strictObject({
+  redis: z.strictObject({ url: z.string().url('write a URL such as redis://127.0.0.1:6379') }).optional(),
+  /** Prefix of every Redis key Trireme writes, so several deployments can share one Redis. */
+  prefix: name.default('trireme'),
+  /** Modules exporting task definitions (defineTask), relative to the config file. */
+  tasks: z.array(z.string()).default([]),
+  /** External programs run as tasks, by task name. */
+  commands: z.record(name, commandTask).default({}),
+  routes: z.array(z.strictObject({ match: z.string().min(1), queue: name })).default([]),
+  defaultQueue: name.default('default'),
+  pools: z.record(name, poolSchema).refine((p) => Object.keys(p).length > 0, 'declare at least one pool'),
+  controller: z.strictObject({
+    interval: duration.default(2_000),
+    /** How long a controller's lease lives without renewal; a standby takes over after it lapses. */
+    leaseTtl: duration.default(6_000),
+    /** Scale events kept in Redis for the API and dashboard. */
+    eventsKept: z.number().int().positive().default(500),
+  }).prefault({}),
+  /** What this host can hold, for the local driver; unset fields are read from the machine. */
+  capacity: z.strictObject({
+    cpu: z.number().positive().optional(),
+    memory: size.optional(),
+    gpu: count.optional(),
+    /** How far declared resources may exceed the host (1 = not at all). */
+    overcommit: z.number().min(1).default(1),
+  }).prefault({}),
+  /** A budget shared by all pools, split by pool priority. */
+  budget: z.strictObject({ replicas: count.optional(), cpu: z.number().positive().optional(), gpu: count.optional() }).default({}),
+  api: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(7070),
+    tokens: z.array(z.strictObject({ token: z.string().min(16, 'use a token of at least 16 characters'), readOnly: z.boolean().default(false) })).default([]),
+    bodyLimit: size.default(1024 * 1024),
+  }).prefault({}),
+}).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Record<string, unknown>, ctx), {
+  // Run even when single fields failed, so that one pass lists every problem; crossCheck reads defensively.
+  when: () => true,
+});
+
+type Ctx = { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void };
+const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Rules that span fields: bounds in order, every queue served by exactly one pool. */
+function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
+  const served = new Map<string, string>();
+  const pools = isObj(cfg.pools) ? cfg.pools : {};
+  for (const [poolName, pool] of Object.entries(pools)) {
+    if (!isObj(pool)) continue;
+    const s = isObj(pool.scaling) ? pool.scaling : {};
+    const min = typeof s.min === 'number' ? s.min : 0;
+    const max = typeof s.max === 'number' ? s.max : 1;
+    if (max < min) ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'max'], message: `must be >= min (${min})` });
+    const up = typeof s.scaleUpThreshold === 'number' ? s.scaleUpThreshold : 1;
+    const down = typeof s.scaleDownThreshold === 'number' ? s.scaleDownThreshold : 0;
+    if (down >= up && up > 0) {
+      ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'scaleDownThreshold'], message: `must be below scaleUpThreshold (${up}), or the pool would flap` });
+    }
+    (Array.isArray(s.schedules) ? s.schedules : []).forEach((w: unknown, i: number) => {
+      if (isObj(w) && typeof w.min === 'number' && typeof w.max === 'number' && w.max < w.min) {
+        ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'schedules', i, 'max'], message: `must be >= min (${w.min})` });
+      }
+    });
+    for (const q of Array.isArray(pool.queues) ? pool.queues : []) {
+      if (typeof q !== 'string') continue;
+      const other = served.get(q);
+      if (other) ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'queues'], message: `queue "${q}" is already served by pool "${other}"; a queue belongs to one pool` });
+      served.set(q, poolName);
+    }
+  }
+  if (served.size === 0) return; // "declare at least one pool" is already reported
+  const needs: [unknown, (string | number)[]][] = [[cfg.defaultQueue ?? 'default', ['defaultQueue']]];
+  if (Array.isArray(cfg.routes)) cfg.routes.forEach((r: unknown, i) => { if (isObj(r)) needs.push([r.queue, ['routes', i, 'queue']]); });
+  if (isObj(cfg.commands)) for (const [n, c] of Object.entries(cfg.commands)) if (isObj(c) && c.queue) needs.push([c.queue, ['commands', n, 'queue']]);
+  for (const [queue, path] of needs) {
+    if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+  }
+}
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type PoolConfig = Config['pools'][string];
+export type ScalingConfig = PoolConfig['scaling'];
+export type CommandTaskConfig = Config['commands'][string];
+
+/** Scaling settings with the preset and defaults applied: what the autoscaler reads. */
+export interface ResolvedScaling extends Omit<ScalingConfig, 'preset' | 'policy' | 'cooldownUp' | 'cooldownDown' | 'stabilization' | 'idleShutdown' | 'targetBacklogPerSlot'> {
+  policy: 'threshold' | 'target' | 'hpa';
+  cooldownUp: number;
+  cooldownDown: number;
+  stabilization: number;
+  idleShutdown: number;
+  targetBacklogPerSlot: number;
+}
+
+export function resolveScaling(s: ScalingConfig): ResolvedScaling {
+  const base = s.preset ? PRESETS[s.preset] : DEFAULT_SCALING;
+  return {
+    ...s,
+    policy: s.policy ?? base.policy,
+    cooldownUp: s.cooldownUp ?? base.cooldownUp,
+    cooldownDown: s.cooldownDown ?? base.cooldownDown,
+    stabilization: s.stabilization ?? base.stabilization,
+    idleShutdown: s.idleShutdown ?? base.idleShutdown,
+    targetBacklogPerSlot: s.targetBacklogPerSlot ?? base.targetBacklogPerSlot,
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], source = 'config') {
+    super(`${source} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates a parsed config object; throws ConfigError listing every problem by its path. */
+export function parseConfig(input: unknown, source?: string): Config {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length ? issue.path.join('.') : '(top level)';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling (see docs/config.md)`;
+    return `${path}: ${message}`;
+  });
+  throw new ConfigError(problems, source);
+}

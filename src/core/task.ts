@@ -1,0 +1,61 @@
+/**
+ * What a task is: a named handler with options. `defineTask` brands the object so that a tasks module may export
+ * anything else beside its tasks; the loader keeps only branded values.
+ */
+
+/** Anything with zod's `safeParse` shape validates a payload; zod schemas fit as they are. */
+export interface PayloadSchema<P> {
+  safeParse(value: unknown): { success: true; data: P } | { success: false; error: { message: string } };
+}
+
+export interface TaskContext {
+  jobId: string;
+  task: string;
+  queue: string;
+  /** 1 on the first run, 2 on the first retry, … */
+  attempt: number;
+  /** Appends a line to the job's log (readable through the API while the job runs). */
+  log(line: string): void;
+  /** Reports progress, a number (0-100) or an object. */
+  progress(value: number | object): void;
+  /** Aborted when the job passes its time limit, is cancelled, or its worker must hand it back. */
+  signal: AbortSignal;
+}
+
+export interface TaskOptions<P = unknown> {
+  /** Retries after the first failure (0: run once). */
+  retries?: number;
+  backoff?: { type: 'fixed' | 'exponential'; delay: number };
+  /** Lower runs first, as in BullMQ (1 is the highest priority); unset: plain FIFO. */
+  priority?: number;
+  /** Milliseconds or a duration such as `90s`; overrides the pool's timeLimit when shorter. */
+  timeLimit?: number | string;
+  /** Jobs with the same key are one job: a submitter may retry safely. */
+  idempotencyKey?: (payload: P) => string;
+  /** Validates payloads at submit time. */
+  schema?: PayloadSchema<P>;
+  /** Overrides routing for this task. */
+  queue?: string;
+}
+
+export type TaskHandler<P, R> = (payload: P, ctx: TaskContext) => Promise<R> | R;
+
+const BRAND = Symbol.for('trireme.task');
+
+export interface TaskDefinition<P = any, R = any> {
+  readonly [BRAND]: true;
+  readonly name: string;
+  readonly handler: TaskHandler<P, R>;
+  readonly options: TaskOptions<P>;
+}
+
+/** Declares a task. Export the result from a module listed under `tasks:` in trireme.yml. */
+export function defineTask<P = unknown, R = unknown>(name: string, handler: TaskHandler<P, R>, options: TaskOptions<P> = {}): TaskDefinition<P, R> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(name)) throw new Error(`task name "${name}" must start with a letter or digit and use letters, digits, ".", "_", ":" or "-"`);
+  if (typeof handler !== 'function') throw new Error(`task "${name}": handler must be a function`);
+  return Object.freeze({ [BRAND]: true as const, name, handler, options });
+}
+
+export function isTaskDefinition(value: unknown): value is TaskDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}

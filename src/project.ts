@@ -1,0 +1,87 @@
+/**
+ * A loaded project: the validated config, its router, and every task it declares (TypeScript tasks from the modules
+ * under `tasks:` and command tasks from `commands:`), with the file each came from so isolated runners can load it.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, parseConfig, type CommandTaskConfig, type Config } from './core/config.js';
+import { Router } from './core/routing.js';
+import { isTaskDefinition, type TaskDefinition } from './core/task.js';
+
+export type TaskEntry =
+  | { kind: 'function'; name: string; definition: TaskDefinition; module: string }
+  | { kind: 'command'; name: string; command: CommandTaskConfig; baseDir: string };
+
+export interface Project {
+  config: Config;
+  router: Router;
+  tasks: Map<string, TaskEntry>;
+  /** Folder of the config file; relative paths in it are taken from here. */
+  baseDir: string;
+  configPath?: string;
+}
+
+/** Reads, validates and loads a config file; environment overrides (TRIREME_REDIS_URL) are applied. */
+export async function loadProject(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<Project> {
+  const path = resolve(configPath);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; pass -c PATH or create trireme.yml`], path);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([`YAML syntax: ${(e as Error).message.split('\n')[0]}`], path);
+  }
+  return buildProject(raw, { baseDir: dirname(path), configPath: path, env });
+}
+
+/** Builds a project from an already parsed config object (tests and embedding). */
+export async function buildProject(raw: unknown, opts: { baseDir: string; configPath?: string; env?: NodeJS.ProcessEnv }): Promise<Project> {
+  const config = parseConfig(raw, opts.configPath ?? 'config');
+  const redisUrl = opts.env?.TRIREME_REDIS_URL;
+  if (redisUrl) config.redis = { url: redisUrl };
+  const router = new Router(config.routes, config.defaultQueue, config.pools);
+  const tasks = new Map<string, TaskEntry>();
+  const problems: string[] = [];
+  for (const [i, spec] of config.tasks.entries()) {
+    const module = resolve(opts.baseDir, spec);
+    let exports: Record<string, unknown>;
+    try {
+      exports = await import(pathToFileURL(module).href);
+    } catch (e) {
+      problems.push(`tasks.${i}: cannot load ${module}: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const found = collectTasks(exports);
+    if (found.length === 0) problems.push(`tasks.${i}: ${module} exports no task; export the result of defineTask(...)`);
+    for (const definition of found) {
+      if (tasks.has(definition.name)) problems.push(`tasks.${i}: task "${definition.name}" is defined twice`);
+      tasks.set(definition.name, { kind: 'function', name: definition.name, definition, module });
+    }
+  }
+  for (const [name, command] of Object.entries(config.commands)) {
+    if (tasks.has(name)) problems.push(`commands.${name}: a TypeScript task has this name too`);
+    tasks.set(name, { kind: 'command', name, command, baseDir: opts.baseDir });
+  }
+  for (const entry of tasks.values()) {
+    const queue = entry.kind === 'function' ? entry.definition.options.queue : entry.command.queue;
+    if (queue && !router.poolFor(queue)) problems.push(`task "${entry.name}": queue "${queue}" is served by no pool`);
+  }
+  if (problems.length) throw new ConfigError(problems, opts.configPath ?? 'config');
+  return { config, router, tasks, baseDir: opts.baseDir, configPath: opts.configPath };
+}
+
+function collectTasks(exports: Record<string, unknown>): TaskDefinition[] {
+  const out: TaskDefinition[] = [];
+  for (const value of Object.values(exports)) {
+    if (isTaskDefinition(value)) out.push(value);
+    else if (Array.isArray(value)) out.push(...value.filter(isTaskDefinition));
+  }
+  return [...new Set(out)];
+}

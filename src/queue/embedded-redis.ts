@@ -1,0 +1,78 @@
+/**
+ * A private redis-server for when no Redis is configured: started from PATH on a free loopback port, data under
+ * `.trireme/redis` with AOF on, so jobs survive a restart of `trireme serve`. Workers started by `serve` are given
+ * its URL; a second `serve` in the same folder reuses the running one (its port is kept in `.trireme/redis/port`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+
+export class RedisNotFoundError extends Error {
+  constructor() {
+    super('no Redis is configured and no redis-server is on PATH. Install one (Debian/Ubuntu: apt-get install redis-server; '
+      + 'macOS: brew install redis) or point Trireme at a running Redis with TRIREME_REDIS_URL=redis://HOST:6379 or redis.url in trireme.yml');
+    this.name = 'RedisNotFoundError';
+  }
+}
+
+export interface EmbeddedRedis { url: string; stop(): Promise<void>; started: boolean }
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function answers(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  r.on('error', () => {});
+  try { await r.connect(); return (await r.ping()) === 'PONG'; } catch { return false; } finally { r.disconnect(); }
+}
+
+/** Starts (or reuses) the private redis-server under `dataDir`. */
+export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string } = {}): Promise<EmbeddedRedis> {
+  const dir = resolve(dataDir);
+  await mkdir(dir, { recursive: true });
+  const portFile = join(dir, 'port');
+  const previous = Number(await readFile(portFile, 'utf8').catch(() => ''));
+  if (previous && await answers(`redis://127.0.0.1:${previous}`)) {
+    return { url: `redis://127.0.0.1:${previous}`, started: false, stop: async () => {} };
+  }
+  const port = await freePort();
+  const child: ChildProcess = spawn(opts.binary ?? 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
+    '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
+  ], { stdio: 'ignore' });
+  const spawned = await new Promise<boolean>((ok) => {
+    child.once('spawn', () => ok(true));
+    child.once('error', () => ok(false));
+  });
+  if (!spawned) throw new RedisNotFoundError();
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  while (!(await answers(url))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not start on port ${port}; see ${join(dir, 'redis.log')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await writeFile(portFile, String(port));
+  return {
+    url,
+    started: true,
+    stop: () => new Promise<void>((done) => {
+      if (child.exitCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * The replica registry: every worker replica writes a small hash with a TTL on each heartbeat and an entry in one
+ * index. A replica that dies stops beating; its hash expires and `list` drops it from the index. The heartbeat also
+ * reads the replica's control key, which is how a drain request reaches a replica on another host.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+
+export type ReplicaState = 'starting' | 'idle' | 'busy' | 'draining';
+
+export interface ReplicaInfo {
+  id: string;
+  pool: string;
+  host: string;
+  pid: number;
+  /** Set by drivers that know it (a container or unit name). */
+  container?: string;
+  state: ReplicaState;
+  startedAt: number;
+  lastActivity: number;
+  jobsDone: number;
+  running: number;
+  concurrency: number;
+}
+
+/** Counters a replica adds up between heartbeats, per queue. */
+export interface QueueTally { completed: number; failed: number; serviceMs: number }
+
+export class ReplicaRegistry {
+  constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 5_000) {}
+
+  /** Writes the replica's state and tallies; returns a control command waiting for it ('drain'), if any. */
+  async beat(info: ReplicaInfo, tallies: Map<string, QueueTally> = new Map()): Promise<string | null> {
+    const key = keys.replica(this.prefix, info.id);
+    const m = this.redis.multi()
+      .hset(key, flatten(info))
+      .pexpire(key, this.ttlMs)
+      .zadd(keys.replicas(this.prefix), Date.now(), info.id)
+      .getdel(keys.control(this.prefix, info.id));
+    for (const [queue, t] of tallies) {
+      const stats = keys.stats(this.prefix, queue);
+      m.hincrby(stats, 'completed', t.completed).hincrby(stats, 'failed', t.failed).hincrbyfloat(stats, 'serviceMs', t.serviceMs);
+    }
+    const res = await m.exec();
+    const control = res?.[3]?.[1];
+    return typeof control === 'string' ? control : null;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.redis.multi().del(keys.replica(this.prefix, id)).zrem(keys.replicas(this.prefix), id).exec();
+  }
+
+  /** Asks a replica to drain at its next heartbeat. */
+  async requestDrain(id: string): Promise<void> {
+    await this.redis.set(keys.control(this.prefix, id), 'drain', 'PX', 60_000);
+  }
+
+  /** Live replicas, optionally of one pool; entries whose hash expired are cleaned from the index. */
+  async list(pool?: string): Promise<ReplicaInfo[]> {
+    const ids = await this.redis.zrange(keys.replicas(this.prefix), 0, -1);
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(keys.replica(this.prefix, id));
+    const res = (await p.exec()) ?? [];
+    const out: ReplicaInfo[] = [];
+    const dead: string[] = [];
+    res.forEach(([, h], i) => {
+      const hash = h as Record<string, string>;
+      if (!hash || !hash.id) { dead.push(ids[i]); return; }
+      const info = unflatten(hash);
+      if (!pool || info.pool === pool) out.push(info);
+    });
+    if (dead.length) await this.redis.zrem(keys.replicas(this.prefix), ...dead);
+    return out.sort((a, b) => a.pool.localeCompare(b.pool) || a.startedAt - b.startedAt);
+  }
+}
+
+function flatten(info: ReplicaInfo): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(info)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+function unflatten(h: Record<string, string>): ReplicaInfo {
+  return {
+    id: h.id, pool: h.pool, host: h.host, pid: Number(h.pid), container: h.container,
+    state: h.state as ReplicaState, startedAt: Number(h.startedAt), lastActivity: Number(h.lastActivity),
+    jobsDone: Number(h.jobsDone), running: Number(h.running), concurrency: Number(h.concurrency),
+  };
+}

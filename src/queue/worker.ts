@@ -1,0 +1,234 @@
+/**
+ * One replica of a pool: consumes every queue of the pool with the pool's concurrency, runs each job in the pool's
+ * isolation mode under its time limit, heartbeats into the registry, recycles itself after maxTasksPerChild jobs or
+ * past maxMemory, and drains on request: stop taking jobs, let running ones finish within the grace, hand the rest
+ * back to their queue.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Project, TaskEntry } from '../project.js';
+import type { PoolConfig } from '../core/config.js';
+import { silentLogger, type Logger } from '../log.js';
+import { bullConnection, connect } from './connection.js';
+import { ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from './registry.js';
+import { SlotGate } from './slots.js';
+import { GROUP_TASK } from './client.js';
+import { AbortedError, type Executor } from './isolation/executor.js';
+import { InProcessExecutor } from './isolation/in-process.js';
+import { ProcessExecutor, ThreadExecutor } from './isolation/isolated.js';
+import { minDefined } from './isolation/command.js';
+import { parseDuration } from '../core/units.js';
+
+/** Exit code of a replica that drained to recycle itself; drivers restart it at once. */
+export const RECYCLE_EXIT_CODE = 75;
+/** A job that finds every slot taken comes back after this long (see slots.ts). */
+const BOUNCE_MS = 200;
+
+export interface PoolWorkerOptions {
+  project: Project;
+  pool: string;
+  redisUrl: string;
+  id?: string;
+  logger?: Logger;
+  heartbeatMs?: number;
+  /** BullMQ lock duration: how long a job of a dead replica stays locked before another may take it. */
+  lockDuration?: number;
+  /** How often this replica looks for stalled jobs of dead replicas. */
+  stalledInterval?: number;
+}
+
+export type DrainReason = 'requested' | 'recycle' | 'signal';
+
+export class PoolWorker extends EventEmitter {
+  readonly id: string;
+  readonly pool: PoolConfig;
+  private readonly redis: Redis;
+  private readonly registry: ReplicaRegistry;
+  private readonly workers: Worker[] = [];
+  private readonly gate: SlotGate;
+  private readonly executor: Executor;
+  private readonly log: Logger;
+  private readonly handBacks = new Set<AbortController>();
+  private readonly tallies = new Map<string, QueueTally>();
+  private state: ReplicaState = 'starting';
+  private startedAt = Date.now();
+  private lastActivity = Date.now();
+  private jobsDone = 0;
+  private heartbeat?: NodeJS.Timeout;
+  private drainPromise?: Promise<void>;
+  drainReason?: DrainReason;
+
+  constructor(private readonly opts: PoolWorkerOptions) {
+    super();
+    const pool = opts.project.config.pools[opts.pool];
+    if (!pool) throw new Error(`no pool "${opts.pool}"; pools: ${Object.keys(opts.project.config.pools).join(', ')}`);
+    this.pool = pool;
+    this.id = opts.id ?? `${opts.pool}-${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+    this.redis = connect(opts.redisUrl, `trireme-replica-${this.id}`);
+    this.registry = new ReplicaRegistry(this.redis, opts.project.config.prefix, Math.max(3_000, (opts.heartbeatMs ?? 1_000) * 4));
+    this.gate = new SlotGate(pool.concurrency);
+    this.log = (opts.logger ?? silentLogger).child({ pool: opts.pool, replica: this.id });
+    this.executor = pool.isolation === 'process' ? new ProcessExecutor() : pool.isolation === 'thread' ? new ThreadExecutor() : new InProcessExecutor();
+  }
+
+  async start(): Promise<void> {
+    await this.beat();
+    for (const queue of this.pool.queues) {
+      const worker = new Worker(queue, (job, token, signal) => this.process(queue, job, token, signal), {
+        connection: bullConnection(this.opts.redisUrl, `trireme-worker-${this.id}`),
+        prefix: this.opts.project.config.prefix,
+        concurrency: this.pool.concurrency,
+        lockDuration: this.opts.lockDuration ?? 30_000,
+        stalledInterval: this.opts.stalledInterval ?? 15_000,
+        name: this.id,
+      });
+      worker.on('error', (err) => this.log.warn({ err: err.message, queue }, 'queue worker error'));
+      this.gate.attach(queue, worker);
+      this.workers.push(worker);
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    this.state = 'idle';
+    this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000);
+    await this.beat();
+    this.log.info({ queues: this.pool.queues, concurrency: this.pool.concurrency, isolation: this.pool.isolation }, 'replica started');
+  }
+
+  info(): ReplicaInfo {
+    return {
+      id: this.id, pool: this.opts.pool, host: hostname(), pid: process.pid, state: this.state,
+      startedAt: this.startedAt, lastActivity: this.lastActivity, jobsDone: this.jobsDone,
+      running: this.gate.busy, concurrency: this.pool.concurrency,
+    };
+  }
+
+  private async beat(): Promise<void> {
+    const tallies = new Map(this.tallies);
+    this.tallies.clear();
+    try {
+      const control = await this.registry.beat(this.info(), tallies);
+      if (control === 'drain') void this.drain(this.pool.drainGrace, 'requested');
+    } catch (err) {
+      // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
+      for (const [q, t] of tallies) this.tally(q, t);
+      this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private tally(queue: string, add: QueueTally): void {
+    const t = this.tallies.get(queue) ?? { completed: 0, failed: 0, serviceMs: 0 };
+    t.completed += add.completed; t.failed += add.failed; t.serviceMs += add.serviceMs;
+    this.tallies.set(queue, t);
+  }
+
+  private async process(queue: string, job: Job, token: string | undefined, bullSignal?: AbortSignal): Promise<unknown> {
+    if (this.state === 'draining') {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    if (!this.gate.tryAcquire(queue)) {
+      await job.moveToDelayed(Date.now() + BOUNCE_MS, token);
+      throw new DelayedError();
+    }
+    const handBack = new AbortController();
+    this.handBacks.add(handBack);
+    this.state = 'busy';
+    const began = Date.now();
+    this.lastActivity = began;
+    let ok = false;
+    try {
+      const result = await this.runJob(queue, job, bullSignal ? AbortSignal.any([handBack.signal, bullSignal]) : handBack.signal);
+      ok = true;
+      return result;
+    } catch (err) {
+      if (handBack.signal.aborted && err instanceof AbortedError) {
+        this.log.warn({ job: job.id }, 'drain grace over: handing the job back to its queue');
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw err;
+    } finally {
+      this.handBacks.delete(handBack);
+      this.gate.release(queue);
+      this.lastActivity = Date.now();
+      if (this.state === 'busy' && this.gate.busy === 0) this.state = 'idle';
+      if (!handBack.signal.aborted) {
+        this.jobsDone++;
+        this.tally(queue, { completed: ok ? 1 : 0, failed: ok ? 0 : 1, serviceMs: this.lastActivity - began });
+      }
+      this.checkRecycle();
+    }
+  }
+
+  private async runJob(queue: string, job: Job, signal: AbortSignal): Promise<unknown> {
+    if (job.name === GROUP_TASK) return this.collectGroup(job);
+    const entry = this.opts.project.tasks.get(job.name);
+    if (!entry) throw new Error(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    // Logs and progress are written in order; the job settles only after the last line is stored.
+    let pending: Promise<unknown> = Promise.resolve();
+    const enqueue = (fn: () => Promise<unknown>) => { pending = pending.then(fn).catch(() => {}); };
+    try {
+      return await this.executor.run({
+        entry, payload: job.data, jobId: job.id!, queue, attempt: job.attemptsMade + 1, signal,
+        timeLimit: minDefined(this.pool.timeLimit, taskTimeLimit(entry)),
+        log: (line) => enqueue(() => job.log(line)),
+        progress: (value) => enqueue(() => job.updateProgress(value)),
+      });
+    } finally {
+      await pending;
+    }
+  }
+
+  private async collectGroup(job: Job): Promise<unknown[]> {
+    const values = await job.getChildrenValues();
+    const byId = new Map(Object.entries(values).map(([key, v]) => [key.slice(key.lastIndexOf(':') + 1), v]));
+    return (job.data.order as string[]).map((id) => byId.get(id));
+  }
+
+  private checkRecycle(): void {
+    if (this.state === 'draining') return;
+    const max = this.pool.maxTasksPerChild;
+    if (max && this.jobsDone >= max) {
+      this.log.info({ jobsDone: this.jobsDone }, 'maxTasksPerChild reached: recycling');
+      void this.drain(this.pool.drainGrace, 'recycle');
+    } else if (this.pool.maxMemory && process.memoryUsage().rss > this.pool.maxMemory) {
+      this.log.info({ rss: process.memoryUsage().rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');
+      void this.drain(this.pool.drainGrace, 'recycle');
+    }
+  }
+
+  /**
+   * Stops taking jobs; running jobs get `graceMs` to finish, then are handed back to their queue. Resolves when the
+   * replica holds no job and has left the registry. Calling it again returns the same drain.
+   */
+  drain(graceMs: number, reason: DrainReason = 'requested'): Promise<void> {
+    this.drainPromise ??= (async () => {
+      this.drainReason = reason;
+      this.state = 'draining';
+      this.log.info({ reason, graceMs, running: this.gate.busy }, 'draining');
+      await this.beat();
+      this.emit('draining', reason);
+      const timer = setTimeout(() => { for (const h of this.handBacks) h.abort(new Error('drain grace over')); }, graceMs);
+      try {
+        await Promise.all(this.workers.map((w) => w.close()));
+      } finally {
+        clearTimeout(timer);
+      }
+      clearInterval(this.heartbeat);
+      await this.beat().catch(() => {});
+      await this.registry.remove(this.id).catch(() => {});
+      await this.redis.quit().catch(() => {});
+      this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
+      this.emit('drained', reason);
+    })();
+    return this.drainPromise;
+  }
+}
+
+function taskTimeLimit(entry: TaskEntry): number | undefined {
+  if (entry.kind === 'command') return entry.command.timeLimit;
+  const t = entry.definition.options.timeLimit;
+  return t === undefined ? undefined : parseDuration(t);
+}
