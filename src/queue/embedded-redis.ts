@@ -1,7 +1,8 @@
 /**
  * A private redis-server for when no Redis is configured: started from PATH on a free loopback port, data under
  * `.trireme/redis` with AOF on, so jobs survive a restart of `trireme serve`. Workers started by `serve` are given
- * its URL; a second `serve` in the same folder reuses the running one (its port is kept in `.trireme/redis/port`).
+ * its URL; a second command in the same folder reuses the running one (its port is kept in `.trireme/redis/port`).
+ * Started `detached` (by one-off verbs such as `submit`), it outlives the command so queued jobs stay reachable.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -38,7 +39,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** Starts (or reuses) the private redis-server under `dataDir`. */
-export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string } = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string; detached?: boolean } = {}): Promise<EmbeddedRedis> {
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true });
   const portFile = join(dir, 'port');
@@ -50,7 +51,8 @@ export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { bin
   const child: ChildProcess = spawn(opts.binary ?? 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
     '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
-  ], { stdio: 'ignore' });
+  ], { stdio: 'ignore', detached: opts.detached });
+  if (opts.detached) child.unref();
   const spawned = await new Promise<boolean>((ok) => {
     child.once('spawn', () => ok(true));
     child.once('error', () => ok(false));

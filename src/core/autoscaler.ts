@@ -1,0 +1,99 @@
+/**
+ * The autoscaler: `decide(observation, settings, memory, now)` for one pool, pure and clocked, so the controller, the
+ * simulator and the tests run the same code. Around the pool's policy it applies, in order: stale-metrics hold,
+ * schedules and min/max, cooldowns, the scale-down stabilisation window and idle shutdown (a pool with no work keeps
+ * its replicas until it has been idle for `idleShutdown`, then goes to min, zero included).
+ */
+import type { ResolvedScaling } from './config.js';
+import { liveReplicas, load, type Observation } from './observation.js';
+import { threshold } from './policies/threshold.js';
+import { target } from './policies/target.js';
+import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
+import { bounds } from './schedule.js';
+import { formatDuration } from './units.js';
+
+export interface PoolSettings extends ResolvedScaling { concurrency: number }
+
+export interface AutoscalerMemory {
+  lastUpAt?: number;
+  lastDownAt?: number;
+  /** Last time the pool had any load; idle shutdown counts from here. */
+  lastBusyAt?: number;
+  recommendations: { at: number; value: number }[];
+  hpa: HpaMemory;
+}
+
+export interface Decision {
+  desired: number;
+  current: number;
+  direction: 'up' | 'down' | 'hold';
+  reason: string;
+  memory: AutoscalerMemory;
+  min: number;
+  max: number;
+  /** Milliseconds until a cooldown stops holding the pool, when one does. */
+  cooldownRemaining: number;
+}
+
+export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory() });
+
+export function decide(pool: string, o: Observation, s: PoolSettings, mem: AutoscalerMemory, now: number): Decision {
+  const current = liveReplicas(o.replicas);
+  const b = bounds(s.min, s.max, s.schedules, now);
+  const l = load(o);
+  const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
+  const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
+  const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0): Decision => {
+    const direction = desired > current ? 'up' : desired < current ? 'down' : 'hold';
+    const next = { ...memory, lastBusyAt };
+    if (direction === 'up') next.lastUpAt = now;
+    if (direction === 'down') next.lastDownAt = now;
+    return { desired, current, direction, reason: `${pool}: ${why}${where}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining };
+  };
+  const clamp = (n: number) => Math.min(b.max, Math.max(b.min, n));
+
+  if (!o.fresh) {
+    // Missing metrics must never shrink a pool; only the configured bounds may move it.
+    return out(clamp(current), 'metrics stale: hold', mem);
+  }
+
+  if (s.policy === 'hpa') {
+    const r = hpa(o, { hpaTarget: s.hpaTarget, behavior: s.behavior, min: b.min, max: b.max }, current, mem.hpa, now);
+    return out(clamp(r.desired), r.reason, { ...mem, hpa: r.memory });
+  }
+
+  const rec = s.policy === 'threshold'
+    ? threshold(o, { scaleUpThreshold: s.scaleUpThreshold, scaleDownThreshold: s.scaleDownThreshold, concurrency: s.concurrency }, current)
+    : target(o, { concurrency: s.concurrency, targetBacklogPerSlot: s.targetBacklogPerSlot, targetWait: s.targetWait });
+  const want = clamp(rec.desired);
+  const recommendations = [...mem.recommendations.filter((r) => r.at > now - s.stabilization), { at: now, value: want }];
+  const memory = { ...mem, recommendations };
+
+  if (want > current) {
+    const since = now - (mem.lastDownAt ?? mem.lastUpAt ?? -Infinity);
+    // A pool at zero with work always starts: a cooldown must not leave jobs with nobody to run them.
+    if (current > 0 && since < s.cooldownUp) {
+      return out(current, `${rec.reason}, up-cooldown ${formatDuration(s.cooldownUp - since)} left`, memory, s.cooldownUp - since);
+    }
+    return out(want, rec.reason, memory);
+  }
+  if (want < current) {
+    const since = now - Math.max(mem.lastUpAt ?? -Infinity, mem.lastDownAt ?? -Infinity);
+    if (since < s.cooldownDown) {
+      return out(current, `${rec.reason}, down-cooldown ${formatDuration(s.cooldownDown - since)} left`, memory, s.cooldownDown - since);
+    }
+    if (l === 0) {
+      const idle = now - lastBusyAt;
+      if (idle < s.idleShutdown) {
+        return out(current, `idle ${formatDuration(idle)} < ${formatDuration(s.idleShutdown)}: hold`, memory, s.idleShutdown - idle);
+      }
+      return out(b.min, `idle ${formatDuration(idle)} >= ${formatDuration(s.idleShutdown)}: to min`, memory);
+    }
+    const floor = Math.max(...recommendations.map((r) => r.value));
+    if (floor > want) {
+      return out(Math.min(current, floor), `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory);
+    }
+    return out(want, rec.reason, memory);
+  }
+  return out(current, rec.reason, memory);
+}
