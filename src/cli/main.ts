@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerWorker } from './worker.js';
 import { registerSubmit } from './submit.js';
+import { registerServe } from './serve.js';
+import { registerScale } from './scale.js';
 
 const program = new Command('trireme')
   .description('Background jobs on tiered, autoscaled worker pools (BullMQ on Redis)')
@@ -12,6 +14,8 @@ const program = new Command('trireme')
 
 registerWorker(program);
 registerSubmit(program);
+registerServe(program);
+registerScale(program);
 
 try {
   await program.parseAsync(process.argv);

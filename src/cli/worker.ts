@@ -32,5 +32,8 @@ Exit codes: 0 after a drain, ${RECYCLE_EXIT_CODE} after recycling (maxTasksPerCh
       process.once('SIGINT', stop);
       worker.once('drained', (reason) => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
       await worker.start();
+      // Started by `serve`: if serve dies (even by SIGKILL), drain and go rather than live on as an orphan.
+      const parent = Number(process.env.TRIREME_PARENT_PID);
+      if (parent) setInterval(() => { if (process.ppid !== parent) stop(); }, 1_000).unref();
     }));
 }

@@ -66,6 +66,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     ? threshold(o, { scaleUpThreshold: s.scaleUpThreshold, scaleDownThreshold: s.scaleDownThreshold, concurrency: s.concurrency }, current)
     : target(o, { concurrency: s.concurrency, targetBacklogPerSlot: s.targetBacklogPerSlot, targetWait: s.targetWait });
   const want = clamp(rec.desired);
+  if (want !== rec.desired) rec.reason += want > rec.desired ? `, min ${b.min}` : `, max ${b.max}`;
   const recommendations = [...mem.recommendations.filter((r) => r.at > now - s.stabilization), { at: now, value: want }];
   const memory = { ...mem, recommendations };
 

@@ -103,7 +103,7 @@ export class TriremeClient {
       opts: { jobId: parentId, removeOnComplete: { age: 86_400, count: 10_000 }, removeOnFail: { age: 7 * 86_400 } },
       children: prepared.map((p) => ({ name: task, queueName: p.queue, data: p.data, opts: p.jobOpts })),
     });
-    await this.wake(queue);
+    await this.wake(queue, payloads.length);
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
@@ -147,8 +147,9 @@ export class TriremeClient {
     return { queue, pool, jobOpts, data };
   }
 
-  private async wake(queue: string): Promise<void> {
-    await this.redis.publish(keys.wake(this.prefix), queue);
+  private async wake(queue: string, submitted = 1): Promise<void> {
+    // One round trip: the arrival counter feeds the controller's arrival rate, the publish wakes it.
+    await this.redis.pipeline().hincrby(keys.stats(this.prefix, queue), 'submitted', submitted).publish(keys.wake(this.prefix), queue).exec();
   }
 
   async getJob(id: string): Promise<JobView | undefined> {

@@ -125,3 +125,7 @@ test('HPA 14: min and max bound the result', () => {
 test('HPA activates a pool at zero directly, like KEDA', () => {
   assert.equal(hpa(obs({ waiting: 12 }), hpaS(), 0, emptyHpaMemory(), 0).desired, 3);
 });
+
+test('target: a decayed arrival average does not hold a replica', () => {
+  assert.equal(target(obs({ arrivalRate: 0.001, serviceTime: 0.3 }), { concurrency: 2, targetBacklogPerSlot: 2 }).desired, 0);
+});

@@ -22,7 +22,8 @@ export function target(o: Observation, s: TargetSettings): { desired: number; re
   }
   const backlog = Math.ceil(l / (s.concurrency * perSlot));
   const inService = o.arrivalRate * o.serviceTime;
-  const flow = Math.ceil(inService / s.concurrency - 1e-9);
+  // A twentieth of a slot of slack: a moving average that has decayed almost to zero must not hold a replica.
+  const flow = Math.max(0, Math.ceil(inService / s.concurrency - 0.05));
   // Jobs already running keep their replicas whatever the ratios say.
   const running = Math.ceil(o.running / s.concurrency);
   const desired = Math.max(backlog, flow, running);
