@@ -22,7 +22,7 @@ test('seed scenario: 5 heavy jobs at 00:00, pool at zero, max 4, cooldown 10m, i
 
   const d0 = step(0, obs(5, 0, {}));
   assert.equal(d0.desired, 4);
-  assert.equal(d0.reason, 'heavy: load 5 >= 1, 0 -> 4');
+  assert.equal(d0.reason, 'heavy: load 5 >= 1, max 4, 0 -> 4');
   assert.equal(step(20_000, obs(1, 4, { busy: 4 })).desired, 4, 'all four busy, one waiting: hold at max');
   assert.equal(step(2.5 * MIN, obs(0, 1, { busy: 1, idle: 3 })).desired, 4, 'last job running: load 1 >= 1 holds');
   assert.equal(step(4 * MIN, obs(0, 1, { busy: 1, idle: 3 })).desired, 4, 'the fifth job ends at about 4m');
