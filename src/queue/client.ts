@@ -7,7 +7,7 @@ import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bu
 import type { Redis } from 'ioredis';
 import type { Project } from '../project.js';
 import { parseDuration } from '../core/units.js';
-import { connect } from './connection.js';
+import { bullConnection, connect } from './connection.js';
 import { keys } from './keys.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './job-id.js';
 
@@ -184,7 +184,7 @@ export class TriremeClient {
   async waitFor(id: string, timeoutMs?: number): Promise<unknown> {
     const queue = queueOfJobId(id);
     if (!queue) throw new SubmitError('invalid_option', 'id', `"${id}" is not a Trireme job id`);
-    const events = new QueueEvents(queue, { connection: connect(this.redisUrl), prefix: this.prefix });
+    const events = new QueueEvents(queue, { connection: bullConnection(this.redisUrl, 'trireme-client-events'), prefix: this.prefix });
     events.on('error', () => {});
     try {
       await events.waitUntilReady();

@@ -1,0 +1,34 @@
+/** Running real `trireme` processes from tests, and reaping them afterwards. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI } from '../helpers.js';
+
+const started: ChildProcess[] = [];
+
+export interface Proc { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+
+export function trireme(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, TRIREME_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  started.push(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  return { child, output: () => out, exited };
+}
+
+/** Runs a CLI command to completion. */
+export async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
+  const p = trireme(args, env);
+  const { code } = await p.exited;
+  return { code, out: p.output() };
+}
+
+export async function reapAll(): Promise<void> {
+  await Promise.all(started.map(async (c) => {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  }));
+  started.length = 0;
+}
