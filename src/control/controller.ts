@@ -12,7 +12,7 @@ import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
 import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
 import { allocate, type Limits } from '../core/capacity.js';
-import { emptyReplicas, liveReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
+import { emptyReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
 import { connect } from '../queue/connection.js';
 import { keys } from '../queue/keys.js';
 import { Lease } from '../queue/lease.js';

@@ -11,7 +11,6 @@ import { startRedis, waitFor, alive, ROOT, type TestRedis } from '../helpers.js'
 import { loadProject, type Project } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ReplicaRegistry } from '../../src/queue/registry.js';
-import { connect } from '../../src/queue/connection.js';
 import { trireme, reapAll, run } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/pools.yml');
