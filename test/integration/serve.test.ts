@@ -1,0 +1,110 @@
+/**
+ * Autoscaling end to end: real `trireme serve` processes with the local driver, real workers, a real redis-server.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startRedis, waitFor, alive, ROOT, type TestRedis } from '../helpers.js';
+import { loadProject, type Project } from '../../src/project.js';
+import { TriremeClient } from '../../src/queue/client.js';
+import { ReplicaRegistry } from '../../src/queue/registry.js';
+import { ControlStore } from '../../src/queue/control-store.js';
+import { Lease } from '../../src/queue/lease.js';
+import { trireme, reapAll, run } from './procs.js';
+
+const CONFIG = join(ROOT, 'test/fixtures/autoscale.yml');
+let redis: TestRedis;
+let project: Project;
+let client: TriremeClient;
+let store: ControlStore;
+
+const serve = (config = CONFIG) => trireme(['-c', config, 'serve', '--grace', '15s'], { TRIREME_REDIS_URL: redis.url });
+const replicas = async (pool: string) => new ReplicaRegistry(client.redis, project.config.prefix).list(pool);
+
+describe('trireme serve', () => {
+  before(async () => {
+    redis = await startRedis();
+    project = await loadProject(CONFIG, { TRIREME_REDIS_URL: redis.url });
+    client = new TriremeClient(project, redis.url);
+    store = new ControlStore(client.redis, project.config.prefix);
+  });
+  after(async () => {
+    await reapAll();
+    await client.close();
+    await redis.stop();
+  });
+
+  test('a heavy pool at zero wakes on submit, grows to what the policy says, completes all, returns to zero', async () => {
+    const s = serve();
+    await waitFor(async () => (await replicas('light')).length === 1, 20_000, 'the light pool at its min');
+    assert.equal((await replicas('heavy')).length, 0);
+    const submittedAt = Date.now();
+    const jobs = await Promise.all(Array.from({ length: 5 }, () => client.submit('fx.sleep', { ms: 1500 })));
+    const up = await waitFor(async () => (await store.events()).find((e) => e.pool === 'heavy' && e.to > e.from), 5_000, 'a heavy scale-up');
+    assert.ok(up.at - submittedAt < 1_000, `replicas started ${up.at - submittedAt} ms after the submit`);
+    assert.equal(up.to, 3, 'load 5 on a max-3 pool: straight to 3');
+    assert.match(up.reason, /^heavy: load \d >= 1, max 3, 0 -> 3$/);
+    for (const j of jobs) await client.waitFor(j.id, 30_000);
+    for (const j of jobs) assert.equal((await client.getJob(j.id))?.attempts, 1);
+    // Idle 3 s, then to zero; the replicas drain and leave the registry.
+    const down = await waitFor(async () => (await store.events()).find((e) => e.pool === 'heavy' && e.to === 0), 20_000, 'heavy back to zero');
+    assert.match(down.reason, /idle \d+s >= 3s: to min/);
+    await waitFor(async () => (await replicas('heavy')).length === 0, 15_000, 'heavy replicas gone');
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
+  });
+
+  test('a forced scale-down drains: running jobs finish, none is killed', async () => {
+    const s = serve();
+    const jobs = await Promise.all(Array.from({ length: 2 }, () => client.submit('fx.sleep', { ms: 4000 })));
+    await waitFor(async () => (await Promise.all(jobs.map((j) => client.getJob(j.id)))).every((v) => v?.state === 'active'), 20_000, 'both jobs running');
+    const pin = await run(['-c', CONFIG, 'scale', 'heavy', '0'], { TRIREME_REDIS_URL: redis.url });
+    assert.equal(pin.code, 0, pin.out);
+    await waitFor(async () => (await replicas('heavy')).some((r) => r.state === 'draining'), 5_000, 'replicas draining');
+    for (const j of jobs) assert.deepEqual(((await client.waitFor(j.id, 30_000)) as { slept: number }).slept, 4000);
+    for (const j of jobs) assert.equal((await client.getJob(j.id))?.attempts, 1, 'finished on the first attempt');
+    await waitFor(async () => (await replicas('heavy')).length === 0, 15_000, 'drained replicas gone');
+    assert.equal((await run(['-c', CONFIG, 'resume', 'heavy'], { TRIREME_REDIS_URL: redis.url })).code, 0);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
+  });
+
+  test('two serve processes on one Redis: only one acts; kill it and the other takes over', async () => {
+    const a = serve();
+    const lease = new Lease(client.redis, project.config.prefix, 'test', 1);
+    const first = await waitFor(() => lease.currentHolder(), 10_000, 'a lease holder');
+    const b = serve();
+    await waitFor(async () => (await replicas('light')).length === 1, 20_000, 'light at min');
+    await new Promise((r) => setTimeout(r, 1_500)); // several loop intervals with both running
+    assert.equal((await replicas('light')).length, 1, 'the standby did not start replicas of its own');
+    const [leader, standby] = first.includes(`-${a.child.pid}-`) ? [a, b] : [b, a];
+    const orphan = (await replicas('light'))[0];
+    leader.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const second = await waitFor(async () => { const h = await lease.currentHolder(); return h && h !== first ? h : null; }, 10_000, 'a new lease holder');
+    assert.ok(second.includes(`-${standby.child.pid}-`));
+    assert.ok(Date.now() - killedAt < 5_000, `took over in ${Date.now() - killedAt} ms`);
+    // The dead serve's worker notices its parent is gone and drains; the new leader starts its own.
+    await waitFor(() => !alive(orphan.pid), 10_000, 'the orphaned worker to exit');
+    await waitFor(async () => (await replicas('light')).some((r) => r.id !== orphan.id), 20_000, 'a replica of the new leader');
+    standby.child.kill('SIGTERM');
+    assert.equal((await standby.exited).code, 0);
+  });
+
+  test('a crash-looping pool is reported in status and does not spin', async () => {
+    const cfg = join(ROOT, 'test/fixtures/crashloop.yml');
+    const s = serve(cfg);
+    const crashProject = await loadProject(cfg);
+    const crashStore = new ControlStore(client.redis, crashProject.config.prefix);
+    const d = await waitFor(async () => { const x = (await crashStore.decisions()).broken; return x?.health?.startsWith('crash-loop') ? x : null; }, 20_000, 'crash-loop reported');
+    assert.match(d.health!, /crash-loop: \d+ replica\(s\) exited at start/);
+    const status = await run(['-c', cfg, 'status'], { TRIREME_REDIS_URL: redis.url });
+    assert.match(status.out, /\[crash-loop: /);
+    const startsSoFar = (s.output().match(/"msg":"replica started"/g) ?? []).length;
+    await new Promise((r) => setTimeout(r, 3_000));
+    const startsLater = (s.output().match(/"msg":"replica started"/g) ?? []).length;
+    assert.ok(startsLater - startsSoFar <= 2, `backoff holds starts back (${startsLater - startsSoFar} in 3 s)`);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
+  });
+});
