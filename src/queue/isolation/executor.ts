@@ -44,21 +44,22 @@ export class AbortedError extends Error {
  * kill what it started; the returned promise rejects at once with the reason.
  */
 export function guarded<T>(run: TaskRun, start: (signal: AbortSignal) => Promise<T>, stop: () => void = () => {}): Promise<T> {
-  const inner = new AbortController();
+  // Without a time limit the run's own signal is the task's signal: no extra controller or timer on the hot path.
+  const inner = run.timeLimit ? new AbortController() : undefined;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
       fn();
     };
-    const fail = (err: Error) => finish(() => { inner.abort(err); stop(); reject(err); });
+    const fail = (err: Error) => finish(() => { inner?.abort(err); stop(); reject(err); });
     const onAbort = () => fail(new AbortedError(run.signal.reason));
     const timer = run.timeLimit ? setTimeout(() => fail(new TimeLimitError(run.timeLimit!)), run.timeLimit) : undefined;
     if (run.signal.aborted) return onAbort();
     run.signal.addEventListener('abort', onAbort);
-    start(inner.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
+    start(inner?.signal ?? run.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
   });
 }
