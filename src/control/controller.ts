@@ -21,7 +21,7 @@ import { queueDepths } from '../queue/counts.js';
 import { ControlStore, type StoredDecision } from '../queue/control-store.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { silentLogger, type Logger } from '../log.js';
-import { RateTracker } from './rates.js';
+import { RateTracker } from '../core/rates.js';
 
 export interface ControllerOptions {
   project: Project;

@@ -1,0 +1,206 @@
+/**
+ * The discrete-event simulator: arrivals from a trace, FIFO per queue, replicas with `concurrency` slots that serve
+ * after `startupTime`, the controller's loop interval and on-submit wake, drain on scale-down (only idle replicas
+ * are stopped, as live). The autoscaler is core's `decide` on a virtual clock: there is no copy of policy logic here.
+ */
+import type { Config } from '../core/config.js';
+import type { Router } from '../core/routing.js';
+import { decide, emptyMemory, type AutoscalerMemory, type PoolSettings } from '../core/autoscaler.js';
+import { emptyReplicas, type Observation } from '../core/observation.js';
+import { RateTracker } from '../core/rates.js';
+import { EventHeap } from './heap.js';
+import type { TraceJob } from './trace.js';
+
+export interface SimPolicy {
+  name: string;
+  /** Reconcile interval, ms. */
+  interval: number;
+  /** A submit to a pool with no live replica decides at once (Trireme's wake); false: wait for the next poll. */
+  wake: boolean;
+  settings(pool: string): PoolSettings;
+  /** Largest change one decision may make (the seeds' one-at-a-time step); unbounded when left out. */
+  maxStep?: number;
+  /** A fixed replica count instead of autoscaling. */
+  fixed?: (pool: string) => number;
+}
+
+export interface PoolResult {
+  jobs: number;
+  waitP50: number; waitP95: number; waitP99: number; waitMax: number;
+  replicaSeconds: number; idleReplicaSeconds: number; cost: number;
+  scaleEvents: number; directionChanges: number; peakReplicas: number;
+}
+export interface SeriesPoint { t: number; depth: number; replicas: number }
+export interface SimResult { policy: string; overall: PoolResult; pools: Record<string, PoolResult>; series: Record<string, SeriesPoint[]>; events: { t: number; pool: string; from: number; to: number; reason: string }[] }
+
+interface Replica { startedAt: number; readyAt: number; running: number; stopped?: number; idleFrom: number; idleMs: number }
+interface PoolState {
+  name: string; concurrency: number; startup: number; price: number;
+  queue: { arrival: number; service: number }[]; head: number;
+  replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
+  counters: { submitted: number; completed: number; failed: number; serviceMs: number };
+  waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean;
+}
+type Ev = { k: 'arrive'; pool: PoolState; service: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
+
+export interface SimOptions {
+  /** Sample queue depth and replicas this often (ms) for charts; no series when left out. */
+  seriesStepMs?: number;
+  /** Called with every observation handed to `decide` and what it returned (for replay tests). */
+  onDecision?: (pool: string, observation: Observation, now: number, decision: ReturnType<typeof decide>) => void;
+  /** How long after the last job the simulation may go on, for idle pools to shut down (ms). */
+  tailMs?: number;
+}
+
+export function simulate(config: Config, router: Router, trace: TraceJob[], policy: SimPolicy, opts: SimOptions = {}): SimResult {
+  const pools = new Map<string, PoolState>();
+  for (const [name, p] of Object.entries(config.pools)) {
+    pools.set(name, {
+      name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
+      queue: [], head: 0, replicas: [], memory: emptyMemory(), rates: new RateTracker(),
+      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false,
+    });
+  }
+  const heap = new EventHeap<Ev>();
+  for (const job of trace) {
+    const pool = router.poolFor(router.queueFor(job.task));
+    if (!pool) throw new Error(`task "${job.task}" routes to a queue no pool serves`);
+    heap.push(job.t * 1000, { k: 'arrive', pool: pools.get(pool)!, service: job.service * 1000 });
+  }
+  const events: SimResult['events'] = [];
+  const series: Record<string, SeriesPoint[]> = Object.fromEntries([...pools.keys()].map((n) => [n, []]));
+  const step = opts.seriesStepMs ?? 0;
+  let nextSample = 0;
+  let now = 0;
+  let pending = trace.length;
+  let lastJobAt = 0;
+  const tail = opts.tailMs ?? 24 * 3_600_000;
+
+  const live = (p: PoolState) => p.replicas.filter((r) => r.stopped === undefined);
+  const addReplicas = (p: PoolState, n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r: Replica = { startedAt: now, readyAt: now + p.startup, running: 0, idleFrom: now + p.startup, idleMs: 0 };
+      p.replicas.push(r);
+      heap.push(r.readyAt, { k: 'ready', pool: p });
+    }
+    p.peak = Math.max(p.peak, live(p).length);
+  };
+  const stop = (r: Replica) => { r.stopped = now; if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom; };
+
+  const reconcile = (p: PoolState) => {
+    const rs = live(p);
+    const fixed = policy.fixed?.(p.name);
+    if (fixed !== undefined) { if (rs.length < fixed) addReplicas(p, fixed - rs.length); return; }
+    const replicas = emptyReplicas();
+    let running = 0;
+    for (const r of rs) {
+      running += r.running;
+      if (r.readyAt > now) replicas.starting++; else if (r.running > 0) replicas.busy++; else replicas.idle++;
+    }
+    p.rates.update(now, p.counters);
+    const o: Observation = { waiting: p.queue.length - p.head, running, delayedDue: 0, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
+    const d = decide(p.name, o, policy.settings(p.name), p.memory, now);
+    opts.onDecision?.(p.name, o, now, d);
+    p.memory = d.memory;
+    let desired = d.desired;
+    if (policy.maxStep !== undefined) desired = Math.max(d.current - policy.maxStep, Math.min(d.current + policy.maxStep, desired));
+    if (desired > d.current) {
+      addReplicas(p, desired - d.current);
+    } else if (desired < d.current) {
+      // As live: idle replicas first, then ones still starting; never one that runs a job.
+      const victims = rs.filter((r) => r.running === 0).sort((a, b) => (a.readyAt > now ? 1 : 0) - (b.readyAt > now ? 1 : 0)).slice(0, d.current - desired);
+      victims.forEach(stop);
+      desired = d.current - victims.length;
+      if (victims.length === 0) return;
+    } else return;
+    const dir = desired > d.current ? 1 : -1;
+    p.events++;
+    if (p.lastDir !== 0 && p.lastDir !== dir) p.changes++;
+    p.lastDir = dir;
+    events.push({ t: now, pool: p.name, from: d.current, to: desired, reason: d.reason });
+  };
+
+  const dispatch = (p: PoolState) => {
+    if (p.head >= p.queue.length) return;
+    for (const r of p.replicas) {
+      if (r.stopped !== undefined || r.readyAt > now) continue;
+      while (r.running < p.concurrency && p.head < p.queue.length) {
+        const job = p.queue[p.head++];
+        if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom;
+        r.running++;
+        p.waits.push(now - job.arrival);
+        heap.push(now + job.service, { k: 'finish', pool: p, r, service: job.service });
+      }
+      if (p.head >= p.queue.length) break;
+    }
+    if (p.head > 1024 && p.head * 2 > p.queue.length) { p.queue = p.queue.slice(p.head); p.head = 0; }
+  };
+
+  heap.push(0, { k: 'tick' });
+  for (let ev = heap.pop(); ev; ev = heap.pop()) {
+    now = ev.t;
+    if (step) {
+      while (nextSample <= now) {
+        for (const p of pools.values()) series[p.name].push({ t: nextSample / 1000, depth: p.queue.length - p.head + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
+        nextSample += step;
+      }
+    }
+    const e = ev.value;
+    if (e.k === 'tick') {
+      for (const p of pools.values()) reconcile(p);
+      // Keep ticking while work remains, then while a pool is above its min (idle shutdown), up to the tail limit.
+      if (pending > 0) lastJobAt = now;
+      const aboveMin = !policy.fixed && [...pools.values()].some((p) => live(p).length > config.pools[p.name].scaling.min);
+      if (pending > 0 || (aboveMin && now - lastJobAt < tail)) heap.push(now + policy.interval, { k: 'tick' });
+    } else if (e.k === 'arrive') {
+      const p = e.pool;
+      p.queue.push({ arrival: now, service: e.service });
+      p.counters.submitted++;
+      // Decide after every arrival of this instant has been queued, as the live wake sees a whole burst.
+      if (policy.wake && live(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
+      dispatch(p);
+    } else if (e.k === 'wake') {
+      e.pool.wakePending = false;
+      if (live(e.pool).length === 0) reconcile(e.pool);
+      dispatch(e.pool);
+    } else if (e.k === 'ready') {
+      dispatch(e.pool);
+    } else {
+      const { pool: p, r } = e;
+      r.running--;
+      pending--;
+      p.counters.completed++;
+      p.counters.serviceMs += e.service;
+      if (r.running === 0) r.idleFrom = now;
+      dispatch(p);
+    }
+  }
+  const end = now;
+  const result = (p: PoolState): PoolResult => {
+    let replicaMs = 0; let idleMs = 0;
+    for (const r of p.replicas) {
+      const until = r.stopped ?? end;
+      replicaMs += until - r.startedAt;
+      idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
+    }
+    return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak);
+  };
+  const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
+  const all = [...pools.values()];
+  const overall = summarise(all.flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
+  for (const r of Object.values(poolResults)) {
+    overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
+    overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
+  }
+  return { policy: policy.name, overall, pools: poolResults, series, events };
+}
+
+export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, price: number, events: number, changes: number, peak: number): PoolResult {
+  const w = Float64Array.from(waitsMs).sort();
+  const pct = (q: number) => (w.length ? w[Math.min(w.length - 1, Math.ceil(q * w.length) - 1)] / 1000 : 0);
+  return {
+    jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
+    replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
+    scaleEvents: events, directionChanges: changes, peakReplicas: peak,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The policies a simulation compares: the config's own, and baselines of what teams run today. Every one of them
+ * drives core's `decide`; a baseline only changes the settings, the poll interval, the wake and the step.
+ *  - `seed-threshold`: the seed deployment's script: poll every 60 s, +1/-1 replica a poll on load thresholds,
+ *    cooldown 10 min and idle shutdown 15 min (5 min for pools with min > 0), no wake on submit.
+ *  - `keda-default`: KEDA's defaults: poll 30 s, cooldownPeriod 300 s, HPA v2 default behaviour on a list-length
+ *    target of 5 per replica.
+ *  - `static-max`: every pool at its max all the time.
+ */
+import { resolveScaling, type Config } from '../core/config.js';
+import type { PoolSettings } from '../core/autoscaler.js';
+import type { SimPolicy } from './engine.js';
+
+export const BASELINES = ['seed-threshold', 'keda-default', 'static-max'] as const;
+
+export function ownPolicy(config: Config): SimPolicy {
+  return {
+    name: 'trireme',
+    interval: config.controller.interval,
+    wake: true,
+    settings: (pool) => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency }),
+  };
+}
+
+export function baseline(name: string, config: Config): SimPolicy {
+  const base = (pool: string): PoolSettings => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency, schedules: [] });
+  switch (name) {
+    case 'seed-threshold':
+      return {
+        name, interval: 60_000, wake: false, maxStep: 1,
+        settings: (pool) => {
+          const s = base(pool);
+          return { ...s, policy: 'threshold', scaleUpThreshold: s.concurrency, scaleDownThreshold: 0, cooldownUp: 0, cooldownDown: 600_000, stabilization: 0, idleShutdown: s.min > 0 ? 300_000 : 900_000 };
+        },
+      };
+    case 'keda-default':
+      return {
+        name, interval: 30_000, wake: false,
+        settings: (pool) => ({ ...base(pool), policy: 'hpa', hpaTarget: 5, behavior: undefined }),
+      };
+    case 'static-max':
+      return { name, interval: 60_000, wake: false, settings: base, fixed: (pool) => config.pools[pool].scaling.max };
+    default:
+      throw new Error(`unknown policy "${name}"; use one of: trireme, ${BASELINES.join(', ')}`);
+  }
+}
+
+/** The cheapest any policy could be: the work itself divided by the slots, no waits, no idle time. */
+export function lowerBound(config: Config, work: Map<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(config.pools).map(([name, p]) => [name, (work.get(name) ?? 0) / p.concurrency]));
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/core/config.js';
+import { Router } from '../../src/core/routing.js';
+import { simulate } from '../../src/sim/engine.js';
+import { parseTrace } from '../../src/sim/trace.js';
+import { ownPolicy, baseline } from '../../src/sim/policies.js';
+import { decide, emptyMemory } from '../../src/core/autoscaler.js';
+import { resolveScaling } from '../../src/core/config.js';
+import type { Observation } from '../../src/core/observation.js';
+
+const setup = (heavy: Record<string, unknown>, controller: Record<string, unknown> = { interval: '2s' }) => {
+  const config = parseConfig({
+    defaultQueue: 'shap', controller,
+    pools: { heavy: { queues: ['shap'], concurrency: 1, pricePerHour: 3.6, ...heavy } },
+  });
+  return { config, router: new Router(config.routes, config.defaultQueue, config.pools) };
+};
+
+test('one job, one replica, startup 30 s: the job waits exactly 30 s', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: '30s', idleShutdown: '1m', cooldownDown: 0, stabilization: 0 } });
+  const r = simulate(config, router, parseTrace('t_seconds,task,service_seconds\n0,shap.explain,10\n'), ownPolicy(config));
+  assert.equal(r.overall.jobs, 1);
+  assert.equal(r.overall.waitMax, 30);
+  assert.equal(r.pools.heavy.scaleEvents, 2, 'up at the submit, down after the idle minute');
+  // Up at 0; ready at 30; busy 30-40. Ticks run every 2 s: the last one that sees load is at 38 s (as live, idle
+  // counts from the last observation with work), so the idle minute is over at the tick at 98 s.
+  assert.equal(r.pools.heavy.replicaSeconds, 98);
+  assert.equal(r.pools.heavy.cost.toFixed(6), '0.098000', '98 s at 3.6 per hour');
+});
+
+test('the seed scenario: five 2-minute heavy jobs on a pool at zero, max 4', () => {
+  const { config, router } = setup({ scaling: { policy: 'threshold', min: 0, max: 4, scaleUpThreshold: 1, scaleDownThreshold: 0, startupTime: '10s', cooldownDown: '10m', idleShutdown: '15m', stabilization: 0 } });
+  const trace = parseTrace('0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n');
+  const r = simulate(config, router, trace, ownPolicy(config));
+  // The fifth job ends at 250 s; the last tick with load is at 248 s; 15 idle minutes later, at 1148 s, to zero.
+  assert.deepEqual(r.events.map((e) => [e.t / 1000, e.from, e.to]), [[0, 0, 4], [1148, 4, 0]]);
+  // Four start at 10 s; the fifth when the first finishes at 130 s.
+  assert.equal(r.overall.waitP50, 10);
+  assert.equal(r.overall.waitMax, 130);
+  assert.equal(r.overall.peakReplicas, 4);
+});
+
+test('the on-submit wake: without it a pool at zero waits for the next poll', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: 0 } }, { interval: '30s' });
+  const trace = parseTrace('5,shap.explain,1\n');
+  assert.equal(simulate(config, router, trace, ownPolicy(config)).overall.waitMax, 0);
+  assert.equal(simulate(config, router, trace, { ...ownPolicy(config), wake: false }).overall.waitMax, 25);
+});
+
+test('static-max keeps the pool at max; the seed baseline steps one replica per poll', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 3, startupTime: 0 } });
+  const trace = parseTrace(Array.from({ length: 6 }, () => '0,shap.explain,100').join('\n'));
+  assert.equal(simulate(config, router, trace, baseline('static-max', config)).pools.heavy.peakReplicas, 3);
+  const seed = simulate(config, router, trace, baseline('seed-threshold', config));
+  assert.deepEqual(seed.events.slice(0, 3).map((e) => [e.t / 1000, e.to]), [[0, 1], [60, 2], [120, 3]]);
+});
+
+test('replaying the simulator\'s recorded observations through decide gives the same decisions', () => {
+  // sim/ has no policy logic of its own: the live controller's decide, fed the same observation sequence, agrees.
+  const { config, router } = setup({ scaling: { policy: 'target', min: 0, max: 4, startupTime: '5s', cooldownDown: '1m', idleShutdown: '2m', stabilization: '30s' } });
+  const trace = parseTrace(Array.from({ length: 40 }, (_, i) => `${i * 7},shap.explain,${20 + (i % 5) * 10}`).join('\n'));
+  const recorded: { o: Observation; now: number; desired: number; reason: string }[] = [];
+  const sim = simulate(config, router, trace, ownPolicy(config), { onDecision: (_p, o, now, d) => recorded.push({ o, now, desired: d.desired, reason: d.reason }) });
+  assert.ok(sim.events.length >= 4, `a run with scaling in both directions (${sim.events.length} events)`);
+  assert.ok(sim.events.some((e) => e.to < e.from) && sim.events.some((e) => e.to > e.from));
+  const settings = { ...resolveScaling(config.pools.heavy.scaling), concurrency: 1 };
+  let mem = emptyMemory();
+  for (const r of recorded) {
+    const d = decide('heavy', r.o, settings, mem, r.now);
+    mem = d.memory;
+    assert.equal(d.reason, r.reason);
+    assert.equal(d.desired, r.desired);
+  }
+});
+
+test('a trace with a bad line is refused with its line number', () => {
+  assert.throws(() => parseTrace('t_seconds,task,service_seconds\n0,a,1\nx,b,2\n', 't.csv'), /t\.csv:3: expected "t_seconds,task,service_seconds", got "x,b,2"/);
+});
