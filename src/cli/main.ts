@@ -4,6 +4,7 @@ import { registerWorker } from './worker.js';
 import { registerSubmit } from './submit.js';
 import { registerServe } from './serve.js';
 import { registerScale } from './scale.js';
+import { registerSimulate } from './simulate.js';
 
 const program = new Command('trireme')
   .description('Background jobs on tiered, autoscaled worker pools (BullMQ on Redis)')
@@ -16,6 +17,7 @@ registerWorker(program);
 registerSubmit(program);
 registerServe(program);
 registerScale(program);
+registerSimulate(program);
 
 try {
   await program.parseAsync(process.argv);

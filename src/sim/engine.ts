@@ -31,7 +31,17 @@ export interface PoolResult {
   scaleEvents: number; directionChanges: number; peakReplicas: number;
 }
 export interface SeriesPoint { t: number; depth: number; replicas: number }
-export interface SimResult { policy: string; overall: PoolResult; pools: Record<string, PoolResult>; series: Record<string, SeriesPoint[]>; events: { t: number; pool: string; from: number; to: number; reason: string }[] }
+export interface SimResult {
+  policy: string; overall: PoolResult; pools: Record<string, PoolResult>; series: Record<string, SeriesPoint[]>;
+  events: { t: number; pool: string; from: number; to: number; reason: string }[];
+  /** When the last event happened (ms). */
+  endMs: number;
+  /**
+   * Recomputes replica-seconds, idle time and cost up to a later horizon, replicas still up counted until then, so
+   * policies whose runs end at different times are compared over the same span.
+   */
+  accountTo(horizonMs: number): Pick<SimResult, 'overall' | 'pools'>;
+}
 
 interface Replica { startedAt: number; readyAt: number; running: number; stopped?: number; idleFrom: number; idleMs: number }
 interface PoolState {
@@ -175,24 +185,26 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       dispatch(p);
     }
   }
-  const end = now;
-  const result = (p: PoolState): PoolResult => {
-    let replicaMs = 0; let idleMs = 0;
-    for (const r of p.replicas) {
-      const until = r.stopped ?? end;
-      replicaMs += until - r.startedAt;
-      idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
+  const account = (end: number) => {
+    const result = (p: PoolState): PoolResult => {
+      let replicaMs = 0; let idleMs = 0;
+      for (const r of p.replicas) {
+        const until = r.stopped ?? end;
+        replicaMs += until - r.startedAt;
+        idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
+      }
+      return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak);
+    };
+    const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
+    const overall = summarise([...pools.values()].flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
+    for (const r of Object.values(poolResults)) {
+      overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
+      overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
     }
-    return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak);
+    return { overall, pools: poolResults };
   };
-  const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
-  const all = [...pools.values()];
-  const overall = summarise(all.flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
-  for (const r of Object.values(poolResults)) {
-    overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
-    overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
-  }
-  return { policy: policy.name, overall, pools: poolResults, series, events };
+  const endMs = now;
+  return { policy: policy.name, ...account(endMs), series, events, endMs, accountTo: (h) => account(Math.max(h, endMs)) };
 }
 
 export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, price: number, events: number, changes: number, peak: number): PoolResult {

@@ -1,0 +1,36 @@
+/**
+ * The planner: the seeds' capacity tables, computed from the config — cpu, memory and cost per hour at min and at max
+ * replicas per pool and in total, how many hosts of a given size that takes, and warnings where a pool cannot fit.
+ */
+import type { Config } from '../core/config.js';
+import { formatSize } from '../core/units.js';
+import { table } from './report.js';
+
+export interface PlanRow { pool: string; min: number; max: number; cpuMin: number; cpuMax: number; memMin: number; memMax: number; gpuMax: number; costMin: number; costMax: number }
+
+export function planTables(config: Config, host: { cpu: number; memory: number; gpu: number }) {
+  const rows: PlanRow[] = Object.entries(config.pools).map(([pool, p]) => {
+    const { min, max } = p.scaling;
+    const r = p.resources;
+    return { pool, min, max, cpuMin: r.cpu * min, cpuMax: r.cpu * max, memMin: r.memory * min, memMax: r.memory * max, gpuMax: r.gpu * max, costMin: p.pricePerHour * min, costMax: p.pricePerHour * max };
+  });
+  const sum = (k: keyof PlanRow) => rows.reduce((n, r) => n + (r[k] as number), 0);
+  const total = { cpuMin: sum('cpuMin'), cpuMax: sum('cpuMax'), memMin: sum('memMin'), memMax: sum('memMax'), gpuMax: sum('gpuMax'), costMin: sum('costMin'), costMax: sum('costMax') };
+  const hosts = (cpu: number, mem: number) => Math.max(Math.ceil(cpu / host.cpu), Math.ceil(mem / host.memory));
+  const warnings: string[] = [];
+  for (const [pool, p] of Object.entries(config.pools)) {
+    if (p.resources.cpu > host.cpu || p.resources.memory > host.memory) warnings.push(`${pool}: one replica (${p.resources.cpu} cpu, ${formatSize(p.resources.memory)}) does not fit a host of ${host.cpu} cpu, ${formatSize(host.memory)}`);
+    if (p.resources.gpu > 0 && host.gpu === 0) warnings.push(`${pool}: asks for ${p.resources.gpu} GPU(s) a replica but the hosts declare none (capacity.gpu)`);
+  }
+  const text = [
+    table([
+      ['pool', 'replicas', 'cpu min', 'cpu max', 'memory min', 'memory max', 'gpu max', 'cost/h min', 'cost/h max'],
+      ...rows.map((r) => [r.pool, `${r.min}-${r.max}`, String(r.cpuMin), String(r.cpuMax), formatSize(r.memMin), formatSize(r.memMax), String(r.gpuMax), r.costMin.toFixed(2), r.costMax.toFixed(2)]),
+      ['total', '', String(total.cpuMin), String(total.cpuMax), formatSize(total.memMin), formatSize(total.memMax), String(total.gpuMax), total.costMin.toFixed(2), total.costMax.toFixed(2)],
+    ]),
+    '',
+    `hosts of ${host.cpu} cpu / ${formatSize(host.memory)}: ${hosts(total.cpuMin, total.memMin)} at min, ${hosts(total.cpuMax, total.memMax)} at max`,
+    ...warnings.map((w) => `warning: ${w}`),
+  ].join('\n');
+  return { rows, total, hostsAtMin: hosts(total.cpuMin, total.memMin), hostsAtMax: hosts(total.cpuMax, total.memMax), warnings, text };
+}
