@@ -63,21 +63,18 @@ export function registerScale(program: Command): void {
       process.stdout.write(`${pool}: pinned at ${replicas} replica(s), autoscaling paused\n`);
     })));
 
-  program.command('pause')
-    .description('pause autoscaling for a pool: it keeps its current replicas')
-    .argument('<pool>')
-    .action(action(async (pool: string, _o: unknown, cmd: Command) => withStore(cmd, async (p, store) => {
-      poolArg(p, pool);
-      await store.pause(pool);
-      process.stdout.write(`${pool}: autoscaling paused\n`);
-    })));
-
-  program.command('resume')
-    .description('give a pool back to the autoscaler (clears a pinned replica count)')
-    .argument('<pool>')
-    .action(action(async (pool: string, _o: unknown, cmd: Command) => withStore(cmd, async (p, store) => {
-      poolArg(p, pool);
-      await store.resume(pool);
-      process.stdout.write(`${pool}: autoscaling on\n`);
-    })));
+  const toggles = [
+    { verb: 'pause', description: 'pause autoscaling for a pool: it keeps its current replicas', apply: (st: ControlStore, pool: string) => st.pause(pool), said: 'autoscaling paused' },
+    { verb: 'resume', description: 'give a pool back to the autoscaler (clears a pinned replica count)', apply: (st: ControlStore, pool: string) => st.resume(pool), said: 'autoscaling on' },
+  ];
+  for (const t of toggles) {
+    program.command(t.verb)
+      .description(t.description)
+      .argument('<pool>')
+      .action(action(async (pool: string, _o: unknown, cmd: Command) => withStore(cmd, async (p, store) => {
+        poolArg(p, pool);
+        await t.apply(store, pool);
+        process.stdout.write(`${pool}: ${t.said}\n`);
+      })));
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
-import { PRESETS, DEFAULT_SCALING } from './presets.js';
+import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
@@ -174,14 +174,7 @@ export type ScalingConfig = PoolConfig['scaling'];
 export type CommandTaskConfig = Config['commands'][string];
 
 /** Scaling settings with the preset and defaults applied: what the autoscaler reads. */
-export interface ResolvedScaling extends Omit<ScalingConfig, 'preset' | 'policy' | 'cooldownUp' | 'cooldownDown' | 'stabilization' | 'idleShutdown' | 'targetBacklogPerSlot'> {
-  policy: 'threshold' | 'target' | 'hpa';
-  cooldownUp: number;
-  cooldownDown: number;
-  stabilization: number;
-  idleShutdown: number;
-  targetBacklogPerSlot: number;
-}
+export interface ResolvedScaling extends Omit<ScalingConfig, 'preset' | keyof PresetValues>, PresetValues {}
 
 export function resolveScaling(s: ScalingConfig): ResolvedScaling {
   const base = s.preset ? PRESETS[s.preset] : DEFAULT_SCALING;
