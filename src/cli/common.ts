@@ -2,6 +2,7 @@
  * What every verb shares: loading the project, finding Redis, and turning errors into exit codes (2 for usage and
  * config problems, 1 for failures), with no stack trace unless --debug.
  */
+import { join, relative } from 'node:path';
 import { ConfigError } from '../core/config.js';
 import { loadProject, type Project } from '../project.js';
 import { RedisNotFoundError, startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
@@ -17,15 +18,17 @@ export async function project(opts: GlobalOpts): Promise<Project> {
 }
 
 /**
- * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server under .trireme/ (reused when
- * one is running). `owned` starts it as a child that stops with this process; otherwise it is left running.
+ * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server in `.trireme/redis` beside the
+ * config file (reused when one is running). `owned` starts it as a child that stops with this process; otherwise it is left running.
  */
 export async function redisFor(p: Project, opts: { owned?: boolean; quiet?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
   if (p.config.redis?.url) return { url: p.config.redis.url };
-  const embedded = await startEmbeddedRedis('.trireme/redis', { detached: !opts.owned });
+  // Beside the config file, not in the working directory: every command run on one config shares one Redis.
+  const dir = join(p.baseDir, '.trireme/redis');
+  const embedded = await startEmbeddedRedis(dir, { detached: !opts.owned });
   if (!opts.quiet) {
     process.stderr.write(embedded.started
-      ? `trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in .trireme/redis, AOF on)\n`
+      ? `trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`
       : `trireme: no Redis configured; using the private redis-server at ${describeUrl(embedded.url)}\n`);
   }
   return { url: embedded.url, embedded };
