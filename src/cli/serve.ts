@@ -36,6 +36,8 @@ export function registerServe(program: Command): void {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'shutting down: draining replicas');
+        // Replicas get their grace; past it (and the driver's kill) nothing may keep serve from exiting.
+        setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + 20_000).unref();
         await controller.stop(grace);
         await embedded?.stop();
         process.exit(0);

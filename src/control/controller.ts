@@ -22,6 +22,7 @@ import { ControlStore, type StoredDecision } from '../queue/control-store.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { silentLogger, type Logger } from '../log.js';
 import { RateTracker } from '../core/rates.js';
+import { within } from '../queue/deadline.js';
 
 export interface ControllerOptions {
   project: Project;
@@ -231,10 +232,12 @@ export class Controller {
   async stop(graceMs = 30_000): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    await this.running;
+    // A pass in flight may be waiting on a Redis that is gone: wait for it only a little.
+    await within(this.running, 2_000, undefined);
     await this.opts.driver.close(graceMs);
-    await this.lease.release().catch(() => {});
+    await within(this.lease.release(), 2_000, undefined);
     this.sub.disconnect();
-    await this.redis.quit().catch(() => {});
+    await within(this.redis.quit(), 1_000, 'OK');
+    this.redis.disconnect();
   }
 }

@@ -20,6 +20,7 @@ import { AbortedError, type Executor } from './isolation/executor.js';
 import { InProcessExecutor } from './isolation/in-process.js';
 import { ProcessExecutor, ThreadExecutor } from './isolation/isolated.js';
 import { minDefined } from './isolation/command.js';
+import { within } from './deadline.js';
 import { parseDuration } from '../core/units.js';
 
 /** Exit code of a replica that drained to recycle itself; drivers restart it at once. */
@@ -207,18 +208,20 @@ export class PoolWorker extends EventEmitter {
       this.drainReason = reason;
       this.state = 'draining';
       this.log.info({ reason, graceMs, running: this.gate.busy }, 'draining');
-      await this.beat();
+      await within(this.beat(), 2_000, undefined);
       this.emit('draining', reason);
       const timer = setTimeout(() => this.handBack.abort(new Error('drain grace over')), graceMs);
       try {
-        await Promise.all(this.workers.map((w) => w.close()));
+        // Past the grace (plus time to hand jobs back) stop waiting: with Redis gone, close() would wait forever and
+        // the jobs recover as stalled once Redis is back.
+        await within(Promise.all(this.workers.map((w) => w.close())), graceMs + 5_000, []);
       } finally {
         clearTimeout(timer);
       }
       clearInterval(this.heartbeat);
-      await this.beat().catch(() => {});
-      await this.registry.remove(this.id).catch(() => {});
-      await this.redis.quit().catch(() => {});
+      await within(this.registry.remove(this.id), 2_000, undefined);
+      await within(this.redis.quit(), 1_000, 'OK');
+      this.redis.disconnect();
       this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
       this.emit('drained', reason);
     })();
