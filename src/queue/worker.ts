@@ -86,7 +86,6 @@ export class PoolWorker extends EventEmitter {
         concurrency: this.pool.concurrency,
         lockDuration: this.opts.lockDuration ?? 30_000,
         stalledInterval: this.opts.stalledInterval ?? 15_000,
-        name: this.id,
       });
       worker.on('error', (err) => this.log.warn({ err: err.message, queue }, 'queue worker error'));
       this.gate.attach(queue, worker);

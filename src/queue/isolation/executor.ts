@@ -43,23 +43,43 @@ export class AbortedError extends Error {
  * Runs `start` under a time limit and the run's signal. `stop` is called once when either fires, so the mode can
  * kill what it started; the returned promise rejects at once with the reason.
  */
+const abortions = new WeakMap<AbortSignal, Promise<never>>();
+
+/** One promise per signal that rejects when it aborts: shared by every job under that signal, not made per job. */
+function abortion(signal: AbortSignal): Promise<never> {
+  let p = abortions.get(signal);
+  if (!p) {
+    p = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError(signal.reason)), { once: true }));
+    p.catch(() => {}); // observed by the races below; never an unhandled rejection
+    abortions.set(signal, p);
+  }
+  return p;
+}
+
 export function guarded<T>(run: TaskRun, start: (signal: AbortSignal) => Promise<T>, stop: () => void = () => {}): Promise<T> {
-  // Without a time limit the run's own signal is the task's signal: no extra controller or timer on the hot path.
-  const inner = run.timeLimit ? new AbortController() : undefined;
+  if (!run.timeLimit) {
+    // The hot path: no per-job controller, timer or listener; the run's own signal is the task's signal.
+    if (run.signal.aborted) { stop(); return Promise.reject(new AbortedError(run.signal.reason)); }
+    return Promise.race([start(run.signal), abortion(run.signal)]).catch((err) => {
+      if (err instanceof AbortedError && run.signal.aborted) stop();
+      throw err;
+    });
+  }
+  const inner = new AbortController();
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
       fn();
     };
-    const fail = (err: Error) => finish(() => { inner?.abort(err); stop(); reject(err); });
+    const fail = (err: Error) => finish(() => { inner.abort(err); stop(); reject(err); });
     const onAbort = () => fail(new AbortedError(run.signal.reason));
-    const timer = run.timeLimit ? setTimeout(() => fail(new TimeLimitError(run.timeLimit!)), run.timeLimit) : undefined;
+    const timer = setTimeout(() => fail(new TimeLimitError(run.timeLimit!)), run.timeLimit);
     if (run.signal.aborted) return onAbort();
     run.signal.addEventListener('abort', onAbort);
-    start(inner?.signal ?? run.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
+    start(inner.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
   });
 }
