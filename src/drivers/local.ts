@@ -52,6 +52,7 @@ export class LocalDriver implements Driver {
   }
 
   health(pool: string): PoolHealth {
+    this.forgetCrashesOnceStable(pool);
     const c = this.crashes.get(pool);
     if (!c || c.count === 0) return { status: 'ok', restarts: 0 };
     const wait = Math.max(0, c.heldUntil - this.opts.clock.now());
@@ -119,8 +120,8 @@ export class LocalDriver implements Driver {
     this.log.warn({ pool, replica: id, code, signal, crashes: count, retryInMs: delay }, count >= CRASH_LOOP_AFTER ? 'replica crash-loop' : 'replica exited unexpectedly');
   }
 
-  /** Marks a pool healthy again once one of its replicas has stayed up. */
-  noteHealthy(pool: string): void {
+  /** A pool whose replica has stayed up past the early-exit window is healthy again: its crash record goes. */
+  private forgetCrashesOnceStable(pool: string): void {
     const c = this.crashes.get(pool);
     if (c && this.list(pool).some((r) => this.opts.clock.now() - r.startedAt > EARLY_EXIT_MS)) this.crashes.delete(pool);
   }
