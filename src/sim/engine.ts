@@ -185,6 +185,8 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       dispatch(p);
     }
   }
+  // Samples are taken before each event; record the state the last event left, or a chart misses the final step.
+  if (step) for (const p of pools.values()) series[p.name].push({ t: now / 1000, depth: p.queue.length - p.head + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
   const account = (end: number) => {
     const result = (p: PoolState): PoolResult => {
       let replicaMs = 0; let idleMs = 0;

@@ -52,31 +52,41 @@ export function formatReport(report: Report): string {
   return out.join('\n');
 }
 
-/** Queue depth (line) and replicas (step line) over time: one panel per pool, one colour per policy. */
+/**
+ * Queue depth (thin) and replicas (thick) over time: a row per pool and policy, on one time axis and, per pool, one
+ * value scale, so a person sees each pool follow its queue and compares policies row by row.
+ */
 export function svgChart(report: Report): string {
   const pools = Object.keys(report.lowerBound.pools);
   const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
-  const W = 900; const H = 180; const pad = 40;
-  const panels: string[] = [];
-  pools.forEach((pool, pi) => {
-    const y0 = pi * (H + 30) + 20;
-    const all = report.policies.flatMap((p) => p.series[pool] ?? []);
-    if (all.length === 0) return;
-    const tMax = Math.max(...all.map((s) => s.t), 1);
-    const vMax = Math.max(...all.map((s) => Math.max(s.depth, s.replicas)), 1);
-    const x = (t: number) => pad + ((W - 2 * pad) * t) / tMax;
-    const y = (v: number) => y0 + H - (H * v) / vMax;
-    panels.push(`<text x="${pad}" y="${y0 - 5}" font-size="12">${pool}: queue depth (thin) and replicas (thick), max ${vMax}</text>`);
-    panels.push(`<rect x="${pad}" y="${y0}" width="${W - 2 * pad}" height="${H}" fill="none" stroke="#ccc"/>`);
+  const W = 900; const H = 70; const gap = 22; const left = 120; const right = 20;
+  const tMax = Math.max(1, ...report.policies.flatMap((p) => Object.values(p.series).flatMap((s) => s.map((q) => q.t))));
+  const x = (t: number) => left + ((W - left - right) * t) / tMax;
+  const parts: string[] = [];
+  let y0 = 10;
+  for (const pool of pools) {
+    const vMax = Math.max(1, ...report.policies.flatMap((p) => (p.series[pool] ?? []).map((q) => Math.max(q.depth, q.replicas))));
+    parts.push(`<text x="4" y="${y0 + 12}" font-size="13" font-weight="bold">${pool}</text><text x="${left}" y="${y0 + 12}" font-size="11">queue depth (thin) and replicas (thick), scale 0-${vMax}</text>`);
+    y0 += 18;
     report.policies.forEach((p, i) => {
       const s = p.series[pool] ?? [];
+      if (s.length === 0) return;
+      // A run that ended early keeps its last state to the common horizon.
+      const last = s[s.length - 1];
+      const pts = last.t < tMax ? [...s, { ...last, t: tMax }] : s;
+      const y = (v: number) => y0 + H - (H * v) / vMax;
       const c = colours[i % colours.length];
-      panels.push(`<polyline fill="none" stroke="${c}" stroke-width="0.8" points="${s.map((q) => `${x(q.t).toFixed(1)},${y(q.depth).toFixed(1)}`).join(' ')}"/>`);
-      panels.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.map((q) => `${x(q.t).toFixed(1)},${y(q.replicas).toFixed(1)}`).join(' ')}"/>`);
+      const step = (key: 'depth' | 'replicas') => pts.map((q, k) => `${k ? `${x(q.t).toFixed(1)},${y(pts[k - 1][key]).toFixed(1)} ` : ''}${x(q.t).toFixed(1)},${y(q[key]).toFixed(1)}`).join(' ');
+      parts.push(`<text x="4" y="${y0 + H / 2}" font-size="11" fill="${c}">${p.policy}</text>`);
+      parts.push(`<rect x="${left}" y="${y0}" width="${W - left - right}" height="${H}" fill="none" stroke="#ddd"/>`);
+      parts.push(`<polyline fill="none" stroke="${c}" stroke-opacity="0.6" stroke-width="1" points="${step('depth')}"/>`);
+      parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2.2" points="${step('replicas')}"/>`);
+      y0 += H + 6;
     });
-  });
-  const legend = report.policies.map((p, i) => `<text x="${pad + i * 150}" y="${pools.length * (H + 30) + 30}" font-size="12" fill="${colours[i % colours.length]}">${p.policy}</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${pools.length * (H + 30) + 45}" font-family="sans-serif">${panels.join('')}${legend.join('')}</svg>\n`;
+    y0 += gap;
+  }
+  parts.push(`<text x="${left}" y="${y0}" font-size="11">0 s</text><text x="${W - right}" y="${y0}" font-size="11" text-anchor="end">${Math.round(tMax)} s</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y0 + 10}" font-family="sans-serif">${parts.join('')}</svg>\n`;
 }
 
 export function htmlReport(report: Report): string {

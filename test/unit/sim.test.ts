@@ -77,3 +77,11 @@ test('replaying the simulator\'s recorded observations through decide gives the 
 test('a trace with a bad line is refused with its line number', () => {
   assert.throws(() => parseTrace('t_seconds,task,service_seconds\n0,a,1\nx,b,2\n', 't.csv'), /t\.csv:3: expected "t_seconds,task,service_seconds", got "x,b,2"/);
 });
+
+test('the chart series ends with the state the last event left (a pool back at zero)', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: 0, idleShutdown: '1m', cooldownDown: 0, stabilization: 0 } });
+  const r = simulate(config, router, parseTrace('0,shap.explain,10\n'), ownPolicy(config), { seriesStepMs: 5_000 });
+  const s = r.series.heavy;
+  assert.equal(s[s.length - 1].replicas, 0);
+  assert.ok(s.some((q) => q.replicas === 1));
+});
