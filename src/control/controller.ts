@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
-import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
 import { allocate, type Limits } from '../core/capacity.js';
 import { emptyReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
 import { connect } from '../queue/connection.js';
@@ -119,7 +119,7 @@ export class Controller {
       const o = overrides[view.pool];
       if (o?.paused) {
         const pinned = o.replicas ?? d.current;
-        decisions.set(view.pool, { ...d, desired: pinned, direction: pinned > d.current ? 'up' : pinned < d.current ? 'down' : 'hold', reason: `${view.pool}: autoscaling paused${o.replicas !== undefined ? `, pinned at ${o.replicas}` : ''}, ${d.current} -> ${pinned}` });
+        decisions.set(view.pool, overrideDecision(view.pool, d, pinned, `autoscaling paused${o.replicas !== undefined ? `, pinned at ${o.replicas}` : ''}`));
       } else {
         decisions.set(view.pool, d);
       }
@@ -139,7 +139,7 @@ export class Controller {
       const g = grants.get(view.pool)!;
       // Replicas this controller cannot stop (started elsewhere) still count as capacity.
       const desired = Math.max(g.granted, view.external.length);
-      if (desired !== d.desired) d = { ...d, desired, direction: desired > d.current ? 'up' : desired < d.current ? 'down' : 'hold', reason: `${d.reason.replace(/, \d+ -> \d+$/, '')}, capped at ${desired} by ${g.limitedBy ?? 'capacity'}, ${d.current} -> ${desired}` };
+      if (desired !== d.desired) d = overrideDecision(view.pool, d, desired, `${d.why}, capped at ${desired} by ${g.limitedBy ?? 'capacity'}`);
       decisions.set(view.pool, d);
       if (!only || only.includes(view.pool)) await this.apply(view, d, overrides[view.pool]?.paused ?? false);
       const health = this.opts.driver.health(view.pool);

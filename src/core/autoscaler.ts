@@ -33,6 +33,19 @@ export interface Decision {
   max: number;
   /** Milliseconds until a cooldown stops holding the pool, when one does. */
   cooldownRemaining: number;
+  /** The explanation inside `reason`, without the pool name and the `from -> to` part. */
+  why: string;
+}
+
+const directionOf = (current: number, desired: number): Decision['direction'] =>
+  (desired > current ? 'up' : desired < current ? 'down' : 'hold');
+
+/**
+ * The same decision with another count and explanation (a manual pin, a capacity cap), its direction and reason
+ * rebuilt the way `decide` builds them.
+ */
+export function overrideDecision(pool: string, d: Decision, desired: number, why: string): Decision {
+  return { ...d, desired, why, direction: directionOf(d.current, desired), reason: `${pool}: ${why}, ${d.current} -> ${desired}` };
 }
 
 export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory() });
@@ -44,11 +57,12 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
   const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0): Decision => {
-    const direction = desired > current ? 'up' : desired < current ? 'down' : 'hold';
+    const direction = directionOf(current, desired);
     const next = { ...memory, lastBusyAt };
     if (direction === 'up') next.lastUpAt = now;
     if (direction === 'down') next.lastDownAt = now;
-    return { desired, current, direction, reason: `${pool}: ${why}${where}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining };
+    const full = `${why}${where}`;
+    return { desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining };
   };
   const clamp = (n: number) => Math.min(b.max, Math.max(b.min, n));
 

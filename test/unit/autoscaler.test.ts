@@ -114,3 +114,15 @@ test('GPU capacity: a pool asking for GPUs gets no more replicas than the GPUs a
   const grants = allocate([{ pool: 'gpu', desired: 4, min: 0, priority: 0, resources: { cpu: 1, memory: 0, gpu: 1 } }], [{ gpu: 2 }]);
   assert.equal(grants.get('gpu')!.granted, 2);
 });
+
+test('an overridden decision (a pin or a cap) rebuilds direction and reason the way decide does', async () => {
+  const { overrideDecision } = await import('../../src/core/autoscaler.js');
+  const s = settings({ min: 0, max: 6 });
+  const d = decide('heavy', obs(5, 0, { idle: 1 }), s, emptyMemory(), 0);
+  assert.equal(d.reason, `heavy: ${d.why}, 1 -> 5`);
+  const capped = overrideDecision('heavy', d, 3, `${d.why}, capped at 3 by cpu 2`);
+  assert.equal(capped.direction, 'up');
+  assert.equal(capped.reason, `heavy: ${d.why}, capped at 3 by cpu 2, 1 -> 3`);
+  assert.equal(overrideDecision('heavy', d, 0, 'autoscaling paused, pinned at 0').direction, 'down');
+  assert.equal(overrideDecision('heavy', d, 1, 'autoscaling paused').direction, 'hold');
+});
