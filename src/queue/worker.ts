@@ -55,6 +55,7 @@ export class PoolWorker extends EventEmitter {
   /** Aborted when a drain's grace is over: every job still running is handed back. One per replica, not per job. */
   private readonly handBack = new AbortController();
   private readonly tallies = new Map<string, QueueTally>();
+  private readonly timeLimits = new Map<string, number | undefined>();
   private state: ReplicaState = 'starting';
   private startedAt = Date.now();
   private lastActivity = Date.now();
@@ -171,13 +172,19 @@ export class PoolWorker extends EventEmitter {
     try {
       return await this.executor.run({
         entry, payload: job.data, jobId: job.id!, queue, attempt: job.attemptsMade + 1, signal,
-        timeLimit: minDefined(this.pool.timeLimit, taskTimeLimit(entry)),
+        timeLimit: this.timeLimitOf(entry),
         log: (line) => enqueue(() => job.log(line)),
         progress: (value) => enqueue(() => job.updateProgress(value)),
       });
     } finally {
       await pending;
     }
+  }
+
+  /** The pool's and the task's limits, the shorter; parsed once per task, not once per job. */
+  private timeLimitOf(entry: TaskEntry): number | undefined {
+    if (!this.timeLimits.has(entry.name)) this.timeLimits.set(entry.name, minDefined(this.pool.timeLimit, taskTimeLimit(entry)));
+    return this.timeLimits.get(entry.name);
   }
 
   private async collectGroup(job: Job): Promise<unknown[]> {
