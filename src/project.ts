@@ -46,6 +46,13 @@ export async function buildProject(raw: unknown, opts: { baseDir: string; config
   const config = parseConfig(raw, opts.configPath ?? 'config');
   const redisUrl = opts.env?.TRIREME_REDIS_URL;
   if (redisUrl) config.redis = { url: redisUrl };
+  // Secrets belong in the environment rather than in a file that gets committed.
+  for (const [variable, readOnly] of [['TRIREME_API_TOKEN', false], ['TRIREME_API_READ_TOKEN', true]] as const) {
+    const token = opts.env?.[variable];
+    if (!token) continue;
+    if (token.length < 16) throw new ConfigError([`${variable}: use a token of at least 16 characters (e.g. openssl rand -hex 24)`], variable);
+    config.auth.tokens.push({ token, readOnly, name: variable });
+  }
   const router = new Router(config.routes, config.defaultQueue, config.pools);
   const tasks = new Map<string, TaskEntry>();
   const problems: string[] = [];

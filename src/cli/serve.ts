@@ -8,7 +8,9 @@ import { createLogger } from '../log.js';
 import { Controller } from '../control/controller.js';
 import { systemClock } from '../control/system-clock.js';
 import { LocalDriver } from '../drivers/local.js';
-import { action, project, redisFor, type GlobalOpts } from './common.js';
+import { action, project, redisFor, UsageError, type GlobalOpts } from './common.js';
+import { createApi, type Api } from '../api/server.js';
+import { Auth } from '../api/auth.js';
 
 /** GPU indices from nvidia-smi, or none. */
 function detectGpus(): number[] {
@@ -22,15 +24,25 @@ export function registerServe(program: Command): void {
   program.command('serve')
     .description('run the controller and local worker replicas for every pool of the config')
     .option('--grace <duration>', 'on shutdown, how long replicas may finish running jobs', '30s')
-    .action(action(async (o: { grace: string }, cmd: Command) => {
+    .option('--host <host>', 'API and dashboard address (default: api.host, 127.0.0.1); beyond loopback needs a token')
+    .option('--port <port>', 'API and dashboard port (default: api.port, 7070; 0 picks a free one)')
+    .option('--no-api', 'run the controller and workers without the HTTP API and dashboard')
+    .action(action(async (o: { grace: string; host?: string; port?: string; api: boolean }, cmd: Command) => {
       const p = await project(cmd.optsWithGlobals() as GlobalOpts);
       const { url, embedded } = await redisFor(p, { owned: true });
       const logger = createLogger('trireme');
       const gpus = detectGpus();
       const driver = new LocalDriver({ project: p, redisUrl: url, clock: systemClock, logger, gpus });
-      const controller = new Controller({ project: p, redisUrl: url, driver, clock: systemClock, logger });
+      let onReconcile: ((s: number) => void) | undefined;
+      const controller = new Controller({ project: p, redisUrl: url, driver, clock: systemClock, logger, onReconcile: (s) => onReconcile?.(s) });
+      const port = o.port === undefined ? p.config.api.port : Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
+      const host = o.host ?? p.config.api.host;
+      // Check the bind before anything starts, so a refused config leaves nothing running.
+      if (o.api) new Auth(p.config.auth).checkBind(host);
       const { parseDuration } = await import('../core/units.js');
       const grace = parseDuration(o.grace);
+      let api: Api | undefined;
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -38,6 +50,7 @@ export function registerServe(program: Command): void {
         logger.info({ signal }, 'shutting down: draining replicas');
         // Replicas get their grace; past it (and the driver's kill) nothing may keep serve from exiting.
         setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + 20_000).unref();
+        await api?.close().catch(() => {});
         await controller.stop(grace);
         await embedded?.stop();
         process.exit(0);
@@ -45,6 +58,13 @@ export function registerServe(program: Command): void {
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
       await controller.start();
-      logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: controller.isLeader }, 'trireme serve running');
+      let address: string | undefined;
+      if (o.api) {
+        api = await createApi({ project: p, redisUrl: url, controller, driver, logger });
+        onReconcile = (s) => api!.metrics.loopDuration.observe(s);
+        address = await api.listen(host, port);
+        process.stderr.write(`trireme: dashboard and API at ${address}/  (metrics: ${address}/metrics, API document: ${address}/openapi.json)\n`);
+      }
+      logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: controller.isLeader, api: address }, 'trireme serve running');
     }));
 }

@@ -31,6 +31,8 @@ export interface ControllerOptions {
   clock: Clock;
   logger?: Logger;
   id?: string;
+  /** Called after each reconcile pass with how long it took, in seconds (for the loop-duration metric). */
+  onReconcile?: (seconds: number) => void;
   /** Host capacity for the local driver; read from the machine when left out. */
   host?: { cpu: number; memory: number; gpu: number };
 }
@@ -85,7 +87,11 @@ export class Controller {
 
   /** One serialized reconcile pass over `pools` (all by default). */
   tick(pools?: string[]): Promise<void> {
-    this.running = this.running.then(() => this.reconcile(pools)).catch((err) => {
+    this.running = this.running.then(async () => {
+      const began = performance.now();
+      await this.reconcile(pools);
+      this.opts.onReconcile?.((performance.now() - began) / 1000);
+    }).catch((err) => {
       this.log.error({ err: (err as Error).message }, 'reconcile failed');
     });
     if (!pools) this.running = this.running.finally(() => this.schedule());
@@ -143,7 +149,13 @@ export class Controller {
       decisions.set(view.pool, d);
       if (!only || only.includes(view.pool)) await this.apply(view, d, overrides[view.pool]?.paused ?? false);
       const health = this.opts.driver.health(view.pool);
-      stored.push({ at: now, pool: view.pool, desired: d.desired, current: d.current, reason: d.reason, cooldownRemaining: d.cooldownRemaining, min: d.min, max: d.max, leader: this.id, health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}` });
+      const rates = this.rates.get(view.pool)!;
+      stored.push({
+        at: now, pool: view.pool, desired: d.desired, current: d.current, direction: d.direction, reason: d.reason,
+        cooldownRemaining: d.cooldownRemaining, min: d.min, max: d.max, leader: this.id,
+        health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`,
+        arrivalRate: rates.arrivalRate, completionRate: rates.completionRate, serviceTime: rates.serviceTime,
+      });
     }
     await this.store.saveDecisions(stored).catch(() => {});
   }

@@ -117,11 +117,24 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** A budget shared by all pools, split by pool priority. */
   budget: z.strictObject({ replicas: count.optional(), cpu: z.number().positive().optional(), gpu: count.optional() }).default({}),
+  /** The HTTP API and dashboard served by `trireme serve`. */
   api: z.strictObject({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(7070),
-    tokens: z.array(z.strictObject({ token: z.string().min(16, 'use a token of at least 16 characters'), readOnly: z.boolean().default(false) })).default([]),
+    /** Largest request body accepted. */
     bodyLimit: size.default(1024 * 1024),
+  }).prefault({}),
+  /**
+   * API tokens. With any token configured, every state-changing call needs a full token; `protectReads` makes reads
+   * need a token too (read-only or full). Required when the API listens beyond loopback. TRIREME_API_TOKEN adds one.
+   */
+  auth: z.strictObject({
+    tokens: z.array(z.strictObject({
+      token: z.string().min(16, 'use a token of at least 16 characters (e.g. openssl rand -hex 24)'),
+      readOnly: z.boolean().default(false),
+      name: z.string().optional(),
+    })).default([]),
+    protectReads: z.boolean().default(false),
   }).prefault({}),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Record<string, unknown>, ctx), {
   // Run even when single fields failed, so that one pass lists every problem; crossCheck reads defensively.

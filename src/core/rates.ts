@@ -8,6 +8,8 @@ export interface Counters { submitted: number; completed: number; failed: number
 export class RateTracker {
   private last?: { at: number; c: Counters };
   arrivalRate = 0;
+  /** Jobs per second finishing (completed or failed). */
+  completionRate = 0;
   serviceTime = 0;
 
   constructor(private readonly alpha = 0.3) {}
@@ -18,6 +20,7 @@ export class RateTracker {
       const arrivals = Math.max(0, c.submitted - this.last.c.submitted);
       this.arrivalRate += this.alpha * (arrivals / dt - this.arrivalRate);
       const done = (c.completed + c.failed) - (this.last.c.completed + this.last.c.failed);
+      this.completionRate += this.alpha * (Math.max(0, done) / dt - this.completionRate);
       const ms = c.serviceMs - this.last.c.serviceMs;
       if (done > 0 && ms >= 0) {
         const mean = ms / done / 1000;

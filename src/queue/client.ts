@@ -75,7 +75,7 @@ export class TriremeClient {
   async submit(task: string, payload: unknown = {}, opts: SubmitOptions = {}): Promise<Submitted> {
     const { queue, pool, jobOpts, data } = this.prepare(task, payload, opts);
     await this.queue(queue).add(task, data, jobOpts);
-    await this.wake(queue);
+    await this.announce(queue);
     return { id: jobOpts.jobId!, task, queue, pool };
   }
 
@@ -103,7 +103,7 @@ export class TriremeClient {
       opts: { jobId: parentId, removeOnComplete: { age: 86_400, count: 10_000 }, removeOnFail: { age: 7 * 86_400 } },
       children: prepared.map((p) => ({ name: task, queueName: p.queue, data: p.data, opts: p.jobOpts })),
     });
-    await this.wake(queue, payloads.length);
+    await this.announce(queue, payloads.length);
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
@@ -147,7 +147,8 @@ export class TriremeClient {
     return { queue, pool, jobOpts, data };
   }
 
-  private async wake(queue: string, submitted = 1): Promise<void> {
+  /** Counts `submitted` arrivals on a queue and wakes the controller for its pool. */
+  async announce(queue: string, submitted = 1): Promise<void> {
     // One round trip: the arrival counter feeds the controller's arrival rate, the publish wakes it.
     await this.redis.pipeline().hincrby(keys.stats(this.prefix, queue), 'submitted', submitted).publish(keys.wake(this.prefix), queue).exec();
   }
@@ -159,8 +160,9 @@ export class TriremeClient {
     return job ? await this.view(job) : undefined;
   }
 
-  async view(job: Job): Promise<JobView> {
-    const state = await job.getState();
+  /** A job as the API shows it; pass `state` when it is already known to save a round trip. */
+  async view(job: Job, known?: string): Promise<JobView> {
+    const state = known ?? await job.getState();
     return {
       id: job.id!,
       task: job.name,

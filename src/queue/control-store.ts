@@ -4,16 +4,34 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
+import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 
 export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }
 export interface Override { paused: boolean; replicas?: number; at: number }
-export interface StoredDecision { at: number; pool: string; desired: number; current: number; reason: string; cooldownRemaining: number; min: number; max: number; leader: string; health?: string }
+export interface StoredDecision {
+  at: number; pool: string; desired: number; current: number; direction: 'up' | 'down' | 'hold'; reason: string;
+  cooldownRemaining: number; min: number; max: number; leader: string; health?: string;
+  /** Jobs per second in (submitted) and out (finished), and mean service seconds, as the controller measured them. */
+  arrivalRate: number; completionRate: number; serviceTime: number;
+}
 
 export class ControlStore {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly eventsKept = 500) {}
 
+  /** Records a scale event: the bounded list, a counter by pool and direction, and a live event for SSE. */
   async addEvent(e: ScaleEvent): Promise<void> {
-    await this.redis.multi().lpush(keys.scaleEvents(this.prefix), JSON.stringify(e)).ltrim(keys.scaleEvents(this.prefix), 0, this.eventsKept - 1).exec();
+    const direction = e.to > e.from ? 'up' : 'down';
+    await this.redis.multi()
+      .lpush(keys.scaleEvents(this.prefix), JSON.stringify(e)).ltrim(keys.scaleEvents(this.prefix), 0, this.eventsKept - 1)
+      .hincrby(keys.scaleCounts(this.prefix), `${e.pool}:${direction}`, 1)
+      .publish(keys.events(this.prefix), JSON.stringify({ type: 'scale', ...e }))
+      .exec();
+  }
+
+  /** Scale events ever recorded, by pool and direction (for the `_total` counter). */
+  async eventCounts(): Promise<{ pool: string; direction: string; count: number }[]> {
+    const h = await this.redis.hgetall(keys.scaleCounts(this.prefix));
+    return Object.entries(h).map(([k, v]) => { const i = k.lastIndexOf(':'); return { pool: k.slice(0, i), direction: k.slice(i + 1), count: Number(v) }; });
   }
 
   async events(limit = 100): Promise<ScaleEvent[]> {
@@ -49,14 +67,31 @@ export class ControlStore {
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, JSON.parse(v)]));
   }
 
-  /** Submitted-job counters per queue (arrivals), written by the client. */
-  async stats(queues: string[]): Promise<Map<string, { submitted: number; completed: number; failed: number; serviceMs: number }>> {
+  /** Job counters per queue: arrivals (written by clients), outcomes and histograms (written by replicas). */
+  async stats(queues: string[]): Promise<Map<string, QueueStats>> {
     const p = this.redis.pipeline();
     for (const q of queues) p.hgetall(keys.stats(this.prefix, q));
     const res = (await p.exec()) ?? [];
-    return new Map(queues.map((q, i) => {
-      const h = (res[i]?.[1] ?? {}) as Record<string, string>;
-      return [q, { submitted: Number(h.submitted ?? 0), completed: Number(h.completed ?? 0), failed: Number(h.failed ?? 0), serviceMs: Number(h.serviceMs ?? 0) }];
-    }));
+    return new Map(queues.map((q, i) => [q, parseStats((res[i]?.[1] ?? {}) as Record<string, string>)]));
   }
+
+  /** Publishes a live event for the API's event stream (scale events, cancels); best effort. */
+  async publish(event: { type: string } & Record<string, unknown>): Promise<void> {
+    await this.redis.publish(keys.events(this.prefix), JSON.stringify(event));
+  }
+}
+
+export interface QueueStats {
+  submitted: number; completed: number; failed: number; cancelled: number; serviceMs: number;
+  /** Per-bucket (not cumulative) counts; index JOB_SECONDS_BUCKETS.length is +Inf. */
+  duration: number[]; waits: number; waitMs: number; wait: number[];
+}
+
+function parseStats(h: Record<string, string>): QueueStats {
+  const n = (k: string) => Number(h[k] ?? 0);
+  const buckets = (letter: string) => Array.from({ length: JOB_SECONDS_BUCKETS.length + 1 }, (_, i) => n(`${letter}${i}`));
+  return {
+    submitted: n('submitted'), completed: n('completed'), failed: n('failed'), cancelled: n('cancelled'), serviceMs: n('serviceMs'),
+    duration: buckets('d'), waits: n('waits'), waitMs: n('waitMs'), wait: buckets('w'),
+  };
 }

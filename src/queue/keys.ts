@@ -9,4 +9,9 @@ export const keys = {
   wake: (prefix: string) => `${prefix}:~wake`,
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,
+  scaleCounts: (prefix: string) => `${prefix}:~scale-counts`,
+  /** Pub/sub: live events for the API's streams (scale events). */
+  events: (prefix: string) => `${prefix}:~events`,
+  /** Pub/sub: job ids to cancel; every replica listens and aborts the job if it runs it. */
+  cancel: (prefix: string) => `${prefix}:~cancel`,
 };

@@ -23,8 +23,26 @@ export interface ReplicaInfo {
   concurrency: number;
 }
 
-/** Counters a replica adds up between heartbeats, per queue. */
-export interface QueueTally { completed: number; failed: number; serviceMs: number }
+/**
+ * Counters a replica adds up between heartbeats, per queue: outcomes, service time, and per-bucket counts of job
+ * durations and queue waits (see core/histogram.ts; `cancelled` jobs count as failed too).
+ */
+export interface QueueTally {
+  completed: number; failed: number; cancelled: number; serviceMs: number;
+  duration: number[]; waits: number; waitMs: number; wait: number[];
+}
+
+export function emptyTally(): QueueTally {
+  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [] };
+}
+
+/** Adds `add` into `into`. */
+export function addTally(into: QueueTally, add: QueueTally): void {
+  into.completed += add.completed; into.failed += add.failed; into.cancelled += add.cancelled; into.serviceMs += add.serviceMs;
+  into.waits += add.waits; into.waitMs += add.waitMs;
+  add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
+  add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
+}
 
 export class ReplicaRegistry {
   constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 5_000) {}
@@ -39,7 +57,12 @@ export class ReplicaRegistry {
       .getdel(keys.control(this.prefix, info.id));
     for (const [queue, t] of tallies) {
       const stats = keys.stats(this.prefix, queue);
-      m.hincrby(stats, 'completed', t.completed).hincrby(stats, 'failed', t.failed).hincrbyfloat(stats, 'serviceMs', t.serviceMs);
+      const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits];
+      t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
+      t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
+      for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
+      if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
+      if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
     }
     const res = await m.exec();
     const control = res?.[3]?.[1];

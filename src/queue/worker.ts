@@ -7,13 +7,15 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Project, TaskEntry } from '../project.js';
 import type { PoolConfig } from '../core/config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { bullConnection, connect } from './connection.js';
-import { ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from './registry.js';
+import { addTally, emptyTally, ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from './registry.js';
+import { keys } from './keys.js';
+import { bucketIndex } from '../core/histogram.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from './client.js';
 import { AbortedError, type Executor } from './isolation/executor.js';
@@ -52,8 +54,12 @@ export class PoolWorker extends EventEmitter {
   private readonly gate: SlotGate;
   private readonly executor: Executor;
   private readonly log: Logger;
-  /** Aborted when a drain's grace is over: every job still running is handed back. One per replica, not per job. */
-  private readonly handBack = new AbortController();
+  /** Running jobs by id, each with its own abort: a cancel stops one job, a drain's hand-back stops them all. */
+  private readonly running = new Map<string, AbortController>();
+  /** Set when a drain's grace is over: every job still running is handed back to its queue. */
+  private handingBack = false;
+  /** Listens on the cancel channel. */
+  private sub?: Redis;
   private readonly tallies = new Map<string, QueueTally>();
   private readonly timeLimits = new Map<string, number | undefined>();
   private state: ReplicaState = 'starting';
@@ -79,6 +85,9 @@ export class PoolWorker extends EventEmitter {
 
   async start(): Promise<void> {
     await this.beat();
+    this.sub = connect(this.opts.redisUrl, `trireme-replica-sub-${this.id}`);
+    this.sub.on('message', (_channel, jobId: string) => this.running.get(jobId)?.abort(new CancelRequest()));
+    await this.sub.subscribe(keys.cancel(this.opts.project.config.prefix));
     for (const queue of this.pool.queues) {
       // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
       const worker = new Worker(queue, (job, token) => this.process(queue, job, token), {
@@ -121,9 +130,9 @@ export class PoolWorker extends EventEmitter {
   }
 
   private tally(queue: string, add: QueueTally): void {
-    const t = this.tallies.get(queue) ?? { completed: 0, failed: 0, serviceMs: 0 };
-    t.completed += add.completed; t.failed += add.failed; t.serviceMs += add.serviceMs;
-    this.tallies.set(queue, t);
+    let t = this.tallies.get(queue);
+    if (!t) this.tallies.set(queue, (t = emptyTally()));
+    addTally(t, add);
   }
 
   private async process(queue: string, job: Job, token: string | undefined): Promise<unknown> {
@@ -138,25 +147,34 @@ export class PoolWorker extends EventEmitter {
     this.state = 'busy';
     const began = Date.now();
     this.lastActivity = began;
-    let ok = false;
+    const abort = new AbortController();
+    this.running.set(job.id!, abort);
+    let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
     try {
-      const result = await this.runJob(queue, job, this.handBack.signal);
-      ok = true;
+      const result = await this.runJob(queue, job, abort.signal);
+      outcome = 'completed';
       return result;
     } catch (err) {
-      if (this.handBack.signal.aborted && err instanceof AbortedError) {
+      if (abort.signal.reason instanceof CancelRequest) {
+        outcome = 'cancelled';
+        this.log.info({ job: job.id }, 'job cancelled');
+        // Unrecoverable: a cancelled job is not retried.
+        throw new UnrecoverableError('cancelled');
+      }
+      if (this.handingBack && err instanceof AbortedError) {
         this.log.warn({ job: job.id }, 'drain grace over: handing the job back to its queue');
         await job.moveToWait(token);
         throw new WaitingError();
       }
       throw err;
     } finally {
+      this.running.delete(job.id!);
       this.gate.release(queue);
       this.lastActivity = Date.now();
       if (this.state === 'busy' && this.gate.busy === 0) this.state = 'idle';
-      if (!this.handBack.signal.aborted) {
+      if (!this.handingBack) {
         this.jobsDone++;
-        this.tally(queue, { completed: ok ? 1 : 0, failed: ok ? 0 : 1, serviceMs: this.lastActivity - began });
+        this.tally(queue, jobTally(job, outcome, began, this.lastActivity));
       }
       this.checkRecycle();
     }
@@ -216,7 +234,10 @@ export class PoolWorker extends EventEmitter {
       this.log.info({ reason, graceMs, running: this.gate.busy }, 'draining');
       await within(this.beat(), 2_000, undefined);
       this.emit('draining', reason);
-      const timer = setTimeout(() => this.handBack.abort(new Error('drain grace over')), graceMs);
+      const timer = setTimeout(() => {
+        this.handingBack = true;
+        for (const abort of this.running.values()) abort.abort(new Error('drain grace over'));
+      }, graceMs);
       try {
         // Past the grace (plus time to hand jobs back) stop waiting: with Redis gone, close() would wait forever and
         // the jobs recover as stalled once Redis is back.
@@ -225,6 +246,7 @@ export class PoolWorker extends EventEmitter {
         clearTimeout(timer);
       }
       clearInterval(this.heartbeat);
+      this.sub?.disconnect();
       await within(this.registry.remove(this.id), 2_000, undefined);
       await within(this.redis.quit(), 1_000, 'OK');
       this.redis.disconnect();
@@ -233,6 +255,27 @@ export class PoolWorker extends EventEmitter {
     })();
     return this.drainPromise;
   }
+}
+
+/** Why a job's abort fired when it was cancelled through the API or CLI. */
+class CancelRequest extends Error {
+  constructor() { super('cancelled'); this.name = 'CancelRequest'; }
+}
+
+/** One job's contribution to its queue's counters: outcome, service time, duration and (first attempt) queue wait. */
+function jobTally(job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): QueueTally {
+  const t = emptyTally();
+  t[outcome === 'completed' ? 'completed' : 'failed'] = 1;
+  if (outcome === 'cancelled') t.cancelled = 1;
+  t.serviceMs = ended - began;
+  t.duration[bucketIndex(t.serviceMs / 1000)] = 1;
+  if (job.attemptsMade === 0) {
+    // Waiting starts when the job became runnable: submission plus any delay it was given.
+    const waitMs = Math.max(0, began - job.timestamp - (job.opts.delay ?? 0));
+    t.waits = 1; t.waitMs = waitMs;
+    t.wait[bucketIndex(waitMs / 1000)] = 1;
+  }
+  return t;
 }
 
 function taskTimeLimit(entry: TaskEntry): number | undefined {

@@ -1,0 +1,31 @@
+/** What the API's routes work with: one client, one inspector, the feed and metrics, and (inside serve) the controller. */
+import type { Project } from '../project.js';
+import type { TriremeClient } from '../queue/client.js';
+import type { Inspector } from '../control/inspect.js';
+import type { Controller } from '../control/controller.js';
+import type { Driver } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+import type { LiveFeed } from './live.js';
+import { ApiError } from './errors.js';
+
+export interface ApiContext {
+  project: Project;
+  client: TriremeClient;
+  inspector: Inspector;
+  metrics: Metrics;
+  live: LiveFeed;
+  /** Present inside `trireme serve`: starts and stops replicas on this host. */
+  driver?: Driver;
+  controller?: Controller;
+  logger: Logger;
+  /** How often job event streams look for new log lines. */
+  followPollMs: number;
+}
+
+export function poolOr404(ctx: ApiContext, name: string): string {
+  if (!ctx.project.config.pools[name]) {
+    throw new ApiError(404, 'unknown_pool', `no pool "${name}"; pools: ${Object.keys(ctx.project.config.pools).join(', ')}`, 'params.pool');
+  }
+  return name;
+}

@@ -1,0 +1,134 @@
+/**
+ * The live feed behind `GET /events`: one Redis reader for every connected client. Scale events arrive at once over
+ * Redis pub/sub; every `interval` one snapshot gives each client a `tick` (per pool: replicas, depths, rates, last
+ * decision, p95 queue wait over the last minute) and `replica` frames for replicas that appeared, changed or left.
+ * Nothing runs while no client is connected.
+ */
+import type { Redis } from 'ioredis';
+import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
+import type { ReplicaInfo } from '../queue/registry.js';
+import { connect } from '../queue/connection.js';
+import { keys } from '../queue/keys.js';
+import { quantile } from '../core/histogram.js';
+
+export interface Frame { event: string; data: unknown }
+type Listener = (f: Frame) => void;
+
+/** The compact per-pool line of a tick. */
+export interface PoolTick {
+  name: string;
+  replicas: PoolStatus['replicas'];
+  min: number; max: number;
+  waiting: number; running: number; delayed: number; failed: number;
+  in: number; out: number;
+  utilisation: number; costPerHour: number;
+  autoscaling: PoolStatus['autoscaling']; pinned?: number;
+  reason: string | null; cooldownRemaining: number; health?: string;
+  /** 95th percentile queue wait over about the last minute, seconds; null with no job started then. */
+  waitP95: number | null;
+}
+
+const WAIT_WINDOW_MS = 60_000;
+
+export class LiveFeed {
+  private readonly listeners = new Set<Listener>();
+  private sub?: Redis;
+  private timer?: NodeJS.Timeout;
+  private replicas = new Map<string, ReplicaInfo>();
+  private history: Snapshot[] = [];
+  private last?: { at: number; pools: PoolTick[] };
+  private polling = false;
+
+  constructor(private readonly inspector: Inspector, private readonly redisUrl: string, private readonly intervalMs = 1_000) {}
+
+  /** Adds a client; it gets the current state at once. Returns the unsubscribe function. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    if (this.listeners.size === 1) this.startFeed();
+    if (this.last) fn({ event: 'tick', data: this.last });
+    if (this.replicas.size) fn({ event: 'replicas', data: [...this.replicas.values()] });
+    return () => {
+      this.listeners.delete(fn);
+      if (this.listeners.size === 0) this.stopFeed();
+    };
+  }
+
+  private emit(f: Frame): void { for (const l of this.listeners) l(f); }
+
+  private startFeed(): void {
+    this.sub = connect(this.redisUrl, 'trireme-api-live');
+    this.sub.on('message', (_c, msg: string) => {
+      try { const e = JSON.parse(msg); this.emit({ event: e.type ?? 'message', data: e }); } catch { /* not ours */ }
+    });
+    this.sub.subscribe(keys.events(this.inspector.project.config.prefix)).catch(() => {});
+    void this.poll();
+    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+  }
+
+  private stopFeed(): void {
+    clearInterval(this.timer);
+    this.sub?.disconnect();
+    this.sub = undefined;
+    this.replicas.clear();
+    this.history = [];
+    this.last = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return; // a slow Redis must not pile reads up
+    this.polling = true;
+    try {
+      const snap = await this.inspector.snapshot();
+      if (this.listeners.size === 0) return;
+      this.diffReplicas(snap.replicas);
+      this.history.push(snap);
+      while (this.history.length > 2 && snap.at - this.history[1].at >= WAIT_WINDOW_MS) this.history.shift();
+      const pools = await this.inspector.pools(snap);
+      this.last = { at: snap.at, pools: pools.map((p) => this.tick(p, snap)) };
+      this.emit({ event: 'tick', data: this.last });
+    } catch (err) {
+      this.emit({ event: 'feed-error', data: { message: `cannot read Redis: ${(err as Error).message}` } });
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private diffReplicas(now: ReplicaInfo[]): void {
+    const seen = new Set<string>();
+    const changed: ReplicaInfo[] = [];
+    for (const r of now) {
+      seen.add(r.id);
+      const before = this.replicas.get(r.id);
+      if (!before || before.state !== r.state || before.running !== r.running || before.jobsDone !== r.jobsDone) changed.push(r);
+      this.replicas.set(r.id, r);
+    }
+    const gone = [...this.replicas.keys()].filter((id) => !seen.has(id));
+    for (const id of gone) this.replicas.delete(id);
+    if (changed.length || gone.length) this.emit({ event: 'replica', data: { changed, gone } });
+  }
+
+  private tick(p: PoolStatus, snap: Snapshot): PoolTick {
+    const d = p.decision;
+    const oldest = this.history[0];
+    const counts = p.queues.reduce<number[]>((acc, q) => {
+      const nowC = snap.stats.get(q)?.wait ?? [];
+      const thenC = oldest !== snap ? oldest.stats.get(q)?.wait ?? [] : [];
+      nowC.forEach((n, i) => { acc[i] = (acc[i] ?? 0) + n - (thenC[i] ?? 0); });
+      return acc;
+    }, []);
+    const p95 = oldest !== snap ? quantile(counts, 0.95) : undefined;
+    return {
+      name: p.name, replicas: p.replicas, min: d?.min ?? p.scaling.min, max: d?.max ?? p.scaling.max,
+      waiting: p.depths.waiting, running: p.depths.running, delayed: p.depths.delayed, failed: p.depths.failed,
+      in: p.rates.in, out: p.rates.out, utilisation: p.utilisation, costPerHour: p.costPerHour,
+      autoscaling: p.autoscaling, pinned: p.pinned, reason: d?.reason ?? null,
+      cooldownRemaining: d ? Math.max(0, d.cooldownRemaining - (snap.at - d.at)) : 0, health: d?.health,
+      waitP95: p95 ?? null,
+    };
+  }
+
+  close(): void {
+    this.listeners.clear();
+    this.stopFeed();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Prometheus metrics. Queue depths, replicas, decisions and job counters are read from Redis once per scrape (one
+ * snapshot shared by every metric), so any `trireme serve` answers for the whole system, leader or not. Job duration
+ * and queue-wait histograms are summed from the per-bucket counts replicas write (core/histogram.ts). The controller
+ * loop duration and the leader flag belong to this process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Inspector, Snapshot } from '../control/inspect.js';
+import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
+
+interface Source { inspector: Inspector; isLeader(): boolean }
+
+export class Metrics {
+  readonly registry = new Registry();
+  private snap?: Snapshot;
+  private eventCounts: { pool: string; direction: string; count: number }[] = [];
+  readonly loopDuration: Histogram;
+
+  constructor(private readonly src: Source) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool warns).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) r.removeSingleMetric(name);
+    // Collect callbacks get the metric as `this`; these read the scrape's snapshot.
+    const snap = () => this.snap;
+    const eventCounts = () => this.eventCounts;
+    const cfg = src.inspector.project.config;
+    new Gauge({
+      name: 'trireme_queue_jobs', help: 'Jobs in each queue by state (waiting includes prioritized).', labelNames: ['queue', 'state'], registers: [r],
+      collect() {
+        this.reset();
+        for (const d of snap()?.depths ?? []) {
+          const states = { waiting: d.waiting + d.prioritized, active: d.active, delayed: d.delayed, failed: d.failed, completed: d.completed };
+          for (const [state, n] of Object.entries(states)) this.set({ queue: d.queue, state }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: 'trireme_pool_replicas', help: 'Replicas of each pool by state.', labelNames: ['pool', 'state'], registers: [r],
+      collect() {
+        this.reset();
+        for (const pool of Object.keys(cfg.pools)) {
+          for (const state of ['starting', 'idle', 'busy', 'draining']) {
+            this.set({ pool, state }, snap()?.replicas.filter((x) => x.pool === pool && x.state === state).length ?? 0);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'trireme_pool_desired_replicas', help: 'Replicas the autoscaler wants for each pool (its last decision).', labelNames: ['pool'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [pool, d] of Object.entries(snap()?.decisions ?? {})) if (cfg.pools[pool]) this.set({ pool }, d.desired);
+      },
+    });
+    for (const [bound, help] of [['min', 'Lower'], ['max', 'Upper']] as const) {
+      new Gauge({
+        name: `trireme_pool_${bound}_replicas`, help: `${help} replica bound of each pool (schedules applied).`, labelNames: ['pool'], registers: [r],
+        collect() {
+          this.reset();
+          for (const [pool, p] of Object.entries(cfg.pools)) this.set({ pool }, snap()?.decisions[pool]?.[bound] ?? p.scaling[bound]);
+        },
+      });
+    }
+    new Gauge({
+      name: 'trireme_pool_utilisation_ratio', help: 'Busy job slots over all job slots of serving replicas, 0 to 1.', labelNames: ['pool'], registers: [r],
+      collect() {
+        this.reset();
+        for (const pool of Object.keys(cfg.pools)) {
+          const mine = (snap()?.replicas ?? []).filter((x) => x.pool === pool && (x.state === 'idle' || x.state === 'busy'));
+          const slots = mine.reduce((n, x) => n + x.concurrency, 0);
+          this.set({ pool }, slots ? Math.min(1, mine.reduce((n, x) => n + x.running, 0) / slots) : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'trireme_pool_autoscaling_paused', help: '1 when a pool\'s autoscaling is paused (manual override).', labelNames: ['pool'], registers: [r],
+      collect() {
+        this.reset();
+        for (const pool of Object.keys(cfg.pools)) this.set({ pool }, snap()?.overrides[pool]?.paused ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'trireme_scaling_events_total', help: 'Scale events by pool and direction (up, down).', labelNames: ['pool', 'direction'], registers: [r],
+      collect() {
+        this.reset();
+        for (const e of eventCounts()) this.inc({ pool: e.pool, direction: e.direction }, e.count);
+      },
+    });
+    new Counter({
+      name: 'trireme_jobs_submitted_total', help: 'Jobs submitted to each queue.', labelNames: ['queue'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [queue, s] of snap()?.stats ?? []) this.inc({ queue }, s.submitted);
+      },
+    });
+    new Counter({
+      name: 'trireme_jobs_total', help: 'Job attempts finished, by queue and outcome (completed, failed, cancelled).', labelNames: ['queue', 'outcome'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [queue, s] of snap()?.stats ?? []) {
+          this.inc({ queue, outcome: 'completed' }, s.completed);
+          this.inc({ queue, outcome: 'failed' }, Math.max(0, s.failed - s.cancelled));
+          this.inc({ queue, outcome: 'cancelled' }, s.cancelled);
+        }
+      },
+    });
+    r.registerMetric(this.redisHistogram('trireme_job_duration_seconds', 'How long job attempts ran, by queue.', (s) => ({ counts: s.duration, sum: s.serviceMs / 1000 })) as never);
+    r.registerMetric(this.redisHistogram('trireme_job_queue_wait_seconds', 'How long jobs waited in their queue before their first attempt, by queue.', (s) => ({ counts: s.wait, sum: s.waitMs / 1000 })) as never);
+    this.loopDuration = new Histogram({
+      name: 'trireme_controller_loop_duration_seconds', help: 'How long one reconcile pass of this process\'s controller took.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [r],
+    });
+    new Gauge({
+      name: 'trireme_controller_leader', help: '1 when this process\'s controller holds the lease and acts.', registers: [r],
+      collect() { this.set(src.isLeader() ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'trireme_scrape_redis_ok', help: '1 when the last scrape read Redis; 0 when it could not (the other trireme_ values are then empty).', registers: [r],
+      collect() { this.set(snap() ? 1 : 0); },
+    });
+  }
+
+  /** A histogram whose buckets come from Redis, in prom-client's metric shape. */
+  private redisHistogram(name: string, help: string, pick: (s: Snapshot['stats'] extends Map<string, infer S> ? S : never) => { counts: number[]; sum: number }) {
+    return {
+      name, help, type: 'histogram', aggregator: 'sum',
+      get: async () => {
+        const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+        for (const [queue, s] of this.snap?.stats ?? []) {
+          const { counts, sum } = pick(s);
+          const cum = cumulative(counts);
+          JOB_SECONDS_BUCKETS.forEach((le, i) => values.push({ labels: { queue, le }, value: cum[i], metricName: `${name}_bucket` }));
+          values.push({ labels: { queue, le: '+Inf' }, value: cum[cum.length - 1], metricName: `${name}_bucket` });
+          values.push({ labels: { queue }, value: sum, metricName: `${name}_sum` });
+          values.push({ labels: { queue }, value: cum[cum.length - 1], metricName: `${name}_count` });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+      reset() {},
+    };
+  }
+
+  /** The exposition text; Redis is read once for the whole scrape. */
+  async render(): Promise<string> {
+    // Scrapes run one after another: each reads its own snapshot and renders it before the next replaces it.
+    const out = this.rendering.then(() => this.renderNow());
+    this.rendering = out.catch(() => '');
+    return out;
+  }
+
+  private rendering: Promise<unknown> = Promise.resolve();
+
+  private async renderNow(): Promise<string> {
+    try {
+      [this.snap, this.eventCounts] = await Promise.all([this.src.inspector.snapshot(), this.src.inspector.store.eventCounts()]);
+    } catch {
+      this.snap = undefined; this.eventCounts = [];
+    }
+    return this.registry.metrics();
+  }
+
+  get contentType(): string { return this.registry.contentType; }
+}

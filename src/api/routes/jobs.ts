@@ -1,0 +1,98 @@
+/** Jobs: submit (one or a group), look up, list, cancel, retry, and follow one live. */
+import { z } from 'zod';
+import { route } from '../route.js';
+import type { ApiContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { EventStream } from '../sse.js';
+import { cancelJob, followJob, JOB_STATES, listJobs, retryJob } from '../../queue/jobs.js';
+
+const submitBody = z.strictObject({
+  task: z.string().min(1, 'name the task to run, e.g. "shap.explain"'),
+  payload: z.unknown().optional(),
+  payloads: z.array(z.unknown()).min(1, 'a group needs at least one payload').max(10_000).optional()
+    .describe('fan-out: one child run per payload under a parent job that completes when all have'),
+  runs: z.number().int().min(1).max(10_000).optional().describe('fan-out: this many runs of `payload`'),
+  options: z.strictObject({
+    queue: z.string().optional(),
+    priority: z.number().int().min(0).optional(),
+    delay: z.union([z.number().min(0), z.string()]).optional().describe('milliseconds or a duration such as "30s"'),
+    idempotencyKey: z.string().min(1).optional(),
+    retries: z.number().int().min(0).optional(),
+  }).optional(),
+}).refine((b) => !(b.payloads && (b.payload !== undefined || b.runs)), { message: 'send either payloads (a group) or payload (with runs for N copies), not both', path: ['payloads'] });
+
+const idParams = z.strictObject({ id: z.string().min(1) });
+const csv = (v: unknown) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v);
+
+const listQuery = z.strictObject({
+  state: z.preprocess(csv, z.array(z.enum(JOB_STATES))).optional().describe(`comma-separated: ${JOB_STATES.join(', ')}`),
+  queue: z.string().optional(),
+  pool: z.string().optional(),
+  task: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional().describe('the `cursor` of the previous page'),
+});
+
+export const jobRoutes = (ctx: ApiContext) => [
+  route({
+    method: 'POST', url: '/jobs', tag: 'jobs', access: 'write', status: 201, body: submitBody,
+    summary: 'Submit a job, or a group of runs (payloads, or runs x payload) under one parent job',
+    handler: async ({ body }) => {
+      const payloads = body.payloads ?? (body.runs ? Array.from({ length: body.runs }, () => body.payload ?? {}) : undefined);
+      if (payloads) return ctx.client.submitGroup(body.task, payloads, body.options);
+      return ctx.client.submit(body.task, body.payload ?? {}, body.options);
+    },
+  }),
+  route({
+    method: 'GET', url: '/jobs', tag: 'jobs', access: 'read', query: listQuery,
+    summary: 'List jobs, newest first, filtered by state, queue, pool and task; page with `cursor`',
+    handler: async ({ query }) => {
+      if (query.queue && !ctx.project.router.poolFor(query.queue)) {
+        throw new ApiError(400, 'unknown_queue', `no pool serves queue "${query.queue}"; queues: ${ctx.project.router.queues().join(', ')}`, 'query.queue');
+      }
+      if (query.pool && !ctx.project.config.pools[query.pool]) {
+        throw new ApiError(400, 'unknown_pool', `no pool "${query.pool}"; pools: ${Object.keys(ctx.project.config.pools).join(', ')}`, 'query.pool');
+      }
+      return listJobs(ctx.client, query);
+    },
+  }),
+  route({
+    method: 'GET', url: '/jobs/:id', tag: 'jobs', access: 'read', params: idParams,
+    summary: 'One job: state, attempts, progress, result or error, and timings',
+    handler: async ({ params }) => {
+      const job = await ctx.client.getJob(params.id);
+      if (!job) throw new ApiError(404, 'not_found', `no job "${params.id}" (finished jobs are kept a day, failed ones a week)`, 'params.id');
+      return job;
+    },
+  }),
+  route({
+    method: 'DELETE', url: '/jobs/:id', tag: 'jobs', access: 'write', params: idParams,
+    summary: 'Cancel a job: a waiting one is removed, a running one is aborted and fails as "cancelled" (no retry)',
+    handler: async ({ params }) => cancelJob(ctx.client, params.id),
+  }),
+  route({
+    method: 'POST', url: '/jobs/:id/retry', tag: 'jobs', access: 'write', params: idParams,
+    summary: 'Run a failed or completed job again',
+    handler: async ({ params }) => retryJob(ctx.client, params.id),
+  }),
+  route({
+    method: 'GET', url: '/jobs/:id/events', tag: 'jobs', access: 'read', params: idParams, produces: 'text/event-stream',
+    summary: 'Server-sent events for one job: `log` lines in order, `progress`, `state`; `end` when it finishes, then the stream closes',
+    handler: async ({ params, req, reply }) => {
+      if (!await ctx.client.getJob(params.id)) throw new ApiError(404, 'not_found', `no job "${params.id}"`, 'params.id');
+      const stream = new EventStream(req, reply);
+      void (async () => {
+        try {
+          for await (const e of followJob(ctx.client, params.id, { pollMs: ctx.followPollMs, signal: stream.signal })) {
+            const { type, ...data } = e;
+            stream.send(type, data);
+          }
+        } catch (err) {
+          stream.send('stream-error', { message: (err as Error).message });
+        } finally {
+          stream.close();
+        }
+      })();
+    },
+  }),
+];

@@ -1,0 +1,80 @@
+/** Pools and scaling: status, manual overrides, the autoscaling view, and scale events (a list and a live stream). */
+import { z } from 'zod';
+import { route } from '../route.js';
+import { poolOr404, type ApiContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { EventStream } from '../sse.js';
+
+const poolParams = z.strictObject({ name: z.string().min(1) });
+
+export const poolRoutes = (ctx: ApiContext) => {
+  /** After an override, act on it now rather than at the next interval. */
+  const nudge = (pool: string) => { void ctx.controller?.tick([pool]); };
+  const one = async (name: string) => (await ctx.inspector.pools()).find((p) => p.name === name)!;
+  return [
+    route({
+      method: 'GET', url: '/pools', tag: 'pools', access: 'read',
+      summary: 'Every pool: config, replicas desired and by state, queue depths, utilisation, cost, last decision and its reason',
+      handler: async () => ({ pools: await ctx.inspector.pools() }),
+    }),
+    route({
+      method: 'GET', url: '/pools/:name', tag: 'pools', access: 'read', params: poolParams,
+      summary: 'One pool',
+      handler: async ({ params }) => one(poolOr404(ctx, params.name)),
+    }),
+    route({
+      method: 'PUT', url: '/pools/:name/replicas', tag: 'pools', access: 'write', params: poolParams,
+      body: z.strictObject({ replicas: z.number({ error: 'replicas must be a number, e.g. {"replicas": 3}' }).int().min(0) }),
+      summary: 'Pin a pool at a replica count; this pauses its autoscaling until resumed',
+      handler: async ({ params, body }) => {
+        const name = poolOr404(ctx, params.name);
+        const max = ctx.project.config.pools[name].scaling.max;
+        if (body.replicas > max) throw new ApiError(400, 'above_max', `replicas ${body.replicas} is above the pool's max of ${max}; raise pools.${name}.scaling.max first`, 'body.replicas');
+        await ctx.inspector.store.setReplicas(name, body.replicas);
+        await ctx.inspector.store.publish({ type: 'override', pool: name, paused: true, replicas: body.replicas, at: Date.now() }).catch(() => {});
+        nudge(name);
+        return one(name);
+      },
+    }),
+    ...(['pause', 'resume'] as const).map((verb) => route({
+      method: 'POST', url: `/pools/:name/${verb}`, tag: 'pools', access: 'write', params: poolParams,
+      summary: verb === 'pause' ? 'Pause autoscaling: the pool keeps its current replicas' : 'Give the pool back to the autoscaler (clears a pinned count)',
+      handler: async ({ params }) => {
+        const name = poolOr404(ctx, params.name);
+        await ctx.inspector.store[verb](name);
+        await ctx.inspector.store.publish({ type: 'override', pool: name, paused: verb === 'pause', at: Date.now() }).catch(() => {});
+        nudge(name);
+        return one(name);
+      },
+    })),
+    route({
+      method: 'GET', url: '/autoscaling', tag: 'scaling', access: 'read',
+      summary: 'Per pool: queue pending/running/total, utilisation, shouldScaleUp/Down, bounds and thresholds, cooldown, status',
+      handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
+    }),
+    route({
+      method: 'GET', url: '/api/metrics/autoscaling', tag: 'scaling', access: 'read',
+      summary: 'The same as /autoscaling, at the path earlier tools used',
+      handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
+    }),
+    route({
+      method: 'GET', url: '/events/scaling', tag: 'scaling', access: 'read',
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100), pool: z.string().optional() }),
+      summary: 'Recent scale events, newest first',
+      handler: async ({ query }) => {
+        if (query.pool) poolOr404(ctx, query.pool);
+        const events = await ctx.inspector.events(query.pool ? ctx.project.config.controller.eventsKept : query.limit);
+        return { events: query.pool ? events.filter((e) => e.pool === query.pool).slice(0, query.limit) : events };
+      },
+    }),
+    route({
+      method: 'GET', url: '/events', tag: 'scaling', access: 'read', produces: 'text/event-stream',
+      summary: 'Server-sent events: `scale` and `override` at once, `replica` changes and a `tick` of every pool each second',
+      handler: async ({ req, reply }) => {
+        const stream = new EventStream(req, reply);
+        const off = ctx.live.subscribe((f) => stream.send(f.event, f.data));
+        stream.signal.addEventListener('abort', off, { once: true });
+      },
+    }),
+  ];
+};

@@ -1,0 +1,43 @@
+/** Health, readiness, Prometheus metrics. */
+import { route } from '../route.js';
+import type { ApiContext } from '../context.js';
+import { within } from '../../queue/deadline.js';
+
+const started = Date.now();
+
+export const systemRoutes = (ctx: ApiContext) => [
+  route({
+    method: 'GET', url: '/healthz', tag: 'system', access: 'public',
+    summary: 'The process is up',
+    handler: async () => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
+  }),
+  route({
+    method: 'GET', url: '/readyz', tag: 'system', access: 'public',
+    summary: 'Ready: Redis answers, and this process\'s controller loop ran recently (leader or standby); 503 otherwise',
+    handler: async ({ reply }) => {
+      const ping = await within(ctx.client.redis.ping().then(() => true, () => false), 1_000, false);
+      const checks: Record<string, { ok: boolean; detail: string }> = {
+        redis: { ok: ping, detail: ping ? 'PING answered' : 'no answer to PING within 1 s' },
+      };
+      if (ctx.controller) {
+        const age = Date.now() - ctx.controller.lastTickAt;
+        const limit = Math.max(3 * ctx.project.config.controller.interval, 5_000);
+        checks.controller = ctx.controller.isLeader
+          ? { ok: age <= limit, detail: `leader; last pass ${Math.round(age / 1000)} s ago (stale after ${limit / 1000} s)` }
+          : { ok: true, detail: 'standby: another controller holds the lease' };
+      }
+      const ok = Object.values(checks).every((c) => c.ok);
+      reply.code(ok ? 200 : 503);
+      return { status: ok ? 'ready' : 'not ready', checks };
+    },
+  }),
+  route({
+    method: 'GET', url: '/metrics', tag: 'system', access: 'read', produces: 'text/plain',
+    summary: 'Prometheus metrics (text exposition format)',
+    handler: async ({ reply }) => {
+      const text = await ctx.metrics.render();
+      reply.header('content-type', ctx.metrics.contentType);
+      return text;
+    },
+  }),
+];

@@ -1,0 +1,104 @@
+/**
+ * The HTTP API (Fastify): routes from one table (jobs, pools, workers, scaling, system), token auth, body limits,
+ * errors in one shape, `/openapi.json` built from the routes' own schemas, and the dashboard's static files at `/`.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Project } from '../project.js';
+import type { Controller } from '../control/controller.js';
+import type { Driver } from '../drivers/driver.js';
+import { Inspector } from '../control/inspect.js';
+import { TriremeClient, SubmitError } from '../queue/client.js';
+import { JobError } from '../queue/jobs.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Auth } from './auth.js';
+import { ApiError, fromFastifyError } from './errors.js';
+import { Metrics } from './metrics.js';
+import { LiveFeed } from './live.js';
+import { openApi, register, type Route } from './route.js';
+import type { ApiContext } from './context.js';
+import { jobRoutes } from './routes/jobs.js';
+import { poolRoutes } from './routes/pools.js';
+import { workerRoutes } from './routes/workers.js';
+import { systemRoutes } from './routes/system.js';
+import { dashboardRoutes } from './dashboard.js';
+
+export interface ApiOptions {
+  project: Project;
+  redisUrl: string;
+  controller?: Controller;
+  driver?: Driver;
+  logger?: Logger;
+  /** Live feed tick, ms (1 s). */
+  tickMs?: number;
+  /** How often job event streams poll for log lines, ms (250). */
+  followPollMs?: number;
+}
+
+export interface Api {
+  app: FastifyInstance;
+  metrics: Metrics;
+  /** Listens; refuses a non-loopback host without a token. Resolves with the URL. */
+  listen(host: string, port: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+const VERSION = '0.1.0';
+
+/** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
+const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
+
+export async function createApi(opts: ApiOptions): Promise<Api> {
+  const cfg = opts.project.config;
+  const logger = opts.logger ?? silentLogger;
+  const auth = new Auth(cfg.auth);
+  const client = new TriremeClient(opts.project, opts.redisUrl);
+  const inspector = new Inspector(opts.project, client.redis);
+  const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
+  const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
+  const ctx: ApiContext = {
+    project: opts.project, client, inspector, metrics, live, driver: opts.driver, controller: opts.controller, logger,
+    followPollMs: opts.followPollMs ?? 250,
+  };
+  const app = Fastify({ bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true });
+
+  app.setErrorHandler((err, req, reply) => {
+    let api: ApiError | undefined;
+    if (err instanceof ApiError) api = err;
+    else if (err instanceof SubmitError) api = new ApiError(400, err.code, err.message, submitField(err.field));
+    else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.code === 'invalid_cursor' ? 'query.cursor' : 'params.id');
+    else api = fromFastifyError(err as { statusCode?: number; code?: string; message: string }, cfg.api.bodyLimit);
+    if (!api) {
+      logger.error({ err: (err as Error).message, url: req.url, method: req.method }, 'API request failed');
+      api = new ApiError(500, 'internal', `internal error: ${(err as Error).message}`);
+    }
+    void reply.code(api.status).send(api.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError(404, 'no_route', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /openapi.json`).toJSON());
+  });
+
+  const routes: Route[] = [...jobRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...systemRoutes(ctx)];
+  const doc = openApi(routes, { title: 'Trireme', version: VERSION });
+  routes.push({
+    method: 'GET', url: '/openapi.json', tag: 'system', access: 'public', summary: 'This document',
+    handler: async () => doc,
+  });
+  register(app, routes, auth);
+  await dashboardRoutes(app);
+
+  return {
+    app, metrics,
+    async listen(host, port) {
+      auth.checkBind(host);
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      const p = typeof addr === 'object' && addr ? addr.port : port;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
+    },
+    async close() {
+      live.close();
+      await app.close();
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * What the faces show: pools with their replicas, depths and last decision, the autoscaling view, workers, scale
+ * events. The API, the CLI and the dashboard all read through this one module, so they always agree. Everything here
+ * reads Redis (what the controller and the replicas wrote), so it works from any host, leader or not.
+ */
+import type { Redis } from 'ioredis';
+import type { Project } from '../project.js';
+import { resolveScaling } from '../core/config.js';
+import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../queue/control-store.js';
+import { ReplicaRegistry, type ReplicaInfo, type ReplicaState } from '../queue/registry.js';
+import { queueDepths, type QueueDepth } from '../queue/counts.js';
+import { Lease } from '../queue/lease.js';
+
+export interface Depths { waiting: number; running: number; delayed: number; failed: number; completed: number }
+
+export interface PoolStatus {
+  name: string;
+  queues: string[];
+  concurrency: number;
+  isolation: string;
+  priority: number;
+  pricePerHour: number;
+  resources: { cpu: number; memory: number; gpu: number };
+  scaling: { min: number; max: number; policy: string; preset?: string; cooldownUp: number; cooldownDown: number; idleShutdown: number; targetBacklogPerSlot: number };
+  /** `paused`: autoscaling off (a manual override holds the pool), with `pinned` replicas when set. */
+  autoscaling: 'on' | 'paused';
+  pinned?: number;
+  replicas: Record<ReplicaState, number> & { current: number; desired: number | null };
+  depths: Depths & { byQueue: Record<string, Depths> };
+  /** Busy job slots over all slots of live replicas, 0..1; 0 with no replica. */
+  utilisation: number;
+  /** What the live replicas cost per hour now. */
+  costPerHour: number;
+  rates: { in: number; out: number; serviceTime: number };
+  decision: StoredDecision | null;
+}
+
+export interface AutoscalingStatus {
+  pool: string;
+  queue: { pending: number; running: number; total: number };
+  replicas: { current: number; desired: number | null; min: number; max: number };
+  utilisationPercent: number;
+  shouldScaleUp: boolean;
+  shouldScaleDown: boolean;
+  thresholds: { policy: string; targetBacklogPerSlot: number; concurrency: number; cooldownUp: number; cooldownDown: number; idleShutdown: number };
+  cooldownRemaining: number;
+  /** `scaling-up`, `scaling-down`, `stable`, `paused`, `idle` (at zero with nothing to do), or a driver health problem. */
+  status: string;
+  reason: string | null;
+  lastDecisionAt: number | null;
+}
+
+export interface WorkersStatus {
+  total: number;
+  byState: Record<ReplicaState, number>;
+  byPool: Record<string, { total: number } & Record<ReplicaState, number>>;
+  replicas: ReplicaInfo[];
+}
+
+const noStates = (): Record<ReplicaState, number> => ({ starting: 0, idle: 0, busy: 0, draining: 0 });
+const sumDepths = (ds: QueueDepth[]): Depths => ds.reduce<Depths>((a, d) => ({
+  waiting: a.waiting + d.waiting + d.prioritized, running: a.running + d.active, delayed: a.delayed + d.delayed,
+  failed: a.failed + d.failed, completed: a.completed + d.completed,
+}), { waiting: 0, running: 0, delayed: 0, failed: 0, completed: 0 });
+
+export class Inspector {
+  readonly store: ControlStore;
+  readonly registry: ReplicaRegistry;
+
+  constructor(readonly project: Project, readonly redis: Redis) {
+    this.store = new ControlStore(redis, project.config.prefix, project.config.controller.eventsKept);
+    this.registry = new ReplicaRegistry(redis, project.config.prefix);
+  }
+
+  get poolNames(): string[] { return Object.keys(this.project.config.pools); }
+
+  /** Every pool's status; `snapshot` lets a caller reuse one read of Redis for several views. */
+  async pools(snap?: Snapshot): Promise<PoolStatus[]> {
+    const s = snap ?? await this.snapshot();
+    return Object.entries(this.project.config.pools).map(([name, pool]) => {
+      const mine = s.replicas.filter((r) => r.pool === name);
+      const states = noStates();
+      for (const r of mine) states[r.state]++;
+      const live = states.starting + states.idle + states.busy;
+      const slots = mine.filter((r) => r.state !== 'starting' && r.state !== 'draining').reduce((n, r) => n + r.concurrency, 0);
+      const busySlots = mine.reduce((n, r) => n + (r.state === 'draining' ? 0 : r.running), 0);
+      const depths = s.depths.filter((d) => pool.queues.includes(d.queue));
+      const scaling = resolveScaling(pool.scaling);
+      const override = s.overrides[name];
+      const decision = s.decisions[name] ?? null;
+      return {
+        name, queues: pool.queues, concurrency: pool.concurrency, isolation: pool.isolation, priority: pool.priority,
+        pricePerHour: pool.pricePerHour, resources: pool.resources,
+        scaling: {
+          min: pool.scaling.min, max: pool.scaling.max, policy: scaling.policy, preset: pool.scaling.preset,
+          cooldownUp: scaling.cooldownUp, cooldownDown: scaling.cooldownDown, idleShutdown: scaling.idleShutdown,
+          targetBacklogPerSlot: scaling.targetBacklogPerSlot,
+        },
+        autoscaling: override?.paused ? 'paused' : 'on',
+        pinned: override?.paused ? override.replicas : undefined,
+        replicas: { ...states, current: live, desired: decision?.desired ?? null },
+        depths: { ...sumDepths(depths), byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d])])) },
+        utilisation: slots > 0 ? Math.min(1, busySlots / slots) : 0,
+        costPerHour: live * pool.pricePerHour,
+        rates: { in: decision?.arrivalRate ?? 0, out: decision?.completionRate ?? 0, serviceTime: decision?.serviceTime ?? 0 },
+        decision,
+      };
+    });
+  }
+
+  /** The seed's `/api/metrics/autoscaling`: per pool, what the queue asks for and what the autoscaler will do. */
+  async autoscaling(snap?: Snapshot): Promise<AutoscalingStatus[]> {
+    const now = Date.now();
+    return (await this.pools(snap)).map((p) => {
+      const d = p.decision;
+      const desired = d?.desired ?? null;
+      // A decision's cooldown is as of when it was made; count down from there.
+      const cooldownRemaining = d ? Math.max(0, d.cooldownRemaining - (now - d.at)) : 0;
+      let status = 'stable';
+      if (p.autoscaling === 'paused') status = 'paused';
+      else if (d?.health) status = d.health.split(':')[0];
+      else if (desired !== null && desired > p.replicas.current) status = 'scaling-up';
+      else if (desired !== null && desired < p.replicas.current) status = 'scaling-down';
+      else if (p.replicas.current === 0 && p.depths.waiting + p.depths.running === 0) status = 'idle';
+      return {
+        pool: p.name,
+        queue: { pending: p.depths.waiting, running: p.depths.running, total: p.depths.waiting + p.depths.running },
+        replicas: { current: p.replicas.current, desired, min: d?.min ?? p.scaling.min, max: d?.max ?? p.scaling.max },
+        utilisationPercent: Math.round(p.utilisation * 1000) / 10,
+        shouldScaleUp: desired !== null && desired > p.replicas.current,
+        shouldScaleDown: desired !== null && desired < p.replicas.current,
+        thresholds: {
+          policy: p.scaling.policy, targetBacklogPerSlot: p.scaling.targetBacklogPerSlot, concurrency: p.concurrency,
+          cooldownUp: p.scaling.cooldownUp, cooldownDown: p.scaling.cooldownDown, idleShutdown: p.scaling.idleShutdown,
+        },
+        cooldownRemaining, status, reason: d?.reason ?? null, lastDecisionAt: d?.at ?? null,
+      };
+    });
+  }
+
+  async workers(pool?: string): Promise<WorkersStatus> {
+    const replicas = await this.registry.list(pool);
+    const byState = noStates();
+    const byPool: WorkersStatus['byPool'] = {};
+    for (const name of pool ? [pool] : this.poolNames) byPool[name] = { total: 0, ...noStates() };
+    for (const r of replicas) {
+      byState[r.state]++;
+      const b = (byPool[r.pool] ??= { total: 0, ...noStates() });
+      b.total++; b[r.state]++;
+    }
+    return { total: replicas.length, byState, byPool, replicas };
+  }
+
+  events(limit = 100): Promise<ScaleEvent[]> { return this.store.events(limit); }
+
+  /** The controller holding the lease, if any. */
+  leader(): Promise<string | null> {
+    return new Lease(this.redis, this.project.config.prefix, 'inspector', 1).currentHolder();
+  }
+
+  /** One read of everything the views need. */
+  async snapshot(): Promise<Snapshot> {
+    const cfg = this.project.config;
+    const queues = Object.values(cfg.pools).flatMap((p) => p.queues);
+    const [replicas, depths, decisions, overrides, stats] = await Promise.all([
+      this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, Date.now(), 0),
+      this.store.decisions(), this.store.overrides(), this.store.stats(queues),
+    ]);
+    return { at: Date.now(), replicas, depths, decisions, overrides, stats };
+  }
+}
+
+export interface Snapshot {
+  at: number;
+  replicas: ReplicaInfo[];
+  depths: QueueDepth[];
+  decisions: Record<string, StoredDecision>;
+  overrides: Record<string, Override>;
+  stats: Map<string, QueueStats>;
+}

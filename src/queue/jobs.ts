@@ -1,0 +1,167 @@
+/**
+ * Jobs after submission: listing across queues with a stable cursor, cancel (a waiting job is removed, a running one
+ * is aborted on whichever replica runs it), retry, and following one job's log, progress and state until it ends.
+ * The API and the CLI both call these.
+ */
+import type { Job } from 'bullmq';
+import type { TriremeClient, JobView } from './client.js';
+import { keys } from './keys.js';
+import { queueOfJobId } from './job-id.js';
+
+/** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;
+export type JobStateFilter = (typeof JOB_STATES)[number];
+
+export interface JobQuery {
+  state?: JobStateFilter[];
+  queue?: string;
+  pool?: string;
+  task?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface JobPage { jobs: JobView[]; cursor: string | null }
+
+/** A refused job operation, with the HTTP-ish status the API maps it to. */
+export class JobError extends Error {
+  constructor(readonly code: 'not_found' | 'conflict' | 'invalid_cursor', message: string) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+/** BullMQ list types behind each state filter. */
+const TYPES: Record<JobStateFilter, ('wait' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'waiting-children')[]> = {
+  waiting: ['wait', 'prioritized'], prioritized: ['prioritized'], active: ['active'], delayed: ['delayed'],
+  completed: ['completed'], failed: ['failed'], 'waiting-children': ['waiting-children'],
+};
+const STATE_OF: Record<string, string> = { wait: 'waiting' };
+
+/**
+ * Newest first, merged over every (queue, state) list in scope. The cursor holds how far each list was read, so pages
+ * neither repeat nor skip while jobs keep arriving at the head of the lists.
+ */
+export async function listJobs(client: TriremeClient, q: JobQuery): Promise<JobPage> {
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
+  const router = client.project.router;
+  const queues = q.queue ? [q.queue] : q.pool ? client.project.config.pools[q.pool]?.queues ?? [] : router.queues();
+  const states = q.state?.length ? q.state : (['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const);
+  const types = [...new Set(states.flatMap((s) => TYPES[s]))];
+  const offsets = decodeCursor(q.cursor);
+  const sources = queues.flatMap((queue) => types.map((type) => ({ key: `${queue}|${type}`, queue, type })));
+  const batches = await Promise.all(sources.map(async (s) => {
+    const from = offsets[s.key] ?? 0;
+    const jobs = (await client.queue(s.queue).getJobs([s.type], from, from + limit - 1, false)).filter(Boolean);
+    return { ...s, jobs, next: 0, full: jobs.length === limit };
+  }));
+  const out: JobView[] = [];
+  const time = (j: Job) => j.finishedOn || j.processedOn || j.timestamp;
+  for (;;) {
+    let best: (typeof batches)[number] | undefined;
+    for (const b of batches) if (b.next < b.jobs.length && (!best || time(b.jobs[b.next]) > time(best.jobs[best.next]))) best = b;
+    if (!best || out.length >= limit) break;
+    // A full batch may have more behind it that is newer than what other lists hold: stop before guessing.
+    const job = best.jobs[best.next++];
+    offsets[best.key] = (offsets[best.key] ?? 0) + 1;
+    if (!q.task || job.name === q.task) out.push(await client.view(job, STATE_OF[best.type] ?? best.type));
+    if (best.next === best.jobs.length && best.full) break;
+  }
+  const more = batches.some((b) => b.next < b.jobs.length || b.full);
+  return { jobs: out, cursor: more ? Buffer.from(JSON.stringify(offsets)).toString('base64url') : null };
+}
+
+function decodeCursor(cursor?: string): Record<string, number> {
+  if (!cursor) return {};
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (typeof v === 'object' && v && Object.values(v).every((n) => Number.isInteger(n) && (n as number) >= 0)) return v;
+  } catch { /* fall through */ }
+  throw new JobError('invalid_cursor', 'cursor is not one this API returned; pass the `cursor` of the previous page, or none for the first');
+}
+
+async function load(client: TriremeClient, id: string): Promise<Job> {
+  const queue = queueOfJobId(id);
+  const job = queue && client.project.router.poolFor(queue) ? await client.queue(queue).getJob(id) : undefined;
+  if (!job) throw new JobError('not_found', `no job "${id}" (finished jobs are kept a day, failed ones a week)`);
+  return job;
+}
+
+const WAITING = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children', 'paused']);
+
+/**
+ * Cancels a job: a job not yet running is removed; a running one is aborted by the replica that runs it and fails
+ * with "cancelled" (never retried). Resolves with the state the job was left in.
+ */
+export async function cancelJob(client: TriremeClient, id: string, opts: { waitMs?: number } = {}): Promise<{ id: string; was: string; state: string }> {
+  const job = await load(client, id);
+  const was = await job.getState();
+  if (WAITING.has(was)) {
+    try {
+      await job.remove();
+      return { id, was, state: 'removed' };
+    } catch {
+      // Taken by a replica between the two calls: cancel it as a running job.
+    }
+  } else if (was !== 'active') {
+    throw new JobError('conflict', `job ${id} is ${was}; only waiting, delayed or running jobs can be cancelled`);
+  }
+  // The replica may be about to register the job: announce again until it leaves `active` or the wait ends.
+  const deadline = Date.now() + (opts.waitMs ?? 10_000);
+  let state = 'active';
+  while (Date.now() < deadline) {
+    await client.redis.publish(keys.cancel(client.project.config.prefix), id);
+    await new Promise((r) => setTimeout(r, 100));
+    state = await job.getState();
+    if (state !== 'active') break;
+  }
+  return { id, was, state };
+}
+
+/** Runs a failed (or completed) job again from its first attempt. */
+export async function retryJob(client: TriremeClient, id: string): Promise<{ id: string; state: string }> {
+  const job = await load(client, id);
+  const state = await job.getState();
+  if (state !== 'failed' && state !== 'completed') throw new JobError('conflict', `job ${id} is ${state}; only failed or completed jobs can be retried`);
+  await job.retry(state);
+  await client.announce(job.queueName);
+  return { id, state: await job.getState() };
+}
+
+export type JobEvent =
+  | { type: 'state'; state: string; job: JobView }
+  | { type: 'progress'; progress: unknown }
+  | { type: 'log'; index: number; line: string }
+  | { type: 'end'; state: string; result?: unknown; error?: string };
+
+/**
+ * Follows one job: its log lines in order, progress and state changes, ending with `end` once the job has finished
+ * and its last log line was delivered (or it was removed). Stops early when `signal` aborts.
+ */
+export async function* followJob(client: TriremeClient, id: string, opts: { pollMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<JobEvent> {
+  const first = await load(client, id);
+  const queue = client.queue(first.queueName);
+  let state = '';
+  let progress = '';
+  let logged = 0;
+  while (!opts.signal?.aborted) {
+    const job = await queue.getJob(id);
+    if (!job) { yield { type: 'end', state: 'removed' }; return; }
+    const now = await job.getState();
+    // Logs first: a line written before the job finished is delivered before its end.
+    const { logs } = await queue.getJobLogs(id, logged, logged + 999, true);
+    for (const line of logs) yield { type: 'log', index: logged++, line };
+    if (now !== state) { state = now; yield { type: 'state', state, job: await client.view(job, now) }; }
+    const p = JSON.stringify(job.progress ?? 0);
+    if (p !== progress) { progress = p; yield { type: 'progress', progress: job.progress }; }
+    if (logs.length === 1000) continue;
+    if (state === 'completed' || state === 'failed') {
+      yield state === 'completed' ? { type: 'end', state, result: job.returnvalue } : { type: 'end', state, error: job.failedReason };
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, opts.pollMs ?? 250);
+      opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+  }
+}
