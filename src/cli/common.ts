@@ -56,3 +56,25 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 export function parseJson(text: string, what: string): unknown {
   try { return JSON.parse(text); } catch (e) { throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`); }
 }
+
+/** Columns padded to their widest cell; the last column is left ragged. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** "3s", "4m", "2h" ago; "-" for no time. */
+export function ago(at: number | undefined, now = Date.now()): string {
+  if (!at) return '-';
+  const s = Math.max(0, Math.round((now - at) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86_400)}d`;
+}
+
+/** Connects to the project's Redis for one verb and closes the connection after. */
+export async function withRedis<T>(cmd: { optsWithGlobals(): unknown }, fn: (p: Project, redis: import('ioredis').Redis, url: string) => Promise<T>, opts: { quiet?: boolean } = { quiet: true }): Promise<T> {
+  const { connect } = await import('../queue/connection.js');
+  const p = await project(cmd.optsWithGlobals() as GlobalOpts);
+  const { url } = await redisFor(p, opts);
+  const redis = connect(url, 'trireme-cli');
+  try { return await fn(p, redis, url); } finally { redis.disconnect(); }
+}

@@ -5,6 +5,8 @@ import { registerSubmit } from './submit.js';
 import { registerServe } from './serve.js';
 import { registerScale } from './scale.js';
 import { registerSimulate } from './simulate.js';
+import { registerJobs } from './jobs.js';
+import { registerWorkers } from './workers.js';
 
 const program = new Command('trireme')
   .description('Background jobs on tiered, autoscaled worker pools (BullMQ on Redis)')
@@ -17,6 +19,8 @@ registerWorker(program);
 registerSubmit(program);
 registerServe(program);
 registerScale(program);
+registerJobs(program);
+registerWorkers(program);
 registerSimulate(program);
 
 try {

@@ -2,10 +2,8 @@
 import type { Command } from 'commander';
 import { connect } from '../queue/connection.js';
 import { ControlStore } from '../queue/control-store.js';
-import { ReplicaRegistry } from '../queue/registry.js';
-import { queueDepths } from '../queue/counts.js';
-import { Lease } from '../queue/lease.js';
-import { action, project, redisFor, UsageError, type GlobalOpts } from './common.js';
+import { Inspector } from '../control/inspect.js';
+import { action, project, redisFor, table, UsageError, withRedis, type GlobalOpts } from './common.js';
 import type { Project } from '../project.js';
 
 async function withStore<T>(cmd: Command, fn: (p: Project, store: ControlStore, redis: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
@@ -23,32 +21,19 @@ export function registerScale(program: Command): void {
   program.command('status')
     .description('pools at a glance: replicas by state, queue depths, the last decision and its reason')
     .option('--json', 'print machine-readable JSON')
-    .action(action(async (o: { json?: boolean }, cmd: Command) => withStore(cmd, async (p, store, redis) => {
-      const [decisions, overrides, replicas, leader] = await Promise.all([
-        store.decisions(), store.overrides(), new ReplicaRegistry(redis, p.config.prefix).list(),
-        new Lease(redis, p.config.prefix, 'cli', 1).currentHolder(),
-      ]);
-      const pools = await Promise.all(Object.entries(p.config.pools).map(async ([name, pool]) => {
-        const depths = await queueDepths(redis, p.config.prefix, pool.queues, Date.now(), 0);
-        const mine = replicas.filter((r) => r.pool === name);
-        const by = (s: string) => mine.filter((r) => r.state === s).length;
-        return {
-          pool: name, min: pool.scaling.min, max: pool.scaling.max,
-          replicas: { starting: by('starting'), idle: by('idle'), busy: by('busy'), draining: by('draining') },
-          waiting: depths.reduce((n, d) => n + d.waiting + d.prioritized, 0), running: depths.reduce((n, d) => n + d.active, 0),
-          delayed: depths.reduce((n, d) => n + d.delayed, 0), failed: depths.reduce((n, d) => n + d.failed, 0),
-          autoscaling: overrides[name]?.paused ? 'paused' : 'on', decision: decisions[name],
-        };
-      }));
+    .action(action(async (o: { json?: boolean }, cmd: Command) => withRedis(cmd, async (p, redis) => {
+      const inspector = new Inspector(p, redis);
+      const [pools, leader] = await Promise.all([inspector.pools(), inspector.leader()]);
       if (o.json) { process.stdout.write(`${JSON.stringify({ leader, pools }, null, 2)}\n`); return; }
-      const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'MIN-MAX', 'WAITING', 'RUNNING', 'FAILED', 'AUTOSCALING', 'LAST DECISION']];
+      const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
       for (const x of pools) {
         const r = x.replicas;
-        rows.push([x.pool, `${r.starting + r.idle + r.busy} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, `${x.min}-${x.max}`, String(x.waiting), String(x.running), String(x.failed), x.autoscaling,
+        rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
+          String(x.depths.waiting), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
+          x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
           x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}` : '-']);
       }
-      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n');
+      process.stdout.write(table(rows));
       process.stdout.write(`controller: ${leader ?? 'none holds the lease (is trireme serve running?)'}\n`);
     })));
 

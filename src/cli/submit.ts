@@ -46,10 +46,13 @@ Examples:
           return;
         }
         const timeout = o.timeout && o.timeout !== '0' ? (await import('../core/units.js')).parseDuration(o.timeout) : undefined;
+        const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, (submitted as { children: string[] }).children.length) : undefined;
         try {
           const result = await client.waitFor(submitted.id, timeout);
+          await bar?.stop();
           process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'completed', result })}\n` : `${submitted.id} completed: ${JSON.stringify(result)}\n`);
         } catch (err) {
+          await bar?.stop();
           process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'failed', error: (err as Error).message })}\n` : `${submitted.id} failed: ${(err as Error).message}\n`);
           process.exitCode = 1;
         }
@@ -63,4 +66,29 @@ function intOpt(v: string, name: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`${name} takes a whole number, got "${v}"`);
   return n;
+}
+
+/** A one-line bar on stderr of a group's finished runs, redrawn every half second until stopped. */
+function progressBar(client: TriremeClient, parentId: string, total: number): { stop(): Promise<void> } {
+  let done = 0;
+  const draw = () => {
+    const width = 30;
+    const filled = Math.round((width * done) / total);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} runs finished`);
+  };
+  const update = async () => {
+    const job = await client.queue(parentId.slice(0, parentId.indexOf('~'))).getJob(parentId);
+    const c = await job?.getDependenciesCount({ processed: true, failed: true });
+    if (c) done = Math.min(total, (c.processed ?? 0) + (c.failed ?? 0));
+    draw();
+  };
+  draw();
+  const timer = setInterval(() => void update().catch(() => {}), 500);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await update().catch(() => {});
+      process.stderr.write('\n');
+    },
+  };
 }

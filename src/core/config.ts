@@ -117,6 +117,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** A budget shared by all pools, split by pool priority. */
   budget: z.strictObject({ replicas: count.optional(), cpu: z.number().positive().optional(), gpu: count.optional() }).default({}),
+  /** A directory every replica must be able to write (results, model files on NFS, ...); `trireme doctor` checks it. */
+  sharedStorage: z.string().min(1).optional(),
   /** The HTTP API and dashboard served by `trireme serve`. */
   api: z.strictObject({
     host: z.string().default('127.0.0.1'),

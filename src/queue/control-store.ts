@@ -50,16 +50,24 @@ export class ControlStore {
 
   /** Pins a pool at `replicas` and pauses its autoscaling (`resume` gives it back to the autoscaler). */
   async setReplicas(pool: string, replicas: number): Promise<void> {
-    await this.redis.hset(keys.overrides(this.prefix), pool, JSON.stringify({ paused: true, replicas, at: Date.now() } satisfies Override));
+    await this.setOverride(pool, { paused: true, replicas, at: Date.now() });
   }
 
   async pause(pool: string): Promise<void> {
     const cur = (await this.overrides())[pool];
-    await this.redis.hset(keys.overrides(this.prefix), pool, JSON.stringify({ ...cur, paused: true, at: Date.now() }));
+    await this.setOverride(pool, { ...cur, paused: true, at: Date.now() });
   }
 
   async resume(pool: string): Promise<void> {
-    await this.redis.hdel(keys.overrides(this.prefix), pool);
+    await this.setOverride(pool, undefined);
+  }
+
+  /** Writes (or clears) a pool's override and tells live viewers at once. */
+  private async setOverride(pool: string, o: Override | undefined): Promise<void> {
+    const m = this.redis.multi();
+    if (o) m.hset(keys.overrides(this.prefix), pool, JSON.stringify(o));
+    else m.hdel(keys.overrides(this.prefix), pool);
+    await m.publish(keys.events(this.prefix), JSON.stringify({ type: 'override', pool, paused: o?.paused ?? false, replicas: o?.replicas, at: Date.now() })).exec();
   }
 
   async overrides(): Promise<Record<string, Override>> {

@@ -31,7 +31,6 @@ export const poolRoutes = (ctx: ApiContext) => {
         const max = ctx.project.config.pools[name].scaling.max;
         if (body.replicas > max) throw new ApiError(400, 'above_max', `replicas ${body.replicas} is above the pool's max of ${max}; raise pools.${name}.scaling.max first`, 'body.replicas');
         await ctx.inspector.store.setReplicas(name, body.replicas);
-        await ctx.inspector.store.publish({ type: 'override', pool: name, paused: true, replicas: body.replicas, at: Date.now() }).catch(() => {});
         nudge(name);
         return one(name);
       },
@@ -42,7 +41,6 @@ export const poolRoutes = (ctx: ApiContext) => {
       handler: async ({ params }) => {
         const name = poolOr404(ctx, params.name);
         await ctx.inspector.store[verb](name);
-        await ctx.inspector.store.publish({ type: 'override', pool: name, paused: verb === 'pause', at: Date.now() }).catch(() => {});
         nudge(name);
         return one(name);
       },

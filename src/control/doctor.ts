@@ -1,0 +1,84 @@
+/**
+ * `trireme doctor`: health checks with a verdict each — Redis reachable (version, eviction policy), the controller
+ * lease held and its loop fresh, each pool's replicas alive against what the autoscaler wants, disk and memory
+ * headroom, shared storage writable. A failure means something is broken now; a warning, something to look at.
+ */
+import { access, constants, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Project } from '../project.js';
+import { Inspector } from './inspect.js';
+import { within } from '../queue/deadline.js';
+import { formatDuration } from '../core/units.js';
+
+export interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string }
+
+const GiB = 1024 ** 3;
+
+export async function runChecks(project: Project, redis: Redis, opts: { redisLabel: string }): Promise<Check[]> {
+  const checks: Check[] = [{ name: 'config', status: 'ok', detail: `${project.configPath ?? 'config'}: ${Object.keys(project.config.pools).length} pool(s), ${project.tasks.size} task(s)` }];
+  const info = await within(redis.info('server').then((s) => s, () => undefined), 2_000, undefined);
+  if (!info) {
+    checks.push({ name: 'redis', status: 'fail', detail: `no answer from ${opts.redisLabel} within 2 s; is redis-server running, and is the URL right?` });
+    return [...checks, ...await hostChecks(project)];
+  }
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+  const [major, minor] = version.split('.').map(Number);
+  const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => []) as string[])[1] ?? 'unknown';
+  const old = major < 6 || (major === 6 && minor < 2);
+  checks.push({
+    name: 'redis',
+    status: old ? 'fail' : policy !== 'noeviction' && policy !== 'unknown' ? 'warn' : 'ok',
+    detail: `${version} at ${opts.redisLabel}, maxmemory-policy ${policy}` +
+      (old ? '; BullMQ needs Redis 6.2 or newer' : policy !== 'noeviction' && policy !== 'unknown' ? '; set maxmemory-policy noeviction or Redis may evict queued jobs' : ''),
+  });
+
+  const inspector = new Inspector(project, redis);
+  const [leader, pools] = await Promise.all([inspector.leader(), inspector.pools()]);
+  const interval = project.config.controller.interval;
+  const newest = Math.max(0, ...pools.map((p) => p.decision?.at ?? 0));
+  const age = Date.now() - newest;
+  if (!leader) checks.push({ name: 'controller', status: 'fail', detail: 'no controller holds the lease: nothing scales the pools; run trireme serve' });
+  else if (age > 3 * interval + 2_000) checks.push({ name: 'controller', status: 'fail', detail: `${leader} holds the lease but its last decision is ${formatDuration(age)} old (loop every ${formatDuration(interval)}): the loop is stuck` });
+  else checks.push({ name: 'controller', status: 'ok', detail: `${leader} holds the lease; last pass ${formatDuration(age)} ago` });
+
+  for (const p of pools) {
+    const live = p.replicas.current;
+    const want = p.decision?.desired ?? p.scaling.min;
+    const detail = `${live} live (${p.replicas.starting} starting, ${p.replicas.idle} idle, ${p.replicas.busy} busy, ${p.replicas.draining} draining), wanted ${want}, min ${p.scaling.min} max ${p.scaling.max}; ${p.depths.waiting} waiting`;
+    if (p.decision?.health) checks.push({ name: `pool ${p.name}`, status: 'fail', detail: `${p.decision.health}; ${detail}` });
+    else if (live === 0 && (want > 0 || p.depths.waiting > 0)) checks.push({ name: `pool ${p.name}`, status: 'fail', detail: `no replica alive; ${detail}` });
+    else if (live < want) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `fewer replicas than wanted (starting up, or capped by capacity); ${detail}` });
+    else checks.push({ name: `pool ${p.name}`, status: 'ok', detail });
+  }
+  return [...checks, ...await hostChecks(project)];
+}
+
+async function hostChecks(project: Project): Promise<Check[]> {
+  const out: Check[] = [];
+  try {
+    const fs = await statfs(project.baseDir);
+    const free = fs.bavail * fs.bsize;
+    const share = free / (fs.blocks * fs.bsize);
+    out.push({ name: 'disk', status: free < GiB || share < 0.05 ? 'fail' : share < 0.15 ? 'warn' : 'ok', detail: `${(free / GiB).toFixed(1)} GiB free (${Math.round(share * 100)}%) under ${project.baseDir}` });
+  } catch (e) {
+    out.push({ name: 'disk', status: 'warn', detail: `cannot read free space: ${(e as Error).message}` });
+  }
+  const mem = freemem() / totalmem();
+  out.push({ name: 'memory', status: mem < 0.05 ? 'fail' : mem < 0.15 ? 'warn' : 'ok', detail: `${(freemem() / GiB).toFixed(1)} of ${(totalmem() / GiB).toFixed(1)} GiB free` });
+  const shared = project.config.sharedStorage;
+  if (shared) {
+    const dir = resolve(project.baseDir, shared);
+    try {
+      await access(dir, constants.W_OK);
+      const probe = await mkdtemp(join(dir, '.trireme-doctor-'));
+      await writeFile(join(probe, 'probe'), 'ok');
+      await rm(probe, { recursive: true });
+      out.push({ name: 'shared storage', status: 'ok', detail: `${dir} is writable` });
+    } catch (e) {
+      out.push({ name: 'shared storage', status: 'fail', detail: `${dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    }
+  }
+  return out;
+}
