@@ -46,7 +46,7 @@ Examples:
           return;
         }
         const timeout = o.timeout && o.timeout !== '0' ? (await import('../core/units.js')).parseDuration(o.timeout) : undefined;
-        const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, (submitted as { children: string[] }).children.length) : undefined;
+        const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, ('children' in submitted ? submitted.children.length : 1)) : undefined;
         try {
           const result = await client.waitFor(submitted.id, timeout);
           await bar?.stop();
