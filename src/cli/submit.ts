@@ -1,6 +1,6 @@
 /** `trireme submit TASK --data JSON`: enqueue a job (or a group of runs), optionally wait for its result. */
 import type { Command } from 'commander';
-import { TriremeClient } from '../queue/client.js';
+import { TriremeClient, type Submitted } from '../queue/client.js';
 import { action, parseJson, project, redisFor, UsageError, type GlobalOpts } from './common.js';
 
 interface SubmitCli { data: string; queue?: string; priority?: string; delay?: string; key?: string; retries?: string; group?: string; wait?: boolean; timeout?: string; json?: boolean }
@@ -33,7 +33,7 @@ Examples:
           priority: o.priority !== undefined ? intOpt(o.priority, '--priority') : undefined,
           retries: o.retries !== undefined ? intOpt(o.retries, '--retries') : undefined,
         };
-        let submitted;
+        let submitted: Submitted & { children?: string[] };
         if (o.group) {
           const payloads = parseJson(o.group, '--group');
           if (!Array.isArray(payloads)) throw new UsageError('--group takes a JSON array of payloads, e.g. \'[{"n":1},{"n":2}]\'');
@@ -46,7 +46,7 @@ Examples:
           return;
         }
         const timeout = o.timeout && o.timeout !== '0' ? (await import('../core/units.js')).parseDuration(o.timeout) : undefined;
-        const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, ('children' in submitted ? submitted.children.length : 1)) : undefined;
+        const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, (submitted.children?.length ?? 1)) : undefined;
         try {
           const result = await client.waitFor(submitted.id, timeout);
           await bar?.stop();
