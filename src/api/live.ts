@@ -60,8 +60,9 @@ export class LiveFeed {
     this.sub.on('message', (_c, msg: string) => {
       try { const e = JSON.parse(msg); this.emit({ event: e.type ?? 'message', data: e }); } catch { /* not ours */ }
     });
-    this.sub.subscribe(keys.events(this.inspector.project.config.prefix)).catch(() => {});
-    void this.poll();
+    // The first tick goes out once the subscription holds, so a client that has seen a tick misses no event after it.
+    const first = () => void this.poll();
+    this.sub.subscribe(keys.events(this.inspector.project.config.prefix)).then(first, first);
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
   }
 

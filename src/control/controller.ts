@@ -241,6 +241,24 @@ export class Controller {
     await this.store.addEvent({ at: this.opts.clock.now(), pool: view.pool, from: d.current, to, reason: d.reason, manual: manual || undefined }).catch(() => {});
   }
 
+  /**
+   * Starts replicas on request (API, dashboard). It counts as a scale-up and as activity, so the down-cooldown and
+   * idle shutdown give the new replicas their time before the autoscaler may drain them again. Serialised with the
+   * reconcile passes so neither overwrites the other's memory.
+   */
+  startManually(pool: string, count: number): Promise<number> {
+    const done = this.running.then(async () => {
+      const started = await this.opts.driver.start(pool, count);
+      if (started > 0) {
+        const now = this.opts.clock.now();
+        this.memory.set(pool, { ...this.memory.get(pool)!, lastUpAt: now, lastBusyAt: now });
+      }
+      return started;
+    });
+    this.running = done.then(() => {}, () => {});
+    return done;
+  }
+
   async stop(graceMs = 30_000): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();

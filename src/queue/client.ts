@@ -156,8 +156,12 @@ export class TriremeClient {
   async getJob(id: string): Promise<JobView | undefined> {
     const queue = queueOfJobId(id);
     if (!queue || !this.project.router.poolFor(queue)) return undefined;
+    // State first, then the job: read the other way round, a job finishing in between shows as failed with no error.
+    const state = await this.queue(queue).getJobState(id);
     const job = await this.queue(queue).getJob(id);
-    return job ? await this.view(job) : undefined;
+    if (!job) return undefined;
+    const finished = state === 'completed' || state === 'failed';
+    return this.view(job, job.finishedOn && !finished ? undefined : state);
   }
 
   /** A job as the API shows it; pass `state` when it is already known to save a round trip. */

@@ -123,7 +123,7 @@ export async function retryJob(client: TriremeClient, id: string): Promise<{ id:
   const job = await load(client, id);
   const state = await job.getState();
   if (state !== 'failed' && state !== 'completed') throw new JobError('conflict', `job ${id} is ${state}; only failed or completed jobs can be retried`);
-  await job.retry(state);
+  await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
   await client.announce(job.queueName);
   return { id, state: await job.getState() };
 }
@@ -145,10 +145,11 @@ export async function* followJob(client: TriremeClient, id: string, opts: { poll
   let progress = '';
   let logged = 0;
   while (!opts.signal?.aborted) {
+    // State, then the job, then its logs: a job seen finished has its result stored, and every line it logged (a
+    // replica stores the last line before it settles the job).
+    const now = await queue.getJobState(id);
     const job = await queue.getJob(id);
-    if (!job) { yield { type: 'end', state: 'removed' }; return; }
-    const now = await job.getState();
-    // Logs first: a line written before the job finished is delivered before its end.
+    if (!job || now === 'unknown') { yield { type: 'end', state: 'removed' }; return; }
     const { logs } = await queue.getJobLogs(id, logged, logged + 999, true);
     for (const line of logs) yield { type: 'log', index: logged++, line };
     if (now !== state) { state = now; yield { type: 'state', state, job: await client.view(job, now) }; }

@@ -23,12 +23,18 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
   return { code, out: p.output() };
 }
 
+/**
+ * Stops every process a test started: SIGTERM first, so that `serve` drains and stops its own worker replicas while
+ * Redis is still up (a SIGKILLed serve leaves orphans that wait out their drain grace), then SIGKILL after 15 s.
+ */
 export async function reapAll(): Promise<void> {
   await Promise.all(started.map(async (c) => {
     if (c.exitCode !== null || c.signalCode !== null) return;
     const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
+    c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
     await gone;
+    clearTimeout(timer);
   }));
   started.length = 0;
 }

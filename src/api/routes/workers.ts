@@ -1,7 +1,8 @@
 /**
  * Workers (replicas): status, and manual start / ensure / stop. Starting goes through this host's driver; when the
  * pool's autoscaling is paused the pinned count is raised instead, so the controller keeps what was asked for. A
- * manually started replica of an autoscaled pool is the autoscaler's again: it may drain it once idle.
+ * manually started replica of an autoscaled pool counts as a scale-up: after the down-cooldown and idle shutdown
+ * the autoscaler may drain it again if there is no work.
  */
 import { z } from 'zod';
 import { route } from '../route.js';
@@ -24,7 +25,7 @@ export const workerRoutes = (ctx: ApiContext) => {
       return { pool, started: 1, current, pinned: target, message: `autoscaling is paused: pinned at ${target}` };
     }
     if (!ctx.driver) throw new ApiError(409, 'no_driver', 'this API runs without a driver; start workers with trireme worker or trireme serve', 'params.pool');
-    const started = await ctx.driver.start(pool, 1);
+    const started = ctx.controller ? await ctx.controller.startManually(pool, 1) : await ctx.driver.start(pool, 1);
     if (started === 0) {
       const h = ctx.driver.health(pool);
       throw new ApiError(409, 'start_refused', `the driver started no replica: ${h.status}${h.message ? ` (${h.message})` : ''}`, 'params.pool');

@@ -1,0 +1,109 @@
+/**
+ * Prometheus metrics with the real tools: `promtool check metrics` on what `/metrics` serves, and a real Prometheus
+ * server that scrapes `trireme serve` and answers PromQL.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
+import { freePort } from '../../src/queue/embedded-redis.js';
+import { trireme, reapAll, type Proc } from './procs.js';
+
+const CONFIG = join(ROOT, 'test/fixtures/api.yml');
+let redis: TestRedis;
+let serve: Proc;
+let base: string;
+let prometheus: ChildProcess | undefined;
+
+const post = async (path: string, body?: unknown, method = 'POST') => {
+  const res = await fetch(`${base}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  assert.ok(res.status < 300, `${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+};
+const scrape = async () => (await fetch(`${base}/metrics`)).text();
+/** The value of one sample, by its full name with labels as printed. */
+const sample = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('Prometheus metrics', () => {
+  before(async () => {
+    redis = await startRedis();
+    serve = trireme(['-c', CONFIG, 'serve', '--port', '0'], { TRIREME_REDIS_URL: redis.url });
+    base = await waitFor(() => /dashboard and API at (http:\/\/[^\s/]+)\//.exec(serve.output())?.[1], 30_000, 'serve to print its address');
+  });
+  after(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      const gone = new Promise((r) => prometheus!.once('exit', r));
+      prometheus.kill('SIGTERM');
+      await gone;
+    }
+    await reapAll();
+    await redis.stop();
+  });
+
+  test('/metrics counts jobs, durations and waits, replicas and scale events; promtool accepts it with no warnings', async () => {
+    const ids = await Promise.all(Array.from({ length: 4 }, async (_, i) => (await post('/jobs', { task: 'fx.sleep', payload: { ms: 100 * (i + 1) } })).id as string));
+    await post('/jobs', { task: 'fx.fail', options: { retries: 0 } });
+    await waitFor(async () => {
+      const j = await Promise.all(ids.map(async (id) => (await (await fetch(`${base}/jobs/${encodeURIComponent(id)}`)).json()).state));
+      return j.every((s) => s === 'completed');
+    }, 30_000, 'jobs done');
+    // Replicas flush their counters on their heartbeat (1 s).
+    const text = await waitFor(async () => {
+      const t = await scrape();
+      return (sample(t, 'trireme_jobs_total{queue="heavy",outcome="completed"}') ?? 0) >= 4 && (sample(t, 'trireme_jobs_total{queue="heavy",outcome="failed"}') ?? 0) >= 1 ? t : undefined;
+    }, 15_000, 'the job counters');
+    assert.equal(sample(text, 'trireme_jobs_submitted_total{queue="heavy"}'), 5);
+    assert.equal(sample(text, 'trireme_job_duration_seconds_count{queue="heavy"}'), 5);
+    // Four sleeps of 0.1-0.4 s and one instant failure: two at or below 0.25 s (plus the failure), all within 0.5 s.
+    assert.equal(sample(text, 'trireme_job_duration_seconds_bucket{queue="heavy",le="0.25"}'), 3);
+    assert.equal(sample(text, 'trireme_job_duration_seconds_bucket{queue="heavy",le="0.5"}'), 5);
+    assert.equal(sample(text, 'trireme_job_duration_seconds_bucket{queue="heavy",le="+Inf"}'), 5);
+    const sum = sample(text, 'trireme_job_duration_seconds_sum{queue="heavy"}')!;
+    assert.ok(sum >= 1.0 && sum < 2.5, `duration sum ${sum}`);
+    assert.equal(sample(text, 'trireme_job_queue_wait_seconds_count{queue="heavy"}'), 5);
+    assert.equal(sample(text, 'trireme_pool_replicas{pool="light",state="idle"}'), 1);
+    assert.ok((sample(text, 'trireme_scaling_events_total{pool="heavy",direction="up"}') ?? 0) >= 1);
+    assert.equal(sample(text, 'trireme_controller_leader'), 1);
+    assert.ok((sample(text, 'trireme_controller_loop_duration_seconds_count') ?? 0) >= 1);
+    assert.match(text, /^# TYPE trireme_job_duration_seconds histogram$/m);
+    assert.match(text, /^# TYPE trireme_scaling_events_total counter$/m);
+
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(check.error, undefined, 'promtool is installed (Debian package prometheus)');
+    assert.equal(`${check.stdout}${check.stderr}`.trim(), '', 'no warnings');
+    assert.equal(check.status, 0);
+  });
+
+  test('a real Prometheus scrapes trireme serve and answers a PromQL query for a queue depth', async () => {
+    // Three jobs wait on a pool pinned at zero replicas: the depth is known and stays put.
+    await post('/pools/heavy/replicas', { replicas: 0 }, 'PUT');
+    await waitFor(async () => (await (await fetch(`${base}/pools/heavy`)).json()).replicas.current === 0, 30_000, 'heavy at zero');
+    for (let i = 0; i < 3; i++) await post('/jobs', { task: 'fx.echo', payload: { value: i } });
+
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-prom-'));
+    const port = await freePort();
+    writeFileSync(join(dir, 'prometheus.yml'), [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: trireme',
+      `    static_configs: [{ targets: ["${base.replace('http://', '')}"] }]`,
+    ].join('\n'));
+    prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    const query = encodeURIComponent('sum(trireme_queue_jobs{queue="heavy",state="waiting"})');
+    const value = await waitFor(async () => {
+      const r = await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${query}`)).json() as { data: { result: { value: [number, string] }[] } };
+      return r.data.result[0]?.value[1];
+    }, 60_000, 'Prometheus to answer from a scrape');
+    assert.equal(value, '3');
+    const up = await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=up`)).json() as { data: { result: { value: [number, string] }[] } };
+    assert.equal(up.data.result[0].value[1], '1', 'the target is up');
+  });
+});
