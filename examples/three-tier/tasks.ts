@@ -11,7 +11,9 @@ async function work(p: Work, ctx: TaskContext): Promise<{ ms: number; pid: numbe
   ctx.log(`working ${ms} ms${p.cpu ? ' on the CPU' : ''}`);
   const end = Date.now() + ms;
   const step = Math.max(50, ms / 10);
+  let n = 0;
   while (Date.now() < end) {
+    if (ms >= 1_000) ctx.log(`step ${++n}: ${Math.max(0, end - Date.now())} ms to go`);
     if (ctx.signal.aborted) throw new Error('aborted');
     if (p.cpu) { const until = Math.min(end, Date.now() + step); while (Date.now() < until) { /* burn */ } }
     else await new Promise((r) => setTimeout(r, Math.min(step, end - Date.now())));

@@ -1,8 +1,9 @@
 /**
- * The live feed behind `GET /events`: one Redis reader for every connected client. Scale events arrive at once over
- * Redis pub/sub; every `interval` one snapshot gives each client a `tick` (per pool: replicas, depths, rates, last
- * decision, p95 queue wait over the last minute) and `replica` frames for replicas that appeared, changed or left.
- * Nothing runs while no client is connected.
+ * The live feed behind `GET /events` and `GET /history`: one Redis reader for every connected client. Scale events
+ * arrive at once over Redis pub/sub; every `interval` one snapshot gives each client a `tick` (per pool: replicas,
+ * depths, rates, last decision, p95 queue wait over the last minute) and `replica` frames for replicas that appeared,
+ * changed or left. It runs for the life of the API (one snapshot a second) so that the dashboard's charts open with
+ * the last 15 minutes already drawn.
  */
 import type { Redis } from 'ioredis';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
@@ -29,33 +30,58 @@ export interface PoolTick {
 }
 
 const WAIT_WINDOW_MS = 60_000;
+const HISTORY_MS = 15 * 60_000;
+
+/** Per-pool columns of the kept ticks, for charts: one entry per tick, aligned with `at`. */
+export interface History {
+  at: number[];
+  pools: Record<string, { queued: number[]; replicas: number[]; desired: (number | null)[]; in: number[]; out: number[]; waitP95: (number | null)[] }>;
+}
 
 export class LiveFeed {
   private readonly listeners = new Set<Listener>();
   private sub?: Redis;
   private timer?: NodeJS.Timeout;
   private replicas = new Map<string, ReplicaInfo>();
-  private history: Snapshot[] = [];
+  private snaps: Snapshot[] = [];
   private last?: { at: number; pools: PoolTick[] };
+  private ticks: { at: number; pools: PoolTick[] }[] = [];
   private polling = false;
+  private running = false;
 
   constructor(private readonly inspector: Inspector, private readonly redisUrl: string, private readonly intervalMs = 1_000) {}
 
   /** Adds a client; it gets the current state at once. Returns the unsubscribe function. */
   subscribe(fn: Listener): () => void {
     this.listeners.add(fn);
-    if (this.listeners.size === 1) this.startFeed();
     if (this.last) fn({ event: 'tick', data: this.last });
-    if (this.replicas.size) fn({ event: 'replicas', data: [...this.replicas.values()] });
-    return () => {
-      this.listeners.delete(fn);
-      if (this.listeners.size === 0) this.stopFeed();
-    };
+    fn({ event: 'replicas', data: [...this.replicas.values()] });
+    return () => { this.listeners.delete(fn); };
+  }
+
+  /** The kept ticks (up to 15 minutes), as columns per pool. */
+  history(sinceMs = HISTORY_MS): History {
+    const from = Date.now() - sinceMs;
+    const kept = this.ticks.filter((t) => t.at >= from);
+    const pools: History['pools'] = {};
+    for (const name of this.inspector.poolNames) pools[name] = { queued: [], replicas: [], desired: [], in: [], out: [], waitP95: [] };
+    for (const t of kept) {
+      for (const name of this.inspector.poolNames) {
+        const p = t.pools.find((x) => x.name === name);
+        const h = pools[name];
+        h.queued.push(p ? p.waiting + p.running : 0); h.replicas.push(p?.replicas.current ?? 0); h.desired.push(p?.replicas.desired ?? null);
+        h.in.push(p?.in ?? 0); h.out.push(p?.out ?? 0); h.waitP95.push(p?.waitP95 ?? null);
+      }
+    }
+    return { at: kept.map((t) => t.at), pools };
   }
 
   private emit(f: Frame): void { for (const l of this.listeners) l(f); }
 
-  private startFeed(): void {
+  /** Starts reading: the subscription first, then a snapshot every interval. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
     this.sub = connect(this.redisUrl, 'trireme-api-live');
     this.sub.on('message', (_c, msg: string) => {
       try { const e = JSON.parse(msg); this.emit({ event: e.type ?? 'message', data: e }); } catch { /* not ours */ }
@@ -66,26 +92,19 @@ export class LiveFeed {
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
   }
 
-  private stopFeed(): void {
-    clearInterval(this.timer);
-    this.sub?.disconnect();
-    this.sub = undefined;
-    this.replicas.clear();
-    this.history = [];
-    this.last = undefined;
-  }
-
   private async poll(): Promise<void> {
     if (this.polling) return; // a slow Redis must not pile reads up
     this.polling = true;
     try {
       const snap = await this.inspector.snapshot();
-      if (this.listeners.size === 0) return;
+      if (!this.running) return;
       this.diffReplicas(snap.replicas);
-      this.history.push(snap);
-      while (this.history.length > 2 && snap.at - this.history[1].at >= WAIT_WINDOW_MS) this.history.shift();
+      this.snaps.push(snap);
+      while (this.snaps.length > 2 && snap.at - this.snaps[1].at >= WAIT_WINDOW_MS) this.snaps.shift();
       const pools = await this.inspector.pools(snap);
       this.last = { at: snap.at, pools: pools.map((p) => this.tick(p, snap)) };
+      this.ticks.push(this.last);
+      while (this.ticks.length && this.ticks[0].at < snap.at - HISTORY_MS) this.ticks.shift();
       this.emit({ event: 'tick', data: this.last });
     } catch (err) {
       this.emit({ event: 'feed-error', data: { message: `cannot read Redis: ${(err as Error).message}` } });
@@ -110,7 +129,7 @@ export class LiveFeed {
 
   private tick(p: PoolStatus, snap: Snapshot): PoolTick {
     const d = p.decision;
-    const oldest = this.history[0];
+    const oldest = this.snaps[0];
     const counts = p.queues.reduce<number[]>((acc, q) => {
       const nowC = snap.stats.get(q)?.wait ?? [];
       const thenC = oldest !== snap ? oldest.stats.get(q)?.wait ?? [] : [];
@@ -129,7 +148,9 @@ export class LiveFeed {
   }
 
   close(): void {
+    this.running = false;
     this.listeners.clear();
-    this.stopFeed();
+    clearInterval(this.timer);
+    this.sub?.disconnect();
   }
 }

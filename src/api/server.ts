@@ -19,7 +19,7 @@ import type { ApiContext } from './context.js';
 import { jobRoutes } from './routes/jobs.js';
 import { poolRoutes } from './routes/pools.js';
 import { workerRoutes } from './routes/workers.js';
-import { systemRoutes } from './routes/system.js';
+import { systemRoutes, VERSION } from './routes/system.js';
 import { dashboardRoutes } from './dashboard.js';
 
 export interface ApiOptions {
@@ -42,7 +42,6 @@ export interface Api {
   close(): Promise<void>;
 }
 
-const VERSION = '0.1.0';
 
 /** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
 const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
@@ -85,6 +84,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   });
   register(app, routes, auth);
   await dashboardRoutes(app);
+  live.start();
 
   return {
     app, metrics,

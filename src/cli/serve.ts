@@ -11,6 +11,8 @@ import { LocalDriver } from '../drivers/local.js';
 import { action, project, redisFor, UsageError, type GlobalOpts } from './common.js';
 import { createApi, type Api } from '../api/server.js';
 import { Auth } from '../api/auth.js';
+import { TriremeClient } from '../queue/client.js';
+import { startDemo } from './demo.js';
 
 /** GPU indices from nvidia-smi, or none. */
 function detectGpus(): number[] {
@@ -27,7 +29,8 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'API and dashboard address (default: api.host, 127.0.0.1); beyond loopback needs a token')
     .option('--port <port>', 'API and dashboard port (default: api.port, 7070; 0 picks a free one)')
     .option('--no-api', 'run the controller and workers without the HTTP API and dashboard')
-    .action(action(async (o: { grace: string; host?: string; port?: string; api: boolean }, cmd: Command) => {
+    .option('--demo', 'also submit a built-in bursty workload to every pool (for a first look at the dashboard)')
+    .action(action(async (o: { grace: string; host?: string; port?: string; api: boolean; demo?: boolean }, cmd: Command) => {
       const p = await project(cmd.optsWithGlobals() as GlobalOpts);
       const { url, embedded } = await redisFor(p, { owned: true });
       const logger = createLogger('trireme');
@@ -43,6 +46,8 @@ export function registerServe(program: Command): void {
       const { parseDuration } = await import('../core/units.js');
       const grace = parseDuration(o.grace);
       let api: Api | undefined;
+      const demo = new AbortController();
+      let demoClient: TriremeClient | undefined;
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -50,6 +55,8 @@ export function registerServe(program: Command): void {
         logger.info({ signal }, 'shutting down: draining replicas');
         // Replicas get their grace; past it (and the driver's kill) nothing may keep serve from exiting.
         setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + 20_000).unref();
+        demo.abort();
+        await demoClient?.close().catch(() => {});
         await api?.close().catch(() => {});
         await controller.stop(grace);
         await embedded?.stop();
@@ -64,6 +71,10 @@ export function registerServe(program: Command): void {
         onReconcile = (s) => api!.metrics.loopDuration.observe(s);
         address = await api.listen(host, port);
         process.stderr.write(`trireme: dashboard and API at ${address}/  (metrics: ${address}/metrics, API document: ${address}/openapi.json)\n`);
+      }
+      if (o.demo) {
+        demoClient = new TriremeClient(p, url);
+        for (const plan of startDemo(p, demoClient, logger, { signal: demo.signal })) process.stderr.write(`trireme: demo workload: ${plan}\n`);
       }
       logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: controller.isLeader, api: address }, 'trireme serve running');
     }));

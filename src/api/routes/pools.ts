@@ -56,6 +56,12 @@ export const poolRoutes = (ctx: ApiContext) => {
       handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
     }),
     route({
+      method: 'GET', url: '/history', tag: 'scaling', access: 'read',
+      query: z.strictObject({ minutes: z.coerce.number().min(1).max(15).default(15) }),
+      summary: 'The last minutes (up to 15) of one-second ticks, as columns per pool: queued (waiting + running), replicas, desired, jobs/s in and out, p95 wait',
+      handler: async ({ query }) => ctx.live.history(query.minutes * 60_000),
+    }),
+    route({
       method: 'GET', url: '/events/scaling', tag: 'scaling', access: 'read',
       query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100), pool: z.string().optional() }),
       summary: 'Recent scale events, newest first',

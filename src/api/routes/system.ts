@@ -4,6 +4,7 @@ import type { ApiContext } from '../context.js';
 import { within } from '../../queue/deadline.js';
 
 const started = Date.now();
+export const VERSION = '0.1.0';
 
 export const systemRoutes = (ctx: ApiContext) => [
   route({
@@ -30,6 +31,15 @@ export const systemRoutes = (ctx: ApiContext) => [
       reply.code(ok ? 200 : 503);
       return { status: ok ? 'ready' : 'not ready', checks };
     },
+  }),
+  route({
+    method: 'GET', url: '/info', tag: 'system', access: 'public',
+    summary: 'What a client needs to know first: version, pools, whether writes and reads need a token',
+    handler: async () => ({
+      version: VERSION,
+      pools: Object.keys(ctx.project.config.pools),
+      auth: { writes: ctx.project.config.auth.tokens.length ? 'token' : 'open', reads: ctx.project.config.auth.tokens.length && ctx.project.config.auth.protectReads ? 'token' : 'open' },
+    }),
   }),
   route({
     method: 'GET', url: '/metrics', tag: 'system', access: 'read', produces: 'text/plain',

@@ -1,0 +1,60 @@
+// The workers table: one row per live replica, keyed by id and patched in place from `replica` frames, so 200
+// replicas cost 200 row updates at most per tick, not a rebuild.
+import { $, h, act, fmt } from './lib.js';
+
+const rows = new Map();
+
+function row(r) {
+  const tr = h('tr', { dataset: { replica: r.id } });
+  const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `drain replica ${r.id}` }, 'Drain');
+  stop.addEventListener('click', () => act(`Drain replica ${r.id} (it finishes its running jobs, then exits)`, 'POST', `/workers/stop/${encodeURIComponent(r.id)}`));
+  tr.stopButton = stop;
+  return tr;
+}
+
+function fill(tr, r) {
+  tr.replica = r;
+  // Keep keyboard focus on a row's button while the row is patched.
+  const focused = document.activeElement === tr.stopButton;
+  tr.replaceChildren(
+    h('td', {}, h('code', {}, r.id)), h('td', {}, r.pool), h('td', {}, r.host), h('td', {}, r.container ?? String(r.pid)),
+    h('td', {}, h('span', { class: `state ${r.state}` }, r.state)), h('td', {}, fmt.ago(r.startedAt)), h('td', {}, fmt.ago(r.lastActivity)),
+    h('td', { class: 'num' }, r.jobsDone), h('td', { class: 'num' }, `${r.running}/${r.concurrency}`), h('td', {}, tr.stopButton),
+  );
+  tr.stopButton.disabled = r.state === 'draining';
+  tr.dataset.state = r.state;
+  if (focused) tr.stopButton.focus();
+}
+
+function upsert(r) {
+  let tr = rows.get(r.id);
+  if (!tr) {
+    tr = row(r);
+    rows.set(r.id, tr);
+    // Keep a pool's replicas together: before the first row of a later pool.
+    const next = [...$('#workers tbody').children].find((x) => x.dataset.pool > r.pool);
+    tr.dataset.pool = r.pool;
+    if (next) next.before(tr); else $('#workers tbody').append(tr);
+  }
+  fill(tr, r);
+}
+
+function count() {
+  $('#workers-count').textContent = `${rows.size} live`;
+}
+
+export function onReplicas(all) {
+  const seen = new Set(all.map((r) => r.id));
+  for (const [id, tr] of rows) if (!seen.has(id)) { tr.remove(); rows.delete(id); }
+  for (const r of all) upsert(r);
+  count();
+}
+
+export function onReplicaChange({ changed, gone }) {
+  for (const id of gone) { rows.get(id)?.remove(); rows.delete(id); }
+  for (const r of changed) upsert(r);
+  count();
+}
+
+// Ages ("12s ago") move on even when a replica's state does not.
+setInterval(() => { for (const tr of rows.values()) if (tr.replica && !tr.hidden) fill(tr, tr.replica); }, 5_000);
