@@ -105,6 +105,8 @@ export function askToken(why = 'Changing state needs an API token.') {
   d.returnValue = '';
   d.showModal();
   $('#token-input').focus();
+  // Enter in the field means "use this token", not the form's first button.
+  $('#token-input').onkeydown = (e) => { if (e.key === 'Enter') { e.preventDefault(); d.close('ok'); } };
   return new Promise((resolve) => d.addEventListener('close', () => {
     if (d.returnValue === 'ok') session.token = $('#token-input').value.trim();
     if (d.returnValue === 'clear') session.token = '';

@@ -1,0 +1,189 @@
+/**
+ * The dashboard in a real browser: headless Debian Chromium driven by playwright-core, against a real `trireme serve`
+ * with real worker processes and a private redis-server. Screenshots go to test-results/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
+import { trireme, reapAll, type Proc } from './procs.js';
+import { connect } from '../../src/queue/connection.js';
+import { ReplicaRegistry } from '../../src/queue/registry.js';
+import { loadProject } from '../../src/project.js';
+
+const TOKEN = 'dashboard-token-0123456789';
+const RESULTS = join(ROOT, 'test-results');
+let redis: TestRedis;
+let browser: Browser;
+
+async function startServe(config: string, env: Record<string, string> = {}): Promise<{ proc: Proc; base: string }> {
+  const proc = trireme(['-c', join(ROOT, 'test/fixtures', config), 'serve', '--port', '0', '--grace', '10s'], { TRIREME_REDIS_URL: redis.url, ...env });
+  const base = await waitFor(() => /dashboard and API at (http:\/\/[^\s/]+)\//.exec(proc.output())?.[1], 30_000, 'serve to print its address');
+  return { proc, base };
+}
+
+async function open(url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  const external: string[] = [];
+  page.on('request', (r) => { if (!r.url().startsWith(new URL(url).origin)) external.push(r.url()); });
+  page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+  (page as Page & { external: string[] }).external = external;
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+  return page;
+}
+
+const post = async (base: string, path: string, body?: unknown) => {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const json = await res.json() as any;
+  assert.ok(res.status < 300, `${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+};
+
+describe('dashboard in Chromium', () => {
+  let base: string;
+
+  before(async () => {
+    mkdirSync(RESULTS, { recursive: true });
+    redis = await startRedis();
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    ({ base } = await startServe('dashboard.yml', { TRIREME_API_TOKEN: TOKEN }));
+  });
+  after(async () => {
+    await browser?.close();
+    await reapAll();
+    await redis.stop();
+  });
+
+  test('a burst: the heavy pool\'s replica count rises on the page, then falls back to zero', async () => {
+    const page = await open(`${base}/`);
+    const heavy = page.locator('article[data-pool="heavy"]');
+    assert.equal(await heavy.getAttribute('data-replicas'), '0');
+    for (let i = 0; i < 6; i++) await post(base, '/jobs', { task: 'fx.sleep', payload: { ms: 2500 } });
+    await page.waitForSelector('article[data-pool="heavy"][data-replicas="3"]', { timeout: 20_000 });
+    // Let the charts draw a few ticks of the burst before the screenshot.
+    await page.waitForFunction(() => document.querySelector('article[data-pool="heavy"] .stats')?.textContent?.includes('running'), undefined, { timeout: 5_000 });
+    await page.waitForTimeout(2_500);
+    await page.screenshot({ path: join(RESULTS, 'overview-burst.png'), fullPage: true });
+    assert.match(await heavy.locator('.reason').textContent() ?? '', /heavy: /);
+    assert.match(await heavy.locator('.legend').textContent() ?? '', /replicas 3 .*max 3/);
+    await page.waitForSelector('article[data-pool="heavy"][data-replicas="0"]', { timeout: 40_000 });
+    assert.match(await heavy.locator('.reason').textContent() ?? '', /idle .* to min|0 -> 0|-> 0/);
+    // The heavy chart drew the scale events as points.
+    assert.ok(await page.locator('[data-chart="pool:heavy"] canvas').count() === 1);
+    assert.deepEqual((page as Page & { external: string[] }).external, [], 'no request left the server');
+    await page.close();
+  });
+
+  test('a running job\'s page shows its log lines as they are written, then the result', async () => {
+    const { id } = await post(base, '/jobs', { task: 'fx.logs', payload: { lines: 8, gapMs: 500 } });
+    const page = await open(`${base}/#/jobs/${encodeURIComponent(id)}`);
+    await page.waitForFunction(() => document.querySelector('#job-log')?.textContent?.includes('line 2'), undefined, { timeout: 20_000 });
+    assert.equal(await page.locator('#job-state').textContent(), 'active', 'lines appear while the job runs');
+    assert.doesNotMatch(await page.locator('#job-log').textContent() ?? '', /line 8/);
+    await page.waitForFunction(() => document.querySelector('#job-state')?.textContent === 'completed', undefined, { timeout: 20_000 });
+    const log = await page.locator('#job-log').textContent();
+    assert.equal(log, Array.from({ length: 8 }, (_, i) => `line ${i + 1}\n`).join(''));
+    assert.match(await page.locator('#job-fields').textContent() ?? '', /"lines": 8/);
+    await page.screenshot({ path: join(RESULTS, 'job-page.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('controls: without a token the page refuses clearly; with one, pause works and drain takes a worker away', async () => {
+    const page = await open(`${base}/`);
+    const heavy = page.locator('article[data-pool="heavy"]');
+    // No token yet: confirm, then decline to give one.
+    await heavy.getByRole('button', { name: 'Pause autoscaling' }).click();
+    await page.locator('#confirm-ok').click();
+    await page.locator('#token-dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForSelector('#toast >> text=needs an API token', { timeout: 5_000 });
+    assert.equal(await heavy.locator('.badge').textContent(), 'autoscaling');
+    // A wrong token: the API's refusal is shown.
+    await page.locator('#token-btn').click();
+    await page.locator('#token-input').fill('wrong-token-000000000000');
+    await page.keyboard.press('Enter');
+    await heavy.getByRole('button', { name: 'Pause autoscaling' }).click();
+    await page.locator('#confirm-ok').click();
+    await page.waitForSelector('#toast >> text=Refused', { timeout: 5_000 });
+    await page.locator('#token-dialog').getByRole('button', { name: 'Cancel' }).click();
+    // The right token, typed in the dialog and kept for the session.
+    await page.locator('#token-btn').click();
+    await page.locator('#token-input').fill(TOKEN);
+    await page.locator('#token-dialog').getByRole('button', { name: 'Use token' }).click();
+    await heavy.getByRole('button', { name: 'Pause autoscaling' }).click();
+    await page.locator('#confirm-ok').click();
+    await page.waitForFunction(() => document.querySelector('article[data-pool="heavy"] .badge')?.textContent?.startsWith('paused'), undefined, { timeout: 10_000 });
+    assert.equal(await heavy.getByRole('button', { name: 'Resume autoscaling' }).count(), 1);
+    await heavy.getByRole('button', { name: 'Resume autoscaling' }).click();
+    await page.keyboard.press('Enter'); // the confirm button has focus: the keyboard confirms
+    await page.waitForFunction(() => document.querySelector('article[data-pool="heavy"] .badge')?.textContent === 'autoscaling', undefined, { timeout: 10_000 });
+
+    // Drain the light replica from the workers table: its row leaves (the pool's min brings a new one).
+    await page.goto(`${base}/#/workers`);
+    await page.waitForSelector('#workers tbody tr[data-pool="light"][data-state="idle"]', { timeout: 15_000 });
+    const row = page.locator('#workers tbody tr[data-pool="light"]').first();
+    const id = await row.getAttribute('data-replica');
+    await row.getByRole('button', { name: /drain replica/ }).click();
+    await page.locator('#confirm-ok').click();
+    await page.waitForSelector(`#workers tbody tr[data-replica="${id}"]`, { state: 'detached', timeout: 20_000 });
+    await page.waitForSelector('#workers tbody tr[data-pool="light"]', { timeout: 20_000 });
+    assert.notEqual(await page.locator('#workers tbody tr[data-pool="light"]').first().getAttribute('data-replica'), id);
+    await page.close();
+  });
+
+  test('jobs list: filter by state and pool, open a job from the list', async () => {
+    const page = await open(`${base}/#/jobs`);
+    await page.selectOption('#job-filter select[name=state]', 'completed');
+    await page.selectOption('#job-filter select[name=pool]', 'heavy');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForSelector('#jobs tbody tr[data-job] >> text=fx.logs');
+    const states = await page.locator('#jobs tbody tr[data-job] .state').allTextContents();
+    assert.ok(states.length >= 1 && states.every((s) => s === 'completed'), states.join(','));
+    await page.locator('#jobs tbody tr[data-job]', { hasText: 'fx.logs' }).first().getByRole('link').click();
+    await page.waitForFunction(() => document.querySelector('#job-live')?.textContent === '(completed)', undefined, { timeout: 10_000 });
+    assert.match(await page.locator('#job-log').textContent() ?? '', /line 1\n/);
+    assert.equal(await page.locator('#job-state').textContent(), 'completed');
+    await page.close();
+  });
+
+  test('10 pools and 200 replicas: the overview renders in under 1 s and the workers table lists them all', async () => {
+    const ten = await startServe('ten-pools.yml');
+    const project = await loadProject(join(ROOT, 'test/fixtures/ten-pools.yml'), { TRIREME_REDIS_URL: redis.url });
+    const r = connect(redis.url);
+    const registry = new ReplicaRegistry(r, project.config.prefix);
+    const now = Date.now();
+    const replicas = Array.from({ length: 200 }, (_, i) => ({
+      id: `pool${i % 10}-${hostname()}-fake-${i}`, pool: `pool${i % 10}`, host: `host-${i % 7}`, pid: 10_000 + i,
+      state: (['idle', 'busy', 'busy', 'starting'] as const)[i % 4], startedAt: now - i * 1000, lastActivity: now,
+      jobsDone: i * 3, running: i % 4 === 1 || i % 4 === 2 ? 2 : 0, concurrency: 4,
+    }));
+    // Registered straight into Redis as replicas on other hosts would be; beating keeps them alive.
+    const beat = () => Promise.all(replicas.map((x) => registry.beat(x)));
+    await beat();
+    const timer = setInterval(() => void beat(), 1_000);
+    try {
+      const page = await open(`${ten.base}/`);
+      const rendered = await page.evaluate(() => performance.getEntriesByName('trireme:overview-rendered')[0].startTime);
+      assert.equal(await page.locator('article[data-pool]').count(), 10);
+      await page.waitForFunction(() => [...document.querySelectorAll('article[data-pool]')].every((a) => (a as HTMLElement).dataset.replicas === '20'), undefined, { timeout: 10_000 });
+      console.log(`# overview with 10 pools and 200 replicas rendered ${rendered.toFixed(0)} ms after navigation`);
+      assert.ok(rendered < 1_000, `overview rendered after ${rendered} ms`);
+      const t0 = Date.now();
+      await page.goto(`${ten.base}/#/workers`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers tbody tr').length === 200, undefined, { timeout: 10_000 });
+      console.log(`# workers table with 200 rows shown ${Date.now() - t0} ms after switching to it`);
+      await page.screenshot({ path: join(RESULTS, 'ten-pools.png') });
+      await page.close();
+    } finally {
+      clearInterval(timer);
+      r.disconnect();
+    }
+    const own = ['app.js', 'lib.js', 'overview.js', 'workers.js', 'jobs.js', 'style.css', 'index.html']
+      .reduce((n, f) => n + statSync(join(ROOT, 'src/dashboard', f)).size, 0);
+    console.log(`# the page's own JavaScript, CSS and HTML: ${(own / 1024).toFixed(1)} kB`);
+    assert.ok(own < 300 * 1024);
+  });
+});
