@@ -18,7 +18,7 @@ import { keys } from './keys.js';
 import { bucketIndex } from '../core/histogram.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from './client.js';
-import { AbortedError, type Executor } from './isolation/executor.js';
+import { AbortedError, JobAbort, type Executor } from './isolation/executor.js';
 import { InProcessExecutor } from './isolation/in-process.js';
 import { ProcessExecutor, ThreadExecutor } from './isolation/isolated.js';
 import { minDefined } from './isolation/command.js';
@@ -55,7 +55,7 @@ export class PoolWorker extends EventEmitter {
   private readonly executor: Executor;
   private readonly log: Logger;
   /** Running jobs by id, each with its own abort: a cancel stops one job, a drain's hand-back stops them all. */
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, JobAbort>();
   /** Set when a drain's grace is over: every job still running is handed back to its queue. */
   private handingBack = false;
   /** Listens on the cancel channel. */
@@ -129,6 +129,28 @@ export class PoolWorker extends EventEmitter {
     }
   }
 
+  /**
+   * Counts one finished job into its queue's tally, in place (this runs for every job: no allocation): outcome,
+   * service time, its duration bucket and, on its first attempt, its queue wait.
+   */
+  private record(queue: string, job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): void {
+    let t = this.tallies.get(queue);
+    if (!t) this.tallies.set(queue, (t = emptyTally()));
+    if (outcome === 'completed') t.completed++; else t.failed++;
+    if (outcome === 'cancelled') t.cancelled++;
+    const ms = ended - began;
+    t.serviceMs += ms;
+    const d = bucketIndex(ms / 1000);
+    t.duration[d] = (t.duration[d] ?? 0) + 1;
+    if (job.attemptsMade === 0) {
+      // Waiting starts when the job became runnable: submission plus any delay it was given.
+      const waitMs = Math.max(0, began - job.timestamp - (job.opts.delay ?? 0));
+      const w = bucketIndex(waitMs / 1000);
+      t.waits++; t.waitMs += waitMs;
+      t.wait[w] = (t.wait[w] ?? 0) + 1;
+    }
+  }
+
   private tally(queue: string, add: QueueTally): void {
     let t = this.tallies.get(queue);
     if (!t) this.tallies.set(queue, (t = emptyTally()));
@@ -147,15 +169,15 @@ export class PoolWorker extends EventEmitter {
     this.state = 'busy';
     const began = Date.now();
     this.lastActivity = began;
-    const abort = new AbortController();
+    const abort = new JobAbort();
     this.running.set(job.id!, abort);
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
     try {
-      const result = await this.runJob(queue, job, abort.signal);
+      const result = await this.runJob(queue, job, abort);
       outcome = 'completed';
       return result;
     } catch (err) {
-      if (abort.signal.reason instanceof CancelRequest) {
+      if (abort.reason instanceof CancelRequest) {
         outcome = 'cancelled';
         this.log.info({ job: job.id }, 'job cancelled');
         // Unrecoverable: a cancelled job is not retried.
@@ -174,13 +196,13 @@ export class PoolWorker extends EventEmitter {
       if (this.state === 'busy' && this.gate.busy === 0) this.state = 'idle';
       if (!this.handingBack) {
         this.jobsDone++;
-        this.tally(queue, jobTally(job, outcome, began, this.lastActivity));
+        this.record(queue, job, outcome, began, this.lastActivity);
       }
       this.checkRecycle();
     }
   }
 
-  private async runJob(queue: string, job: Job, signal: AbortSignal): Promise<unknown> {
+  private async runJob(queue: string, job: Job, abort: JobAbort): Promise<unknown> {
     if (job.name === GROUP_TASK) return this.collectGroup(job);
     const entry = this.opts.project.tasks.get(job.name);
     if (!entry) throw new Error(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
@@ -189,7 +211,7 @@ export class PoolWorker extends EventEmitter {
     const enqueue = (fn: () => Promise<unknown>) => { pending = pending.then(fn).catch(() => {}); };
     try {
       return await this.executor.run({
-        entry, payload: job.data, jobId: job.id!, queue, attempt: job.attemptsMade + 1, signal,
+        entry, payload: job.data, jobId: job.id!, queue, attempt: job.attemptsMade + 1, abort,
         timeLimit: this.timeLimitOf(entry),
         log: (line) => enqueue(() => job.log(line)),
         progress: (value) => enqueue(() => job.updateProgress(value)),
@@ -260,22 +282,6 @@ export class PoolWorker extends EventEmitter {
 /** Why a job's abort fired when it was cancelled through the API or CLI. */
 class CancelRequest extends Error {
   constructor() { super('cancelled'); this.name = 'CancelRequest'; }
-}
-
-/** One job's contribution to its queue's counters: outcome, service time, duration and (first attempt) queue wait. */
-function jobTally(job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): QueueTally {
-  const t = emptyTally();
-  t[outcome === 'completed' ? 'completed' : 'failed'] = 1;
-  if (outcome === 'cancelled') t.cancelled = 1;
-  t.serviceMs = ended - began;
-  t.duration[bucketIndex(t.serviceMs / 1000)] = 1;
-  if (job.attemptsMade === 0) {
-    // Waiting starts when the job became runnable: submission plus any delay it was given.
-    const waitMs = Math.max(0, began - job.timestamp - (job.opts.delay ?? 0));
-    t.waits = 1; t.waitMs = waitMs;
-    t.wait[bucketIndex(waitMs / 1000)] = 1;
-  }
-  return t;
 }
 
 function taskTimeLimit(entry: TaskEntry): number | undefined {

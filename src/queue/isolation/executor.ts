@@ -13,8 +13,8 @@ export interface TaskRun {
   attempt: number;
   log(line: string): void;
   progress(value: number | object): void;
-  /** Aborted on cancel or hand-back; the executor stops the task as hard as its mode allows. */
-  signal: AbortSignal;
+  /** Fires on cancel or hand-back; the executor stops the task as hard as its mode allows. */
+  abort: JobAbort;
   /** Milliseconds, or undefined for no limit. */
   timeLimit?: number;
   /** Extra environment for child processes (the pool's env is already in the replica's own). */
@@ -40,29 +40,52 @@ export class AbortedError extends Error {
 }
 
 /**
- * Runs `start` under a time limit and the run's signal. `stop` is called once when either fires, so the mode can
- * kill what it started; the returned promise rejects at once with the reason.
+ * One job's abort: a cancel or a drain's hand-back. Cheap on the hot path — no AbortController (Node's EventTarget
+ * costs microseconds per job) until a task actually reads `ctx.signal` — and one listener, the executor's guard.
  */
-const abortions = new WeakMap<AbortSignal, Promise<never>>();
+export class JobAbort {
+  private ctl?: AbortController;
+  private listener?: (reason: unknown) => void;
+  aborted = false;
+  reason: unknown;
 
-/** One promise per signal that rejects when it aborts: shared by every job under that signal, not made per job. */
-function abortion(signal: AbortSignal): Promise<never> {
-  let p = abortions.get(signal);
-  if (!p) {
-    p = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError(signal.reason)), { once: true }));
-    p.catch(() => {}); // observed by the races below; never an unhandled rejection
-    abortions.set(signal, p);
+  /** The AbortSignal a task sees, made on first use. */
+  get signal(): AbortSignal {
+    if (!this.ctl) {
+      this.ctl = new AbortController();
+      if (this.aborted) this.ctl.abort(this.reason);
+    }
+    return this.ctl.signal;
   }
-  return p;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ctl?.abort(reason);
+    this.listener?.(reason);
+  }
+
+  /** Calls `fn` once on abort (at once if it already happened). One listener: the executor's guard. */
+  onAbort(fn: (reason: unknown) => void): void {
+    if (this.aborted) fn(this.reason);
+    else this.listener = fn;
+  }
 }
 
-export function guarded<T>(run: TaskRun, start: (signal: AbortSignal) => Promise<T>, stop: () => void = () => {}): Promise<T> {
+/**
+ * Runs `start` under a time limit and the job's abort. `stop` is called once when either fires, so the mode can kill
+ * what it started; the returned promise rejects at once with the reason. `start` gets a thunk for the signal the task
+ * should see, so that a task that never reads it costs no AbortSignal.
+ */
+export function guarded<T>(run: TaskRun, start: (signal: () => AbortSignal) => Promise<T>, stop: () => void = () => {}): Promise<T> {
   if (!run.timeLimit) {
-    // The hot path: no per-job controller, timer or listener; the run's own signal is the task's signal.
-    if (run.signal.aborted) { stop(); return Promise.reject(new AbortedError(run.signal.reason)); }
-    return Promise.race([start(run.signal), abortion(run.signal)]).catch((err) => {
-      if (err instanceof AbortedError && run.signal.aborted) stop();
-      throw err;
+    // The hot path: no timer, no controller; the job's abort rejects the one promise.
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      run.abort.onAbort((reason) => { if (settled) return; settled = true; stop(); reject(new AbortedError(reason)); });
+      if (settled) return;
+      start(() => run.abort.signal).then((v) => { settled = true; resolve(v); }, (e) => { settled = true; reject(e); });
     });
   }
   const inner = new AbortController();
@@ -72,14 +95,12 @@ export function guarded<T>(run: TaskRun, start: (signal: AbortSignal) => Promise
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      run.signal.removeEventListener('abort', onAbort);
       fn();
     };
     const fail = (err: Error) => finish(() => { inner.abort(err); stop(); reject(err); });
-    const onAbort = () => fail(new AbortedError(run.signal.reason));
     const timer = setTimeout(() => fail(new TimeLimitError(run.timeLimit!)), run.timeLimit);
-    if (run.signal.aborted) return onAbort();
-    run.signal.addEventListener('abort', onAbort);
-    start(inner.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
+    run.abort.onAbort((reason) => fail(new AbortedError(reason)));
+    if (settled) return;
+    start(() => inner.signal).then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
   });
 }

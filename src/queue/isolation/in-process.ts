@@ -8,7 +8,8 @@ export class InProcessExecutor implements Executor {
     if (entry.kind === 'command') return runCommand(run);
     return guarded(run, async (signal) => entry.definition.handler(run.payload, {
       jobId: run.jobId, task: entry.name, queue: run.queue, attempt: run.attempt,
-      log: run.log, progress: run.progress, signal,
+      log: run.log, progress: run.progress,
+      get signal() { return signal(); },
     }));
   }
 }
