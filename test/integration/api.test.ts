@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
 import { openSse } from '../sse.js';
 import { trireme, reapAll, run, type Proc } from './procs.js';
@@ -187,6 +189,13 @@ describe('HTTP API', () => {
     assert.equal(after.error, 'cancelled');
     assert.equal(after.attempts, 1, 'not retried');
     assert.equal((await call('DELETE', `/jobs/${encodeURIComponent(j.id)}`)).status, 409, 'a finished job cannot be cancelled');
+
+    // A task that listens to ctx.signal is told: its signal aborts with the cancel.
+    const file = join(mkdtempSync(join(tmpdir(), 'trireme-cancel-')), 'reason');
+    const listening = await submit('fx.until-aborted', { file });
+    await waitFor(async () => (await job(listening.id)).state === 'active', 20_000, 'the listening job running');
+    assert.equal((await call('DELETE', `/jobs/${encodeURIComponent(listening.id)}`)).body.state, 'failed');
+    assert.equal(readFileSync(file, 'utf8'), 'cancelled');
 
     const w = await submit('fx.echo', {}, { delay: '1h' });
     const rw = await call('DELETE', `/jobs/${encodeURIComponent(w.id)}`);
