@@ -24,7 +24,7 @@ function detectGpus(): number[] {
 
 export function registerServe(program: Command): void {
   program.command('serve')
-    .description('run the controller and local worker replicas for every pool of the config')
+    .description('run the controller and local worker replicas for every pool, the HTTP API, /metrics and the dashboard')
     .option('--grace <duration>', 'on shutdown, how long replicas may finish running jobs', '30s')
     .option('--host <host>', 'API and dashboard address (default: api.host, 127.0.0.1); beyond loopback needs a token')
     .option('--port <port>', 'API and dashboard port (default: api.port, 7070; 0 picks a free one)')

@@ -299,6 +299,10 @@ describe('HTTP API', () => {
     assert.match(doctor.out, /^ok\s+redis\s+\d+\.\d+\.\d+ at/m);
     assert.match(doctor.out, /^ok\s+controller\s+\S+ holds the lease/m);
     assert.match(doctor.out, /^ok\s+pool light\s+1 live/m);
+    const down = await run(['-c', CONFIG, 'doctor'], { TRIREME_REDIS_URL: 'redis://127.0.0.1:1' });
+    assert.equal(down.code, 1, down.out);
+    assert.match(down.out, /^FAIL\s+redis\s+no answer from redis:\/\/127\.0\.0\.1:1 within 2 s/m);
+    assert.match(down.out, /^ok\s+disk\s+/m);
     const bad = await run(['-c', CONFIG, 'jobs', '--state', 'sleeping'], env);
     assert.equal(bad.code, 2);
     assert.match(bad.out, /--state: unknown state "sleeping"/);
