@@ -57,7 +57,8 @@ export function register(app: FastifyInstance, routes: Route[], auth: Auth): voi
         };
         const out = await r.handler(input);
         if (reply.sent) return reply;
-        reply.code(r.status ?? 200);
+        // A handler that set its own status (readiness: 503) keeps it.
+        if (r.status && reply.statusCode === 200) reply.code(r.status);
         return out;
       },
     });

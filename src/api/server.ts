@@ -8,6 +8,7 @@ import type { Controller } from '../control/controller.js';
 import type { Driver } from '../drivers/driver.js';
 import { Inspector } from '../control/inspect.js';
 import { TriremeClient, SubmitError } from '../queue/client.js';
+import { isRedisDown, whenReady } from '../queue/connection.js';
 import { JobError } from '../queue/jobs.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Auth } from './auth.js';
@@ -50,7 +51,8 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const cfg = opts.project.config;
   const logger = opts.logger ?? silentLogger;
   const auth = new Auth(cfg.auth);
-  const client = new TriremeClient(opts.project, opts.redisUrl);
+  const client = new TriremeClient(opts.project, opts.redisUrl, { failFast: true });
+  await whenReady(client.redis, 10_000);
   const inspector = new Inspector(opts.project, client.redis);
   const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
@@ -65,6 +67,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     if (err instanceof ApiError) api = err;
     else if (err instanceof SubmitError) api = new ApiError(400, err.code, err.message, submitField(err.field));
     else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.code === 'invalid_cursor' ? 'query.cursor' : 'params.id');
+    else if (isRedisDown(err)) api = new ApiError(503, 'redis_unavailable', 'Redis cannot be reached right now; nothing was changed. Retry shortly (GET /readyz says when it is back)');
     else api = fromFastifyError(err as { statusCode?: number; code?: string; message: string }, cfg.api.bodyLimit);
     if (!api) {
       logger.error({ err: (err as Error).message, url: req.url, method: req.method }, 'API request failed');

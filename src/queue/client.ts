@@ -56,8 +56,9 @@ export class TriremeClient {
   private flow?: FlowProducer;
   private readonly prefix: string;
 
-  constructor(readonly project: Project, readonly redisUrl: string) {
-    this.redis = connect(redisUrl, 'trireme-client');
+  /** `failFast`: refuse at once while Redis is away rather than queue commands until it is back (servers). */
+  constructor(readonly project: Project, readonly redisUrl: string, opts: { failFast?: boolean } = {}) {
+    this.redis = connect(redisUrl, 'trireme-client', opts);
     this.prefix = project.config.prefix;
   }
 

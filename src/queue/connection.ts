@@ -20,8 +20,13 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-export function connect(url: string, name?: string): Redis {
-  const redis = new Redis({ ...redisOptions(url), connectionName: name });
+/**
+ * A connection. `failFast`: while Redis is away, commands fail at once instead of waiting in ioredis' offline queue
+ * (BullMQ's advice for producers): a server answers "unavailable" rather than hanging, and a write refused now is
+ * not carried out later behind the caller's back.
+ */
+export function connect(url: string, name?: string, opts: { failFast?: boolean } = {}): Redis {
+  const redis = new Redis({ ...redisOptions(url), connectionName: name, ...(opts.failFast ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : {}) });
   // Errors are reported through the owners' health checks; an unhandled 'error' event would crash the process.
   redis.on('error', () => {});
   return redis;
@@ -37,4 +42,19 @@ export function describeUrl(url: string): string {
 /** Connection options in the shape BullMQ takes, for classes that open their own (blocking) connections. */
 export function bullConnection(url: string, name?: string): BullRedisOptions {
   return { ...redisOptions(url), connectionName: name } as BullRedisOptions;
+}
+
+/** Is this error Redis being unreachable (as opposed to a command failing)? */
+export function isRedisDown(err: unknown): boolean {
+  const m = (err as Error)?.message ?? '';
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|MaxRetriesPerRequest|Stream isn't writeable/i.test(m);
+}
+
+/** Resolves once `redis` is connected and ready, or after `ms` regardless. */
+export function whenReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    redis.once('ready', () => { clearTimeout(t); resolve(); });
+  });
 }

@@ -278,6 +278,27 @@ describe('HTTP API', () => {
     await call('POST', '/pools/heavy/resume');
   });
 
+  test('Redis restarts: readiness turns 503 and back, metrics say the scrape could not read, and nothing is lost', async () => {
+    const j = await submit('fx.echo', { value: 'before' }, { delay: '1h' });
+    await redis.kill();
+    try {
+      const down = await waitFor(async () => { const r = await call('GET', '/readyz', { token: null }); return r.status === 503 ? r : undefined; }, 10_000, 'readyz 503');
+      assert.equal(down.body.checks.redis.ok, false);
+      const metrics = await fetch(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^trireme_scrape_redis_ok 0$/m);
+      assert.equal((await call('GET', '/healthz', { token: null })).status, 200, 'the process is still up');
+      const refused = await call('POST', '/jobs', { body: { task: 'fx.echo' } });
+      assert.deepEqual([refused.status, refused.body.error.code], [503, 'redis_unavailable'], 'a write fails at once, not later');
+      assert.equal((await call('GET', '/pools')).status, 503);
+    } finally {
+      await redis.start();
+    }
+    await waitFor(async () => (await call('GET', '/readyz', { token: null })).status === 200, 20_000, 'readyz 200 again');
+    assert.equal((await job(j.id)).state, 'delayed', 'the delayed job survived the restart');
+    await waitFor(async () => (await pool('light')).replicas.current === 1, 20_000, 'the light replica back in the registry');
+  });
+
   test('the CLI reads the same state: status, workers, jobs, job, doctor', async () => {
     const env = { TRIREME_REDIS_URL: redis.url };
     const j = await submit('fx.logs', { lines: 3 });
