@@ -64,6 +64,9 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
+      // Run under a supervisor that set TRIREME_PARENT_PID (tests do): when it dies, shut down rather than linger.
+      const parent = Number(process.env.TRIREME_PARENT_PID);
+      if (parent) setInterval(() => { if (process.ppid !== parent) void stop('parent gone'); }, 1_000).unref();
       await controller.start();
       let address: string | undefined;
       if (o.api) {

@@ -7,7 +7,8 @@ const started: ChildProcess[] = [];
 export interface Proc { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
 export function trireme(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, TRIREME_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // TRIREME_PARENT_PID: if this test process dies (a timeout kills it), serve and workers shut down instead of lingering.
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, TRIREME_LOG_LEVEL: 'info', TRIREME_PARENT_PID: String(process.pid), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
