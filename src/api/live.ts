@@ -138,11 +138,11 @@ export class LiveFeed {
     }, []);
     const p95 = oldest !== snap ? quantile(counts, 0.95) : undefined;
     return {
-      name: p.name, replicas: p.replicas, min: d?.min ?? p.scaling.min, max: d?.max ?? p.scaling.max,
+      name: p.name, replicas: p.replicas, ...p.bounds,
       waiting: p.depths.waiting, running: p.depths.running, delayed: p.depths.delayed, failed: p.depths.failed,
       in: p.rates.in, out: p.rates.out, utilisation: p.utilisation, costPerHour: p.costPerHour,
       autoscaling: p.autoscaling, pinned: p.pinned, reason: d?.reason ?? null,
-      cooldownRemaining: d ? Math.max(0, d.cooldownRemaining - (snap.at - d.at)) : 0, health: d?.health,
+      cooldownRemaining: p.cooldownRemaining, health: d?.health,
       waitP95: p95 ?? null,
     };
   }

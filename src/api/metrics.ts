@@ -5,7 +5,7 @@
  * loop duration and the leader flag belong to this process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Inspector, Snapshot } from '../control/inspect.js';
+import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 
 interface Source { inspector: Inspector; isLeader(): boolean }
@@ -13,6 +13,8 @@ interface Source { inspector: Inspector; isLeader(): boolean }
 export class Metrics {
   readonly registry = new Registry();
   private snap?: Snapshot;
+  /** The pools as the API shows them, from the same snapshot: replicas, bounds and utilisation are computed once. */
+  private pools: PoolStatus[] = [];
   private eventCounts: { pool: string; direction: string; count: number }[] = [];
   readonly loopDuration: Histogram;
 
@@ -23,8 +25,8 @@ export class Metrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) r.removeSingleMetric(name);
     // Collect callbacks get the metric as `this`; these read the scrape's snapshot.
     const snap = () => this.snap;
+    const pools = () => this.pools;
     const eventCounts = () => this.eventCounts;
-    const cfg = src.inspector.project.config;
     new Gauge({
       name: 'trireme_queue_jobs', help: 'Jobs in each queue by state (waiting includes prioritized).', labelNames: ['queue', 'state'], registers: [r],
       collect() {
@@ -35,51 +37,25 @@ export class Metrics {
         }
       },
     });
+    const perPool = (name: string, help: string, value: (p: PoolStatus) => number | null) => new Gauge({
+      name, help, labelNames: ['pool'], registers: [r],
+      collect() {
+        this.reset();
+        for (const p of pools()) { const v = value(p); if (v !== null) this.set({ pool: p.name }, v); }
+      },
+    });
     new Gauge({
       name: 'trireme_pool_replicas', help: 'Replicas of each pool by state.', labelNames: ['pool', 'state'], registers: [r],
       collect() {
         this.reset();
-        for (const pool of Object.keys(cfg.pools)) {
-          for (const state of ['starting', 'idle', 'busy', 'draining']) {
-            this.set({ pool, state }, snap()?.replicas.filter((x) => x.pool === pool && x.state === state).length ?? 0);
-          }
-        }
+        for (const p of pools()) for (const state of ['starting', 'idle', 'busy', 'draining'] as const) this.set({ pool: p.name, state }, p.replicas[state]);
       },
     });
-    new Gauge({
-      name: 'trireme_pool_desired_replicas', help: 'Replicas the autoscaler wants for each pool (its last decision).', labelNames: ['pool'], registers: [r],
-      collect() {
-        this.reset();
-        for (const [pool, d] of Object.entries(snap()?.decisions ?? {})) if (cfg.pools[pool]) this.set({ pool }, d.desired);
-      },
-    });
-    for (const [bound, help] of [['min', 'Lower'], ['max', 'Upper']] as const) {
-      new Gauge({
-        name: `trireme_pool_${bound}_replicas`, help: `${help} replica bound of each pool (schedules applied).`, labelNames: ['pool'], registers: [r],
-        collect() {
-          this.reset();
-          for (const [pool, p] of Object.entries(cfg.pools)) this.set({ pool }, snap()?.decisions[pool]?.[bound] ?? p.scaling[bound]);
-        },
-      });
-    }
-    new Gauge({
-      name: 'trireme_pool_utilisation_ratio', help: 'Busy job slots over all job slots of serving replicas, 0 to 1.', labelNames: ['pool'], registers: [r],
-      collect() {
-        this.reset();
-        for (const pool of Object.keys(cfg.pools)) {
-          const mine = (snap()?.replicas ?? []).filter((x) => x.pool === pool && (x.state === 'idle' || x.state === 'busy'));
-          const slots = mine.reduce((n, x) => n + x.concurrency, 0);
-          this.set({ pool }, slots ? Math.min(1, mine.reduce((n, x) => n + x.running, 0) / slots) : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'trireme_pool_autoscaling_paused', help: '1 when a pool\'s autoscaling is paused (manual override).', labelNames: ['pool'], registers: [r],
-      collect() {
-        this.reset();
-        for (const pool of Object.keys(cfg.pools)) this.set({ pool }, snap()?.overrides[pool]?.paused ? 1 : 0);
-      },
-    });
+    perPool('trireme_pool_desired_replicas', 'Replicas the autoscaler wants for each pool (its last decision).', (p) => p.replicas.desired);
+    perPool('trireme_pool_min_replicas', 'Lower replica bound of each pool (schedules applied).', (p) => p.bounds.min);
+    perPool('trireme_pool_max_replicas', 'Upper replica bound of each pool (schedules applied).', (p) => p.bounds.max);
+    perPool('trireme_pool_utilisation_ratio', 'Busy job slots over all job slots of serving replicas, 0 to 1.', (p) => p.utilisation);
+    perPool('trireme_pool_autoscaling_paused', '1 when a pool\'s autoscaling is paused (manual override).', (p) => (p.autoscaling === 'paused' ? 1 : 0));
     new Counter({
       name: 'trireme_scaling_events_total', help: 'Scale events by pool and direction (up, down).', labelNames: ['pool', 'direction'], registers: [r],
       collect() {
@@ -154,8 +130,9 @@ export class Metrics {
   private async renderNow(): Promise<string> {
     try {
       [this.snap, this.eventCounts] = await Promise.all([this.src.inspector.snapshot(), this.src.inspector.store.eventCounts()]);
+      this.pools = await this.src.inspector.pools(this.snap);
     } catch {
-      this.snap = undefined; this.eventCounts = [];
+      this.snap = undefined; this.pools = []; this.eventCounts = [];
     }
     return this.registry.metrics();
   }

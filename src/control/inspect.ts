@@ -26,6 +26,10 @@ export interface PoolStatus {
   autoscaling: 'on' | 'paused';
   pinned?: number;
   replicas: Record<ReplicaState, number> & { current: number; desired: number | null };
+  /** The bounds in force: the last decision's (schedules applied), else the config's. */
+  bounds: { min: number; max: number };
+  /** What is left of the last decision's cooldown at the time of the read, ms. */
+  cooldownRemaining: number;
   depths: Depths & { byQueue: Record<string, Depths> };
   /** Busy job slots over all slots of live replicas, 0..1; 0 with no replica. */
   utilisation: number;
@@ -99,6 +103,9 @@ export class Inspector {
         autoscaling: override?.paused ? 'paused' : 'on',
         pinned: override?.paused ? override.replicas : undefined,
         replicas: { ...states, current: live, desired: decision?.desired ?? null },
+        bounds: { min: decision?.min ?? pool.scaling.min, max: decision?.max ?? pool.scaling.max },
+        // A decision's cooldown is as of when it was made; count down from there.
+        cooldownRemaining: decision ? Math.max(0, decision.cooldownRemaining - (s.at - decision.at)) : 0,
         depths: { ...sumDepths(depths), byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d])])) },
         utilisation: slots > 0 ? Math.min(1, busySlots / slots) : 0,
         costPerHour: live * pool.pricePerHour,
@@ -110,12 +117,9 @@ export class Inspector {
 
   /** The seed's `/api/metrics/autoscaling`: per pool, what the queue asks for and what the autoscaler will do. */
   async autoscaling(snap?: Snapshot): Promise<AutoscalingStatus[]> {
-    const now = Date.now();
     return (await this.pools(snap)).map((p) => {
       const d = p.decision;
       const desired = d?.desired ?? null;
-      // A decision's cooldown is as of when it was made; count down from there.
-      const cooldownRemaining = d ? Math.max(0, d.cooldownRemaining - (now - d.at)) : 0;
       let status = 'stable';
       if (p.autoscaling === 'paused') status = 'paused';
       else if (d?.health) status = d.health.split(':')[0];
@@ -125,7 +129,7 @@ export class Inspector {
       return {
         pool: p.name,
         queue: { pending: p.depths.waiting, running: p.depths.running, total: p.depths.waiting + p.depths.running },
-        replicas: { current: p.replicas.current, desired, min: d?.min ?? p.scaling.min, max: d?.max ?? p.scaling.max },
+        replicas: { current: p.replicas.current, desired, ...p.bounds },
         utilisationPercent: Math.round(p.utilisation * 1000) / 10,
         shouldScaleUp: desired !== null && desired > p.replicas.current,
         shouldScaleDown: desired !== null && desired < p.replicas.current,
@@ -133,7 +137,7 @@ export class Inspector {
           policy: p.scaling.policy, targetBacklogPerSlot: p.scaling.targetBacklogPerSlot, concurrency: p.concurrency,
           cooldownUp: p.scaling.cooldownUp, cooldownDown: p.scaling.cooldownDown, idleShutdown: p.scaling.idleShutdown,
         },
-        cooldownRemaining, status, reason: d?.reason ?? null, lastDecisionAt: d?.at ?? null,
+        cooldownRemaining: p.cooldownRemaining, status, reason: d?.reason ?? null, lastDecisionAt: d?.at ?? null,
       };
     });
   }
