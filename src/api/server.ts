@@ -66,7 +66,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     let api: ApiError | undefined;
     if (err instanceof ApiError) api = err;
     else if (err instanceof SubmitError) api = new ApiError(400, err.code, err.message, submitField(err.field));
-    else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.code === 'invalid_cursor' ? 'query.cursor' : 'params.id');
+    else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.field ? `query.${err.field}` : 'params.id');
     else if (isRedisDown(err)) api = new ApiError(503, 'redis_unavailable', 'Redis cannot be reached right now; nothing was changed. Retry shortly (GET /readyz says when it is back)');
     else api = fromFastifyError(err as { statusCode?: number; code?: string; message: string }, cfg.api.bodyLimit);
     if (!api) {

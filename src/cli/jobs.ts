@@ -1,7 +1,7 @@
 /** `trireme jobs`, `job ID [--follow]`, `cancel ID`, `retry ID`: thin clients of queue/jobs.ts, as the API is. */
 import type { Command } from 'commander';
 import { TriremeClient } from '../queue/client.js';
-import { cancelJob, followJob, JOB_STATES, JobError, listJobs, retryJob, type JobStateFilter } from '../queue/jobs.js';
+import { cancelJob, followJob, JOB_STATES, JobError, jobNotFound, listJobs, retryJob, type JobStateFilter } from '../queue/jobs.js';
 import { action, ago, project, redisFor, table, UsageError, type GlobalOpts } from './common.js';
 import type { Project } from '../project.js';
 
@@ -31,12 +31,10 @@ export function registerJobs(program: Command): void {
     .option('-n, --limit <n>', 'how many', '20')
     .option('--cursor <cursor>', 'the next page, as printed after the last one')
     .option('--json', 'print machine-readable JSON')
-    .action(action(async (o: { state?: string; queue?: string; pool?: string; task?: string; limit: string; cursor?: string; json?: boolean }, cmd: Command) => withClient(cmd, async (client, p) => {
+    .action(action(async (o: { state?: string; queue?: string; pool?: string; task?: string; limit: string; cursor?: string; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
       const state = o.state?.split(',').filter(Boolean) as JobStateFilter[] | undefined;
       const bad = state?.find((s) => !(JOB_STATES as readonly string[]).includes(s));
       if (bad) throw new UsageError(`--state: unknown state "${bad}"; use ${JOB_STATES.join(', ')}`);
-      if (o.pool && !p.config.pools[o.pool]) throw new UsageError(`--pool: no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
-      if (o.queue && !p.router.poolFor(o.queue)) throw new UsageError(`--queue: no pool serves "${o.queue}"; queues: ${p.router.queues().join(', ')}`);
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit takes a whole number from 1 to 500, got "${o.limit}"`);
       const page = await listJobs(client, { state, queue: o.queue, pool: o.pool, task: o.task, limit, cursor: o.cursor });
@@ -57,7 +55,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'print machine-readable JSON (with --follow: one event per line)')
     .action(action(async (id: string, o: { follow?: boolean; json?: boolean }, cmd: Command) => withClient(cmd, async (client) => {
       const job = await client.getJob(id);
-      if (!job) throw new JobError('not_found', `no job "${id}" (finished jobs are kept a day, failed ones a week)`);
+      if (!job) throw jobNotFound(id);
       if (!o.follow) {
         const { logs } = await client.queue(job.queue).getJobLogs(id, 0, -1, true);
         if (o.json) { process.stdout.write(`${JSON.stringify({ ...job, logs }, null, 2)}\n`); return; }

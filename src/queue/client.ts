@@ -154,12 +154,18 @@ export class TriremeClient {
     await this.redis.pipeline().hincrby(keys.stats(this.prefix, queue), 'submitted', submitted).publish(keys.wake(this.prefix), queue).exec();
   }
 
-  async getJob(id: string): Promise<JobView | undefined> {
+  /** The queue a job id belongs to, when a pool of this project serves it. */
+  queueOfJob(id: string): Queue | undefined {
     const queue = queueOfJobId(id);
-    if (!queue || !this.project.router.poolFor(queue)) return undefined;
+    return queue && this.project.router.poolFor(queue) ? this.queue(queue) : undefined;
+  }
+
+  async getJob(id: string): Promise<JobView | undefined> {
+    const queue = this.queueOfJob(id);
+    if (!queue) return undefined;
     // State first, then the job: read the other way round, a job finishing in between shows as failed with no error.
-    const state = await this.queue(queue).getJobState(id);
-    const job = await this.queue(queue).getJob(id);
+    const state = await queue.getJobState(id);
+    const job = await queue.getJob(id);
     if (!job) return undefined;
     const finished = state === 'completed' || state === 'failed';
     return this.view(job, job.finishedOn && !finished ? undefined : state);

@@ -6,7 +6,6 @@
 import type { Job } from 'bullmq';
 import type { TriremeClient, JobView } from './client.js';
 import { keys } from './keys.js';
-import { queueOfJobId } from './job-id.js';
 
 /** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;
@@ -25,7 +24,8 @@ export interface JobPage { jobs: JobView[]; cursor: string | null }
 
 /** A refused job operation, with the HTTP-ish status the API maps it to. */
 export class JobError extends Error {
-  constructor(readonly code: 'not_found' | 'conflict' | 'invalid_cursor', message: string) {
+  /** `field`: the query field at fault (`cursor`, `queue`, `pool`); none for errors about the job itself. */
+  constructor(readonly code: 'not_found' | 'conflict' | 'invalid_cursor' | 'unknown_queue' | 'unknown_pool', message: string, readonly field?: string) {
     super(message);
     this.name = 'JobError';
   }
@@ -45,7 +45,10 @@ const STATE_OF: Record<string, string> = { wait: 'waiting' };
 export async function listJobs(client: TriremeClient, q: JobQuery): Promise<JobPage> {
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
   const router = client.project.router;
-  const queues = q.queue ? [q.queue] : q.pool ? client.project.config.pools[q.pool]?.queues ?? [] : router.queues();
+  const pools = client.project.config.pools;
+  if (q.queue && !router.poolFor(q.queue)) throw new JobError('unknown_queue', `no pool serves queue "${q.queue}"; queues: ${router.queues().join(', ')}`, 'queue');
+  if (q.pool && !pools[q.pool]) throw new JobError('unknown_pool', `no pool "${q.pool}"; pools: ${Object.keys(pools).join(', ')}`, 'pool');
+  const queues = q.queue ? [q.queue] : q.pool ? pools[q.pool].queues : router.queues();
   const states = q.state?.length ? q.state : (['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const);
   const types = [...new Set(states.flatMap((s) => TYPES[s]))];
   const offsets = decodeCursor(q.cursor);
@@ -77,13 +80,17 @@ function decodeCursor(cursor?: string): Record<string, number> {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
     if (typeof v === 'object' && v && Object.values(v).every((n) => Number.isInteger(n) && (n as number) >= 0)) return v;
   } catch { /* fall through */ }
-  throw new JobError('invalid_cursor', 'cursor is not one this API returned; pass the `cursor` of the previous page, or none for the first');
+  throw new JobError('invalid_cursor', 'cursor is not one this API returned; pass the `cursor` of the previous page, or none for the first', 'cursor');
+}
+
+/** The error for an id that names no job (any more). */
+export function jobNotFound(id: string): JobError {
+  return new JobError('not_found', `no job "${id}" (finished jobs are kept a day, failed ones a week)`);
 }
 
 async function load(client: TriremeClient, id: string): Promise<Job> {
-  const queue = queueOfJobId(id);
-  const job = queue && client.project.router.poolFor(queue) ? await client.queue(queue).getJob(id) : undefined;
-  if (!job) throw new JobError('not_found', `no job "${id}" (finished jobs are kept a day, failed ones a week)`);
+  const job = await client.queueOfJob(id)?.getJob(id);
+  if (!job) throw jobNotFound(id);
   return job;
 }
 

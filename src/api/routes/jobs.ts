@@ -2,9 +2,8 @@
 import { z } from 'zod';
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
-import { ApiError } from '../errors.js';
 import { EventStream } from '../sse.js';
-import { cancelJob, followJob, JOB_STATES, listJobs, retryJob } from '../../queue/jobs.js';
+import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
 
 const submitBody = z.strictObject({
   task: z.string().min(1, 'name the task to run, e.g. "shap.explain"'),
@@ -46,22 +45,14 @@ export const jobRoutes = (ctx: ApiContext) => [
   route({
     method: 'GET', url: '/jobs', tag: 'jobs', access: 'read', query: listQuery,
     summary: 'List jobs, newest first, filtered by state, queue, pool and task; page with `cursor`',
-    handler: async ({ query }) => {
-      if (query.queue && !ctx.project.router.poolFor(query.queue)) {
-        throw new ApiError(400, 'unknown_queue', `no pool serves queue "${query.queue}"; queues: ${ctx.project.router.queues().join(', ')}`, 'query.queue');
-      }
-      if (query.pool && !ctx.project.config.pools[query.pool]) {
-        throw new ApiError(400, 'unknown_pool', `no pool "${query.pool}"; pools: ${Object.keys(ctx.project.config.pools).join(', ')}`, 'query.pool');
-      }
-      return listJobs(ctx.client, query);
-    },
+    handler: async ({ query }) => listJobs(ctx.client, query),
   }),
   route({
     method: 'GET', url: '/jobs/:id', tag: 'jobs', access: 'read', params: idParams,
     summary: 'One job: state, attempts, progress, result or error, and timings',
     handler: async ({ params }) => {
       const job = await ctx.client.getJob(params.id);
-      if (!job) throw new ApiError(404, 'not_found', `no job "${params.id}" (finished jobs are kept a day, failed ones a week)`, 'params.id');
+      if (!job) throw jobNotFound(params.id);
       return job;
     },
   }),
@@ -79,7 +70,7 @@ export const jobRoutes = (ctx: ApiContext) => [
     method: 'GET', url: '/jobs/:id/events', tag: 'jobs', access: 'read', params: idParams, produces: 'text/event-stream',
     summary: 'Server-sent events for one job: `log` lines in order, `progress`, `state`; `end` when it finishes, then the stream closes',
     handler: async ({ params, req, reply }) => {
-      if (!await ctx.client.getJob(params.id)) throw new ApiError(404, 'not_found', `no job "${params.id}"`, 'params.id');
+      if (!await ctx.client.getJob(params.id)) throw jobNotFound(params.id);
       const stream = new EventStream(req, reply);
       void (async () => {
         try {
