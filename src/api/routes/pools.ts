@@ -20,14 +20,14 @@ export const poolRoutes = (ctx: ApiContext) => {
     route({
       method: 'GET', url: '/pools/:name', tag: 'pools', access: 'read', params: poolParams,
       summary: 'One pool',
-      handler: async ({ params }) => one(poolOr404(ctx, params.name)),
+      handler: async ({ params }) => one(poolOr404(ctx, params.name, 'params.name')),
     }),
     route({
       method: 'PUT', url: '/pools/:name/replicas', tag: 'pools', access: 'write', params: poolParams,
       body: z.strictObject({ replicas: z.number({ error: 'replicas must be a number, e.g. {"replicas": 3}' }).int().min(0) }),
       summary: 'Pin a pool at a replica count; this pauses its autoscaling until resumed',
       handler: async ({ params, body }) => {
-        const name = poolOr404(ctx, params.name);
+        const name = poolOr404(ctx, params.name, 'params.name');
         const max = ctx.project.config.pools[name].scaling.max;
         if (body.replicas > max) throw new ApiError(400, 'above_max', `replicas ${body.replicas} is above the pool's max of ${max}; raise pools.${name}.scaling.max first`, 'body.replicas');
         await ctx.inspector.store.setReplicas(name, body.replicas);
@@ -39,22 +39,20 @@ export const poolRoutes = (ctx: ApiContext) => {
       method: 'POST', url: `/pools/:name/${verb}`, tag: 'pools', access: 'write', params: poolParams,
       summary: verb === 'pause' ? 'Pause autoscaling: the pool keeps its current replicas' : 'Give the pool back to the autoscaler (clears a pinned count)',
       handler: async ({ params }) => {
-        const name = poolOr404(ctx, params.name);
+        const name = poolOr404(ctx, params.name, 'params.name');
         await ctx.inspector.store[verb](name);
         nudge(name);
         return one(name);
       },
     })),
-    route({
-      method: 'GET', url: '/autoscaling', tag: 'scaling', access: 'read',
-      summary: 'Per pool: queue pending/running/total, utilisation, shouldScaleUp/Down, bounds and thresholds, cooldown, status',
+    // The seed's path too, for the tools that already read it.
+    ...['/autoscaling', '/api/metrics/autoscaling'].map((url) => route({
+      method: 'GET', url, tag: 'scaling', access: 'read',
+      summary: url === '/autoscaling'
+        ? 'Per pool: queue pending/running/total, utilisation, shouldScaleUp/Down, bounds and thresholds, cooldown, status'
+        : 'The same as /autoscaling, at the path earlier tools used',
       handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
-    }),
-    route({
-      method: 'GET', url: '/api/metrics/autoscaling', tag: 'scaling', access: 'read',
-      summary: 'The same as /autoscaling, at the path earlier tools used',
-      handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
-    }),
+    })),
     route({
       method: 'GET', url: '/history', tag: 'scaling', access: 'read',
       query: z.strictObject({ minutes: z.coerce.number().min(1).max(15).default(15) }),
@@ -66,7 +64,7 @@ export const poolRoutes = (ctx: ApiContext) => {
       query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100), pool: z.string().optional() }),
       summary: 'Recent scale events, newest first',
       handler: async ({ query }) => {
-        if (query.pool) poolOr404(ctx, query.pool);
+        if (query.pool) poolOr404(ctx, query.pool, 'query.pool');
         const events = await ctx.inspector.events(query.pool ? ctx.project.config.controller.eventsKept : query.limit);
         return { events: query.pool ? events.filter((e) => e.pool === query.pool).slice(0, query.limit) : events };
       },

@@ -39,7 +39,7 @@ export const workerRoutes = (ctx: ApiContext) => {
       query: z.strictObject({ pool: z.string().optional() }),
       summary: 'Totals, by pool, and each replica: id, pool, host, pid or container, state, created_at, last_activity, job_count, running, max_jobs',
       handler: async ({ query }) => {
-        if (query.pool) poolOr404(ctx, query.pool);
+        if (query.pool) poolOr404(ctx, query.pool, 'query.pool');
         const w = await ctx.inspector.workers(query.pool);
         return {
           total: w.total, by_state: w.byState, by_pool: w.byPool,
@@ -54,23 +54,22 @@ export const workerRoutes = (ctx: ApiContext) => {
     route({
       method: 'POST', url: '/workers/start/:pool', tag: 'workers', access: 'write', params: poolParams, status: 202,
       summary: 'Start one more replica of a pool',
-      handler: async ({ params }) => start(poolOr404(ctx, params.pool), false),
+      handler: async ({ params }) => start(poolOr404(ctx, params.pool, 'params.pool'), false),
     }),
     route({
       method: 'POST', url: '/workers/ensure/:pool', tag: 'workers', access: 'write', params: poolParams, status: 202,
       summary: 'Make sure a pool has at least one replica up',
-      handler: async ({ params }) => start(poolOr404(ctx, params.pool), true),
+      handler: async ({ params }) => start(poolOr404(ctx, params.pool, 'params.pool'), true),
     }),
     route({
       method: 'POST', url: '/workers/stop/:id', tag: 'workers', access: 'write', params: z.strictObject({ id: z.string().min(1) }), status: 202,
       summary: 'Drain a replica: it takes no new job, finishes its running ones within the pool\'s drain grace, and exits',
       handler: async ({ params }) => {
-        const r = (await ctx.inspector.registry.list()).find((x) => x.id === params.id);
-        const local = r ? undefined : (await Promise.all(Object.keys(ctx.project.config.pools).map(async (p) => ctx.driver?.list(p) ?? []))).flat().find((x) => x.id === params.id);
-        if (!r && !local) throw new ApiError(404, 'unknown_worker', `no live replica "${params.id}"; see GET /workers/status`, 'params.id');
-        const pool = r?.pool ?? local!.pool;
-        const owned = (await ctx.driver?.list(pool))?.some((x) => x.id === params.id);
-        if (owned) await ctx.driver!.stop(params.id, ctx.project.config.pools[pool].drainGrace);
+        // This host's driver stops its own replicas (even one not registered yet); others are asked through Redis.
+        const local = (await Promise.all(Object.keys(ctx.project.config.pools).map(async (p) => ctx.driver?.list(p) ?? []))).flat().find((x) => x.id === params.id);
+        const pool = local?.pool ?? (await ctx.inspector.registry.list()).find((x) => x.id === params.id)?.pool;
+        if (!pool) throw new ApiError(404, 'unknown_worker', `no live replica "${params.id}"; see GET /workers/status`, 'params.id');
+        if (local) await ctx.driver!.stop(params.id, ctx.project.config.pools[pool].drainGrace);
         else await ctx.inspector.registry.requestDrain(params.id);
         return { id: params.id, pool, state: 'draining' };
       },
