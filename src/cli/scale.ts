@@ -1,17 +1,13 @@
 /** `trireme status`, `scale`, `pause`, `resume`: thin clients of the state the controller keeps in Redis. */
 import type { Command } from 'commander';
-import { connect } from '../queue/connection.js';
 import { ControlStore } from '../queue/control-store.js';
 import { Inspector } from '../control/inspect.js';
-import { action, project, redisFor, table, UsageError, withRedis, type GlobalOpts } from './common.js';
+import { action, table, UsageError, withRedis } from './common.js';
 import type { Project } from '../project.js';
 
-async function withStore<T>(cmd: Command, fn: (p: Project, store: ControlStore, redis: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
-  const p = await project(cmd.optsWithGlobals() as GlobalOpts);
-  const { url } = await redisFor(p, { quiet: true });
-  const redis = connect(url, 'trireme-cli');
-  try { return await fn(p, new ControlStore(redis, p.config.prefix), redis); } finally { redis.disconnect(); }
-}
+/** A verb that writes an override: the project and its control store, connected for the verb's duration. */
+const withStore = <T>(cmd: Command, fn: (p: Project, store: ControlStore) => Promise<T>): Promise<T> =>
+  withRedis(cmd, (p, redis) => fn(p, new ControlStore(redis, p.config.prefix)));
 
 function poolArg(p: Project, pool: string): void {
   if (!p.config.pools[pool]) throw new UsageError(`no pool "${pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);

@@ -1,6 +1,7 @@
 /** `trireme submit TASK --data JSON`: enqueue a job (or a group of runs), optionally wait for its result. */
 import type { Command } from 'commander';
 import { TriremeClient, type Submitted } from '../queue/client.js';
+import { queueOfJobId } from '../queue/job-id.js';
 import { action, parseJson, project, redisFor, UsageError, type GlobalOpts } from './common.js';
 
 interface SubmitCli { data: string; queue?: string; priority?: string; delay?: string; key?: string; retries?: string; group?: string; wait?: boolean; timeout?: string; json?: boolean }
@@ -77,7 +78,7 @@ function progressBar(client: TriremeClient, parentId: string, total: number): { 
     process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} runs finished`);
   };
   const update = async () => {
-    const job = await client.queue(parentId.slice(0, parentId.indexOf('~'))).getJob(parentId);
+    const job = await client.queue(queueOfJobId(parentId)!).getJob(parentId);
     const c = await job?.getDependenciesCount({ processed: true, failed: true });
     if (c) done = Math.min(total, (c.processed ?? 0) + (c.failed ?? 0));
     draw();

@@ -82,11 +82,6 @@ export class ControlStore {
     const res = (await p.exec()) ?? [];
     return new Map(queues.map((q, i) => [q, parseStats((res[i]?.[1] ?? {}) as Record<string, string>)]));
   }
-
-  /** Publishes a live event for the API's event stream (scale events, cancels); best effort. */
-  async publish(event: { type: string } & Record<string, unknown>): Promise<void> {
-    await this.redis.publish(keys.events(this.prefix), JSON.stringify(event));
-  }
 }
 
 export interface QueueStats {

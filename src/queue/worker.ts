@@ -124,7 +124,7 @@ export class PoolWorker extends EventEmitter {
       if (control === 'drain') void this.drain(this.pool.drainGrace, 'requested');
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
-      for (const [q, t] of tallies) this.tally(q, t);
+      for (const [q, t] of tallies) addTally(this.tallyOf(q), t);
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
@@ -134,8 +134,7 @@ export class PoolWorker extends EventEmitter {
    * service time, its duration bucket and, on its first attempt, its queue wait.
    */
   private record(queue: string, job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): void {
-    let t = this.tallies.get(queue);
-    if (!t) this.tallies.set(queue, (t = emptyTally()));
+    const t = this.tallyOf(queue);
     if (outcome === 'completed') t.completed++; else t.failed++;
     if (outcome === 'cancelled') t.cancelled++;
     const ms = ended - began;
@@ -151,10 +150,10 @@ export class PoolWorker extends EventEmitter {
     }
   }
 
-  private tally(queue: string, add: QueueTally): void {
+  private tallyOf(queue: string): QueueTally {
     let t = this.tallies.get(queue);
     if (!t) this.tallies.set(queue, (t = emptyTally()));
-    addTally(t, add);
+    return t;
   }
 
   private async process(queue: string, job: Job, token: string | undefined): Promise<unknown> {
