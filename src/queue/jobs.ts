@@ -125,14 +125,17 @@ export async function cancelJob(client: TriremeClient, id: string, opts: { waitM
   return { id, was, state };
 }
 
-/** Runs a failed (or completed) job again from its first attempt. */
-export async function retryJob(client: TriremeClient, id: string): Promise<{ id: string; state: string }> {
+/**
+ * Runs a failed (or completed) job again from its first attempt. `was` is the state it was retried from; `state` is
+ * read just after, so a replica may already have taken (or even finished) the new run.
+ */
+export async function retryJob(client: TriremeClient, id: string): Promise<{ id: string; was: string; state: string }> {
   const job = await load(client, id);
-  const state = await job.getState();
-  if (state !== 'failed' && state !== 'completed') throw new JobError('conflict', `job ${id} is ${state}; only failed or completed jobs can be retried`);
-  await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+  const was = await job.getState();
+  if (was !== 'failed' && was !== 'completed') throw new JobError('conflict', `job ${id} is ${was}; only failed or completed jobs can be retried`);
+  await job.retry(was, { resetAttemptsMade: true, resetAttemptsStarted: true });
   await client.announce(job.queueName);
-  return { id, state: await job.getState() };
+  return { id, was, state: await job.getState() };
 }
 
 export type JobEvent =
