@@ -18,7 +18,7 @@ const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const config = fileURLToPath(new URL('./api.yml', import.meta.url));
-const cli = fileURLToPath(new URL('../bin/trireme.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/trireme.cjs', import.meta.url));
 const loader = fileURLToPath(new URL('./api-load.ts', import.meta.url));
 
 const redis = await benchRedis();

@@ -17,7 +17,7 @@ import { benchRedis } from './redis.js';
 const { values } = parseArgs({ options: { tries: { type: 'string', default: '20' } } });
 const TRIES = Number(values.tries);
 const config = fileURLToPath(new URL('./wake.yml', import.meta.url));
-const cli = fileURLToPath(new URL('../bin/trireme.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/trireme.cjs', import.meta.url));
 
 const redis = await benchRedis();
 const project = await loadProject(config, { TRIREME_REDIS_URL: redis.url });

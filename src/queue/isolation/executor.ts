@@ -23,6 +23,10 @@ export interface TaskRun {
 
 export interface Executor {
   run(run: TaskRun): Promise<unknown>;
+  /** Gets ready for the first job (isolated modes start a runner). */
+  warm?(): void;
+  /** Lets go of what the executor holds (runners). */
+  close?(): Promise<void>;
 }
 
 export class TimeLimitError extends Error {

@@ -1,0 +1,37 @@
+/** The body of `trireme export`. */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { kubernetesManifests } from '../../export/kubernetes.js';
+import { hpaObjects, kedaObjects } from '../../export/autoscalers.js';
+import { composeFile } from '../../export/compose.js';
+import { systemdUnits } from '../../export/systemd.js';
+import type { ExportFile } from '../../export/files.js';
+import { project, UsageError, type GlobalOpts } from '../common.js';
+import { EXPORT_KINDS, type ExportCli } from '../export.js';
+
+export async function runExport(g: GlobalOpts, kind: string, o: ExportCli): Promise<void> {
+  if (!(EXPORT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`export: unknown kind "${kind}"; use one of: ${EXPORT_KINDS.join(', ')}`);
+  // Deployment files come from the config alone: no task code runs.
+  const p = await project(g, { tasks: false });
+  const k8sNs = p.config.drivers.kubernetes?.namespace;
+  const opts = {
+    configPath: o.configPath ?? (kind === 'systemd' ? `${o.workdir}/trireme.yml` : '/app/trireme.yml'),
+    image: o.image,
+    controllerImage: o.controllerImage,
+    namespace: o.namespace ?? (typeof k8sNs === 'string' ? k8sNs : 'trireme'),
+    source: basename(p.configPath ?? 'trireme.yml'),
+    configText: p.configPath ? await readFile(p.configPath, 'utf8') : '',
+  };
+  const files: ExportFile[] = kind === 'kubernetes' ? kubernetesManifests(p, opts)
+    : kind === 'keda' ? kedaObjects(p, opts)
+      : kind === 'hpa' ? hpaObjects(p, opts)
+        : kind === 'compose' ? composeFile(p, opts)
+          : systemdUnits(p, { ...opts, prefix: o.prefix, user: o.user, workdir: o.workdir });
+  if (!o.out) {
+    process.stdout.write(files.map((f) => `# ---- ${f.path}\n${f.content}`).join('\n'));
+    return;
+  }
+  await mkdir(o.out, { recursive: true });
+  for (const f of files) await writeFile(join(o.out, f.path), f.content);
+  process.stderr.write(`trireme: wrote ${files.map((f) => relative(process.cwd(), join(o.out!, f.path))).join(', ')}\n`);
+}

@@ -1,0 +1,91 @@
+/** The bodies of `trireme jobs`, `job`, `cancel` and `retry`. */
+import type { Command } from 'commander';
+import { TriremeClient } from '../../queue/client.js';
+import { cancelJob, followJob, JOB_STATES, JobError, jobNotFound, listJobs, retryJob, type JobStateFilter } from '../../queue/jobs.js';
+import { ago, globals, project, redisFor, table, UsageError } from '../common.js';
+import type { JobsCli } from '../jobs.js';
+
+/** A client for one verb. Reading a job never starts a Redis server; routes and pools are enough, no task code. */
+async function withClient<T>(cmd: Command, fn: (c: TriremeClient) => Promise<T>): Promise<T> {
+  const p = await project(globals(cmd), { tasks: false });
+  const { url } = await redisFor(p, { start: false });
+  const client = new TriremeClient(p, url);
+  try {
+    return await fn(client);
+  } catch (err) {
+    if (err instanceof JobError && err.code !== 'not_found') throw new UsageError(err.message);
+    throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+const secs = (ms?: number) => (ms === undefined ? '-' : ms < 10_000 ? `${(ms / 1000).toFixed(2)}s` : `${Math.round(ms / 1000)}s`);
+
+export async function jobs(cmd: Command, o: JobsCli): Promise<void> {
+  await withClient(cmd, async (client) => {
+    const state = o.state?.split(',').filter(Boolean) as JobStateFilter[] | undefined;
+    const bad = state?.find((s) => !(JOB_STATES as readonly string[]).includes(s));
+    if (bad) throw new UsageError(`--state: unknown state "${bad}"; use ${JOB_STATES.join(', ')}`);
+    const limit = Number(o.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit takes a whole number from 1 to 500, got "${o.limit}"`);
+    const page = await listJobs(client, { state, queue: o.queue, pool: o.pool, task: o.task, limit, cursor: o.cursor });
+    if (o.json) { process.stdout.write(`${JSON.stringify(page, null, 2)}\n`); return; }
+    const rows = [['ID', 'TASK', 'STATE', 'POOL', 'ATTEMPTS', 'SUBMITTED', 'WAITED', 'RAN']];
+    for (const j of page.jobs) {
+      rows.push([j.id, j.task, j.state, j.pool ?? '-', `${j.attempts}/${j.maxAttempts}`, `${ago(j.submittedAt)} ago`,
+        secs(j.startedAt ? j.startedAt - j.submittedAt : undefined), secs(j.startedAt && j.finishedAt ? j.finishedAt - j.startedAt : undefined)]);
+    }
+    process.stdout.write(page.jobs.length ? table(rows) : 'no jobs match\n');
+    if (page.cursor) process.stdout.write(`more: trireme jobs --cursor ${page.cursor}${o.state ? ` --state ${o.state}` : ''}\n`);
+  });
+}
+
+export async function job(cmd: Command, id: string, o: { follow?: boolean; json?: boolean }): Promise<void> {
+  await withClient(cmd, async (client) => {
+    const view = await client.getJob(id);
+    if (!view) throw jobNotFound(id);
+    if (!o.follow) {
+      const { logs } = await client.queue(view.queue).getJobLogs(id, 0, -1, true);
+      if (o.json) { process.stdout.write(`${JSON.stringify({ ...view, logs }, null, 2)}\n`); return; }
+      const lines = [
+        `${view.id}  ${view.task} -> ${view.queue} (pool ${view.pool ?? '-'})`,
+        `state      ${view.state}${view.progress ? `  progress ${JSON.stringify(view.progress)}` : ''}`,
+        `attempts   ${view.attempts}/${view.maxAttempts}${view.starts > Math.max(1, view.attempts) ? `  (started ${view.starts} times: ${view.stalls} run(s) lost with their replica and run again)` : ''}`,
+        `submitted  ${new Date(view.submittedAt).toISOString()}`,
+        `started    ${view.startedAt ? `${new Date(view.startedAt).toISOString()}  (waited ${secs(view.startedAt - view.submittedAt)})` : '-'}`,
+        `finished   ${view.finishedAt ? `${new Date(view.finishedAt).toISOString()}  (ran ${secs(view.startedAt ? view.finishedAt - view.startedAt : undefined)})` : '-'}`,
+        `payload    ${JSON.stringify(view.payload)}`,
+        ...(view.result !== undefined ? [`result     ${JSON.stringify(view.result)}`] : []),
+        ...(view.error ? [`error      ${view.error}`] : []),
+        ...(logs.length ? ['log:', ...logs.map((l) => `  ${l}`)] : []),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return;
+    }
+    const ctl = new AbortController();
+    process.once('SIGINT', () => ctl.abort());
+    for await (const e of followJob(client, id, { signal: ctl.signal })) {
+      if (o.json) { process.stdout.write(`${JSON.stringify(e)}\n`); }
+      else if (e.type === 'log') process.stdout.write(`${e.line}\n`);
+      else if (e.type === 'state') process.stderr.write(`-- ${e.state}\n`);
+      else if (e.type === 'end') process.stderr.write(`-- ${e.state}${e.error ? `: ${e.error}` : e.result !== undefined ? `: ${JSON.stringify(e.result)}` : ''}\n`);
+      if (e.type === 'end' && e.state !== 'completed') process.exitCode = 1;
+    }
+  });
+}
+
+export async function cancel(cmd: Command, id: string): Promise<void> {
+  await withClient(cmd, async (client) => {
+    const r = await cancelJob(client, id);
+    process.stdout.write(`${id}: was ${r.was}, now ${r.state}\n`);
+    if (r.state === 'active') process.exitCode = 1;
+  });
+}
+
+export async function retry(cmd: Command, id: string): Promise<void> {
+  await withClient(cmd, async (client) => {
+    const r = await retryJob(client, id);
+    process.stdout.write(`${id}: ${r.state}\n`);
+  });
+}

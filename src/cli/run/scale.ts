@@ -1,0 +1,50 @@
+/** The bodies of `trireme status`, `scale`, `pause` and `resume`. */
+import type { Command } from 'commander';
+import { ControlStore } from '../../queue/control-store.js';
+import { Inspector } from '../../control/inspect.js';
+import { formatSize } from '../../core/units.js';
+import { table, UsageError, withRedis } from '../common.js';
+import type { Project } from '../../project.js';
+
+function poolArg(p: Project, pool: string): void {
+  if (!Object.hasOwn(p.config.pools, pool)) throw new UsageError(`no pool "${pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
+}
+
+export async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
+  await withRedis(cmd, async (p, redis) => {
+    const inspector = new Inspector(p, redis);
+    const [pools, leader, standbys] = await Promise.all([inspector.pools(), inspector.leader(), inspector.standbys()]);
+    if (o.json) { process.stdout.write(`${JSON.stringify({ leader, pools, standbys }, null, 2)}\n`); return; }
+    const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
+    for (const x of pools) {
+      const r = x.replicas;
+      rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
+        String(x.depths.waiting), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
+        x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
+        x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}` : '-']);
+    }
+    process.stdout.write(table(rows));
+    if (standbys.length) {
+      process.stdout.write(`standby: ${standbys.map((s) => `${s.pool || 'any pool'} on ${s.host} (pid ${s.pid}, ${formatSize(s.rss)})`).join('; ')}\n`);
+    }
+    process.stdout.write(`controller: ${leader ?? 'none holds the lease (is trireme serve running?)'}\n`);
+  }, { start: false });
+}
+
+export async function pin(cmd: Command, pool: string, n: string): Promise<void> {
+  await withRedis(cmd, async (p, redis) => {
+    poolArg(p, pool);
+    const replicas = Number(n);
+    if (!Number.isInteger(replicas) || replicas < 0) throw new UsageError(`replicas must be a whole number >= 0, got "${n}"`);
+    await new ControlStore(redis, p.config.prefix).setReplicas(pool, replicas);
+    process.stdout.write(`${pool}: pinned at ${replicas} replica(s), autoscaling paused\n`);
+  }, { start: false });
+}
+
+export async function toggle(cmd: Command, pool: string, verb: 'pause' | 'resume'): Promise<void> {
+  await withRedis(cmd, async (p, redis) => {
+    poolArg(p, pool);
+    await new ControlStore(redis, p.config.prefix)[verb](pool);
+    process.stdout.write(`${pool}: ${verb === 'pause' ? 'autoscaling paused' : 'autoscaling on'}\n`);
+  }, { start: false });
+}

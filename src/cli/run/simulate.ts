@@ -1,0 +1,38 @@
+/** The bodies of `trireme simulate` and `trireme plan`. */
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { readTrace } from '../../sim/trace.js';
+import { BASELINES } from '../../sim/policies.js';
+import { formatReport, htmlReport, runReport, svgChart } from '../../sim/report.js';
+import { planTables } from '../../sim/plan.js';
+import { parseSize } from '../../core/units.js';
+import { globals, project, UsageError } from '../common.js';
+import type { SimulateCli } from '../simulate.js';
+
+export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
+  // Routes and pools are all a simulation needs: no task code runs.
+  const p = await project(globals(cmd), { tasks: false });
+  const known = ['trireme', ...BASELINES];
+  for (const name of o.policy) if (!known.includes(name)) throw new UsageError(`--policy: unknown policy "${name}"; use: ${known.join(', ')}`);
+  let trace;
+  try { trace = await readTrace(o.trace); } catch (e) { throw new UsageError(`--trace: ${(e as Error).message}`); }
+  for (const j of trace) if (!p.router.poolFor(p.router.queueFor(j.task))) throw new UsageError(`--trace: task "${j.task}" routes to no pool of this config`);
+  const span = trace.length ? trace[trace.length - 1].t : 0;
+  const report = runReport(p, trace, o.policy, { seriesStepMs: o.out && !o.out.endsWith('.json') ? Math.max(1_000, (span * 1000) / 1500) : undefined });
+  if (o.out) {
+    const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlReport(report) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
+    await writeFile(o.out, body);
+  }
+  if (o.json) {
+    const slim = { ...report, policies: report.policies.map(({ series: _s, events: _e, accountTo: _a, ...rest }) => rest) };
+    process.stdout.write(`${JSON.stringify(slim, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatReport(report)}\n`);
+  }
+}
+
+export async function plan(cmd: Command, o: { hostCpu: string; hostMemory: string; json?: boolean }): Promise<void> {
+  const p = await project(globals(cmd), { tasks: false });
+  const tables = planTables(p.config, { cpu: Number(o.hostCpu), memory: parseSize(o.hostMemory), gpu: p.config.capacity.gpu ?? 0 });
+  process.stdout.write(o.json ? `${JSON.stringify(tables, null, 2)}\n` : `${tables.text}\n`);
+}

@@ -1,0 +1,69 @@
+/** The body of `trireme submit`. */
+import { TriremeClient, type Submitted } from '../../queue/client.js';
+import { queueOfJobId } from '../../queue/job-id.js';
+import { parseDuration } from '../../core/units.js';
+import { intOpt, parseJson, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
+import type { SubmitCli } from '../submit.js';
+
+export async function runSubmit(g: GlobalOpts, task: string, o: SubmitCli): Promise<void> {
+  const p = await project(g);
+  const { url } = await redisFor(p);
+  const client = new TriremeClient(p, url);
+  try {
+    const opts = {
+      queue: o.queue, delay: o.delay, idempotencyKey: o.key,
+      priority: o.priority !== undefined ? intOpt(o.priority, '--priority') : undefined,
+      retries: o.retries !== undefined ? intOpt(o.retries, '--retries') : undefined,
+    };
+    let submitted: Submitted & { children?: string[] };
+    if (o.group) {
+      const payloads = parseJson(o.group, '--group');
+      if (!Array.isArray(payloads)) throw new UsageError('--group takes a JSON array of payloads, e.g. \'[{"n":1},{"n":2}]\'');
+      submitted = await client.submitGroup(task, payloads, opts);
+    } else {
+      submitted = await client.submit(task, parseJson(o.data, '--data'), opts);
+    }
+    if (!o.wait) {
+      process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.id}  (${task} -> queue ${submitted.queue}, pool ${submitted.pool})\n`);
+      return;
+    }
+    const timeout = o.timeout && o.timeout !== '0' ? parseDuration(o.timeout) : undefined;
+    const bar = o.group && process.stderr.isTTY && !o.json ? progressBar(client, submitted.id, (submitted.children?.length ?? 1)) : undefined;
+    try {
+      const result = await client.waitFor(submitted.id, timeout);
+      await bar?.stop();
+      process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'completed', result })}\n` : `${submitted.id} completed: ${JSON.stringify(result)}\n`);
+    } catch (err) {
+      await bar?.stop();
+      process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'failed', error: (err as Error).message })}\n` : `${submitted.id} failed: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** A one-line bar on stderr of a group's finished runs, redrawn every half second until stopped. */
+function progressBar(client: TriremeClient, parentId: string, total: number): { stop(): Promise<void> } {
+  let done = 0;
+  const draw = () => {
+    const width = 30;
+    const filled = Math.round((width * done) / total);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} runs finished`);
+  };
+  const update = async () => {
+    const job = await client.queue(queueOfJobId(parentId)!).getJob(parentId);
+    const c = await job?.getDependenciesCount({ processed: true, failed: true });
+    if (c) done = Math.min(total, (c.processed ?? 0) + (c.failed ?? 0));
+    draw();
+  };
+  draw();
+  const timer = setInterval(() => void update().catch(() => {}), 500);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await update().catch(() => {});
+      process.stderr.write('\n');
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The body of `trireme worker`: a replica, or a standby that becomes one. A standby has Node, BullMQ, the config
+ * and the task modules loaded (and, when kept for one pool, its connections open and its isolated runner warm); the
+ * local driver sends it `{ t: 'become', pool, id }` over the IPC channel the moment a pool needs a replica, and it
+ * starts consuming at once.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createLogger, type Logger } from '../../log.js';
+import { PoolWorker } from '../../queue/worker.js';
+import { StandbyRegistry } from '../../queue/registry.js';
+import { connect } from '../../queue/connection.js';
+import { within } from '../../queue/deadline.js';
+import { HOST } from '../../host.js';
+import { RECYCLE_EXIT_CODE } from '../../core/replica.js';
+import { parseDuration } from '../../core/units.js';
+import type { Project } from '../../project.js';
+import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
+import type { WorkerCli } from '../worker.js';
+
+/** What the local driver and a standby say to each other over IPC. */
+export type StandbyMessage = { t: 'become'; pool: string; id: string };
+export type StandbyReport = { t: 'standby-ready'; rss: number } | { t: 'became'; pool: string; id: string };
+
+export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> {
+  const o = { ...given };
+  if (o.instance) {
+    // A systemd template instance `POOL-N`: the pool, and an id the systemd driver knows it by.
+    const m = /^(.+)-(\d+)$/.exec(o.instance);
+    if (!m) throw new UsageError(`--instance takes POOL-N (the unit's %i, e.g. heavy-3), got "${o.instance}"`);
+    o.pool ??= m[1];
+    o.id ??= `${HOST}:${o.instance}`;
+  }
+  if (!o.standby && !o.pool) throw new UsageError('worker needs --pool NAME (or --standby, for a process kept ready by serve)');
+  // The pool's env, where whoever started this replica did not set it (a systemd instance, a replica by hand), before
+  // any task code loads: a native library reads its settings (OMP_NUM_THREADS) when it loads.
+  const p = await project(g, { beforeTasks: (config) => {
+    const env = o.pool && Object.hasOwn(config.pools, o.pool) ? config.pools[o.pool].env : {};
+    for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
+  } });
+  if (o.pool && !p.config.pools[o.pool]) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
+  const { url } = await redisFor(p);
+  const logger = createLogger('trireme-worker');
+  watchParent();
+  if (!o.standby) {
+    await serveAs(make(p, o.pool!, url, logger, o), o);
+    return;
+  }
+  if (!process.send) throw new UsageError('--standby runs under serve, which talks to it over IPC; run trireme worker --pool NAME by hand');
+  await standby(p, url, logger, o);
+}
+
+function make(p: Project, pool: string, url: string, logger: Logger, o: WorkerCli): PoolWorker {
+  return new PoolWorker({
+    project: p, pool, redisUrl: url, id: o.id, logger,
+    heartbeatMs: parseDuration(o.heartbeat), lockDuration: parseDuration(o.lock), stalledInterval: parseDuration(o.stalledInterval),
+  });
+}
+
+/** Starts consuming as `worker`, draining on SIGTERM/SIGINT and exiting with the drain's code. */
+async function serveAs(worker: PoolWorker, o: WorkerCli): Promise<void> {
+  const grace = o.grace ? parseDuration(o.grace) : worker.pool.drainGrace;
+  const stop = () => { void worker.drain(grace, 'signal'); };
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  worker.once('drained', (reason) => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
+  // Set before start(): a parent that dies while the replica connects still takes it down, by a drain.
+  onParentGone = stop;
+  // TRIREME_READY_FILE: a file that exists while the replica serves (a Kubernetes readiness probe reads it).
+  const ready = process.env.TRIREME_READY_FILE;
+  if (ready) worker.once('draining', () => { rmSync(ready, { force: true }); });
+  await worker.start();
+  if (ready) writeFileSync(ready, `${worker.id}\n`);
+}
+
+async function standby(p: Project, url: string, logger: Logger, o: WorkerCli): Promise<void> {
+  // Kept for one pool (its environment is set): build the replica now, with its connections and runner warm.
+  const prepared = o.pool ? make(p, o.pool, url, logger, o) : undefined;
+  // Errors surface when it becomes a replica (start() awaits the same preparation).
+  prepared?.prepare().catch(() => {});
+  const redis = connect(url, 'trireme-standby');
+  const registry = new StandbyRegistry(redis, p.config.prefix);
+  const id = `standby-${hostname()}-${process.pid}`;
+  const info = () => ({ id, host: hostname(), pid: process.pid, pool: o.pool ?? '', rss: process.memoryUsage.rss(), startedAt });
+  const startedAt = Date.now();
+  const beat = () => registry.beat(info()).catch(() => {});
+  await beat();
+  const heartbeat = setInterval(beat, 5_000);
+  // Until it becomes a replica, a signal just ends the standby: it holds no job, only its registry entry.
+  const leave = () => { void within(registry.remove(id), 1_000, undefined).finally(() => process.exit(0)); };
+  process.once('SIGTERM', leave);
+  process.once('SIGINT', leave);
+  onParentGone = leave;
+  process.once('message', (m: StandbyMessage) => {
+    if (m.t !== 'become') return;
+    clearInterval(heartbeat);
+    void registry.remove(id).finally(() => redis.disconnect());
+    // A standby kept for one pool was started with the id its replica will have.
+    const worker = prepared ?? make(p, m.pool, url, logger, { ...o, id: m.id });
+    process.send!({ t: 'became', pool: m.pool, id: m.id } satisfies StandbyReport);
+    serveAs(worker, o).catch((err) => {
+      logger.error({ err: (err as Error).message, pool: m.pool }, 'standby could not become a replica');
+      process.exit(1);
+    });
+  });
+  process.send!({ t: 'standby-ready', rss: process.memoryUsage.rss() } satisfies StandbyReport);
+}
+
+/** What to do when the parent goes: exit while nothing runs, drain once the replica serves. */
+let onParentGone: () => void = () => process.exit(0);
+
+/**
+ * Started by `serve` (TRIREME_PARENT_PID, or an IPC channel): when it dies, even by SIGKILL, do not live on as an
+ * orphan. The channel closing tells at once; the pid check covers a parent that gave no channel.
+ */
+function watchParent(): void {
+  const parent = Number(process.env.TRIREME_PARENT_PID);
+  process.once('disconnect', () => onParentGone());
+  if (parent) setInterval(() => { if (parentGone(parent)) onParentGone(); }, 1_000).unref();
+}

@@ -1,0 +1,33 @@
+/**
+ * Where Trireme's own files are. The same code runs from `src/` (tests, through tsx), from `dist/` (the library
+ * build) and from `dist/bin/` (the bundled CLI), so paths to shipped assets are found from the package root rather
+ * than from a fixed number of `..` steps.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let root: string | undefined;
+
+/** The folder holding Trireme's package.json. */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'trireme') return (root = dir);
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find Trireme's package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+/** The installed package's version. */
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The CLI entry every spawned replica and standby runs. */
+export function cliPath(): string {
+  return join(packageRoot(), 'bin/trireme.cjs');
+}

@@ -1,0 +1,35 @@
+/**
+ * The task manifest: what a submitter needs to know of each task without its code — the queue it overrides routing
+ * with, its retries, backoff and priority. Every process that loads the task modules (replicas, serve) writes it;
+ * a routes-only client (a web app that does not import the task code) reads it, so that a job submitted from there
+ * gets the same retries as one submitted from the CLI, and an unknown task name is refused.
+ */
+import type { Redis } from 'ioredis';
+import type { Project } from '../project.js';
+import type { TaskOptions } from '../core/task.js';
+import { keys } from './keys.js';
+
+/** The part of a task's options that can travel without its code. */
+export type ManifestEntry = Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> & { kind: 'function' | 'command' };
+
+export function manifestOf(project: Project): Record<string, ManifestEntry> {
+  const out: Record<string, ManifestEntry> = {};
+  for (const t of project.tasks.values()) {
+    out[t.name] = t.kind === 'function'
+      ? { kind: 'function', queue: t.definition.options.queue, retries: t.definition.options.retries, backoff: t.definition.options.backoff, priority: t.definition.options.priority }
+      : { kind: 'command', queue: t.command.queue, retries: t.command.retries };
+  }
+  return out;
+}
+
+/** Writes this project's tasks into the manifest (one round trip). */
+export async function writeManifest(redis: Redis, project: Project): Promise<void> {
+  const entries = manifestOf(project);
+  if (!project.tasksLoaded || Object.keys(entries).length === 0) return;
+  await redis.hset(keys.tasks(project.config.prefix), Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, JSON.stringify(v)])));
+}
+
+export async function readManifest(redis: Redis, prefix: string): Promise<Map<string, ManifestEntry>> {
+  const h = await redis.hgetall(keys.tasks(prefix));
+  return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as ManifestEntry]));
+}

@@ -1,0 +1,131 @@
+/**
+ * The package as a user gets it: `npm pack` (prepack builds dist/), `npm install <tarball> --omit=dev` into a fresh
+ * project, once as an ES module project and once as CommonJS, a trireme.yml and a TypeScript task that imports from
+ * `trireme`, `tsc --noEmit` over a typed client, `npx trireme serve`, and a job submitted through the library's
+ * client with its result read back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, waitFor } from '../helpers.js';
+
+const run = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), 'trireme-package-'));
+let tarball: string;
+const serves: ReturnType<typeof spawn>[] = [];
+
+const TASKS = `import { defineTask } from 'trireme';
+
+export const add = defineTask('math.add', async (p: { a: number; b: number }) => ({ sum: p.a + p.b, pid: process.pid }));
+`;
+
+/** Type-checked only: the payload and the result are typed from the task's definition, with no task code loaded. */
+const TYPED = `import { createClient } from 'trireme';
+import type { add } from './tasks.js';
+
+export async function check(): Promise<number> {
+  const client = await createClient();
+  const tasks = client.task<typeof add>('math.add');
+  // @ts-expect-error a string where the task takes a number: the payload is typed
+  await tasks.submit({ a: 'two', b: 3 });
+  const job = await tasks.submit({ a: 2, b: 3 });
+  const result = await job.result();
+  const sum: number = result.sum;
+  await client.close();
+  return sum;
+}
+`;
+
+const CLIENT_ESM = `import { createClient } from 'trireme';
+const client = await createClient();
+const job = await client.task('math.add').submit({ a: 2, b: 3 });
+process.stdout.write(JSON.stringify(await job.result(60_000)));
+await client.close();
+`;
+
+const CLIENT_CJS = `const { createClient } = require('trireme');
+(async () => {
+  const client = await createClient();
+  const job = await client.task('math.add').submit({ a: 2, b: 3 });
+  process.stdout.write(JSON.stringify(await job.result(60_000)));
+  await client.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+const CONFIG = `tasks: [./tasks.ts]
+defaultQueue: work
+pools:
+  main:
+    queues: [work]
+    concurrency: 2
+    scaling: { min: 0, max: 2, idleShutdown: 2s }
+`;
+
+async function project(kind: 'esm' | 'cjs'): Promise<string> {
+  const dir = join(work, kind);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `trireme-${kind}-user`, version: '1.0.0', private: true, ...(kind === 'esm' ? { type: 'module' } : {}) }));
+  // What a user's project installs: the tarball and its dependencies, no dev dependencies.
+  await run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: dir, timeout: 240_000 });
+  writeFileSync(join(dir, 'trireme.yml'), CONFIG);
+  writeFileSync(join(dir, 'tasks.ts'), TASKS);
+  writeFileSync(join(dir, 'typed.ts'), TYPED);
+  writeFileSync(join(dir, kind === 'esm' ? 'client.mjs' : 'client.cjs'), kind === 'esm' ? CLIENT_ESM : CLIENT_CJS);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+    include: ['tasks.ts', 'typed.ts'],
+  }));
+  // A TypeScript user has @types/node (a dependency of @kubernetes/client-node brings one); else borrow ours.
+  if (!existsSync(join(dir, 'node_modules/@types/node'))) {
+    mkdirSync(join(dir, 'node_modules/@types'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules/@types/node'), join(dir, 'node_modules/@types/node'));
+  }
+  return dir;
+}
+
+async function serveAndSubmit(dir: string, client: string): Promise<void> {
+  // The README's way: npx runs the package's bin; no Redis is configured, so serve starts its private one.
+  // Its own process group, so that a stop reaches serve through npx as a Ctrl-C would.
+  const serve = spawn('npx', ['--no-install', 'trireme', 'serve', '--port', '0'], { cwd: dir, detached: true, env: { ...process.env, TRIREME_PARENT_PID: String(process.pid), TRIREME_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  serves.push(serve);
+  let out = '';
+  serve.stdout!.on('data', (d) => { out += d; });
+  serve.stderr!.on('data', (d) => { out += d; });
+  // 'close', not 'exit': npx exits at once on the signal, serve holds the pipes until it has shut down.
+  const exited = new Promise<void>((done) => serve.once('close', () => done()));
+  await waitFor(() => /dashboard and API at http:\/\//.test(out), 60_000, `serve to listen (output so far: ${out.slice(-500)})`);
+  const { stdout } = await run(process.execPath, [client], { cwd: dir, timeout: 90_000 }).catch((e: Error) => {
+    throw new Error(`${e.message}\nserve's output:\n${out.slice(-3000)}`);
+  });
+  const result = JSON.parse(stdout) as { sum: number; pid: number };
+  assert.equal(result.sum, 5);
+  assert.notEqual(result.pid, serve.pid, 'a replica ran the task, not serve');
+  process.kill(-serve.pid!, 'SIGTERM');
+  await exited;
+  // npx ends by the signal it forwarded; serve's own shutdown shows in its log: the replica drained and stopped.
+  assert.match(out, /"msg":"shutting down: draining replicas"/);
+  assert.match(out, /"code":0,"signal":null,"msg":"replica stopped"/, out.slice(-2000));
+}
+
+describe('the packed package, installed with --omit=dev', () => {
+  before(async () => {
+    await run('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: ROOT, timeout: 240_000 });
+    tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
+  });
+  after(() => { for (const s of serves) if (s.exitCode === null) { try { process.kill(-s.pid!, 'SIGKILL'); } catch { /* gone */ } } });
+
+  for (const kind of ['esm', 'cjs'] as const) {
+    test(`${kind === 'esm' ? 'an ES module' : 'a CommonJS'} project: tsc passes, serve runs the TypeScript task, the client gets the result`, { timeout: 400_000 }, async () => {
+      const dir = await project(kind);
+      const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, timeout: 120_000 }).catch((e) => e as { stdout: string; code: number });
+      assert.equal((tsc as { code?: number }).code ?? 0, 0, `tsc --noEmit failed:\n${(tsc as { stdout: string }).stdout}`);
+      const version = await run(process.execPath, [join(dir, 'node_modules/.bin/trireme'), '--version'], { cwd: dir });
+      assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/);
+      await serveAndSubmit(dir, kind === 'esm' ? 'client.mjs' : 'client.cjs');
+    });
+  }
+});
