@@ -16,9 +16,13 @@ export interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: s
 
 const GiB = 1024 ** 3;
 
-export async function runChecks(project: Project, redis: Redis, opts: { redisLabel: string }): Promise<Check[]> {
+export async function runChecks(project: Project, redis: Redis | undefined, opts: { redisLabel: string }): Promise<Check[]> {
   const checks: Check[] = [{ name: 'config', status: 'ok', detail: `${project.configPath ?? 'config'}: ${Object.keys(project.config.pools).length} pool(s), ${project.tasks.size} task(s)` }];
-  const info = await within(redis.info('server').then((s) => s, () => undefined), 2_000, undefined);
+  const info = redis ? await within(redis.info('server').then((s) => s, () => undefined), 2_000, undefined) : undefined;
+  if (!redis) {
+    checks.push({ name: 'redis', status: 'fail', detail: `no answer from ${opts.redisLabel}; start it with trireme serve, or set TRIREME_REDIS_URL` });
+    return [...checks, ...await hostChecks(project)];
+  }
   if (!info) {
     checks.push({ name: 'redis', status: 'fail', detail: `no answer from ${opts.redisLabel} within 2 s; is redis-server running, and is the URL right?` });
     return [...checks, ...await hostChecks(project)];
@@ -47,7 +51,8 @@ export async function runChecks(project: Project, redis: Redis, opts: { redisLab
     const live = p.replicas.current;
     const want = p.decision?.desired ?? p.scaling.min;
     const detail = `${live} live (${p.replicas.starting} starting, ${p.replicas.idle} idle, ${p.replicas.busy} busy, ${p.replicas.draining} draining), wanted ${want}, min ${p.scaling.min} max ${p.scaling.max}; ${p.depths.waiting} waiting`;
-    if (p.decision?.health) checks.push({ name: `pool ${p.name}`, status: 'fail', detail: `${p.decision.health}; ${detail}` });
+    // degraded: the pool runs on what is left (a host down, its replicas made up elsewhere); error: it cannot scale.
+    if (p.decision?.health) checks.push({ name: `pool ${p.name}`, status: p.decision.health.startsWith('degraded') ? 'warn' : 'fail', detail: `${p.decision.health}; ${detail}` });
     else if (live === 0 && (want > 0 || p.depths.waiting > 0)) checks.push({ name: `pool ${p.name}`, status: 'fail', detail: `no replica alive; ${detail}` });
     else if (live < want) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `fewer replicas than wanted (starting up, or capped by capacity); ${detail}` });
     else checks.push({ name: `pool ${p.name}`, status: 'ok', detail });

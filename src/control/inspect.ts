@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
 import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../queue/control-store.js';
-import { ReplicaRegistry, type ReplicaInfo, type ReplicaState } from '../queue/registry.js';
+import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../queue/registry.js';
 import { queueDepths, type QueueDepth } from '../queue/counts.js';
 import { Lease } from '../queue/lease.js';
 
@@ -156,6 +156,9 @@ export class Inspector {
   }
 
   events(limit = 100): Promise<ScaleEvent[]> { return this.store.events(limit); }
+
+  /** Standby processes kept ready to become replicas, with their memory. */
+  standbys(): Promise<StandbyInfo[]> { return new StandbyRegistry(this.redis, this.project.config.prefix).list(); }
 
   /** The controller holding the lease, if any. */
   leader(): Promise<string | null> {

@@ -93,20 +93,26 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     return out(want, rec.reason, memory);
   }
   if (want < current) {
+    // Above max (a host that came back with its replicas, a lowered max, a schedule's window closing): max is a
+    // bound, not a wish; cooldowns, stabilisation and idle shutdown may hold a pool at max, never above it.
+    const hold = (why: string, remaining = 0) => (current > b.max
+      ? out(b.max, `${current} above max ${b.max}: to max`, memory)
+      : out(current, why, memory, remaining));
     const since = now - Math.max(mem.lastUpAt ?? -Infinity, mem.lastDownAt ?? -Infinity);
     if (since < s.cooldownDown) {
-      return out(current, `${rec.reason}, down-cooldown ${formatDuration(s.cooldownDown - since)} left`, memory, s.cooldownDown - since);
+      return hold(`${rec.reason}, down-cooldown ${formatDuration(s.cooldownDown - since)} left`, s.cooldownDown - since);
     }
     if (l === 0) {
       const idle = now - lastBusyAt;
       if (idle < s.idleShutdown) {
-        return out(current, `idle ${formatDuration(idle)} < ${formatDuration(s.idleShutdown)}: hold`, memory, s.idleShutdown - idle);
+        return hold(`idle ${formatDuration(idle)} < ${formatDuration(s.idleShutdown)}: hold`, s.idleShutdown - idle);
       }
       return out(b.min, `idle ${formatDuration(idle)} >= ${formatDuration(s.idleShutdown)}: to min`, memory);
     }
-    const floor = Math.max(...recommendations.map((r) => r.value));
+    const floor = Math.min(b.max, Math.max(...recommendations.map((r) => r.value)));
     if (floor > want) {
-      return out(Math.min(current, floor), `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory);
+      if (floor >= current) return hold(`${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`);
+      return out(floor, `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory);
     }
     return out(want, rec.reason, memory);
   }

@@ -1,6 +1,12 @@
 /**
- * Where replicas live. A driver executes and never decides: the controller tells it how many to start and which to
- * stop. One interface, one file per implementation, one line in the registry (drivers/index.ts).
+ * Where replicas live. A driver executes and never decides: the controller tells it how many to start and which
+ * replicas to take away. One interface, one file per implementation, one line in the registry (drivers/index.ts).
+ *
+ * Two ways to scale down, chosen by `capabilities.scaleDown`:
+ *  - `stop-replicas` (local, systemd): the driver stops the replicas the controller picked; each drains first.
+ *  - `set-count` (compose, kubernetes): the engine removes replicas itself when its count is lowered. The controller
+ *    first drains the idle victims (they stop taking jobs and wait to be removed), then `setCount` makes those the
+ *    ones the engine removes (pod-deletion-cost, removing drained containers) and lowers the count.
  */
 
 export interface DriverReplica {
@@ -8,34 +14,85 @@ export interface DriverReplica {
   pool: string;
   /** Process id, container or unit name, as the driver knows it. */
   handle: string;
+  /** The host name the replica reports in its heartbeats (pod name, container id, machine), to match registry entries. */
+  host?: string;
+  /** The container the replica runs in (an id, at least its first 12 characters), to match registry entries. */
+  container?: string;
   startedAt: number;
-  /** `stopping`: asked to drain, not gone yet. */
+  /** `stopping`: asked to drain or being removed, not gone yet. */
   phase: 'running' | 'stopping';
+  /** The engine's own readiness, for drivers that know it (a pod's Ready condition); undefined when unknown. */
+  ready?: boolean;
 }
 
 export interface PoolHealth {
-  /** `crash-loop`: replicas keep exiting soon after start; starts are held back with a growing delay. */
-  status: 'ok' | 'crash-loop' | 'backoff';
+  /**
+   * `crash-loop`: replicas keep exiting soon after start; starts are held back with a growing delay. `error`: the
+   * engine refused or could not be reached (the message says what to fix). `degraded`: some hosts are unreachable.
+   */
+  status: 'ok' | 'crash-loop' | 'backoff' | 'error' | 'degraded';
   message?: string;
   restarts: number;
 }
 
 export interface DriverCapabilities {
-  /** Can stop one chosen replica (local, systemd) rather than only set a count (compose, kubernetes). */
-  choosesVictim: boolean;
+  scaleDown: 'stop-replicas' | 'set-count';
   /** Knows when a replica is ready, beyond the registry's heartbeats. */
   knowsReadiness: boolean;
+  /** Its replicas outlive this process (a cluster, other machines): closing the driver leaves them running. */
+  remote: boolean;
+}
+
+/** What the controller hands a `set-count` driver on scale-down. */
+export interface ScaleIn {
+  /** Idle replicas the controller drained: the ones the engine should remove. */
+  victims: DriverReplica[];
+  /** Replicas running jobs: the ones the engine must keep. */
+  busy: DriverReplica[];
+  graceMs: number;
 }
 
 export interface Driver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
-  list(pool: string): DriverReplica[] | Promise<DriverReplica[]>;
-  /** Starts up to `count` replicas; returns how many it started (fewer while a pool is in crash backoff). */
+  list(pool: string): Promise<DriverReplica[]>;
+  /** Starts up to `count` more replicas; returns how many it started (fewer while a pool is in crash backoff). */
   start(pool: string, count: number): Promise<number>;
-  /** Drains one replica: it stops taking jobs and exits once its running jobs finish or `graceMs` passes. */
-  stop(replicaId: string, graceMs: number): Promise<void>;
+  /** `stop-replicas`: drains one replica, which exits once its running jobs finish or `graceMs` passes. */
+  stop?(replicaId: string, graceMs: number): Promise<void>;
+  /**
+   * `set-count`: the engine keeps `count` replicas of the pool, removing the victims first. Returns a note when the
+   * engine may remove others than the victims (Compose removes the highest-numbered containers).
+   */
+  setCount?(pool: string, count: number, scaleIn: ScaleIn): Promise<{ note?: string }>;
   health(pool: string): PoolHealth;
-  /** Drains and stops everything this driver started. */
+  /** Housekeeping on each controller pass while this controller leads (standbys, host checks). */
+  maintain?(): Promise<void> | void;
+  /** Lets go: the local driver drains and stops what it started; remote drivers leave their replicas running. */
   close(graceMs: number): Promise<void>;
+}
+
+/** What every driver is built with. */
+export interface DriverContext {
+  project: import('../project.js').Project;
+  redisUrl: string;
+  clock: import('../core/clock.js').Clock;
+  logger: import('../log.js').Logger;
+  /** Extra environment for the replicas a local driver starts (serve's config snapshot). */
+  childEnv?: Record<string, string>;
+  /** GPU indices of this machine, for the local driver. */
+  gpus?: number[];
+  /** Extra `worker` arguments for locally started replicas (tests shorten locks and heartbeats). */
+  workerArgs?: string[];
+}
+
+/**
+ * A kind of driver, as the registry lists it: the schemas of its settings (for one pool, under `pools.X.driver`,
+ * and shared by its pools, under `drivers.<kind>`) and how to build it. Building may load heavy clients; importing
+ * the entry must not, since every config load reads the schemas.
+ */
+export interface DriverKind {
+  pool: import('zod').ZodType;
+  shared: import('zod').ZodType;
+  create(ctx: DriverContext, shared: Record<string, unknown>): Promise<Driver>;
 }

@@ -1,26 +1,40 @@
 /**
  * The local driver: replicas are `trireme worker --pool P` child processes of `trireme serve`. Each runs in its own
- * process group so that stopping a replica also reaps what its jobs started (process-isolation children, command
+ * process group so that stopping a replica also reaps what its jobs started (process-isolation runners, command
  * tasks): after a replica exits, its group is SIGKILLed and nothing is orphaned. A replica that exits to recycle is
  * replaced at once; one that crashes is not restarted here — the controller asks again on its next tick and the
  * driver holds starts back with an exponential delay, reporting a crash-loop instead of spinning.
+ *
+ * Standbys: a `worker --standby` process per host (for pools without an environment of their own) and per pool
+ * whose `env` or GPUs must be set before its code loads, with everything loaded, that becomes a replica over IPC the
+ * moment one is wanted, and is replaced at once. A cold start then costs an IPC message, not a Node boot.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
+import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Project } from '../project.js';
+import type { PoolConfig } from '../core/config.js';
+import { RECYCLE_EXIT_CODE } from '../core/replica.js';
+import { cliPath } from '../paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { RECYCLE_EXIT_CODE } from '../queue/worker.js';
-import type { Driver, DriverReplica, PoolHealth } from './driver.js';
+import type { Driver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
+import { replicaSpec } from './spec.js';
 
-const CLI = fileURLToPath(new URL('../../bin/trireme.js', import.meta.url));
 /** A replica that exits sooner than this after its start counts as a crash at start. */
 const EARLY_EXIT_MS = 10_000;
 const CRASH_LOOP_AFTER = 3;
 
-interface Local { replica: DriverReplica; child: ChildProcess; gpus: number[]; exited: Promise<void> }
+interface Child {
+  child: ChildProcess;
+  gpus: number[];
+  exited: Promise<void>;
+  /** Set while a standby; a replica once it serves a pool. */
+  replica?: DriverReplica;
+  /** `id`: the replica id a pool's own standby was started with. */
+  standby?: { group: string; ready: boolean; id?: string };
+}
 
 export interface LocalDriverOptions {
   project: Project;
@@ -31,13 +45,19 @@ export interface LocalDriverOptions {
   gpus?: number[];
   /** Extra CLI arguments for every worker (tests shorten locks and heartbeats). */
   workerArgs?: string[];
+  /** Extra environment for every worker (serve's config snapshot). */
+  env?: Record<string, string>;
+  /** Keep standbys for pools that want them (default true; `standby` per pool decides which). */
+  standbys?: boolean;
 }
 
 export class LocalDriver implements Driver {
   readonly name = 'local';
-  readonly capabilities = { choosesVictim: true, knowsReadiness: false };
-  private readonly replicas = new Map<string, Local>();
+  readonly capabilities = { scaleDown: 'stop-replicas', knowsReadiness: false, remote: false } as const;
+  private readonly children = new Map<string, Child>();
   private readonly crashes = new Map<string, { count: number; lastAt: number; heldUntil: number }>();
+  /** Standby groups whose last standby died before it was ready: held back like crashing replicas. */
+  private readonly standbyFailures = new Map<string, { count: number; heldUntil: number }>();
   private readonly freeGpus: number[];
   private readonly log: Logger;
   private closing = false;
@@ -47,8 +67,14 @@ export class LocalDriver implements Driver {
     this.log = (opts.logger ?? silentLogger).child({ driver: 'local' });
   }
 
-  list(pool: string): DriverReplica[] {
-    return [...this.replicas.values()].filter((r) => r.replica.pool === pool).map((r) => ({ ...r.replica }));
+  private pool(name: string): PoolConfig { return this.opts.project.config.pools[name]; }
+
+  async list(pool: string): Promise<DriverReplica[]> {
+    return this.replicas(pool);
+  }
+
+  private replicas(pool: string): DriverReplica[] {
+    return [...this.children.values()].filter((c) => c.replica?.pool === pool).map((c) => ({ ...c.replica! }));
   }
 
   health(pool: string): PoolHealth {
@@ -66,49 +92,140 @@ export class LocalDriver implements Driver {
     if (c && c.heldUntil > this.opts.clock.now()) return 0;
     let started = 0;
     for (let i = 0; i < count; i++) {
-      if (!this.spawn(pool)) break;
+      if (!this.fromStandby(pool) && !this.spawnReplica(pool)) break;
       started++;
     }
+    this.maintain();
     return started;
   }
 
-  private spawn(pool: string): boolean {
-    const cfg = this.opts.project.config.pools[pool];
-    const gpus: number[] = [];
-    if (cfg.resources.gpu > 0) {
-      if (this.freeGpus.length < cfg.resources.gpu) {
-        this.log.warn({ pool, wants: cfg.resources.gpu, free: this.freeGpus.length }, 'not enough free GPUs for another replica');
-        return false;
-      }
-      gpus.push(...this.freeGpus.splice(0, cfg.resources.gpu));
+  /** Which standby serves a pool: its own when its environment must be set before its code loads, else the host's. */
+  private groupOf(name: string): string | undefined {
+    const p = this.pool(name);
+    if (this.opts.standbys === false || !(p.standby ?? p.scaling.min === 0)) return undefined;
+    return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
+  }
+
+  /** Keeps one standby per group that some pool uses; called on every controller pass and after each start. */
+  maintain(): void {
+    if (this.closing) return;
+    const groups = new Set(Object.keys(this.opts.project.config.pools).map((p) => this.groupOf(p)).filter((g): g is string => !!g));
+    for (const group of groups) {
+      if ([...this.children.values()].some((c) => c.standby?.group === group)) continue;
+      const f = this.standbyFailures.get(group);
+      if (f && f.heldUntil > this.opts.clock.now()) continue;
+      this.spawnStandby(group);
     }
-    const id = `${pool}-${hostname()}-${randomUUID().slice(0, 8)}`;
-    const args = [CLI, '-c', this.opts.project.configPath ?? 'trireme.yml', 'worker', '--pool', pool, '--id', id, ...(this.opts.workerArgs ?? [])];
-    const env: NodeJS.ProcessEnv = { ...process.env, ...cfg.env, TRIREME_REDIS_URL: this.opts.redisUrl, TRIREME_PARENT_PID: String(process.pid) };
-    if (gpus.length) env.CUDA_VISIBLE_DEVICES = gpus.join(',');
-    const child = spawn(process.execPath, args, { env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
-    const replica: DriverReplica = { id, pool, handle: `pid ${child.pid}`, startedAt: this.opts.clock.now(), phase: 'running' };
-    const exited = new Promise<void>((done) => child.once('exit', (code, signal) => { this.onExit(id, code, signal); done(); }));
-    this.replicas.set(id, { replica, child, gpus, exited });
-    this.log.info({ pool, replica: id, pid: child.pid, gpus }, 'replica started');
+  }
+
+  /** Hands a ready standby of the pool's group the pool; false when none is ready. */
+  private fromStandby(pool: string): boolean {
+    const group = this.groupOf(pool);
+    const s = group && [...this.children.values()].find((c) => c.standby?.group === group && c.standby.ready && c.child.connected);
+    if (!s) return false;
+    // A pool's own standby was started with its replica's id; the host's learns the id now.
+    const id = s.standby!.id ?? newId(pool);
+    s.standby = undefined;
+    s.replica = { id, pool, handle: `pid ${s.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
+    s.child.send({ t: 'become', pool, id });
+    this.log.info({ pool, replica: id, pid: s.child.pid, standby: group }, 'replica started from a standby');
     return true;
   }
 
-  private onExit(id: string, code: number | null, signal: NodeJS.Signals | null): void {
-    const local = this.replicas.get(id);
-    if (!local) return;
-    this.replicas.delete(id);
-    this.freeGpus.push(...local.gpus);
-    // Reap the replica's process group: isolated task processes must not outlive it.
-    try { if (local.child.pid) process.kill(-local.child.pid, 'SIGKILL'); } catch { /* group already gone */ }
-    const { pool, phase, startedAt } = local.replica;
+  private spawnStandby(group: string): void {
+    const pool = group.startsWith('pool:') ? group.slice(5) : undefined;
+    const gpus = pool ? this.takeGpus(pool) : [];
+    if (!gpus) return;
+    const id = pool ? newId(pool) : undefined;
+    // A pool's own standby is that pool's replica-to-be: its spec, with --standby; the host's serves any pool.
+    const spec = pool
+      ? this.spec(pool, id!, ['--standby'])
+      : { args: ['-c', this.configPath, 'worker', '--standby', ...(this.opts.workerArgs ?? [])], env: this.baseEnv() };
+    const c = this.spawnChild(spec.args, spec.env, gpus);
+    c.standby = { group, ready: false, id };
+    c.child.on('message', (m: { t?: string }) => {
+      if (m?.t !== 'standby-ready' || !c.standby) return;
+      c.standby.ready = true;
+      this.standbyFailures.delete(group);
+      this.log.debug({ standby: group, pid: c.child.pid }, 'standby ready');
+    });
+  }
+
+  private spawnReplica(pool: string): boolean {
+    const gpus = this.takeGpus(pool);
+    if (!gpus) return false;
+    const id = newId(pool);
+    const spec = this.spec(pool, id);
+    const c = this.spawnChild(spec.args, spec.env, gpus);
+    c.replica = { id, pool, handle: `pid ${c.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
+    this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'replica started');
+    return true;
+  }
+
+  private get configPath(): string { return this.opts.project.configPath ?? 'trireme.yml'; }
+
+  /** What every child gets: serve's extra environment, the Redis URL, serve's pid to watch. */
+  private baseEnv(): Record<string, string> {
+    return { ...this.opts.env, TRIREME_REDIS_URL: this.opts.redisUrl, TRIREME_PARENT_PID: String(process.pid) };
+  }
+
+  private spec(pool: string, id: string, extraArgs: string[] = []) {
+    return replicaSpec(this.opts.project, pool, {
+      id, redisUrl: this.opts.redisUrl, parentPid: process.pid, extraEnv: this.opts.env,
+      extraArgs: [...extraArgs, ...(this.opts.workerArgs ?? [])],
+    });
+  }
+
+  /** GPUs for one replica of `pool` (none when it asks for none); undefined when not enough are free. */
+  private takeGpus(pool: string): number[] | undefined {
+    const want = this.pool(pool).resources.gpu;
+    if (want === 0) return [];
+    if (this.freeGpus.length < want) {
+      this.log.warn({ pool, wants: want, free: this.freeGpus.length }, 'not enough free GPUs for another replica');
+      return undefined;
+    }
+    return this.freeGpus.splice(0, want);
+  }
+
+  private spawnChild(args: string[], env: Record<string, string>, gpus: number[]): Child {
+    const full: NodeJS.ProcessEnv = { ...process.env, ...env };
+    if (gpus.length) full.CUDA_VISIBLE_DEVICES = gpus.join(',');
+    // Its own process group (detached): a Ctrl-C in serve's terminal reaches serve, which drains replicas in order.
+    const child = spawn(process.execPath, [cliPath(), ...args], { env: full, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const key = `child-${child.pid}-${randomUUID().slice(0, 4)}`;
+    const c: Child = { child, gpus, exited: undefined as never };
+    c.exited = new Promise<void>((done) => child.once('exit', (code, signal) => { this.onExit(key, code, signal); done(); }));
+    child.on('error', (e) => this.log.warn({ err: e.message }, 'cannot start a worker process'));
+    this.children.set(key, c);
+    return c;
+  }
+
+  private onExit(key: string, code: number | null, signal: NodeJS.Signals | null): void {
+    const c = this.children.get(key);
+    if (!c) return;
+    this.children.delete(key);
+    this.freeGpus.push(...c.gpus);
+    // Reap the process group: isolated task processes must not outlive their replica.
+    try { if (c.child.pid) process.kill(-c.child.pid, 'SIGKILL'); } catch { /* group already gone */ }
+    if (c.standby) {
+      if (this.closing) return;
+      if (!c.standby.ready) {
+        const prev = this.standbyFailures.get(c.standby.group)?.count ?? 0;
+        const delay = Math.min(60_000, 1_000 * 2 ** prev);
+        this.standbyFailures.set(c.standby.group, { count: prev + 1, heldUntil: this.opts.clock.now() + delay });
+        this.log.warn({ standby: c.standby.group, code, signal, retryInMs: delay }, 'standby exited before it was ready');
+      }
+      return;
+    }
+    const { id, pool, phase, startedAt } = c.replica!;
     if (this.closing || phase === 'stopping') {
       this.log.info({ pool, replica: id, code, signal }, 'replica stopped');
       return;
     }
     if (code === RECYCLE_EXIT_CODE) {
       this.log.info({ pool, replica: id }, 'replica recycled: starting its replacement');
-      this.spawn(pool);
+      if (!this.fromStandby(pool)) this.spawnReplica(pool);
+      this.maintain();
       return;
     }
     const now = this.opts.clock.now();
@@ -123,28 +240,41 @@ export class LocalDriver implements Driver {
   /** A pool whose replica has stayed up past the early-exit window is healthy again: its crash record goes. */
   private forgetCrashesOnceStable(pool: string): void {
     const c = this.crashes.get(pool);
-    if (c && this.list(pool).some((r) => this.opts.clock.now() - r.startedAt > EARLY_EXIT_MS)) this.crashes.delete(pool);
+    if (c && this.replicas(pool).some((r) => this.opts.clock.now() - r.startedAt > EARLY_EXIT_MS)) this.crashes.delete(pool);
   }
 
   async stop(replicaId: string, graceMs: number): Promise<void> {
-    const local = this.replicas.get(replicaId);
-    if (!local || local.replica.phase === 'stopping') return;
-    local.replica.phase = 'stopping';
-    local.child.kill('SIGTERM');
+    const c = [...this.children.values()].find((x) => x.replica?.id === replicaId);
+    if (!c || c.replica!.phase === 'stopping') return;
+    c.replica!.phase = 'stopping';
+    c.child.kill('SIGTERM');
     // The worker drains within its grace; past that (plus slack) it is killed, and its jobs recover as stalled.
-    const timer = setTimeout(() => { try { process.kill(-local.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs + 10_000);
-    void local.exited.then(() => clearTimeout(timer));
+    const timer = setTimeout(() => { try { process.kill(-c.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs + 10_000);
+    void c.exited.then(() => clearTimeout(timer));
   }
 
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    const all = [...this.replicas.values()];
-    for (const l of all) {
-      l.replica.phase = 'stopping';
-      l.child.kill('SIGTERM');
+    const all = [...this.children.values()];
+    for (const c of all) {
+      if (c.replica) c.replica.phase = 'stopping';
+      c.child.kill('SIGTERM');
     }
-    const timer = setTimeout(() => { for (const l of all) { try { process.kill(-l.child.pid!, 'SIGKILL'); } catch { /* gone */ } } }, graceMs + 5_000);
-    await Promise.all(all.map((l) => l.exited));
+    const timer = setTimeout(() => { for (const c of all) { try { process.kill(-c.child.pid!, 'SIGKILL'); } catch { /* gone */ } } }, graceMs + 5_000);
+    await Promise.all(all.map((c) => c.exited));
     clearTimeout(timer);
   }
 }
+
+function newId(pool: string): string {
+  return `${pool}-${hostname()}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The registry's entry: no settings; replicas are child processes of serve on this machine. */
+export const localDriver: DriverKind = {
+  pool: z.strictObject({}),
+  shared: z.strictObject({}),
+  create: async (ctx) => new LocalDriver({
+    project: ctx.project, redisUrl: ctx.redisUrl, clock: ctx.clock, logger: ctx.logger, gpus: ctx.gpus, env: ctx.childEnv, workerArgs: ctx.workerArgs,
+  }),
+};

@@ -1,0 +1,22 @@
+/** `trireme export KIND`: deployment files from the config (Kubernetes, KEDA, HPA, Compose, systemd). */
+import type { Command } from 'commander';
+import { action, globals, verb } from './common.js';
+
+export const EXPORT_KINDS = ['kubernetes', 'keda', 'hpa', 'compose', 'systemd'] as const;
+
+export interface ExportCli { out?: string; image: string; controllerImage: string; namespace?: string; configPath?: string; prefix: string; user: string; workdir: string }
+
+export function registerExport(program: Command): void {
+  program.command('export')
+    .description('write deployment files from the config: kubernetes (Deployments, controller, RBAC), keda, hpa, compose, systemd')
+    .argument('<kind>', EXPORT_KINDS.join(' | '))
+    .option('-o, --out <dir>', 'write the files into this folder (default: print them)')
+    .option('--image <image>', 'the image replicas and the controller run (kubernetes, compose)', 'trireme')
+    .option('--controller-image <image>', 'compose: the image serve runs (with the Docker CLI and Compose)', 'trireme-controller')
+    .option('--namespace <ns>', 'the Kubernetes namespace (default: drivers.kubernetes.namespace, else trireme)')
+    .option('--config-path <path>', 'the config file as replicas see it (default: /app/trireme.yml; systemd: WORKDIR/trireme.yml)')
+    .option('--prefix <dir>', 'systemd: where the package is installed', '/opt/trireme')
+    .option('--user <user>', 'systemd: the user replicas run as', 'trireme')
+    .option('--workdir <dir>', 'systemd: the project folder on worker hosts', '/srv/trireme')
+    .action(action(async (kind: string, o: ExportCli, cmd: Command) => verb<typeof import('./run/export.js')>('export').runExport(globals(cmd), kind, o)));
+}

@@ -1,0 +1,42 @@
+/**
+ * `trireme/control`: the controller and its drivers inside one's own process, the pure autoscaler (the same
+ * `decide` that serve and the simulator run), and the config parser.
+ */
+export { Controller, type ControllerOptions, type PoolView } from './control/controller.js';
+export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+export type { Driver, DriverReplica, DriverCapabilities, PoolHealth } from './drivers/driver.js';
+export { decide, emptyMemory, type Decision, type AutoscalerMemory, type PoolSettings } from './core/autoscaler.js';
+export type { Observation, ReplicaCounts } from './core/observation.js';
+export { parseConfig, resolveScaling } from './core/config.js';
+export { loadProject, buildProject, type Project } from './project.js';
+export { systemClock } from './control/system-clock.js';
+export { ManualClock, type Clock, type Timer } from './core/clock.js';
+export { createLogger, silentLogger, type Logger } from './log.js';
+export { buildDrivers, DRIVERS } from './drivers/index.js';
+export { redisControllerState, type RedisControllerState } from './queue/controller-state.js';
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Controller as ControllerClass } from './control/controller.js';
+import { buildDrivers as build } from './drivers/index.js';
+import { redisControllerState as redisState } from './queue/controller-state.js';
+import { systemClock as clock0 } from './control/system-clock.js';
+import { silentLogger as silent, type Logger as L } from './log.js';
+import type { Project as P } from './project.js';
+import type { Clock as C } from './core/clock.js';
+
+/**
+ * A controller the way `serve` builds one: its state in Redis at `redisUrl`, one driver per kind the pools name
+ * (local child processes by default). Call `start()` to take part in the lease and reconcile, `stop(graceMs)` to
+ * drain what it started.
+ */
+export async function createController(opts: { project: P; redisUrl: string; logger?: L; clock?: C; id?: string }): Promise<ControllerClass> {
+  const { project, redisUrl } = opts;
+  const logger = opts.logger ?? silent;
+  const clock = opts.clock ?? clock0;
+  const id = opts.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+  const cfg = project.config;
+  const drivers = await build({ project, redisUrl, clock, logger });
+  const state = redisState(redisUrl, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+  return new ControllerClass({ project, state, drivers, clock, logger, id });
+}

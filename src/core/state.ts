@@ -1,0 +1,50 @@
+/**
+ * What the controller reads and writes beside its drivers, as small interfaces passed in, the way the HPA's replica
+ * calculator takes its metrics client and pod lister: the lease, the replica directory, the records the faces read
+ * (overrides, decisions, scale events) and the queues' signals. Redis implements them (queue/controller-state.ts);
+ * tests hand the controller in-memory ones and drive it in virtual time.
+ */
+import type { Counters } from './rates.js';
+import type { Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from './records.js';
+
+export type { Override, QueueLoad, ReplicaInfo, ReplicaState, ScaleEvent, StoredDecision } from './records.js';
+
+/** Only the holder acts; a standby takes over within a TTL after the holder dies. */
+export interface LeaseLike {
+  readonly isHeld: boolean;
+  /** Takes or renews the lease; whether this controller holds it now. */
+  acquire(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export interface ReplicaDirectory {
+  list(): Promise<ReplicaInfo[]>;
+  /**
+   * Asks a replica to drain. `hold`: once drained it stays, taking no job, until its engine removes it (a
+   * container or pod whose exit would only make the engine restart it); otherwise it exits.
+   */
+  requestDrain(id: string, opts?: { hold?: boolean }): Promise<void>;
+}
+
+export interface ControlRecords {
+  overrides(): Promise<Record<string, Override>>;
+  addEvent(e: ScaleEvent): Promise<void>;
+  saveDecisions(decisions: StoredDecision[]): Promise<void>;
+}
+
+export interface QueueSignals {
+  /** Depths of each pool's queues; a pool whose read failed is missing from the map. */
+  load(pools: { name: string; queues: string[]; horizonMs: number }[], now: number): Promise<Map<string, QueueLoad>>;
+  /** Arrival and completion counters of each queue (cumulative). */
+  counters(queues: string[]): Promise<Map<string, Counters>>;
+  /** Calls `fn` with a queue's name when a submitter says jobs arrived on it. */
+  onWake(fn: (queue: string) => void): Promise<void>;
+}
+
+export interface ControllerState {
+  lease: LeaseLike;
+  replicas: ReplicaDirectory;
+  records: ControlRecords;
+  queues: QueueSignals;
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+/**
+ * The driver registry: a pool names its driver's kind in the config (`driver: kubernetes`), and `serve` builds one
+ * driver per kind from here. Adding a driver is one file (its settings schemas and the class) and one line below.
+ * Importing this module loads no engine client: each driver loads its own when it is built.
+ */
+import type { DriverSchemas } from '../core/config.js';
+import type { Driver, DriverContext, DriverKind } from './driver.js';
+import { localDriver } from './local.js';
+import { kubernetesDriver } from './kubernetes.js';
+import { composeDriver } from './compose.js';
+import { systemdDriver } from './systemd.js';
+
+export const DRIVERS: Record<string, DriverKind> = {
+  local: localDriver,
+  kubernetes: kubernetesDriver,
+  compose: composeDriver,
+  systemd: systemdDriver,
+};
+
+/** The settings schemas of every driver, for the config parser. */
+export function driverSchemas(): DriverSchemas {
+  return Object.fromEntries(Object.entries(DRIVERS).map(([kind, d]) => [kind, { pool: d.pool, shared: d.shared }]));
+}
+
+/** Builds one driver per kind the config's pools use; returns each pool's. */
+export async function buildDrivers(ctx: DriverContext): Promise<Record<string, Driver>> {
+  const cfg = ctx.project.config;
+  const byKind = new Map<string, Promise<Driver>>();
+  const out: Record<string, Driver> = {};
+  for (const [pool, p] of Object.entries(cfg.pools)) {
+    const kind = p.driver.kind;
+    if (!byKind.has(kind)) byKind.set(kind, DRIVERS[kind].create(ctx, cfg.drivers[kind] ?? {}));
+    out[pool] = await byKind.get(kind)!;
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+/**
+ * One replica of a pool, described once for every driver: the command, its environment, what it needs, how long
+ * it may take to stop, and which exit means "restart me, I recycled". The local driver spawns it; the exporters
+ * write it into Compose services, Kubernetes Deployments and systemd units, so a replica runs the same way wherever
+ * it lives.
+ */
+import type { Project } from '../project.js';
+import { RECYCLE_EXIT_CODE } from '../core/replica.js';
+
+/** What a draining replica may need beyond its grace to hand its jobs back and leave. */
+export const STOP_SLACK_MS = 10_000;
+
+export interface ReplicaSpec {
+  pool: string;
+  /** Arguments of the `trireme` command: `-c CONFIG worker --pool POOL ...`. */
+  args: string[];
+  /** The pool's own environment, then what the driver adds (the Redis URL, a parent to watch). */
+  env: Record<string, string>;
+  resources: { cpu: number; memory: number; gpu: number };
+  /** A memory limit for the engine (cgroup): the pool's maxMemory when set. */
+  memoryLimit?: number;
+  /** How long the pool lets a draining replica finish its jobs. */
+  drainGraceMs: number;
+  /** How long a stop may take before the engine kills the replica: the grace plus time to hand jobs back. */
+  stopGraceMs: number;
+  /** The exit code of a replica that drained to recycle itself: the engine restarts it, it did not fail. */
+  recycleExitCode: number;
+}
+
+export interface SpecOptions {
+  /** The config file as the replica sees it (a path inside a container, on another host). */
+  configPath?: string;
+  redisUrl?: string;
+  /** The process a local replica watches: when it dies, the replica drains and exits. */
+  parentPid?: number;
+  /** The replica id (the local driver names its replicas). */
+  id?: string;
+  extraArgs?: string[];
+  extraEnv?: Record<string, string>;
+}
+
+export function replicaSpec(project: Project, pool: string, opts: SpecOptions = {}): ReplicaSpec {
+  const p = project.config.pools[pool];
+  if (!p) throw new Error(`no pool "${pool}"`);
+  const env: Record<string, string> = { ...p.env, ...opts.extraEnv };
+  if (opts.redisUrl) env.TRIREME_REDIS_URL = opts.redisUrl;
+  if (opts.parentPid) env.TRIREME_PARENT_PID = String(opts.parentPid);
+  return {
+    pool,
+    args: ['-c', opts.configPath ?? project.configPath ?? 'trireme.yml', 'worker', '--pool', pool, ...(opts.id ? ['--id', opts.id] : []), ...(opts.extraArgs ?? [])],
+    env,
+    resources: { ...p.resources },
+    memoryLimit: p.maxMemory,
+    drainGraceMs: p.drainGrace,
+    stopGraceMs: p.drainGrace + STOP_SLACK_MS,
+    recycleExitCode: RECYCLE_EXIT_CODE,
+  };
+}

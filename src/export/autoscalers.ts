@@ -1,0 +1,84 @@
+/**
+ * For teams that keep KEDA or the HPA in charge of their Deployments: KEDA ScaledObjects with the Redis list trigger
+ * on each queue's BullMQ wait list, and autoscaling/v2 HorizontalPodAutoscalers on Trireme's queue metric through a
+ * Prometheus adapter. Either one scales the Deployments that `trireme export kubernetes` makes; Trireme's own
+ * controller should then leave those pools alone (pause them, or drop their kubernetes driver).
+ *
+ * The per-replica target matches the pool's policy: target: concurrency x targetBacklogPerSlot jobs a replica;
+ * threshold: its concurrency; hpa: hpaTarget. KEDA's list trigger reads the wait list only: jobs submitted with a
+ * priority wait in BullMQ's `prioritized` sorted set, which it does not see.
+ */
+import type { Project } from '../project.js';
+import { resolveScaling } from '../core/config.js';
+import { deploymentName } from './kubernetes.js';
+import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
+
+/** Jobs (waiting + running) one replica is meant to hold, by the pool's policy. */
+export function perReplicaTarget(project: Project, pool: string): number {
+  const p = project.config.pools[pool];
+  const s = resolveScaling(p.scaling);
+  if (s.policy === 'hpa') return s.hpaTarget;
+  if (s.policy === 'threshold') return p.concurrency;
+  return p.concurrency * s.targetBacklogPerSlot;
+}
+
+function behavior(project: Project, pool: string) {
+  const s = resolveScaling(project.config.pools[pool].scaling);
+  if (s.policy === 'hpa' && s.behavior) return s.behavior;
+  return { scaleDown: { stabilizationWindowSeconds: Math.round(s.stabilization / 1000) } };
+}
+
+export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
+  const cfg = project.config;
+  const docs: unknown[] = [{
+    apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
+    metadata: { name: 'trireme-redis', namespace: o.namespace },
+    // The Secret "trireme" holds redis-address (host:port) and redis-password (see docs/deploy.md).
+    spec: { secretTargetRef: [{ parameter: 'address', name: 'trireme', key: 'redis-address' }, { parameter: 'password', name: 'trireme', key: 'redis-password' }] },
+  }];
+  for (const [pool, p] of Object.entries(cfg.pools)) {
+    const s = resolveScaling(p.scaling);
+    docs.push({
+      apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject',
+      metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },
+      spec: {
+        scaleTargetRef: { name: deploymentName(pool, project) },
+        minReplicaCount: p.scaling.min,
+        maxReplicaCount: p.scaling.max,
+        pollingInterval: Math.max(1, Math.round(cfg.controller.interval / 1000)),
+        // KEDA waits this long after the last activity before it scales a pool to zero: the pool's idle shutdown.
+        cooldownPeriod: Math.max(1, Math.round(s.idleShutdown / 1000)),
+        advanced: { horizontalPodAutoscalerConfig: { behavior: behavior(project, pool) } },
+        triggers: p.queues.map((q) => ({
+          type: 'redis',
+          authenticationRef: { name: 'trireme-redis' },
+          metadata: { listName: `${cfg.prefix}:${q}:wait`, listLength: String(perReplicaTarget(project, pool)), activationListLength: '0' },
+        })),
+      },
+    });
+  }
+  return [yamlFile('keda.yaml', o.source, docs, 'KEDA ScaledObjects on BullMQ\'s wait lists.')];
+}
+
+export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
+  const docs = Object.entries(project.config.pools).map(([pool, p]) => ({
+    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
+    metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName(pool, project) },
+      // The HPA cannot scale a Deployment to zero (without the HPAScaleToZero feature gate): at least one.
+      minReplicas: Math.max(1, p.scaling.min),
+      maxReplicas: Math.max(1, p.scaling.max),
+      // Trireme's own metric through a Prometheus adapter (external.metrics.k8s.io): jobs waiting in each queue.
+      metrics: p.queues.map((q) => ({
+        type: 'External',
+        external: {
+          metric: { name: 'trireme_queue_jobs', selector: { matchLabels: { queue: q, state: 'waiting' } } },
+          target: { type: 'AverageValue', averageValue: String(perReplicaTarget(project, pool)) },
+        },
+      })),
+      behavior: behavior(project, pool),
+    },
+  }));
+  return [yamlFile('hpa.yaml', o.source, docs, 'HorizontalPodAutoscalers on trireme_queue_jobs (a Prometheus adapter serves it as an external metric).')];
+}

@@ -1,0 +1,56 @@
+/**
+ * A Compose file from a config: Redis with AOF, `serve` (controller, API, dashboard) driving the pools through the
+ * host's Docker engine, and one service per pool from the replica spec: its command, env, CPU and memory limits,
+ * stop_grace_period from the drain grace, `restart: unless-stopped` (a recycled replica, exit 75, comes back), and
+ * its min as the starting count.
+ *
+ * serve runs `docker compose` on this same file from inside its container, so the project folder is mounted at the
+ * path it has on the host (relative paths in the file then mean the same thing to the engine) with the Docker socket.
+ */
+import type { Project } from '../project.js';
+import { replicaSpec } from '../drivers/spec.js';
+import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
+
+const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
+const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)}M`;
+
+export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
+  const cfg = project.config;
+  const redisUrl = 'redis://redis:6379';
+  const services: Record<string, unknown> = {
+    redis: {
+      image: 'redis:7-bookworm',
+      command: ['redis-server', '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
+      volumes: ['redis-data:/data'],
+      restart: 'unless-stopped',
+    },
+    serve: {
+      image: o.controllerImage,
+      // The Docker socket: serve starts and stops the pools' containers. Root inside the container to reach it.
+      user: 'root',
+      command: ['-c', '${PWD}/trireme.yml', 'serve', '--host', '0.0.0.0', '--no-tasks'],
+      working_dir: '${PWD}',
+      environment: { TRIREME_REDIS_URL: redisUrl, PWD: '${PWD}', TRIREME_API_TOKEN: '${TRIREME_API_TOKEN:?set TRIREME_API_TOKEN (openssl rand -hex 24)}' },
+      volumes: ['/var/run/docker.sock:/var/run/docker.sock', '${PWD}:${PWD}:ro'],
+      ports: [`127.0.0.1:${cfg.api.port}:${cfg.api.port}`],
+      depends_on: ['redis'],
+      restart: 'unless-stopped',
+    },
+  };
+  for (const [pool, p] of Object.entries(cfg.pools)) {
+    const spec = replicaSpec(project, pool, { configPath: o.configPath });
+    const service = p.driver.kind === 'compose' && typeof p.driver.settings.service === 'string' ? p.driver.settings.service : pool;
+    services[service] = {
+      image: o.image,
+      command: spec.args,
+      environment: { TRIREME_REDIS_URL: redisUrl, ...spec.env },
+      volumes: [`./trireme.yml:${o.configPath}:ro`],
+      deploy: { resources: { limits: { cpus: String(spec.resources.cpu), memory: megabytes(spec.resources.memory) } } },
+      stop_grace_period: seconds(spec.stopGraceMs),
+      restart: 'unless-stopped',
+      scale: p.scaling.min,
+      depends_on: ['redis'],
+    };
+  }
+  return [yamlFile('compose.yml', o.source, [{ services, volumes: { 'redis-data': {} } }], 'serve scales the pool services with `docker compose up --scale`.')];
+}

@@ -1,0 +1,67 @@
+/**
+ * The controller's state in Redis: the lease, the replica registry, the records the faces read (overrides,
+ * decisions, scale events), queue depths and arrival counters, and the wake channel submitters publish on. One
+ * connection for commands, one for the subscription.
+ */
+import type { Redis } from 'ioredis';
+import type { ControllerState, QueueLoad } from '../core/state.js';
+import type { Counters } from '../core/rates.js';
+import { connect } from './connection.js';
+import { keys } from './keys.js';
+import { Lease } from './lease.js';
+import { ReplicaRegistry } from './registry.js';
+import { ControlStore } from './control-store.js';
+import { queueDepths } from './counts.js';
+
+export interface RedisControllerState extends ControllerState {
+  /** The command connection, for the few reads the controller's faces share (metrics, doctor). */
+  readonly redis: Redis;
+  readonly store: ControlStore;
+}
+
+export function redisControllerState(redisUrl: string, opts: { prefix: string; holder: string; leaseTtlMs: number; eventsKept: number }): RedisControllerState {
+  const redis = connect(redisUrl, `trireme-controller-${opts.holder}`);
+  let sub: Redis | undefined;
+  const registry = new ReplicaRegistry(redis, opts.prefix);
+  const store = new ControlStore(redis, opts.prefix, opts.eventsKept);
+  return {
+    redis,
+    store,
+    lease: new Lease(redis, opts.prefix, opts.holder, opts.leaseTtlMs),
+    replicas: { list: () => registry.list(), requestDrain: (id, o) => registry.requestDrain(id, o) },
+    records: {
+      overrides: () => store.overrides(),
+      addEvent: (e) => store.addEvent(e),
+      saveDecisions: (d) => store.saveDecisions(d),
+    },
+    queues: {
+      async load(pools, now) {
+        const out = new Map<string, QueueLoad>();
+        await Promise.all(pools.map(async (p) => {
+          try {
+            const l = { waiting: 0, running: 0, delayedDue: 0 };
+            for (const d of await queueDepths(redis, opts.prefix, p.queues, now, p.horizonMs)) {
+              l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue;
+            }
+            out.set(p.name, l);
+          } catch { /* missing from the map: that pool's metrics are stale */ }
+        }));
+        return out;
+      },
+      async counters(queues) {
+        const stats = await store.stats(queues);
+        return new Map<string, Counters>([...stats].map(([q, s]) => [q, { submitted: s.submitted, completed: s.completed, failed: s.failed, serviceMs: s.serviceMs }]));
+      },
+      async onWake(fn) {
+        sub = connect(redisUrl, `trireme-controller-sub-${opts.holder}`);
+        sub.on('message', (_channel, queue: string) => fn(queue));
+        await sub.subscribe(keys.wake(opts.prefix));
+      },
+    },
+    async close() {
+      sub?.disconnect();
+      await redis.quit().catch(() => {});
+      redis.disconnect();
+    },
+  };
+}

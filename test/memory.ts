@@ -1,0 +1,95 @@
+/**
+ * In-memory versions of the controller's state and of a driver, for unit tests of the controller's logic on a
+ * ManualClock: what it pins, caps and stops, when a wake acts, how a set-count scale-in drains first.
+ */
+import type { ControllerState, Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from '../src/core/state.js';
+import type { Counters } from '../src/core/rates.js';
+import type { Driver, DriverReplica, PoolHealth, ScaleIn } from '../src/drivers/driver.js';
+
+export class MemoryState implements ControllerState {
+  held = true;
+  registry = new Map<string, ReplicaInfo>();
+  drains: { id: string; hold: boolean }[] = [];
+  overridesMap: Record<string, Override> = {};
+  failOverrides = false;
+  failWrites = false;
+  events: ScaleEvent[] = [];
+  saved: StoredDecision[][] = [];
+  loads = new Map<string, QueueLoad>();
+  counts = new Map<string, Counters>();
+  private wake?: (queue: string) => void;
+
+  lease = {
+    isHeld: false,
+    acquire: async () => (this.lease.isHeld = this.held),
+    release: async () => { this.lease.isHeld = false; },
+  };
+
+  replicas = {
+    list: async () => [...this.registry.values()],
+    requestDrain: async (id: string, o?: { hold?: boolean }) => { this.drains.push({ id, hold: o?.hold ?? false }); },
+  };
+
+  records = {
+    overrides: async () => { if (this.failOverrides) throw new Error('Connection is closed'); return this.overridesMap; },
+    addEvent: async (e: ScaleEvent) => { if (this.failWrites) throw new Error('Connection is closed'); this.events.push(e); },
+    saveDecisions: async (d: StoredDecision[]) => { if (this.failWrites) throw new Error('Connection is closed'); this.saved.push(d); },
+  };
+
+  queues = {
+    load: async (pools: { name: string }[]) => new Map(pools.map((p) => [p.name, this.loads.get(p.name) ?? { waiting: 0, running: 0, delayedDue: 0 }])),
+    counters: async () => this.counts,
+    onWake: async (fn: (queue: string) => void) => { this.wake = fn; },
+  };
+
+  /** What a submitter's announce does. */
+  submitted(queue: string): void { this.wake?.(queue); }
+
+  /** Registers a replica as its heartbeat would. */
+  register(r: Partial<ReplicaInfo> & { id: string; pool: string }): void {
+    this.registry.set(r.id, { host: 'h', pid: 1, state: 'idle', startedAt: 0, lastActivity: 0, jobsDone: 0, running: 0, concurrency: 1, ...r });
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A driver whose replicas are entries in a map; `scaleDown` picks which of the two contracts it follows. */
+export class MemoryDriver implements Driver {
+  readonly capabilities;
+  replicas = new Map<string, DriverReplica>();
+  starts: { pool: string; count: number }[] = [];
+  stops: string[] = [];
+  counts: { pool: string; count: number; scaleIn: ScaleIn }[] = [];
+  private n = 0;
+
+  constructor(readonly name: string, scaleDown: 'stop-replicas' | 'set-count', private readonly state?: MemoryState) {
+    this.capabilities = { scaleDown, knowsReadiness: false, remote: name !== 'local' } as const;
+  }
+
+  async list(pool: string): Promise<DriverReplica[]> { return [...this.replicas.values()].filter((r) => r.pool === pool); }
+
+  async start(pool: string, count: number): Promise<number> {
+    this.starts.push({ pool, count });
+    for (let i = 0; i < count; i++) {
+      const id = `${pool}-${++this.n}`;
+      this.replicas.set(id, { id, pool, handle: id, host: id, startedAt: 0, phase: 'running' });
+    }
+    return count;
+  }
+
+  async stop(id: string): Promise<void> {
+    this.stops.push(id);
+    const r = this.replicas.get(id);
+    if (r) r.phase = 'stopping';
+  }
+
+  async setCount(pool: string, count: number, scaleIn: ScaleIn): Promise<{ note?: string }> {
+    this.counts.push({ pool, count, scaleIn });
+    for (const v of scaleIn.victims) { this.replicas.delete(v.id); this.state?.registry.delete(v.id); }
+    return {};
+  }
+
+  health(): PoolHealth { return { status: 'ok', restarts: 0 }; }
+
+  async close(): Promise<void> {}
+}

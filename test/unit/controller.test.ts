@@ -1,0 +1,149 @@
+/**
+ * The controller's own logic in virtual time, with in-memory state and drivers: the on-submit wake, pins and
+ * pauses, unreadable overrides, host capacity against remote pools, which replicas a scale-down takes, the two-step
+ * scale-in of set-count drivers, and writes that fail.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { Controller } from '../../src/control/controller.js';
+import { buildProject } from '../../src/project.js';
+import { MemoryDriver, MemoryState } from '../memory.js';
+
+const scaling = { policy: 'target', min: 0, max: 3, targetBacklogPerSlot: 1, cooldownDown: 0, stabilization: 0, idleShutdown: 0 };
+
+async function setup(opts: { remote?: 'set-count' | 'stop-replicas' } = {}) {
+  const project = await buildProject({
+    defaultQueue: 'a', controller: { interval: 1000 },
+    pools: { a: { queues: ['a'], scaling }, b: { queues: ['b'], scaling } },
+  }, { baseDir: process.cwd(), tasks: false });
+  const clock = new ManualClock(1_000_000);
+  const state = new MemoryState();
+  const local = new MemoryDriver('local', 'stop-replicas', state);
+  const remote = new MemoryDriver('kubernetes', opts.remote ?? 'set-count', state);
+  const dropped: string[] = [];
+  const controller = new Controller({
+    project, state, clock, id: 'c1', drivers: { a: local, b: remote },
+    host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 }, onDroppedWrite: (what, pool) => dropped.push(`${what}:${pool}`),
+  });
+  return { controller, state, clock, local, remote, dropped };
+}
+
+const last = (state: MemoryState, pool: string) => state.saved.at(-1)!.find((d) => d.pool === pool);
+
+test('a submit to a pool with no live replica acts at once, for that pool alone; to a live pool it does nothing', async () => {
+  const { controller, state, local, remote } = await setup();
+  await controller.start();
+  assert.deepEqual(local.starts, []);
+  state.loads.set('a', { waiting: 2, running: 0, delayedDue: 0 });
+  state.loads.set('b', { waiting: 5, running: 0, delayedDue: 0 });
+  state.submitted('a');
+  await controller.settled();
+  assert.deepEqual(local.starts, [{ pool: 'a', count: 2 }]);
+  assert.deepEqual(remote.starts, [], 'the wake acted on pool a only');
+  assert.deepEqual(state.saved.at(-1)!.map((d) => d.pool), ['a'], 'and recorded a decision for a only');
+  const passes = state.saved.length;
+  state.submitted('a');
+  await controller.settled();
+  assert.equal(state.saved.length, passes, 'a pool with live replicas is not woken again');
+  await controller.stop();
+});
+
+test('a pin is honoured, a pin above max is held at max with the reason saying so, a pause keeps the count', async () => {
+  const { controller, state, remote } = await setup();
+  state.overridesMap = { b: { paused: true, replicas: 2, at: 0 } };
+  await controller.tick(['b']);
+  assert.deepEqual(remote.starts, [{ pool: 'b', count: 2 }]);
+  assert.match(last(state, 'b')!.reason, /pinned at 2, 0 -> 2$/);
+  state.overridesMap = { b: { paused: true, replicas: 1e9, at: 0 } };
+  await controller.tick(['b']);
+  assert.deepEqual(remote.starts.at(-1), { pool: 'b', count: 1 });
+  assert.match(last(state, 'b')!.reason, /pinned at 1000000000 above max 3: held at 3, 2 -> 3$/);
+  state.overridesMap = { b: { paused: true, at: 0 } };
+  await controller.tick(['b']);
+  assert.equal(last(state, 'b')!.desired, 3, 'paused: no work, yet the pool keeps its replicas');
+  await controller.stop();
+});
+
+test('unreadable overrides hold every pool, as stale metrics do', async () => {
+  const { controller, state, local, remote } = await setup();
+  await local.start('a', 2);
+  state.failOverrides = true;
+  state.loads.set('b', { waiting: 3, running: 0, delayedDue: 0 });
+  await controller.tick();
+  assert.deepEqual(local.stops, [], 'no work, yet nothing was stopped');
+  assert.deepEqual(remote.starts, [], 'work waiting, yet nothing was started: the pool may be paused');
+  assert.match(last(state, 'a')!.reason, /overrides unreadable: hold/);
+  await controller.stop();
+});
+
+test('host capacity caps pools on the local driver only; a remote pool is not counted against this machine', async () => {
+  const { controller, state, local, remote } = await setup();
+  state.loads.set('a', { waiting: 3, running: 0, delayedDue: 0 });
+  state.loads.set('b', { waiting: 3, running: 0, delayedDue: 0 });
+  await controller.tick();
+  assert.deepEqual(local.starts, [{ pool: 'a', count: 2 }], 'two CPUs, one per replica');
+  assert.match(last(state, 'a')!.reason, /capped at 2 by cpu 2/);
+  assert.deepEqual(remote.starts, [{ pool: 'b', count: 3 }]);
+  await controller.stop();
+});
+
+test('scale-down stops idle replicas first (the longest idle first), then starting ones, never a busy one', async () => {
+  const { controller, state, local } = await setup();
+  await local.start('a', 4);
+  state.register({ id: 'a-1', pool: 'a', state: 'idle', lastActivity: 500 });
+  state.register({ id: 'a-2', pool: 'a', state: 'busy', running: 1 });
+  state.register({ id: 'a-3', pool: 'a', state: 'idle', lastActivity: 100 });
+  // a-4 has not registered yet: it is still starting.
+  state.loads.set('a', { waiting: 0, running: 1, delayedDue: 0 });
+  await controller.tick(['a']);
+  assert.deepEqual(local.stops, ['a-3', 'a-1', 'a-4'], last(state, 'a')!.reason);
+  assert.deepEqual(state.events.at(-1), { at: 1_000_000, pool: 'a', from: 4, to: 1, reason: last(state, 'a')!.reason, manual: undefined });
+  await controller.stop();
+});
+
+test('a set-count driver: the victims drain (held) first, then the count is lowered naming them and the busy ones', async () => {
+  const { controller, state, clock, remote } = await setup({ remote: 'set-count' });
+  await remote.start('b', 3);
+  state.register({ id: 'b-1', pool: 'b', state: 'idle', lastActivity: 100 });
+  state.register({ id: 'b-2', pool: 'b', state: 'busy', running: 1 });
+  state.register({ id: 'b-3', pool: 'b', state: 'idle', lastActivity: 200 });
+  state.loads.set('b', { waiting: 0, running: 1, delayedDue: 0 });
+  await controller.tick(['b']);
+  assert.deepEqual(state.drains, [{ id: 'b-1', hold: true }, { id: 'b-3', hold: true }]);
+  assert.equal(remote.counts.length, 0, 'the count waits until the victims take no more jobs');
+  assert.match(last(state, 'b')!.reason, /draining 2 replica\(s\) before 3 -> 1/);
+  clock.advance(1_000);
+  await controller.tick(['b']);
+  assert.equal(remote.counts.length, 0, 'still serving: still waiting');
+  for (const id of ['b-1', 'b-3']) state.register({ ...state.registry.get(id)!, state: 'draining' });
+  clock.advance(1_000);
+  await controller.tick(['b']);
+  assert.equal(remote.counts.length, 1);
+  const [{ count, scaleIn }] = remote.counts;
+  assert.equal(count, 1);
+  assert.deepEqual(scaleIn.victims.map((v) => v.id), ['b-1', 'b-3']);
+  assert.deepEqual(scaleIn.busy.map((v) => v.id), ['b-2']);
+  assert.deepEqual([state.events.at(-1)!.from, state.events.at(-1)!.to], [3, 1]);
+  await controller.stop();
+});
+
+test('replicas started elsewhere count as capacity: a pool is not shrunk below them, and it needs no more', async () => {
+  const { controller, state, local } = await setup();
+  state.register({ id: 'by-hand', pool: 'a', state: 'busy', running: 1 });
+  state.loads.set('a', { waiting: 0, running: 1, delayedDue: 0 });
+  await controller.tick(['a']);
+  assert.deepEqual(local.starts, []);
+  assert.equal(last(state, 'a')!.current, 1);
+  await controller.stop();
+});
+
+test('a scale event or decisions that cannot be written are counted and the pass goes on', async () => {
+  const { controller, state, local, dropped } = await setup();
+  state.failWrites = true;
+  state.loads.set('a', { waiting: 1, running: 0, delayedDue: 0 });
+  await controller.tick(['a']);
+  assert.deepEqual(local.starts, [{ pool: 'a', count: 1 }], 'the replica started all the same');
+  assert.deepEqual(dropped, ['event:a', 'decisions:a']);
+  await controller.stop();
+});
