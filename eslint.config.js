@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'scratch/', '.trireme/'] },
+  { ignores: ['dist/', 'node_modules/', 'scratch/', '**/.trireme/', 'test/.snippets/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,6 +22,16 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'core/ takes `now` as an argument' }],
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'core/ takes `now` as an argument' }],
     },
+  },
+  {
+    // The command's entry and the build scripts are plain Node JavaScript.
+    files: ['bin/**/*.cjs', 'scripts/**/*.mjs', 'test/**/*.mjs'],
+    languageOptions: { globals: globals.node },
+  },
+  {
+    files: ['bin/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // The dashboard is plain browser JavaScript, served as it is.

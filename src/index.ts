@@ -1,12 +1,18 @@
-/** Trireme's public API: what users may import. Everything else is internal. */
-export { defineTask, type TaskContext, type TaskDefinition, type TaskOptions, type PayloadSchema } from './core/task.js';
-export { parseConfig, ConfigError, type Config, type ConfigInput, type PoolConfig } from './core/config.js';
-export { decide, emptyMemory, type Decision, type AutoscalerMemory, type PoolSettings } from './core/autoscaler.js';
-export type { Observation, ReplicaCounts } from './core/observation.js';
-export type { Clock } from './core/clock.js';
-export { loadProject, buildProject, type Project } from './project.js';
-export { TriremeClient, SubmitError, type SubmitOptions, type Submitted, type JobView } from './queue/client.js';
-export { PoolWorker, RECYCLE_EXIT_CODE } from './queue/worker.js';
-export type { Driver, DriverReplica } from './drivers/driver.js';
-export { LocalDriver } from './drivers/local.js';
-export { Controller } from './control/controller.js';
+/**
+ * Trireme's public API for task modules and applications: defining tasks, and a client to submit and follow jobs.
+ * It loads nothing heavy until a client is created, so a task module may import it freely. Embedding a replica, the
+ * controller or the HTTP API: `trireme/worker`, `trireme/control`, `trireme/server`. Everything else is internal.
+ */
+export {
+  defineTask, declareTask,
+  type TaskContext, type TaskDefinition, type TaskHandler, type TaskOptions, type TaskRef, type PayloadSchema, type PayloadOf, type ResultOf,
+} from './core/task.js';
+export { createClient, findLocalRedis, type ClientOptions } from './client.js';
+export type { TriremeClient, SubmitOptions, Submitted, JobView, JobHandle, TaskHandle } from './queue/client.js';
+export type { JobQuery, JobPage, JobEvent, JobStateFilter } from './queue/jobs.js';
+export { ConfigError } from './core/errors.js';
+export { SubmitError, RedisNotFoundError } from './queue/errors.js';
+export type { Config, ConfigInput, PoolConfig } from './core/config.js';
+export { ManualClock, type Clock, type Timer } from './core/clock.js';
+export { systemClock } from './control/system-clock.js';
+export { RECYCLE_EXIT_CODE } from './core/replica.js';

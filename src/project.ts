@@ -2,13 +2,13 @@
  * A loaded project: the validated config, its router, and every task it declares (TypeScript tasks from the modules
  * under `tasks:` and command tasks from `commands:`), with the file each came from so isolated runners can load it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, parseConfig, type CommandTaskConfig, type Config } from './core/config.js';
+import type { CommandTaskConfig, Config } from './core/config.js';
+import { ConfigError } from './core/errors.js';
 import { Router } from './core/routing.js';
 import { isTaskDefinition, type TaskDefinition } from './core/task.js';
+import { importTaskModule } from './loader.js';
 
 export type TaskEntry =
   | { kind: 'function'; name: string; definition: TaskDefinition; module: string }
@@ -21,11 +21,39 @@ export interface Project {
   /** Folder of the config file; relative paths in it are taken from here. */
   baseDir: string;
   configPath?: string;
+  /** False for a routes-only project (a client that submits without the task code): only command tasks are known. */
+  tasksLoaded: boolean;
+}
+
+export interface LoadOptions {
+  /** Import the task modules (default). False: routes, pools and command tasks only, no task code runs. */
+  tasks?: boolean;
+  /** Called with the validated config before any task module is imported (a replica sets its pool's env there). */
+  beforeTasks?: (config: Config) => void;
+}
+
+/**
+ * What `serve` hands the replicas and standbys it starts (TRIREME_CONFIG_SNAPSHOT names the file): the config as it
+ * validated it. A replica then runs exactly the config its controller decides with, even if the file changed on
+ * disk since, and skips parsing YAML and validating again at every start.
+ */
+interface Snapshot { configPath: string; config: Config }
+
+/**
+ * Writes the snapshot of a loaded project for the processes this one starts; returns the variable to set. API tokens
+ * stay out of it: replicas serve no API, and secrets do not belong in files.
+ */
+export async function writeSnapshot(project: Project, file: string): Promise<Record<string, string>> {
+  const config = { ...project.config, auth: { ...project.config.auth, tokens: [] } };
+  await writeFile(file, JSON.stringify({ configPath: project.configPath, config } satisfies Partial<Snapshot>), { mode: 0o600 });
+  return { TRIREME_CONFIG_SNAPSHOT: file };
 }
 
 /** Reads, validates and loads a config file; environment overrides (TRIREME_REDIS_URL) are applied. */
-export async function loadProject(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<Project> {
+export async function loadProject(configPath: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Promise<Project> {
   const path = resolve(configPath);
+  const snapshot = env.TRIREME_CONFIG_SNAPSHOT ? await readSnapshot(env.TRIREME_CONFIG_SNAPSHOT) : undefined;
+  if (snapshot?.configPath === path) return assemble(snapshot.config, { baseDir: dirname(path), configPath: path, env, ...opts });
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -34,16 +62,29 @@ export async function loadProject(configPath: string, env: NodeJS.ProcessEnv = p
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    const { parse } = await import('yaml');
+    raw = parse(text);
   } catch (e) {
     throw new ConfigError([`YAML syntax: ${(e as Error).message.split('\n')[0]}`], path);
   }
-  return buildProject(raw, { baseDir: dirname(path), configPath: path, env });
+  return buildProject(raw, { baseDir: dirname(path), configPath: path, env, ...opts });
 }
 
+async function readSnapshot(file: string): Promise<Snapshot | undefined> {
+  try { return JSON.parse(await readFile(file, 'utf8')) as Snapshot; } catch { return undefined; }
+}
+
+type BuildOptions = { baseDir: string; configPath?: string; env?: NodeJS.ProcessEnv } & LoadOptions;
+
 /** Builds a project from an already parsed config object (tests and embedding). */
-export async function buildProject(raw: unknown, opts: { baseDir: string; configPath?: string; env?: NodeJS.ProcessEnv }): Promise<Project> {
-  const config = parseConfig(raw, opts.configPath ?? 'config');
+export async function buildProject(raw: unknown, opts: BuildOptions): Promise<Project> {
+  // The schema library loads only when a config is validated: a replica started from a snapshot never needs it.
+  const [{ parseConfig }, { driverSchemas }] = await Promise.all([import('./core/config.js'), import('./drivers/index.js')]);
+  return assemble(parseConfig(raw, opts.configPath ?? 'config', { drivers: driverSchemas() }), opts);
+}
+
+/** A project from a validated config: environment overrides, the router, the tasks. */
+async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
   const redisUrl = opts.env?.TRIREME_REDIS_URL;
   if (redisUrl) config.redis = { url: redisUrl };
   // Secrets belong in the environment rather than in a file that gets committed.
@@ -56,11 +97,13 @@ export async function buildProject(raw: unknown, opts: { baseDir: string; config
   const router = new Router(config.routes, config.defaultQueue, config.pools);
   const tasks = new Map<string, TaskEntry>();
   const problems: string[] = [];
-  for (const [i, spec] of config.tasks.entries()) {
+  const tasksLoaded = opts.tasks !== false;
+  if (tasksLoaded) opts.beforeTasks?.(config);
+  for (const [i, spec] of tasksLoaded ? config.tasks.entries() : []) {
     const module = resolve(opts.baseDir, spec);
     let exports: Record<string, unknown>;
     try {
-      exports = await import(pathToFileURL(module).href);
+      exports = await importTaskModule(module);
     } catch (e) {
       problems.push(`tasks.${i}: cannot load ${module}: ${(e as Error).message.split('\n')[0]}`);
       continue;
@@ -81,7 +124,7 @@ export async function buildProject(raw: unknown, opts: { baseDir: string; config
     if (queue && !router.poolFor(queue)) problems.push(`task "${entry.name}": queue "${queue}" is served by no pool`);
   }
   if (problems.length) throw new ConfigError(problems, opts.configPath ?? 'config');
-  return { config, router, tasks, baseDir: opts.baseDir, configPath: opts.configPath };
+  return { config, router, tasks, baseDir: opts.baseDir, configPath: opts.configPath, tasksLoaded };
 }
 
 function collectTasks(exports: Record<string, unknown>): TaskDefinition[] {

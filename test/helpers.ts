@@ -13,17 +13,18 @@ import { buildProject, type Project } from '../src/project.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURE_TASKS = join(ROOT, 'test/fixtures/tasks.ts');
-export const CLI = join(ROOT, 'bin/trireme.js');
+export const CLI = join(ROOT, 'bin/trireme.cjs');
 
 export interface TestRedis { url: string; port: number; stop(): Promise<void>; kill(): Promise<void>; start(): Promise<void> }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `bind`: more addresses to listen on besides loopback (a test's own network namespaces reach it there). */
+export async function startRedis(opts: { bind?: string[] } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'trireme-redis-'));
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...opts.bind ?? [], ...(opts.bind?.length ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
     await waitFor(async () => {
       const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {});

@@ -3,7 +3,6 @@ import type { Project } from '../project.js';
 import type { TriremeClient } from '../queue/client.js';
 import type { Inspector } from '../control/inspect.js';
 import type { Controller } from '../control/controller.js';
-import type { Driver } from '../drivers/driver.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import type { LiveFeed } from './live.js';
@@ -15,8 +14,7 @@ export interface ApiContext {
   inspector: Inspector;
   metrics: Metrics;
   live: LiveFeed;
-  /** Present inside `trireme serve`: starts and stops replicas on this host. */
-  driver?: Driver;
+  /** Present inside `trireme serve`: starts and stops replicas through the pools' drivers. */
   controller?: Controller;
   logger: Logger;
   /** How often job event streams look for new log lines. */

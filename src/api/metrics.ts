@@ -17,6 +17,8 @@ export class Metrics {
   private pools: PoolStatus[] = [];
   private eventCounts: { pool: string; direction: string; count: number }[] = [];
   readonly loopDuration: Histogram;
+  /** Writes this process's controller could not make (a scale event, its decisions), by what and pool. */
+  readonly droppedWrites: Counter;
 
   constructor(private readonly src: Source) {
     const r = this.registry;
@@ -86,6 +88,10 @@ export class Metrics {
     this.loopDuration = new Histogram({
       name: 'trireme_controller_loop_duration_seconds', help: 'How long one reconcile pass of this process\'s controller took.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [r],
+    });
+    this.droppedWrites = new Counter({
+      name: 'trireme_dropped_writes_total', help: 'Records this process\'s controller failed to write to Redis (scale events, decisions), by what and pool.',
+      labelNames: ['what', 'pool'], registers: [r],
     });
     new Gauge({
       name: 'trireme_controller_leader', help: '1 when this process\'s controller holds the lease and acts.', registers: [r],

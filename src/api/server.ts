@@ -5,7 +5,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Project } from '../project.js';
 import type { Controller } from '../control/controller.js';
-import type { Driver } from '../drivers/driver.js';
 import { Inspector } from '../control/inspect.js';
 import { TriremeClient, SubmitError } from '../queue/client.js';
 import { isRedisDown, whenReady } from '../queue/connection.js';
@@ -27,7 +26,6 @@ export interface ApiOptions {
   project: Project;
   redisUrl: string;
   controller?: Controller;
-  driver?: Driver;
   logger?: Logger;
   /** Live feed tick, ms (1 s). */
   tickMs?: number;
@@ -57,7 +55,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
   const ctx: ApiContext = {
-    project: opts.project, client, inspector, metrics, live, driver: opts.driver, controller: opts.controller, logger,
+    project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
     followPollMs: opts.followPollMs ?? 250,
   };
   const app = Fastify({ bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true });

@@ -1,35 +1,62 @@
 /**
  * What every verb shares: loading the project, finding Redis, and turning errors into exit codes (2 for usage and
- * config problems, 1 for failures), with no stack trace unless --debug.
+ * config problems, 1 for failures), with no stack trace unless --debug. This module stays light (no Redis client,
+ * no schema library at load time): `trireme --help` loads it, and every verb pays for what it uses only when it runs.
  */
-import { join, relative } from 'node:path';
-import { ConfigError } from '../core/config.js';
-import { loadProject, type Project } from '../project.js';
-import { RedisNotFoundError, startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
-import { SubmitError } from '../queue/client.js';
-import { describeUrl } from '../queue/connection.js';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import type { Project } from '../project.js';
+import type { EmbeddedRedis } from '../queue/embedded-redis.js';
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  constructor(message: string) { super(message); this.name = 'UsageError'; }
+}
 
-export interface GlobalOpts { config: string; debug?: boolean }
+export interface GlobalOpts { config: string; debug?: boolean; logFormat?: string }
 
-export async function project(opts: GlobalOpts): Promise<Project> {
-  return loadProject(opts.config);
+/** Errors that are the caller's to fix (exit 2): a bad config, bad arguments, a refused submit, no Redis to use. */
+const USAGE_ERRORS = new Set(['ConfigError', 'UsageError', 'SubmitError', 'RedisNotFoundError']);
+
+/**
+ * The body of a verb. The command line runs as CommonJS bundles (scripts/build.mjs): this file is part of
+ * `main.cjs`, and each verb's body is a bundle of its own beside it, read only when that verb runs.
+ */
+export function verb<T>(name: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(join(__dirname, `verb-${name}.cjs`)) as T;
+}
+
+export function globals(cmd: Command): GlobalOpts {
+  return cmd.optsWithGlobals() as GlobalOpts;
+}
+
+/** Loads the config and the task modules (`tasks: false`: routes and pools only, no task code runs). */
+export async function project(opts: GlobalOpts, load: import('../project.js').LoadOptions = {}): Promise<Project> {
+  const { loadProject } = await import('../project.js');
+  return loadProject(opts.config, process.env, load);
 }
 
 /**
  * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server in `.trireme/redis` beside the
- * config file (reused when one is running). `owned` starts it as a child that stops with this process; otherwise it is left running.
+ * config file. `owned` starts it as a child that stops with this process; `start: false` (read-only verbs) never
+ * starts one and says so instead. A notice is printed only when a server is started, not each time one is reused.
  */
-export async function redisFor(p: Project, opts: { owned?: boolean; quiet?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
+export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
   if (p.config.redis?.url) return { url: p.config.redis.url };
+  const { join, relative } = await import('node:path');
+  const { findLocalRedis, startEmbeddedRedis } = await import('../queue/embedded-redis.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.
   const dir = join(p.baseDir, '.trireme/redis');
+  if (opts.start === false) {
+    const url = await findLocalRedis(dir);
+    if (!url) throw new UsageError(`no Redis is running for ${p.configPath ?? 'this config'}: nothing to read. Start one with trireme serve, or set TRIREME_REDIS_URL`);
+    return { url };
+  }
   const embedded = await startEmbeddedRedis(dir, { detached: !opts.owned });
-  if (!opts.quiet) {
-    process.stderr.write(embedded.started
-      ? `trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`
-      : `trireme: no Redis configured; using the private redis-server at ${describeUrl(embedded.url)}\n`);
+  if (embedded.started) {
+    const { describeUrl } = await import('../queue/connection.js');
+    process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`);
   }
   return { url: embedded.url, embedded };
 }
@@ -41,14 +68,10 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       await fn(...args);
     } catch (err) {
       const debug = process.argv.includes('--debug');
-      if (err instanceof ConfigError || err instanceof UsageError || err instanceof SubmitError || err instanceof RedisNotFoundError) {
-        process.stderr.write(`trireme: ${err.message}\n`);
-        if (debug) process.stderr.write(`${err.stack}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`trireme: ${(err as Error).message ?? err}\n`);
-      if (debug) process.stderr.write(`${(err as Error).stack}\n`);
-      process.exit(1);
+      const e = err as Error;
+      process.stderr.write(`trireme: ${e?.message ?? err}\n`);
+      if (debug) process.stderr.write(`${e?.stack}\n`);
+      process.exit(USAGE_ERRORS.has(e?.name) ? 2 : 1);
     }
   };
 }
@@ -70,11 +93,35 @@ export function ago(at: number | undefined, now = Date.now()): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86_400)}d`;
 }
 
-/** Connects to the project's Redis for one verb and closes the connection after. */
-export async function withRedis<T>(cmd: { optsWithGlobals(): unknown }, fn: (p: Project, redis: import('ioredis').Redis, url: string) => Promise<T>, opts: { quiet?: boolean } = { quiet: true }): Promise<T> {
+/**
+ * Connects to the project's Redis for one verb and closes the connection after. Read-only verbs pass
+ * `start: false`, so that looking never starts a server behind the user's back.
+ */
+export async function withRedis<T>(cmd: Command, fn: (p: Project, redis: Redis, url: string) => Promise<T>, opts: { start?: boolean; tasks?: boolean } = {}): Promise<T> {
   const { connect } = await import('../queue/connection.js');
-  const p = await project(cmd.optsWithGlobals() as GlobalOpts);
-  const { url } = await redisFor(p, opts);
+  const p = await project(globals(cmd), { tasks: opts.tasks ?? false });
+  const { url } = await redisFor(p, { start: opts.start });
   const redis = connect(url, 'trireme-cli');
   try { return await fn(p, redis, url); } finally { redis.disconnect(); }
+}
+
+/** A whole number from a CLI option, or a usage error naming the option. */
+export function intOpt(v: string, name: string, min = Number.MIN_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} takes a whole number${min > Number.MIN_SAFE_INTEGER ? ` >= ${min}` : ''}, got "${v}"`);
+  return n;
+}
+
+/**
+ * Whether the supervising process `pid` (TRIREME_PARENT_PID) is gone: it is not our parent and no process has its
+ * pid. It may be an ancestor rather than the parent (npx, a shell), so a changed parent alone does not say so.
+ */
+export function parentGone(pid: number): boolean {
+  if (process.ppid === pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

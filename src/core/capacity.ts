@@ -6,21 +6,28 @@
  */
 
 export interface Resources { cpu: number; memory: number; gpu: number }
-export interface Limits { replicas?: number; cpu?: number; memory?: number; gpu?: number }
-export interface PoolRequest { pool: string; desired: number; min: number; priority: number; resources: Resources }
+/**
+ * A limit on what pools may hold together. `scope`: it counts only requests of that scope (`host`: the pools whose
+ * replicas run on this machine, through the local driver); a limit without a scope counts every pool (a budget).
+ */
+export interface Limits { replicas?: number; cpu?: number; memory?: number; gpu?: number; scope?: string }
+export interface PoolRequest { pool: string; desired: number; min: number; priority: number; resources: Resources; scope?: string }
 export interface Grant { granted: number; limitedBy?: string }
 
 export function allocate(requests: PoolRequest[], limits: Limits[]): Map<string, Grant> {
-  const used = { replicas: 0, cpu: 0, memory: 0, gpu: 0 };
+  const used = limits.map(() => ({ replicas: 0, cpu: 0, memory: 0, gpu: 0 }));
   const order = [...requests].sort((a, b) => b.priority - a.priority || a.pool.localeCompare(b.pool));
   const granted = new Map<string, number>(order.map((r) => [r.pool, 0]));
   const blocked = new Map<string, string>();
+  const applies = (lim: Limits, r: PoolRequest) => lim.scope === undefined || lim.scope === r.scope;
   const fits = (r: PoolRequest): string | undefined => {
-    for (const lim of limits) {
-      if (lim.replicas !== undefined && used.replicas + 1 > lim.replicas) return `replicas budget ${lim.replicas}`;
-      if (lim.cpu !== undefined && used.cpu + r.resources.cpu > lim.cpu + 1e-9) return `cpu ${lim.cpu}`;
-      if (lim.memory !== undefined && used.memory + r.resources.memory > lim.memory) return 'memory';
-      if (lim.gpu !== undefined && r.resources.gpu > 0 && used.gpu + r.resources.gpu > lim.gpu) return `gpu ${lim.gpu}`;
+    for (const [i, lim] of limits.entries()) {
+      if (!applies(lim, r)) continue;
+      const u = used[i];
+      if (lim.replicas !== undefined && u.replicas + 1 > lim.replicas) return `replicas budget ${lim.replicas}`;
+      if (lim.cpu !== undefined && u.cpu + r.resources.cpu > lim.cpu + 1e-9) return `cpu ${lim.cpu}`;
+      if (lim.memory !== undefined && u.memory + r.resources.memory > lim.memory) return 'memory';
+      if (lim.gpu !== undefined && r.resources.gpu > 0 && u.gpu + r.resources.gpu > lim.gpu) return `gpu ${lim.gpu}`;
     }
     return undefined;
   };
@@ -28,7 +35,11 @@ export function allocate(requests: PoolRequest[], limits: Limits[]): Map<string,
     while ((granted.get(r.pool) ?? 0) < upTo) {
       const why = fits(r);
       if (why) { blocked.set(r.pool, why); return; }
-      used.replicas++; used.cpu += r.resources.cpu; used.memory += r.resources.memory; used.gpu += r.resources.gpu;
+      for (const [i, lim] of limits.entries()) {
+        if (!applies(lim, r)) continue;
+        const u = used[i];
+        u.replicas++; u.cpu += r.resources.cpu; u.memory += r.resources.memory; u.gpu += r.resources.gpu;
+      }
       granted.set(r.pool, (granted.get(r.pool) ?? 0) + 1);
     }
   };

@@ -6,6 +6,9 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
@@ -62,6 +65,13 @@ export const scalingSchema = z.strictObject({
   schedules: z.array(schedule).default([]),
 });
 
+/** A pool's driver: its kind and the settings for this pool (checked against the driver's own schema). */
+export interface DriverRef { kind: string; settings: Record<string, unknown> }
+const withoutKind = (d: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'kind'));
+
+/** A driver's settings schemas, given by the driver registry: its settings for one pool, and those its pools share. */
+export type DriverSchemas = Record<string, { pool: z.ZodType; shared: z.ZodType }>;
+
 export const poolSchema = z.strictObject({
   queues: z.array(name).min(1, 'a pool serves at least one queue'),
   concurrency: z.number().int().min(1).default(1),
@@ -76,6 +86,17 @@ export const poolSchema = z.strictObject({
   pricePerHour: z.number().min(0).default(0),
   /** Higher wins when a shared budget cannot give every pool what it asks. */
   priority: z.number().int().default(0),
+  /**
+   * Keep a standby process (Node, BullMQ and the task modules loaded) that becomes this pool's replica the moment one
+   * is needed. Default: on for pools whose min is 0, where every first job would otherwise wait for a cold start.
+   */
+  standby: z.boolean().optional(),
+  /**
+   * Where the pool's replicas live: `local` (child processes of serve, the default), `compose`, `kubernetes`,
+   * `systemd`; or `{ kind, ...settings }` with the driver's settings for this pool (docs/deploy.md).
+   */
+  driver: z.union([z.string().min(1), z.looseObject({ kind: z.string().min(1, 'name the driver: local, compose, kubernetes or systemd') })]).default('local')
+    .transform((d): DriverRef => (typeof d === 'string' ? { kind: d, settings: {} } : { kind: d.kind, settings: withoutKind(d) })),
   scaling: scalingSchema.prefault({}),
 });
 
@@ -117,6 +138,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** A budget shared by all pools, split by pool priority. */
   budget: z.strictObject({ replicas: count.optional(), cpu: z.number().positive().optional(), gpu: count.optional() }).default({}),
+  /** Settings shared by every pool of a driver kind, by kind: `drivers: { kubernetes: { namespace: jobs } }`. */
+  drivers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   /** A directory every replica must be able to write (results, model files on NFS, ...); `trireme doctor` checks it. */
   sharedStorage: z.string().min(1).optional(),
   /** The HTTP API and dashboard served by `trireme serve`. */
@@ -204,22 +227,46 @@ export function resolveScaling(s: ScalingConfig): ResolvedScaling {
   };
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[], source = 'config') {
-    super(`${source} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+const describe = (issues: readonly z.core.$ZodIssue[], prefix: (string | number | symbol)[] = []): string[] => issues.map((issue) => {
+  const full = [...prefix, ...issue.path];
+  const path = full.length ? full.map(String).join('.') : '(top level)';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling (see docs/config.md)`;
+  return `${path}: ${message}`;
+});
 
-/** Validates a parsed config object; throws ConfigError listing every problem by its path. */
-export function parseConfig(input: unknown, source?: string): Config {
+/**
+ * Validates a parsed config object; throws ConfigError listing every problem by its path. `drivers` are the driver
+ * registry's settings schemas: each pool's driver settings and the shared `drivers.<kind>` settings are checked
+ * against them (without them, only the local driver is known).
+ */
+export function parseConfig(input: unknown, source?: string, opts: { drivers?: DriverSchemas } = {}): Config {
+  const drivers = opts.drivers ?? { local: { pool: z.strictObject({}), shared: z.strictObject({}) } };
   const result = configSchema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.length ? issue.path.join('.') : '(top level)';
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling (see docs/config.md)`;
-    return `${path}: ${message}`;
-  });
-  throw new ConfigError(problems, source);
+  const problems = result.success ? [] : describe(result.error.issues);
+  const raw = isObj(input) ? input : {};
+  const known = Object.keys(drivers).join(', ');
+  for (const [name, pool] of Object.entries(isObj(raw.pools) ? raw.pools : {})) {
+    const d = isObj(pool) ? pool.driver : undefined;
+    const kind = typeof d === 'string' ? d : isObj(d) && typeof d.kind === 'string' ? d.kind : undefined;
+    if (kind === undefined) continue; // absent (local) or already reported by the schema
+    const schema = Object.hasOwn(drivers, kind) ? drivers[kind] : undefined;
+    if (!schema) { problems.push(`pools.${name}.driver: unknown driver "${kind}"; use one of: ${known}`); continue; }
+    const parsed = schema.pool.safeParse(isObj(d) ? withoutKind(d) : {});
+    if (!parsed.success) problems.push(...describe(parsed.error.issues, ['pools', name, 'driver']));
+    else if (result.success) result.data.pools[name].driver.settings = parsed.data as Record<string, unknown>;
+  }
+  // A kind some pool uses needs its shared settings valid even when the config gives none (a required Compose file).
+  const used = new Set(Object.values(isObj(raw.pools) ? raw.pools : {}).map((p) => (isObj(p) ? (typeof p.driver === 'string' ? p.driver : isObj(p.driver) ? p.driver.kind : undefined) : undefined)));
+  const given = isObj(raw.drivers) ? raw.drivers : {};
+  const sharedSettings = { ...Object.fromEntries([...used].filter((k): k is string => typeof k === 'string' && Object.hasOwn(drivers, k)).map((k) => [k, {}])), ...given };
+  for (const [kind, settings] of Object.entries(sharedSettings)) {
+    const schema = Object.hasOwn(drivers, kind) ? drivers[kind] : undefined;
+    if (!schema) { problems.push(`drivers.${kind}: unknown driver; use one of: ${known}`); continue; }
+    const parsed = schema.shared.safeParse(settings ?? {});
+    if (!parsed.success) problems.push(...describe(parsed.error.issues, ['drivers', kind]));
+    else if (result.success) result.data.drivers[kind] = parsed.data as Record<string, unknown>;
+  }
+  if (problems.length || !result.success) throw new ConfigError(problems, source);
+  return result.data;
 }

@@ -42,18 +42,47 @@ export type TaskHandler<P, R> = (payload: P, ctx: TaskContext) => Promise<R> | R
 
 const BRAND = Symbol.for('trireme.task');
 
-export interface TaskDefinition<P = any, R = any> {
-  readonly [BRAND]: true;
+/**
+ * A task by name, with the payload and result types it carries at compile time only. What a web app holds when it
+ * submits work without importing the task's code: `declareTask<Email, Sent>('email.send')`, or `typeof sendEmail`.
+ */
+export interface TaskRef<P = any, R = any> {
   readonly name: string;
+  /** Never set: it carries the types. */
+  readonly __types?: { payload: P; result: R };
+}
+
+export interface TaskDefinition<P = any, R = any> extends TaskRef<P, R> {
+  readonly [BRAND]: true;
   readonly handler: TaskHandler<P, R>;
   readonly options: TaskOptions<P>;
 }
 
+/** The payload type of a task reference or definition. */
+export type PayloadOf<T> = T extends TaskRef<infer P, any> ? P : never;
+/** The result type of a task reference or definition (what its handler resolves to). */
+export type ResultOf<T> = T extends TaskRef<any, infer R> ? Awaited<R> : never;
+
 /** Declares a task. Export the result from a module listed under `tasks:` in trireme.yml. */
 export function defineTask<P = unknown, R = unknown>(name: string, handler: TaskHandler<P, R>, options: TaskOptions<P> = {}): TaskDefinition<P, R> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(name)) throw new Error(`task name "${name}" must start with a letter or digit and use letters, digits, ".", "_", ":" or "-"`);
+  checkTaskName(name);
   if (typeof handler !== 'function') throw new Error(`task "${name}": handler must be a function`);
   return Object.freeze({ [BRAND]: true as const, name, handler, options });
+}
+
+/**
+ * A typed reference to a task whose code lives elsewhere: `client.task(declareTask<{ to: string }, { id: string }>(
+ * 'email.send')).submit({ to })` checks the payload and types the result without loading the handler.
+ */
+export function declareTask<P = unknown, R = unknown>(name: string): TaskRef<P, R> {
+  checkTaskName(name);
+  return Object.freeze({ name });
+}
+
+function checkTaskName(name: string): void {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(name)) {
+    throw new Error(`task name "${name}" must start with a letter or digit and use letters, digits, ".", "_", ":" or "-"`);
+  }
 }
 
 export function isTaskDefinition(value: unknown): value is TaskDefinition {

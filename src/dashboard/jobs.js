@@ -58,7 +58,7 @@ function fields(j) {
     ['Task', `${j.task} → queue ${j.queue} (pool ${j.pool ?? '-'})`],
     ['State', h('span', { class: `state ${j.state}`, id: 'job-state' }, j.state)],
     ['Progress', typeof j.progress === 'number' ? `${j.progress}%` : JSON.stringify(j.progress)],
-    ['Attempts', `${j.attempts} of ${j.maxAttempts}`],
+    ['Attempts', `${j.attempts} of ${j.maxAttempts}${j.starts > Math.max(1, j.attempts) ? ` · started ${j.starts} times (${j.stalls} run(s) lost with their replica and run again)` : ''}`],
     ['Submitted', fmt.time(j.submittedAt)],
     ['Started', j.startedAt ? `${fmt.time(j.startedAt)} (waited ${fmt.secs(j.startedAt - j.submittedAt)})` : '-'],
     ['Finished', j.finishedAt ? `${fmt.time(j.finishedAt)} (ran ${fmt.secs(j.startedAt ? j.finishedAt - j.startedAt : null)})` : '-'],

@@ -25,6 +25,7 @@ function card(name) {
     legend: h('div', { class: 'legend' }),
     stats: h('div', { class: 'stats' }),
     reason: h('div', { class: 'reason' }),
+    health: h('div', { class: 'health', role: 'status' }),
     input: h('input', { type: 'number', min: 0, 'aria-label': `replicas for ${name}` }),
     toggle: h('button', { type: 'button' }),
   };
@@ -41,7 +42,7 @@ function card(name) {
     await act(paused ? `Resume autoscaling of pool ${name}` : `Pause autoscaling of pool ${name}`, 'POST', `/pools/${name}/${paused ? 'resume' : 'pause'}`);
   });
   c.root.append(
-    h('h3', {}, name, c.badge), c.bar, c.legend, c.stats, c.reason,
+    h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.stats, c.reason,
     h('div', { class: 'controls' }, c.input, setBtn, c.toggle),
   );
   cards.set(name, c);
@@ -66,6 +67,9 @@ function updateCard(p) {
   const paused = p.autoscaling === 'paused';
   c.badge.textContent = p.health ? p.health.split(':')[0] : paused ? `paused${p.pinned !== undefined ? ` · pinned ${p.pinned}` : ''}` : 'autoscaling';
   c.badge.className = `badge${p.health ? ' bad' : paused ? ' paused' : ''}`;
+  // What is wrong, in the driver's words (an unreachable host and since when, a refused API call).
+  c.health.textContent = p.health ? p.health.slice(p.health.indexOf(':') + 1).trim() : '';
+  c.health.hidden = !p.health;
   c.toggle.textContent = paused ? 'Resume autoscaling' : 'Pause autoscaling';
   c.toggle.dataset.paused = String(paused);
   c.reason.textContent = `${p.reason ?? 'no decision yet'}${p.cooldownRemaining > 0 ? ` · cooldown ${Math.ceil(p.cooldownRemaining / 1000)}s` : ''}`;

@@ -2,14 +2,25 @@
  * Submitting and looking up jobs. Validation happens here, at the border: unknown tasks, payloads that fail a task's
  * schema and queues served by no pool are refused before anything reaches Redis. Every submit also announces itself
  * on the wake channel so that a controller can start a replica at once for a pool at zero.
+ *
+ * A client works with the task code loaded (the CLI, the API inside serve) or from the routes alone (a web app that
+ * holds only the config): then each task's queue, retries, backoff and priority come from the task manifest the
+ * replicas publish (manifest.ts), and a handle made from a task's definition adds its schema and key function.
  */
 import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Project } from '../project.js';
+import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
+import { isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
 import { bullConnection, connect } from './connection.js';
 import { keys } from './keys.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './job-id.js';
+import { SubmitError } from './errors.js';
+import { readManifest, type ManifestEntry } from './manifest.js';
+import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './jobs.js';
+
+export { SubmitError };
 
 export const GROUP_TASK = 'trireme.group';
 
@@ -24,15 +35,7 @@ export interface SubmitOptions {
 
 export interface Submitted { id: string; task: string; queue: string; pool: string }
 
-/** A refused request: `field` names what was wrong, for people and for API error bodies. */
-export class SubmitError extends Error {
-  constructor(readonly code: 'unknown_task' | 'invalid_payload' | 'unknown_queue' | 'invalid_option', readonly field: string, message: string) {
-    super(message);
-    this.name = 'SubmitError';
-  }
-}
-
-export interface JobView {
+export interface JobView<R = unknown> {
   id: string;
   task: string;
   queue: string;
@@ -41,8 +44,15 @@ export interface JobView {
   payload: unknown;
   attempts: number;
   maxAttempts: number;
+  /**
+   * How many times a replica began running it: more than attempts when a run was lost (its replica killed or cut
+   * off from Redis, the job taken over after its lock expired) and the job ran again. Tasks run at least once.
+   */
+  starts: number;
+  /** How many times it was found stalled (its replica gone) and put back in its queue. */
+  stalls: number;
   progress: unknown;
-  result?: unknown;
+  result?: R;
   error?: string;
   submittedAt: number;
   startedAt?: number;
@@ -50,11 +60,36 @@ export interface JobView {
   parent?: string;
 }
 
+/** A submitted job, typed by its task's result. */
+export interface JobHandle<R = unknown> extends Submitted {
+  /** Waits until the job finishes: its result, or its error thrown. */
+  result(timeoutMs?: number): Promise<R>;
+  /** The job as it stands now; undefined once Redis no longer holds it. */
+  get(): Promise<JobView<R> | undefined>;
+  cancel(): Promise<{ id: string; was: string; state: string }>;
+}
+
+/** A task to submit to, typed by its payload and result. */
+export interface TaskHandle<P = unknown, R = unknown> {
+  readonly name: string;
+  submit(payload: P, opts?: SubmitOptions): Promise<JobHandle<R>>;
+}
+
+/** What the client knows of a task before it enqueues: from the loaded code, a definition, or the manifest. */
+interface TaskSpec extends Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> {
+  schema?: PayloadSchema<unknown>;
+  idempotencyKey?: (payload: never) => string;
+}
+
+/** How long a routes-only client trusts the manifest it read before reading it again. */
+const MANIFEST_TTL_MS = 30_000;
+
 export class TriremeClient {
   readonly redis: Redis;
   private readonly queues = new Map<string, Queue>();
   private flow?: FlowProducer;
   private readonly prefix: string;
+  private manifest?: { at: number; tasks: Map<string, ManifestEntry> };
 
   /** `failFast`: refuse at once while Redis is away rather than queue commands until it is back (servers). */
   constructor(readonly project: Project, readonly redisUrl: string, opts: { failFast?: boolean } = {}) {
@@ -72,12 +107,42 @@ export class TriremeClient {
     return q;
   }
 
+  /**
+   * A typed handle: `client.task(sendEmail).submit({ to })` checks the payload against the task's type, and the
+   * job's `result()` is typed. Pass the definition itself (its schema and key function then apply here too), a
+   * `declareTask<P, R>(name)` reference, or a name with the task's type: `client.task<typeof sendEmail>('email.send')`
+   * (a type-only import: no task code is loaded).
+   */
+  task<T extends TaskRef = TaskRef<unknown, unknown>>(ref: T | string): TaskHandle<PayloadOf<T>, ResultOf<T>> {
+    const name = typeof ref === 'string' ? ref : ref.name;
+    const def = typeof ref === 'object' && isTaskDefinition(ref) ? ref : undefined;
+    return {
+      name,
+      submit: async (payload, opts) => this.handle<ResultOf<T>>(await this.enqueue(name, payload, opts ?? {}, def ? def.options : undefined)),
+    };
+  }
+
   /** Routes, validates and enqueues one job. */
   async submit(task: string, payload: unknown = {}, opts: SubmitOptions = {}): Promise<Submitted> {
-    const { queue, pool, jobOpts, data } = this.prepare(task, payload, opts);
+    return this.enqueue(task, payload, opts);
+  }
+
+  private async enqueue(task: string, payload: unknown, opts: SubmitOptions, given?: TaskSpec): Promise<Submitted> {
+    const spec = given ?? await this.spec(task);
+    const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
     await this.queue(queue).add(task, data, jobOpts);
     await this.announce(queue);
     return { id: jobOpts.jobId!, task, queue, pool };
+  }
+
+  /** A handle on a submitted job. */
+  handle<R = unknown>(s: Submitted): JobHandle<R> {
+    return {
+      ...s,
+      result: (timeoutMs) => this.waitFor(s.id, timeoutMs) as Promise<R>,
+      get: () => this.getJob(s.id) as Promise<JobView<R> | undefined>,
+      cancel: () => this.cancel(s.id),
+    };
   }
 
   /**
@@ -86,9 +151,10 @@ export class TriremeClient {
    */
   async submitGroup(task: string, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted & { children: string[] }> {
     if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'payloads', 'a group needs at least one payload');
+    const spec = await this.spec(task);
     const prepared = payloads.map((p, i) => {
       try {
-        return this.prepare(task, p, { ...opts, idempotencyKey: undefined });
+        return this.prepare(task, spec, p, { ...opts, idempotencyKey: undefined });
       } catch (e) {
         if (e instanceof SubmitError) throw new SubmitError(e.code, `payloads.${i}${e.field === 'payload' ? '' : `.${e.field}`}`, `run ${i}: ${e.message}`);
         throw e;
@@ -108,37 +174,47 @@ export class TriremeClient {
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
-  private prepare(task: string, payload: unknown, opts: SubmitOptions) {
+  /** What is known of a task: its loaded definition or command, else (routes-only) the manifest replicas publish. */
+  private async spec(task: string): Promise<TaskSpec> {
     const entry = this.project.tasks.get(task);
-    if (!entry) {
+    if (entry) return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
+    if (this.project.tasksLoaded) {
       const known = [...this.project.tasks.keys()].sort();
       throw new SubmitError('unknown_task', 'task', `unknown task "${task}"; known tasks: ${known.join(', ') || '(none: list modules under tasks: in the config)'}`);
     }
-    const taskOpts = entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
-    let data = payload ?? {};
-    if (entry.kind === 'function' && entry.definition.options.schema) {
-      const parsed = entry.definition.options.schema.safeParse(data);
+    const now = Date.now();
+    if (!this.manifest || now - this.manifest.at > MANIFEST_TTL_MS) this.manifest = { at: now, tasks: await readManifest(this.redis, this.prefix) };
+    const m = this.manifest.tasks.get(task);
+    // No replica has published its tasks yet: routes decide, and the replica checks the name when it runs the job.
+    if (m || this.manifest.tasks.size === 0) return m ?? {};
+    throw new SubmitError('unknown_task', 'task', `unknown task "${task}"; the replicas know: ${[...this.manifest.tasks.keys()].sort().join(', ')}`);
+  }
+
+  private prepare(task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
+    let data: unknown = payload ?? {};
+    if (spec.schema) {
+      const parsed = spec.schema.safeParse(data);
       if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', `payload for "${task}" is invalid: ${parsed.error.message}`);
       data = parsed.data;
     }
-    const queue = this.project.router.queueFor(task, opts.queue ?? taskOpts.queue);
+    const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
     const pool = this.project.router.poolFor(queue);
     if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
-    const key = opts.idempotencyKey ?? (entry.kind === 'function' ? entry.definition.options.idempotencyKey?.(data as never) : undefined);
+    const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
     let delay = 0;
     if (opts.delay !== undefined) {
       try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
     }
-    const retries = opts.retries ?? taskOpts.retries ?? 0;
+    const retries = opts.retries ?? spec.retries ?? 0;
     if (!Number.isInteger(retries) || retries < 0) throw new SubmitError('invalid_option', 'retries', 'retries must be a whole number >= 0');
-    const priority = opts.priority ?? taskOpts.priority;
+    const priority = opts.priority ?? spec.priority;
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
       throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
     }
     const jobOpts: JobsOptions = {
       jobId: key ? idempotentJobId(queue, key) : newJobId(queue),
       attempts: retries + 1,
-      backoff: entry.kind === 'function' ? entry.definition.options.backoff : undefined,
+      backoff: spec.backoff,
       priority: priority || undefined,
       delay: delay || undefined,
       // Results are kept a day for lookups, failures a week for inspection; both bounded so Redis does not grow.
@@ -159,6 +235,18 @@ export class TriremeClient {
     const queue = queueOfJobId(id);
     return queue && this.project.router.poolFor(queue) ? this.queue(queue) : undefined;
   }
+
+  /** Jobs, newest first, filtered by state, queue, pool and task; page with the returned cursor. */
+  list(query: JobQuery = {}): Promise<JobPage> { return listJobs(this, query); }
+
+  /** Cancels a job: a waiting one is removed, a running one is aborted on its replica and fails as "cancelled". */
+  cancel(id: string): Promise<{ id: string; was: string; state: string }> { return cancelJob(this, id); }
+
+  /** Runs a failed or completed job again from its first attempt. */
+  retry(id: string): Promise<{ id: string; was: string; state: string }> { return retryJob(this, id); }
+
+  /** A job's log lines, progress and state changes as they happen, ending when it finishes. */
+  follow(id: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<JobEvent> { return followJob(this, id, opts); }
 
   async getJob(id: string): Promise<JobView | undefined> {
     const queue = this.queueOfJob(id);
@@ -183,6 +271,8 @@ export class TriremeClient {
       payload: job.data,
       attempts: job.attemptsMade,
       maxAttempts: job.opts.attempts ?? 1,
+      starts: job.attemptsStarted ?? 0,
+      stalls: job.stalledCounter ?? 0,
       progress: job.progress,
       result: job.returnvalue ?? undefined,
       error: job.failedReason || undefined,

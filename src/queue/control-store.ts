@@ -5,15 +5,9 @@
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
+import type { Override, ScaleEvent, StoredDecision } from '../core/records.js';
 
-export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }
-export interface Override { paused: boolean; replicas?: number; at: number }
-export interface StoredDecision {
-  at: number; pool: string; desired: number; current: number; direction: 'up' | 'down' | 'hold'; reason: string;
-  cooldownRemaining: number; min: number; max: number; leader: string; health?: string;
-  /** Jobs per second in (submitted) and out (finished), and mean service seconds, as the controller measured them. */
-  arrivalRate: number; completionRate: number; serviceTime: number;
-}
+export type { ScaleEvent, Override, StoredDecision } from '../core/records.js';
 
 export class ControlStore {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly eventsKept = 500) {}

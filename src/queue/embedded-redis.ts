@@ -9,14 +9,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { RedisNotFoundError } from './errors.js';
 
-export class RedisNotFoundError extends Error {
-  constructor() {
-    super('no Redis is configured and no redis-server is on PATH. Install one (Debian/Ubuntu: apt-get install redis-server; '
-      + 'macOS: brew install redis) or point Trireme at a running Redis with TRIREME_REDIS_URL=redis://HOST:6379 or redis.url in trireme.yml');
-    this.name = 'RedisNotFoundError';
-  }
-}
+export { RedisNotFoundError };
 
 export interface EmbeddedRedis { url: string; stop(): Promise<void>; started: boolean }
 
@@ -36,6 +31,17 @@ async function answers(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
   r.on('error', () => {});
   try { await r.connect(); return (await r.ping()) === 'PONG'; } catch { return false; } finally { r.disconnect(); }
+}
+
+/**
+ * The URL of the private redis-server kept under `dataDir` (`.trireme/redis` beside a config file) when one is
+ * running; undefined when none answers. Starts nothing.
+ */
+export async function findLocalRedis(dataDir = '.trireme/redis'): Promise<string | undefined> {
+  const port = Number(await readFile(join(resolve(dataDir), 'port'), 'utf8').catch(() => ''));
+  if (!port) return undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  return (await answers(url)) ? url : undefined;
 }
 
 /** Starts (or reuses) the private redis-server under `dataDir`. */

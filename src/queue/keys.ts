@@ -2,6 +2,8 @@
 export const keys = {
   replica: (prefix: string, id: string) => `${prefix}:~replica:${id}`,
   replicas: (prefix: string) => `${prefix}:~replicas`,
+  standby: (prefix: string, id: string) => `${prefix}:~standby:${id}`,
+  standbys: (prefix: string) => `${prefix}:~standbys`,
   scaleEvents: (prefix: string) => `${prefix}:~scale-events`,
   lease: (prefix: string) => `${prefix}:~controller-lease`,
   overrides: (prefix: string) => `${prefix}:~overrides`,
@@ -10,6 +12,8 @@ export const keys = {
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,
   scaleCounts: (prefix: string) => `${prefix}:~scale-counts`,
+  /** What submitters without the task code need to know of each task (manifest.ts). */
+  tasks: (prefix: string) => `${prefix}:~tasks`,
   /** Pub/sub: live events for the API's streams (scale events). */
   events: (prefix: string) => `${prefix}:~events`,
   /** Pub/sub: job ids to cancel; every replica listens and aborts the job if it runs it. */

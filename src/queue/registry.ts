@@ -5,23 +5,9 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
+import type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
-export type ReplicaState = 'starting' | 'idle' | 'busy' | 'draining';
-
-export interface ReplicaInfo {
-  id: string;
-  pool: string;
-  host: string;
-  pid: number;
-  /** Set by drivers that know it (a container or unit name). */
-  container?: string;
-  state: ReplicaState;
-  startedAt: number;
-  lastActivity: number;
-  jobsDone: number;
-  running: number;
-  concurrency: number;
-}
+export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
 /**
  * Counters a replica adds up between heartbeats, per queue: outcomes, service time, and per-bucket counts of job
@@ -73,9 +59,9 @@ export class ReplicaRegistry {
     await this.redis.multi().del(keys.replica(this.prefix, id)).zrem(keys.replicas(this.prefix), id).exec();
   }
 
-  /** Asks a replica to drain at its next heartbeat. */
-  async requestDrain(id: string): Promise<void> {
-    await this.redis.set(keys.control(this.prefix, id), 'drain', 'PX', 60_000);
+  /** Asks a replica to drain at its next heartbeat; `hold`: and then to wait, drained, until it is removed. */
+  async requestDrain(id: string, opts: { hold?: boolean } = {}): Promise<void> {
+    await this.redis.set(keys.control(this.prefix, id), opts.hold ? 'drain:hold' : 'drain', 'PX', 60_000);
   }
 
   /** Live replicas, optionally of one pool; entries whose hash expired are cleaned from the index. */
@@ -110,4 +96,39 @@ function unflatten(h: Record<string, string>): ReplicaInfo {
     state: h.state as ReplicaState, startedAt: Number(h.startedAt), lastActivity: Number(h.lastActivity),
     jobsDone: Number(h.jobsDone), running: Number(h.running), concurrency: Number(h.concurrency),
   };
+}
+
+/** A standby process: loaded and waiting to become a replica (of `pool`, or of any pool without env when empty). */
+export interface StandbyInfo { id: string; host: string; pid: number; pool: string; rss: number; startedAt: number }
+
+/** Standbys announce themselves like replicas do (a hash with a TTL and one index), apart from the replica counts. */
+export class StandbyRegistry {
+  constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 15_000) {}
+
+  async beat(info: StandbyInfo): Promise<void> {
+    const key = keys.standby(this.prefix, info.id);
+    await this.redis.multi().hset(key, flatten(info as unknown as ReplicaInfo)).pexpire(key, this.ttlMs)
+      .zadd(keys.standbys(this.prefix), Date.now(), info.id).exec();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.redis.multi().del(keys.standby(this.prefix, id)).zrem(keys.standbys(this.prefix), id).exec();
+  }
+
+  async list(): Promise<StandbyInfo[]> {
+    const ids = await this.redis.zrange(keys.standbys(this.prefix), 0, -1);
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(keys.standby(this.prefix, id));
+    const res = (await p.exec()) ?? [];
+    const out: StandbyInfo[] = [];
+    const dead: string[] = [];
+    res.forEach(([, h], i) => {
+      const x = h as Record<string, string>;
+      if (!x?.id) { dead.push(ids[i]); return; }
+      out.push({ id: x.id, host: x.host, pid: Number(x.pid), pool: x.pool ?? '', rss: Number(x.rss), startedAt: Number(x.startedAt) });
+    });
+    if (dead.length) await this.redis.zrem(keys.standbys(this.prefix), ...dead);
+    return out;
+  }
 }

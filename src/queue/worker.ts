@@ -4,7 +4,6 @@
  * past maxMemory, and drains on request: stop taking jobs, let running ones finish within the grace, hand the rest
  * back to their queue.
  */
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
@@ -12,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Project, TaskEntry } from '../project.js';
 import type { PoolConfig } from '../core/config.js';
 import { silentLogger, type Logger } from '../log.js';
+import { containerId, HOST } from '../host.js';
 import { bullConnection, connect } from './connection.js';
 import { addTally, emptyTally, ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from './registry.js';
 import { keys } from './keys.js';
@@ -20,13 +20,15 @@ import { SlotGate } from './slots.js';
 import { GROUP_TASK } from './client.js';
 import { AbortedError, JobAbort, type Executor } from './isolation/executor.js';
 import { InProcessExecutor } from './isolation/in-process.js';
-import { ProcessExecutor, ThreadExecutor } from './isolation/isolated.js';
+import { IsolatedExecutor } from './isolation/isolated.js';
 import { minDefined } from './isolation/command.js';
 import { within } from './deadline.js';
+import { writeManifest } from './manifest.js';
 import { parseDuration } from '../core/units.js';
 
-/** Exit code of a replica that drained to recycle itself; drivers restart it at once. */
-export const RECYCLE_EXIT_CODE = 75;
+export { RECYCLE_EXIT_CODE } from '../core/replica.js';
+/** How long a replica drained with `hold` waits to be removed by its engine before it exits by itself. */
+const HOLD_MS = 120_000;
 /** A job that finds every slot taken comes back after this long (see slots.ts). */
 const BOUNCE_MS = 200;
 
@@ -62,12 +64,17 @@ export class PoolWorker extends EventEmitter {
   private sub?: Redis;
   private readonly tallies = new Map<string, QueueTally>();
   private readonly timeLimits = new Map<string, number | undefined>();
-  private state: ReplicaState = 'starting';
+  private started = false;
+  private draining = false;
   private startedAt = Date.now();
   private lastActivity = Date.now();
   private jobsDone = 0;
   private heartbeat?: NodeJS.Timeout;
   private drainPromise?: Promise<void>;
+  /** Ends a held drain (set while holding). */
+  private release?: () => void;
+  /** Called when the last running job settles (set while a drain waits). */
+  private onIdle?: () => void;
   drainReason?: DrainReason;
 
   constructor(private readonly opts: PoolWorkerOptions) {
@@ -75,42 +82,70 @@ export class PoolWorker extends EventEmitter {
     const pool = opts.project.config.pools[opts.pool];
     if (!pool) throw new Error(`no pool "${opts.pool}"; pools: ${Object.keys(opts.project.config.pools).join(', ')}`);
     this.pool = pool;
-    this.id = opts.id ?? `${opts.pool}-${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+    this.id = opts.id ?? `${opts.pool}-${HOST}-${process.pid}-${randomUUID().slice(0, 6)}`;
     this.redis = connect(opts.redisUrl, `trireme-replica-${this.id}`);
     this.registry = new ReplicaRegistry(this.redis, opts.project.config.prefix, Math.max(3_000, (opts.heartbeatMs ?? 1_000) * 4));
     this.gate = new SlotGate(pool.concurrency);
     this.log = (opts.logger ?? silentLogger).child({ pool: opts.pool, replica: this.id });
-    this.executor = pool.isolation === 'process' ? new ProcessExecutor() : pool.isolation === 'thread' ? new ThreadExecutor() : new InProcessExecutor();
+    this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
+      kind: pool.isolation,
+      size: pool.concurrency,
+      // Isolated runners are the "children" that maxTasksPerChild counts, as in Celery; threads share the replica's
+      // memory, so maxMemory recycles a thread pool's replica instead.
+      maxTasks: pool.maxTasksPerChild,
+      maxMemory: pool.isolation === 'process' ? pool.maxMemory : undefined,
+      init: { preload: [...new Set([...opts.project.tasks.values()].flatMap((t) => (t.kind === 'function' ? [t.module] : [])))] },
+    });
+  }
+
+  /** Derived from what the replica does, never stored: a job that arrives during start-up shows as busy at once. */
+  get state(): ReplicaState {
+    return this.draining ? 'draining' : !this.started ? 'starting' : this.gate.busy > 0 ? 'busy' : 'idle';
+  }
+
+  private preparing?: Promise<void>;
+
+  /**
+   * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the cancel
+   * channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept for one pool does this
+   * while it waits, so that becoming a replica costs no connection set-up.
+   */
+  prepare(): Promise<void> {
+    this.preparing ??= (async () => {
+      this.executor.warm?.();
+      this.sub = connect(this.opts.redisUrl, `trireme-replica-sub-${this.id}`);
+      this.sub.on('message', (_channel, jobId: string) => this.running.get(jobId)?.abort(new CancelRequest()));
+      for (const queue of this.pool.queues) {
+        // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
+        const worker = new Worker(queue, (job, token) => this.process(queue, job, token), {
+          connection: bullConnection(this.opts.redisUrl, `trireme-worker-${this.id}`),
+          prefix: this.opts.project.config.prefix,
+          concurrency: this.pool.concurrency,
+          lockDuration: this.opts.lockDuration ?? 30_000,
+          stalledInterval: this.opts.stalledInterval ?? 15_000,
+          autorun: false,
+        });
+        worker.on('error', (err) => this.log.warn({ err: err.message, queue }, 'queue worker error'));
+        this.gate.attach(queue, worker);
+        this.workers.push(worker);
+      }
+      await Promise.all([this.sub.subscribe(keys.cancel(this.opts.project.config.prefix)), ...this.workers.map((w) => w.waitUntilReady())]);
+    })();
+    return this.preparing;
   }
 
   async start(): Promise<void> {
-    await this.beat();
-    this.sub = connect(this.opts.redisUrl, `trireme-replica-sub-${this.id}`);
-    this.sub.on('message', (_channel, jobId: string) => this.running.get(jobId)?.abort(new CancelRequest()));
-    await this.sub.subscribe(keys.cancel(this.opts.project.config.prefix));
-    for (const queue of this.pool.queues) {
-      // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
-      const worker = new Worker(queue, (job, token) => this.process(queue, job, token), {
-        connection: bullConnection(this.opts.redisUrl, `trireme-worker-${this.id}`),
-        prefix: this.opts.project.config.prefix,
-        concurrency: this.pool.concurrency,
-        lockDuration: this.opts.lockDuration ?? 30_000,
-        stalledInterval: this.opts.stalledInterval ?? 15_000,
-      });
-      worker.on('error', (err) => this.log.warn({ err: err.message, queue }, 'queue worker error'));
-      this.gate.attach(queue, worker);
-      this.workers.push(worker);
-    }
-    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
-    this.state = 'idle';
+    await this.prepare();
+    for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
+    this.started = true;
     this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000);
-    await this.beat();
+    await Promise.all([this.beat(), writeManifest(this.redis, this.opts.project).catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish the task manifest'))]);
     this.log.info({ queues: this.pool.queues, concurrency: this.pool.concurrency, isolation: this.pool.isolation }, 'replica started');
   }
 
   info(): ReplicaInfo {
     return {
-      id: this.id, pool: this.opts.pool, host: hostname(), pid: process.pid, state: this.state,
+      id: this.id, pool: this.opts.pool, host: HOST, container: containerId(), pid: process.pid, state: this.state,
       startedAt: this.startedAt, lastActivity: this.lastActivity, jobsDone: this.jobsDone,
       running: this.gate.busy, concurrency: this.pool.concurrency,
     };
@@ -121,7 +156,7 @@ export class PoolWorker extends EventEmitter {
     this.tallies.clear();
     try {
       const control = await this.registry.beat(this.info(), tallies);
-      if (control === 'drain') void this.drain(this.pool.drainGrace, 'requested');
+      if (control === 'drain' || control === 'drain:hold') void this.drain(this.pool.drainGrace, 'requested', { hold: control === 'drain:hold' });
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
       for (const [q, t] of tallies) addTally(this.tallyOf(q), t);
@@ -165,7 +200,6 @@ export class PoolWorker extends EventEmitter {
       await job.moveToDelayed(Date.now() + BOUNCE_MS, token);
       throw new DelayedError();
     }
-    this.state = 'busy';
     const began = Date.now();
     this.lastActivity = began;
     const abort = new JobAbort();
@@ -191,8 +225,8 @@ export class PoolWorker extends EventEmitter {
     } finally {
       this.running.delete(job.id!);
       this.gate.release(queue);
+      if (this.gate.busy === 0) this.onIdle?.();
       this.lastActivity = Date.now();
-      if (this.state === 'busy' && this.gate.busy === 0) this.state = 'idle';
       if (!this.handingBack) {
         this.jobsDone++;
         this.record(queue, job, outcome, began, this.lastActivity);
@@ -204,13 +238,21 @@ export class PoolWorker extends EventEmitter {
   private async runJob(queue: string, job: Job, abort: JobAbort): Promise<unknown> {
     if (job.name === GROUP_TASK) return this.collectGroup(job);
     const entry = this.opts.project.tasks.get(job.name);
-    if (!entry) throw new Error(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    if (!entry) throw new UnrecoverableError(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    // A submitter without the task code (a routes-only client) could not check the payload: check it here.
+    const schema = entry.kind === 'function' ? entry.definition.options.schema : undefined;
+    let payload: unknown = job.data;
+    if (schema) {
+      const parsed = schema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`payload for "${job.name}" is invalid: ${parsed.error.message}`);
+      payload = parsed.data;
+    }
     // Logs and progress are written in order; the job settles only after the last line is stored.
     let pending: Promise<unknown> = Promise.resolve();
     const enqueue = (fn: () => Promise<unknown>) => { pending = pending.then(fn).catch(() => {}); };
     try {
       return await this.executor.run({
-        entry, payload: job.data, jobId: job.id!, queue, attempt: job.attemptsMade + 1, abort,
+        entry, payload, jobId: job.id!, queue, attempt: job.attemptsMade + 1, abort,
         timeLimit: this.timeLimitOf(entry),
         log: (line) => enqueue(() => job.log(line)),
         progress: (value) => enqueue(() => job.updateProgress(value)),
@@ -233,12 +275,13 @@ export class PoolWorker extends EventEmitter {
   }
 
   private checkRecycle(): void {
-    if (this.state === 'draining') return;
+    if (this.draining) return;
     const max = this.pool.maxTasksPerChild;
-    if (max && this.jobsDone >= max) {
+    // Isolated modes recycle their runners, not the replica (see the executor).
+    if (max && this.pool.isolation === 'in-process' && this.jobsDone >= max) {
       this.log.info({ jobsDone: this.jobsDone }, 'maxTasksPerChild reached: recycling');
       void this.drain(this.pool.drainGrace, 'recycle');
-    } else if (this.pool.maxMemory && process.memoryUsage().rss > this.pool.maxMemory) {
+    } else if (this.pool.maxMemory && this.pool.isolation !== 'process' && process.memoryUsage.rss() > this.pool.maxMemory) {
       this.log.info({ rss: process.memoryUsage().rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');
       void this.drain(this.pool.drainGrace, 'recycle');
     }
@@ -247,34 +290,56 @@ export class PoolWorker extends EventEmitter {
   /**
    * Stops taking jobs; running jobs get `graceMs` to finish, then are handed back to their queue. Resolves when the
    * replica holds no job and has left the registry. Calling it again returns the same drain.
+   *
+   * `hold`: once drained, stay (taking no job, still heartbeating as draining) until a later drain without hold (a
+   * SIGTERM from the engine that removes it), or until HOLD_MS. A container or pod that exited instead would only be
+   * restarted by its engine; a held one is removed by it.
    */
-  drain(graceMs: number, reason: DrainReason = 'requested'): Promise<void> {
-    this.drainPromise ??= (async () => {
-      this.drainReason = reason;
-      this.state = 'draining';
-      this.log.info({ reason, graceMs, running: this.gate.busy }, 'draining');
-      await within(this.beat(), 2_000, undefined);
-      this.emit('draining', reason);
-      const timer = setTimeout(() => {
-        this.handingBack = true;
-        for (const abort of this.running.values()) abort.abort(new Error('drain grace over'));
-      }, graceMs);
-      try {
-        // Past the grace (plus time to hand jobs back) stop waiting: with Redis gone, close() would wait forever and
-        // the jobs recover as stalled once Redis is back.
-        await within(Promise.all(this.workers.map((w) => w.close())), graceMs + 5_000, []);
-      } finally {
-        clearTimeout(timer);
-      }
-      clearInterval(this.heartbeat);
-      this.sub?.disconnect();
-      await within(this.registry.remove(this.id), 2_000, undefined);
-      await within(this.redis.quit(), 1_000, 'OK');
-      this.redis.disconnect();
-      this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
-      this.emit('drained', reason);
-    })();
+  drain(graceMs: number, reason: DrainReason = 'requested', opts: { hold?: boolean } = {}): Promise<void> {
+    if (!opts.hold) this.release?.();
+    this.drainPromise ??= this.runDrain(graceMs, reason, opts.hold ?? false);
     return this.drainPromise;
+  }
+
+  private async runDrain(graceMs: number, reason: DrainReason, hold: boolean): Promise<void> {
+    this.drainReason = reason;
+    this.draining = true;
+    this.log.info({ reason, graceMs, running: this.gate.busy, hold: hold || undefined }, 'draining');
+    await within(this.beat(), 2_000, undefined);
+    this.emit('draining', reason);
+    // Take no new job (one fetched meanwhile goes back to its queue, see process()); running jobs go on.
+    await within(Promise.all(this.workers.map((w) => w.pause(true))), 1_000, []);
+    const timer = setTimeout(() => {
+      this.handingBack = true;
+      for (const abort of this.running.values()) abort.abort(new Error('drain grace over'));
+    }, graceMs);
+    // Wait for this replica's own jobs, not for BullMQ's close: with Redis gone that would wait for Redis, and a
+    // replica with nothing running has nothing to wait for. Past the grace (plus time to hand jobs back) go anyway:
+    // the jobs recover as stalled once Redis is back.
+    await within(this.whenIdle(), graceMs + 5_000, undefined);
+    clearTimeout(timer);
+    await within(Promise.all(this.workers.map((w) => w.close())), 2_000, []);
+    if (hold) {
+      this.log.info({ reason }, 'drained: waiting to be removed');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, HOLD_MS);
+        this.release = () => { clearTimeout(t); resolve(); };
+      });
+    }
+    clearInterval(this.heartbeat);
+    await this.executor.close?.();
+    this.sub?.disconnect();
+    await within(this.registry.remove(this.id), 2_000, undefined);
+    await within(this.redis.quit(), 1_000, 'OK');
+    this.redis.disconnect();
+    this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
+    this.emit('drained', reason);
+  }
+
+  /** Resolves once no job runs here. */
+  private whenIdle(): Promise<void> {
+    if (this.gate.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.onIdle = resolve; });
   }
 }
 

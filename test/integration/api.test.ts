@@ -68,7 +68,7 @@ describe('HTTP API', () => {
     const doc = (await call('GET', '/openapi.json', { token: null })).body;
     assert.equal(doc.openapi, '3.1.0');
     for (const [path, method] of [['/jobs', 'post'], ['/jobs', 'get'], ['/jobs/{id}', 'delete'], ['/jobs/{id}/retry', 'post'], ['/jobs/{id}/events', 'get'],
-      ['/workers/status', 'get'], ['/workers/start/{pool}', 'post'], ['/workers/stop/{id}', 'post'], ['/workers/ensure/{pool}', 'post'],
+      ['/workers', 'get'], ['/workers/status', 'get'], ['/workers/start/{pool}', 'post'], ['/workers/stop/{id}', 'post'], ['/workers/ensure/{pool}', 'post'],
       ['/pools', 'get'], ['/pools/{name}/replicas', 'put'], ['/pools/{name}/pause', 'post'], ['/pools/{name}/resume', 'post'],
       ['/autoscaling', 'get'], ['/events/scaling', 'get'], ['/events', 'get'], ['/metrics', 'get'], ['/healthz', 'get'], ['/readyz', 'get']]) {
       assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} in the document`);
@@ -230,6 +230,11 @@ describe('HTTP API', () => {
     for (const k of ['id', 'pool', 'host', 'pid', 'container', 'state', 'created_at', 'last_activity', 'job_count', 'running', 'max_jobs']) assert.ok(k in light, `workers[].${k}`);
     assert.equal(light.max_jobs, 4);
     assert.equal(st.by_pool.light.total, 1);
+    // Trireme's own view: the same replicas, and the standby kept for the heavy pool (at zero) with its memory.
+    const own = await waitFor(async () => { const b = (await call('GET', '/workers')).body; return b.standbys.length ? b : undefined; }, 20_000, 'a standby in GET /workers');
+    assert.equal(own.replicas.find((r: { pool: string }) => r.pool === 'light').concurrency, 4);
+    assert.ok(own.standbys[0].rss > 10 * 1024 ** 2, `standby rss ${own.standbys[0].rss}`);
+    assert.equal(own.standbys[0].pool, '', 'the heavy pool has no env of its own: the host standby serves it');
 
     const started = await call('POST', '/workers/start/heavy');
     assert.equal(started.status, 202, JSON.stringify(started.body));

@@ -10,6 +10,7 @@ import { TriremeClient } from '../../src/queue/client.js';
 import { ReplicaRegistry } from '../../src/queue/registry.js';
 import { ControlStore } from '../../src/queue/control-store.js';
 import { Lease } from '../../src/queue/lease.js';
+import { StandbyRegistry } from '../../src/queue/registry.js';
 import { trireme, reapAll, run } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/autoscale.yml');
@@ -52,6 +53,30 @@ describe('trireme serve', () => {
     await waitFor(async () => (await replicas('heavy')).length === 0, 15_000, 'heavy replicas gone');
     s.child.kill('SIGTERM');
     assert.equal((await s.exited).code, 0);
+  });
+
+  test('a pool at zero gets its first replica from the standby, which is replaced at once; standby: false keeps none', async () => {
+    const s = serve();
+    const standbys = new StandbyRegistry(client.redis, project.config.prefix);
+    const first = await waitFor(async () => (await standbys.list())[0], 20_000, 'a standby to be ready');
+    assert.equal(first.pool, '', 'one host standby serves the env-less heavy pool');
+    assert.ok(first.rss > 0);
+    const job = await client.submit('fx.sleep', { ms: 200 });
+    await client.waitFor(job.id, 20_000);
+    const replica = (await replicas('heavy')).find((r) => r.pid === first.pid);
+    assert.ok(replica, 'the heavy replica is the process that was the standby');
+    const next = await waitFor(async () => (await standbys.list()).find((x) => x.pid !== first.pid), 20_000, 'a new standby');
+    assert.notEqual(next.pid, first.pid);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
+    await waitFor(async () => (await standbys.list()).length === 0, 10_000, 'the standby to leave with serve');
+
+    const off = serve(join(ROOT, 'test/fixtures/autoscale-no-standby.yml'));
+    await waitFor(async () => (await replicas('light')).length === 1, 20_000, 'light at its min');
+    await new Promise((r) => setTimeout(r, 1_500)); // several loop passes: a standby would have been started by now
+    assert.deepEqual(await standbys.list(), []);
+    off.child.kill('SIGTERM');
+    assert.equal((await off.exited).code, 0);
   });
 
   test('a forced scale-down drains: running jobs finish, none is killed', async () => {

@@ -100,6 +100,30 @@ describe('worker processes', () => {
     await w.exited;
   });
 
+  for (const pool of ['warm', 'threads'] as const) {
+    test(`${pool === 'warm' ? 'process' : 'thread'} isolation reuses a warm runner until maxTasksPerChild, then a fresh one takes over; the replica stays`, async () => {
+      const w = worker(pool);
+      await replicasUp(pool, 1);
+      const ran: { pid: number; thread: number }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const job = await client.submit('fx.where', {}, { queue: pool });
+        ran.push(await client.waitFor(job.id, 20_000) as { pid: number; thread: number });
+      }
+      // A runner is a child process (process isolation) or a worker thread of the replica (thread isolation).
+      const runner = (r: { pid: number; thread: number }) => (pool === 'warm' ? r.pid : r.thread);
+      if (pool === 'warm') for (const r of ran) assert.notEqual(r.pid, w.child.pid, 'the job ran outside the replica');
+      else for (const r of ran) { assert.equal(r.pid, w.child.pid); assert.notEqual(r.thread, 0, 'the job ran off the main thread'); }
+      const ids = ran.map(runner);
+      assert.equal(ids[0], ids[1], 'the second job reused the first runner');
+      assert.notEqual(ids[2], ids[1], 'after 2 jobs (maxTasksPerChild) the runner was replaced');
+      assert.equal(ids[2], ids[3]);
+      assert.notEqual(ids[4], ids[3]);
+      assert.equal(w.child.exitCode, null, 'the replica itself did not recycle');
+      w.child.kill('SIGTERM');
+      assert.equal((await w.exited).code, 0);
+    });
+  }
+
   test('a crashing job fails after its retries without taking other jobs down', async () => {
     const w = worker('iso');
     await replicasUp('iso', 1);

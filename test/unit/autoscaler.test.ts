@@ -45,6 +45,17 @@ test('stale metrics never scale down', () => {
   assert.match(d.reason, /metrics stale: hold/);
 });
 
+test('above max goes to max at once: no cooldown, stabilisation window or idle timer holds it there', () => {
+  const s = settings({ min: 3, max: 3, cooldownDown: '10m', idleShutdown: '15m', stabilization: '5m' });
+  const up = decide('fleet', obs(0, 0, { idle: 3 }), s, emptyMemory(), 0);
+  // One minute later a host that was cut off comes back with its replica: four, idle.
+  const d = decide('fleet', obs(0, 1, { idle: 3, busy: 1 }), s, { ...up.memory, lastUpAt: 30_000 }, MIN);
+  assert.deepEqual([d.current, d.desired, d.direction], [4, 3, 'down']);
+  assert.equal(d.reason, 'fleet: 4 above max 3: to max, 4 -> 3');
+  // Within its bounds the same pool holds, as its cooldown says.
+  assert.equal(decide('fleet', obs(0, 0, { idle: 3 }), s, d.memory, 2 * MIN).desired, 3);
+});
+
 test('a pool at zero with work starts even inside an up-cooldown', () => {
   const s = settings({ min: 0, max: 5, cooldownUp: '10m' });
   const d = decide('p', obs(2, 0, {}), s, { ...emptyMemory(), lastDownAt: 0 }, 1_000);

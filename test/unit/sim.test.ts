@@ -85,3 +85,9 @@ test('the chart series ends with the state the last event left (a pool back at z
   assert.equal(s[s.length - 1].replicas, 0);
   assert.ok(s.some((q) => q.replicas === 1));
 });
+
+test('the CLI lists the same policies as the simulator knows (it keeps its own copy so --help loads no simulator)', async () => {
+  const { POLICY_NAMES } = await import('../../src/cli/simulate.js');
+  const { BASELINES } = await import('../../src/sim/policies.js');
+  assert.deepEqual(POLICY_NAMES, ['trireme', ...BASELINES]);
+});

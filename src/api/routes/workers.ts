@@ -24,16 +24,26 @@ export const workerRoutes = (ctx: ApiContext) => {
       void ctx.controller?.tick([pool]);
       return { pool, started: 1, current, pinned: target, message: `autoscaling is paused: pinned at ${target}` };
     }
-    if (!ctx.driver) throw new ApiError(409, 'no_driver', 'this API runs without a driver; start workers with trireme worker or trireme serve', 'params.pool');
-    const started = ctx.controller ? await ctx.controller.startManually(pool, 1) : await ctx.driver.start(pool, 1);
+    if (!ctx.controller) throw new ApiError(409, 'no_driver', 'this API runs without a controller; start workers with trireme worker or trireme serve', 'params.pool');
+    const started = await ctx.controller.startManually(pool, 1);
     if (started === 0) {
-      const h = ctx.driver.health(pool);
+      const h = ctx.controller.driverOf(pool).health(pool);
       throw new ApiError(409, 'start_refused', `the driver started no replica: ${h.status}${h.message ? ` (${h.message})` : ''}`, 'params.pool');
     }
     await ctx.inspector.store.addEvent({ at: Date.now(), pool, from: current, to: current + started, reason: `${pool}: ${current} -> ${current + started}: started through the API`, manual: true });
     return { pool, started, current };
   };
   return [
+    route({
+      method: 'GET', url: '/workers', tag: 'workers', access: 'read',
+      query: z.strictObject({ pool: z.string().optional() }),
+      summary: 'Every live replica (id, pool, host, pid or container, state, started, last activity, jobs done, running, concurrency), totals by state and pool, and the standby processes kept ready with their memory',
+      handler: async ({ query }) => {
+        if (query.pool) poolOr404(ctx, query.pool, 'query.pool');
+        const [w, standbys] = await Promise.all([ctx.inspector.workers(query.pool), ctx.inspector.standbys()]);
+        return { ...w, standbys: query.pool ? standbys.filter((s) => s.pool === query.pool || s.pool === '') : standbys };
+      },
+    }),
     route({
       method: 'GET', url: '/workers/status', tag: 'workers', access: 'read',
       query: z.strictObject({ pool: z.string().optional() }),
@@ -65,12 +75,11 @@ export const workerRoutes = (ctx: ApiContext) => {
       method: 'POST', url: '/workers/stop/:id', tag: 'workers', access: 'write', params: z.strictObject({ id: z.string().min(1) }), status: 202,
       summary: 'Drain a replica: it takes no new job, finishes its running ones within the pool\'s drain grace, and exits',
       handler: async ({ params }) => {
-        // This host's driver stops its own replicas (even one not registered yet); others are asked through Redis.
-        const local = (await Promise.all(Object.keys(ctx.project.config.pools).map(async (p) => ctx.driver?.list(p) ?? []))).flat().find((x) => x.id === params.id);
-        const pool = local?.pool ?? (await ctx.inspector.registry.list()).find((x) => x.id === params.id)?.pool;
-        if (!pool) throw new ApiError(404, 'unknown_worker', `no live replica "${params.id}"; see GET /workers/status`, 'params.id');
-        if (local) await ctx.driver!.stop(params.id, ctx.project.config.pools[pool].drainGrace);
-        else await ctx.inspector.registry.requestDrain(params.id);
+        // A driver that can stop a chosen replica stops it (even one not registered yet); others are asked through Redis.
+        const registered = await ctx.inspector.registry.list();
+        const pool = ctx.controller ? await ctx.controller.stopReplica(params.id, registered) : registered.find((x) => x.id === params.id)?.pool;
+        if (!pool) throw new ApiError(404, 'unknown_worker', `no live replica "${params.id}"; see GET /workers`, 'params.id');
+        if (!ctx.controller) await ctx.inspector.registry.requestDrain(params.id);
         return { id: params.id, pool, state: 'draining' };
       },
     }),

@@ -1,0 +1,23 @@
+/**
+ * Who this process is on its machine: the host name it reports (TRIREME_HOSTNAME, else the machine's: a pod's name,
+ * a container's id), and the id of the container it runs in, if any. A container's id is read from the bind mount
+ * of its /etc/hostname, which Docker (and Podman) make from the container's own folder; this works whatever the
+ * network mode, where the host name does not (with `network_mode: host` every container has the host's name).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+export const HOST = process.env.TRIREME_HOSTNAME || hostname();
+
+let container: string | undefined | null = null;
+
+/** This process's container id (64 hex characters), or undefined outside a container. */
+export function containerId(mountinfo?: string): string | undefined {
+  if (mountinfo === undefined && container !== null) return container;
+  let text = mountinfo;
+  if (text === undefined) { try { text = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { text = ''; } }
+  const m = /\/containers\/([0-9a-f]{64})\/(?:userdata\/)?hostname \/etc\/hostname /.exec(text);
+  const id = m?.[1];
+  if (mountinfo === undefined) container = id;
+  return id;
+}

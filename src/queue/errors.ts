@@ -1,0 +1,18 @@
+/** Errors of the queue side that callers catch by class; kept apart so that catching them loads no Redis client. */
+
+/** A refused request: `field` names what was wrong, for people and for API error bodies. */
+export class SubmitError extends Error {
+  constructor(readonly code: 'unknown_task' | 'invalid_payload' | 'unknown_queue' | 'invalid_option' | 'idempotency_conflict', readonly field: string, message: string) {
+    super(message);
+    this.name = 'SubmitError';
+  }
+}
+
+/** No Redis is configured and none can be started here. */
+export class RedisNotFoundError extends Error {
+  constructor(message?: string) {
+    super(message ?? ('no Redis is configured and no redis-server is on PATH. Install one (Debian/Ubuntu: apt-get install redis-server; '
+      + 'macOS: brew install redis) or point Trireme at a running Redis with TRIREME_REDIS_URL=redis://HOST:6379 or redis.url in trireme.yml'));
+    this.name = 'RedisNotFoundError';
+  }
+}
