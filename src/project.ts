@@ -91,7 +91,7 @@ async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
   for (const [variable, readOnly] of [['TRIREME_API_TOKEN', false], ['TRIREME_API_READ_TOKEN', true]] as const) {
     const token = opts.env?.[variable];
     if (!token) continue;
-    if (token.length < 16) throw new ConfigError([`${variable}: use a token of at least 16 characters (e.g. openssl rand -hex 24)`], variable);
+    if (!/^\S{16,}$/.test(token)) throw new ConfigError([`${variable}: use a token of at least 16 characters with no spaces (e.g. openssl rand -hex 24)`], variable);
     config.auth.tokens.push({ token, readOnly, name: variable });
   }
   const router = new Router(config.routes, config.defaultQueue, config.pools);

@@ -18,9 +18,10 @@ export const CLI = join(ROOT, 'bin/trireme.cjs');
 export interface TestRedis { url: string; port: number; stop(): Promise<void>; kill(): Promise<void>; start(): Promise<void> }
 
 /** `bind`: more addresses to listen on besides loopback (a test's own network namespaces reach it there). */
-export async function startRedis(opts: { bind?: string[] } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { bind?: string[]; dir?: string } = {}): Promise<TestRedis> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'trireme-redis-'));
+  // `dir`: a data folder to start from (its appendonlydir is read back), e.g. the one a private Redis of serve left.
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'trireme-redis-'));
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
   const start = async () => {

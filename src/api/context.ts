@@ -23,7 +23,7 @@ export interface ApiContext {
 
 /** `name` when it is a pool; a 404 naming `field` (where the name came from, e.g. `params.name`) otherwise. */
 export function poolOr404(ctx: ApiContext, name: string, field: string): string {
-  if (!ctx.project.config.pools[name]) {
+  if (!Object.hasOwn(ctx.project.config.pools, name)) {
     throw new ApiError(404, 'unknown_pool', `no pool "${name}"; pools: ${Object.keys(ctx.project.config.pools).join(', ')}`, field);
   }
   return name;

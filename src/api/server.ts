@@ -11,6 +11,7 @@ import { isRedisDown, whenReady } from '../queue/connection.js';
 import { JobError } from '../queue/jobs.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Auth } from './auth.js';
+import { RequestGuard } from './guard.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { LiveFeed } from './live.js';
@@ -45,6 +46,24 @@ export interface Api {
 /** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
 const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
 
+const MAX_JSON_DEPTH = 64;
+
+/** How deep arrays and objects nest in a JSON text, read without parsing it (strings skipped). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > max) max = depth; } else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
 export async function createApi(opts: ApiOptions): Promise<Api> {
   const cfg = opts.project.config;
   const logger = opts.logger ?? silentLogger;
@@ -58,7 +77,32 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
     followPollMs: opts.followPollMs ?? 250,
   };
-  const app = Fastify({ bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const app = Fastify({
+    bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true,
+    // A client must send its whole request within this; partial bodies held open are cut off (408).
+    // Node checks that timeout on an interval (30 s by default): a quarter of it, so a cut-off is not late by much.
+    requestTimeout: cfg.api.requestTimeout, keepAliveTimeout: 5_000,
+    http: { connectionsCheckingInterval: Math.max(250, Math.min(5_000, cfg.api.requestTimeout / 4)) },
+  });
+  app.server.maxConnections = cfg.api.maxConnections;
+  const guard = new RequestGuard(cfg.api);
+  app.addHook('onRequest', async (req) => { guard.check(req.method, req.headers); });
+  app.addHook('onSend', async (_req, reply) => {
+    // The dashboard must not be framed by another site (clickjacking) nor its responses sniffed into another type.
+    void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY')
+      .header('content-security-policy', "frame-ancestors 'none'").header('referrer-policy', 'no-referrer');
+  });
+  // JSON with a nesting limit: a payload 5 000 arrays deep is refused with a 400 before anything recurses into it.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    const depth = jsonDepth(text);
+    if (depth > MAX_JSON_DEPTH) {
+      done(new ApiError(400, 'invalid_body', `the body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'body'), undefined);
+      return;
+    }
+    if (text.trim() === '') { done(Object.assign(new Error('empty JSON body'), { statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }), undefined); return; }
+    try { done(null, JSON.parse(text)); } catch (e) { done(Object.assign(e as Error, { statusCode: 400 }), undefined); }
+  });
 
   app.setErrorHandler((err, req, reply) => {
     let api: ApiError | undefined;
@@ -91,6 +135,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     app, metrics,
     async listen(host, port) {
       auth.checkBind(host);
+      guard.listening(host);
       await app.listen({ host, port });
       const addr = app.server.address();
       const p = typeof addr === 'object' && addr ? addr.port : port;

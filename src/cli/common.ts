@@ -39,7 +39,7 @@ export async function project(opts: GlobalOpts, load: import('../project.js').Lo
 
 /**
  * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server in `.trireme/redis` beside the
- * config file. `owned` starts it as a child that stops with this process; `start: false` (read-only verbs) never
+ * config file. `owned`: this process stops it when it exits (serve, last of all); `start: false` (read-only verbs) never
  * starts one and says so instead. A notice is printed only when a server is started, not each time one is reused.
  */
 export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
@@ -53,7 +53,9 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
     if (!url) throw new UsageError(`no Redis is running for ${p.configPath ?? 'this config'}: nothing to read. Start one with trireme serve, or set TRIREME_REDIS_URL`);
     return { url };
   }
-  const embedded = await startEmbeddedRedis(dir, { detached: !opts.owned });
+  // Always in its own process group: a Ctrl-C in the terminal reaches serve and its replicas, which drain, and not
+  // the Redis they drain into; an owner (serve) stops it last. One that outlives a crashed owner is reused next time.
+  const embedded = await startEmbeddedRedis(dir, { detached: true });
   if (embedded.started) {
     const { describeUrl } = await import('../queue/connection.js');
     process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`);

@@ -16,7 +16,10 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try { return parseSize(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
 });
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-", starting with a letter or digit');
+/** Names that are properties of every object (`constructor`, `__proto__`, `toString`): refused, so that no lookup by name can reach them. */
+const RESERVED = new Set(Object.getOwnPropertyNames(Object.prototype));
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-", starting with a letter or digit')
+  .refine((n) => !RESERVED.has(n), 'it is a property every JavaScript object already has (constructor, __proto__, toString, ...); choose another name');
 const count = z.number().int().min(0);
 
 const hpaPolicy = z.strictObject({ type: z.enum(['Pods', 'Percent']), value: z.number().int().positive(), periodSeconds: z.number().int().positive().max(1800) });
@@ -148,6 +151,14 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7070),
     /** Largest request body accepted. */
     bodyLimit: size.default(1024 * 1024),
+    /** How long a client may take to send a whole request (slow bodies are cut off with 408). */
+    requestTimeout: duration.default(30_000),
+    /** Connections held open at once; more are refused, so slow clients cannot exhaust file descriptors. */
+    maxConnections: z.number().int().positive().default(512),
+    /** Host names the API answers to besides loopback ones (DNS rebinding guard); `["*"]` accepts any. */
+    allowedHosts: z.array(z.string().min(1)).default([]),
+    /** Origins (scheme://host:port) whose pages may call the API from a browser, besides the API's own. */
+    allowedOrigins: z.array(z.string().min(1)).default([]),
   }).prefault({}),
   /**
    * API tokens. With any token configured, every state-changing call needs a full token; `protectReads` makes reads
@@ -155,7 +166,7 @@ export const configSchema = z.strictObject({
    */
   auth: z.strictObject({
     tokens: z.array(z.strictObject({
-      token: z.string().min(16, 'use a token of at least 16 characters (e.g. openssl rand -hex 24)'),
+      token: z.string().regex(/^\S{16,}$/, 'use a token of at least 16 characters with no spaces (e.g. openssl rand -hex 24)'),
       readOnly: z.boolean().default(false),
       name: z.string().optional(),
     })).default([]),
@@ -232,6 +243,8 @@ const describe = (issues: readonly z.core.$ZodIssue[], prefix: (string | number 
   const path = full.length ? full.map(String).join('.') : '(top level)';
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling (see docs/config.md)`;
+  // A bad name (a record's key): the name rule's own message says what to use.
+  if (issue.code === 'invalid_key' && issue.issues.length) message = `invalid name: ${issue.issues[0].message}`;
   return `${path}: ${message}`;
 });
 
@@ -242,6 +255,10 @@ const describe = (issues: readonly z.core.$ZodIssue[], prefix: (string | number 
  */
 export function parseConfig(input: unknown, source?: string, opts: { drivers?: DriverSchemas } = {}): Config {
   const drivers = opts.drivers ?? { local: { pool: z.strictObject({}), shared: z.strictObject({}) } };
+  if (!isObj(input)) {
+    const what = input === null || input === undefined ? 'is empty' : `is ${Array.isArray(input) ? 'a list' : `a ${typeof input}`}`;
+    throw new ConfigError([`the config ${what}; it must be a mapping with at least "pools" (see examples/three-tier/trireme.yml)`], source ?? 'config');
+  }
   const result = configSchema.safeParse(input);
   const problems = result.success ? [] : describe(result.error.issues);
   const raw = isObj(input) ? input : {};

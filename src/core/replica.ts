@@ -2,3 +2,8 @@
 
 /** Exit code of a replica that drained to recycle itself (maxTasksPerChild or maxMemory); drivers restart it at once. */
 export const RECYCLE_EXIT_CODE = 75;
+
+/** Why a pin above the pool's max is refused: the same words from the CLI, the API and the controller. */
+export function pinAboveMax(pool: string, replicas: number, max: number): string | undefined {
+  return replicas > max ? `replicas ${replicas} is above the pool's max of ${max}; raise pools.${pool}.scaling.max first` : undefined;
+}

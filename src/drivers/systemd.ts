@@ -229,8 +229,8 @@ export const systemdDriver: DriverKind = {
   shared,
   async create(ctx: DriverContext, settings) {
     const s = shared.parse(settings);
-    const { hostname, cpus, totalmem } = await import('node:os');
-    const hosts = s.hosts ?? [{ name: hostname(), cpu: cpus().length || 1, memory: totalmem(), gpu: ctx.gpus?.length ?? 0 }];
+    const { hostname, availableParallelism, totalmem } = await import('node:os');
+    const hosts = s.hosts ?? [{ name: hostname(), cpu: availableParallelism(), memory: totalmem(), gpu: ctx.gpus?.length ?? 0 }];
     const cfg = ctx.project.config;
     const mine = Object.entries(cfg.pools).filter(([, p]) => p.driver.kind === 'systemd');
     const problems: string[] = [];

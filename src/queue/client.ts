@@ -24,6 +24,10 @@ export { SubmitError };
 
 export const GROUP_TASK = 'trireme.group';
 
+/** Bounds on submit options: a job delayed past a year or retried a billion times is a mistake, not a plan. */
+const MAX_DELAY_MS = 365 * 24 * 3600_000;
+const MAX_RETRIES = 1000;
+
 export interface SubmitOptions {
   queue?: string;
   priority?: number;
@@ -204,9 +208,10 @@ export class TriremeClient {
     let delay = 0;
     if (opts.delay !== undefined) {
       try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
+      if (!(delay >= 0 && delay <= MAX_DELAY_MS)) throw new SubmitError('invalid_option', 'delay', `delay must be between 0 and 365 days, got ${opts.delay}`);
     }
     const retries = opts.retries ?? spec.retries ?? 0;
-    if (!Number.isInteger(retries) || retries < 0) throw new SubmitError('invalid_option', 'retries', 'retries must be a whole number >= 0');
+    if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) throw new SubmitError('invalid_option', 'retries', `retries must be a whole number from 0 to ${MAX_RETRIES}`);
     const priority = opts.priority ?? spec.priority;
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
       throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');

@@ -47,7 +47,7 @@ export async function listJobs(client: TriremeClient, q: JobQuery): Promise<JobP
   const router = client.project.router;
   const pools = client.project.config.pools;
   if (q.queue && !router.poolFor(q.queue)) throw new JobError('unknown_queue', `no pool serves queue "${q.queue}"; queues: ${router.queues().join(', ')}`, 'queue');
-  if (q.pool && !pools[q.pool]) throw new JobError('unknown_pool', `no pool "${q.pool}"; pools: ${Object.keys(pools).join(', ')}`, 'pool');
+  if (q.pool && !Object.hasOwn(pools, q.pool)) throw new JobError('unknown_pool', `no pool "${q.pool}"; pools: ${Object.keys(pools).join(', ')}`, 'pool');
   const queues = q.queue ? [q.queue] : q.pool ? pools[q.pool].queues : router.queues();
   const states = q.state?.length ? q.state : (['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const);
   const types = [...new Set(states.flatMap((s) => TYPES[s]))];
@@ -148,6 +148,15 @@ export type JobEvent =
  * Follows one job: its log lines in order, progress and state changes, ending with `end` once the job has finished
  * and its last log line was delivered (or it was removed). Stops early when `signal` aborts.
  */
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind either way. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export async function* followJob(client: TriremeClient, id: string, opts: { pollMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<JobEvent> {
   const first = await load(client, id);
   const queue = client.queue(first.queueName);
@@ -170,9 +179,6 @@ export async function* followJob(client: TriremeClient, id: string, opts: { poll
       yield state === 'completed' ? { type: 'end', state, result: job.returnvalue } : { type: 'end', state, error: job.failedReason };
       return;
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.pollMs ?? 250);
-      opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-    });
+    await pause(opts.pollMs ?? 250, opts.signal);
   }
 }

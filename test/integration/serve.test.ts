@@ -4,7 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startRedis, waitFor, alive, ROOT, type TestRedis } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startRedis, waitFor, alive, ROOT, CLI, type TestRedis } from '../helpers.js';
 import { loadProject, type Project } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ReplicaRegistry } from '../../src/queue/registry.js';
@@ -77,6 +80,51 @@ describe('trireme serve', () => {
     assert.deepEqual(await standbys.list(), []);
     off.child.kill('SIGTERM');
     assert.equal((await off.exited).code, 0);
+  });
+
+  test('a pin above max is refused by the CLI with the API\'s words, and nothing is written', async () => {
+    for (const n of ['4', '1e9']) {
+      const pin = await run(['-c', CONFIG, 'scale', 'heavy', n], { TRIREME_REDIS_URL: redis.url });
+      assert.equal(pin.code, 2, pin.out);
+    }
+    assert.match((await run(['-c', CONFIG, 'scale', 'heavy', '4'], { TRIREME_REDIS_URL: redis.url })).out, /replicas 4 is above the pool's max of 3; raise pools\.heavy\.scaling\.max first/);
+    assert.match((await run(['-c', CONFIG, 'scale', 'heavy', '1e9'], { TRIREME_REDIS_URL: redis.url })).out, /replicas must be a whole number >= 0, got "1e9"/);
+    assert.equal((await store.overrides()).heavy, undefined);
+  });
+
+  test('Ctrl-C with the private Redis: replicas drain, the running job finishes, the Redis stops last', async () => {
+    // A config with no Redis: serve starts its private one. Ctrl-C signals the terminal's whole process group.
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-ctrlc-'));
+    const config = join(dir, 'trireme.yml');
+    writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
+    const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await waitFor(() => /dashboard and API at/.test(out), 60_000, `serve to listen: ${out.slice(-500)}`);
+      const url = /started a private redis-server at (redis:\/\/\S+)/.exec(out)![1];
+      const p = await loadProject(config, { TRIREME_REDIS_URL: url });
+      const c = new TriremeClient(p, url);
+      const job = await c.submit('fx.sleep', { ms: 3000 });
+      await waitFor(async () => (await c.getJob(job.id))?.state === 'active', 30_000, 'the job running');
+      await c.close();
+      process.kill(-child.pid!, 'SIGINT');
+      assert.equal(await exited, 0, out.slice(-2000));
+      assert.match(out, /"msg":"replica stopped"/);
+      assert.doesNotMatch(out, /ECONNREFUSED/, 'nothing talked to a Redis that was already gone');
+      assert.doesNotMatch(out, /"signal":"SIGKILL"/, 'no replica had to be killed');
+      // The job finished before the Redis stopped: its AOF has it completed. Read it back from a fresh server.
+      const again = await startRedis({ dir: join(dir, '.trireme/redis') });
+      try {
+        const c2 = new TriremeClient(p, again.url);
+        assert.equal((await c2.getJob(job.id))?.state, 'completed');
+        await c2.close();
+      } finally { await again.stop(); }
+    } finally {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 
   test('a forced scale-down drains: running jobs finish, none is killed', async () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
 import { EventStream } from '../sse.js';
+import { ApiError } from '../errors.js';
 import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
 
 const submitBody = z.strictObject({
@@ -19,6 +20,10 @@ const submitBody = z.strictObject({
     retries: z.number().int().min(0).optional(),
   }).optional(),
 }).refine((b) => !(b.payloads && (b.payload !== undefined || b.runs)), { message: 'send either payloads (a group) or payload (with runs for N copies), not both', path: ['payloads'] });
+
+/** Job event streams one API holds open at once. */
+const MAX_JOB_STREAMS = 200;
+const openStreams = new WeakMap<ApiContext, number>();
 
 const idParams = z.strictObject({ id: z.string().min(1) });
 const csv = (v: unknown) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v);
@@ -71,6 +76,11 @@ export const jobRoutes = (ctx: ApiContext) => [
     summary: 'Server-sent events for one job: `log` lines in order, `progress`, `state`; `end` when it finishes, then the stream closes',
     handler: async ({ params, req, reply }) => {
       if (!await ctx.client.getJob(params.id)) throw jobNotFound(params.id);
+      // Each stream polls Redis: a cap keeps a crowd of them from slowing everything else.
+      if ((openStreams.get(ctx) ?? 0) >= MAX_JOB_STREAMS) {
+        throw new ApiError(503, 'too_many_streams', `${MAX_JOB_STREAMS} job event streams are open; close one, or poll GET /jobs/:id instead`);
+      }
+      openStreams.set(ctx, (openStreams.get(ctx) ?? 0) + 1);
       const stream = new EventStream(req, reply);
       void (async () => {
         try {
@@ -81,6 +91,7 @@ export const jobRoutes = (ctx: ApiContext) => [
         } catch (err) {
           stream.send('stream-error', { message: (err as Error).message });
         } finally {
+          openStreams.set(ctx, (openStreams.get(ctx) ?? 1) - 1);
           stream.close();
         }
       })();

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { route } from '../route.js';
 import { poolOr404, type ApiContext } from '../context.js';
+import { pinAboveMax } from '../../core/replica.js';
 import { ApiError } from '../errors.js';
 import { EventStream } from '../sse.js';
 
@@ -24,12 +25,16 @@ export const poolRoutes = (ctx: ApiContext) => {
     }),
     route({
       method: 'PUT', url: '/pools/:name/replicas', tag: 'pools', access: 'write', params: poolParams,
-      body: z.strictObject({ replicas: z.number({ error: 'replicas must be a number, e.g. {"replicas": 3}' }).int().min(0) }),
+      body: z.strictObject({
+        replicas: z.number({ error: 'replicas must be a number, e.g. {"replicas": 3}' })
+          .int('replicas must be a whole number, e.g. 3').min(0, 'replicas must be 0 or more'),
+      }),
       summary: 'Pin a pool at a replica count; this pauses its autoscaling until resumed',
       handler: async ({ params, body }) => {
         const name = poolOr404(ctx, params.name, 'params.name');
         const max = ctx.project.config.pools[name].scaling.max;
-        if (body.replicas > max) throw new ApiError(400, 'above_max', `replicas ${body.replicas} is above the pool's max of ${max}; raise pools.${name}.scaling.max first`, 'body.replicas');
+        const above = pinAboveMax(name, body.replicas, max);
+        if (above) throw new ApiError(400, 'above_max', above, 'body.replicas');
         await ctx.inspector.store.setReplicas(name, body.replicas);
         nudge(name);
         return one(name);

@@ -4,6 +4,7 @@ import { ControlStore } from '../../queue/control-store.js';
 import { Inspector } from '../../control/inspect.js';
 import { formatSize } from '../../core/units.js';
 import { table, UsageError, withRedis } from '../common.js';
+import { pinAboveMax } from '../../core/replica.js';
 import type { Project } from '../../project.js';
 
 function poolArg(p: Project, pool: string): void {
@@ -35,7 +36,9 @@ export async function pin(cmd: Command, pool: string, n: string): Promise<void> 
   await withRedis(cmd, async (p, redis) => {
     poolArg(p, pool);
     const replicas = Number(n);
-    if (!Number.isInteger(replicas) || replicas < 0) throw new UsageError(`replicas must be a whole number >= 0, got "${n}"`);
+    if (!/^\d+$/.test(n.trim()) || !Number.isSafeInteger(replicas)) throw new UsageError(`replicas must be a whole number >= 0, got "${n}"`);
+    const above = pinAboveMax(pool, replicas, p.config.pools[pool].scaling.max);
+    if (above) throw new UsageError(above);
     await new ControlStore(redis, p.config.prefix).setReplicas(pool, replicas);
     process.stdout.write(`${pool}: pinned at ${replicas} replica(s), autoscaling paused\n`);
   }, { start: false });

@@ -38,7 +38,7 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
     const env = o.pool && Object.hasOwn(config.pools, o.pool) ? config.pools[o.pool].env : {};
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
   } });
-  if (o.pool && !p.config.pools[o.pool]) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
+  if (o.pool && !Object.hasOwn(p.config.pools, o.pool)) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
   const { url } = await redisFor(p);
   const logger = createLogger('trireme-worker');
   watchParent();
