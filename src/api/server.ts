@@ -44,7 +44,7 @@ export interface Api {
 
 
 /** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
-const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
+const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') || f.startsWith('jobs') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
 
 const MAX_JSON_DEPTH = 64;
 

@@ -26,6 +26,10 @@ export const GROUP_TASK = 'trireme.group';
 
 /** Bounds on submit options: a job delayed past a year or retried a billion times is a mistake, not a plan. */
 const MAX_DELAY_MS = 365 * 24 * 3600_000;
+/** How long a client adds up arrivals on a queue before sending them (after the first, which goes at once). */
+const ANNOUNCE_MS = 250;
+/** Jobs per addBulk call in submitMany: one Redis transaction each. */
+const BULK_CHUNK = 1000;
 const MAX_RETRIES = 1000;
 
 export interface SubmitOptions {
@@ -94,6 +98,9 @@ export class TriremeClient {
   private flow?: FlowProducer;
   private readonly prefix: string;
   private manifest?: { at: number; tasks: Map<string, ManifestEntry> };
+  private pendingArrivals = new Map<string, number>();
+  private readonly lastAnnounced = new Map<string, number>();
+  private announceTimer?: NodeJS.Timeout;
 
   /** `failFast`: refuse at once while Redis is away rather than queue commands until it is back (servers). */
   constructor(readonly project: Project, readonly redisUrl: string, opts: { failFast?: boolean } = {}) {
@@ -137,6 +144,45 @@ export class TriremeClient {
     await this.queue(queue).add(task, data, jobOpts);
     await this.announce(queue);
     return { id: jobOpts.jobId!, task, queue, pool };
+  }
+
+  /**
+   * Many jobs at once, all or nothing: every payload is routed and validated first, and one refusal refuses the
+   * whole list (the error names the index: `jobs.3.payload`), with nothing enqueued. Then BullMQ's addBulk, in
+   * chunks, and one arrival count and wake per queue. `payloads` may be plain payloads of one task, or
+   * `{ task, payload, options }` entries (`task` given as undefined).
+   */
+  async submitMany(task: string | undefined, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted[]> {
+    if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'jobs', 'send at least one job');
+    const entries = payloads.map((p) => (task === undefined ? p as { task: string; payload?: unknown; options?: SubmitOptions } : { task, payload: p, options: opts }));
+    const specs = new Map<string, TaskSpec>();
+    const prepared: (ReturnType<TriremeClient['prepare']> & { task: string })[] = [];
+    for (const [i, e] of entries.entries()) {
+      try {
+        if (!e || typeof e !== 'object' || typeof e.task !== 'string') throw new SubmitError('unknown_task', 'task', 'each job needs a task name');
+        let spec = specs.get(e.task);
+        if (!spec) { spec = await this.spec(e.task); specs.set(e.task, spec); }
+        prepared.push({ ...this.prepare(e.task, spec, e.payload ?? {}, e.options ?? {}), task: e.task });
+      } catch (err) {
+        if (err instanceof SubmitError) {
+          const field = task === undefined ? `jobs.${i}.${err.field === 'payload' || err.field === 'task' ? err.field : `options.${err.field}`}` : `payloads.${i}${err.field === 'payload' ? '' : `.${err.field}`}`;
+          throw new SubmitError(err.code, field, `job ${i}: ${err.message}`);
+        }
+        throw err;
+      }
+    }
+    const byQueue = new Map<string, typeof prepared>();
+    for (const p of prepared) {
+      const list = byQueue.get(p.queue);
+      if (list) list.push(p); else byQueue.set(p.queue, [p]);
+    }
+    for (const [queue, list] of byQueue) {
+      for (let i = 0; i < list.length; i += BULK_CHUNK) {
+        await this.queue(queue).addBulk(list.slice(i, i + BULK_CHUNK).map((p) => ({ name: p.task, data: p.data, opts: p.jobOpts })));
+      }
+    }
+    await Promise.all([...byQueue].map(([queue, list]) => this.announce(queue, list.length)));
+    return prepared.map((p) => ({ id: p.jobOpts.jobId!, task: p.task, queue: p.queue, pool: p.pool }));
   }
 
   /** A handle on a submitted job. */
@@ -229,10 +275,42 @@ export class TriremeClient {
     return { queue, pool, jobOpts, data };
   }
 
-  /** Counts `submitted` arrivals on a queue and wakes the controller for its pool. */
-  async announce(queue: string, submitted = 1): Promise<void> {
-    // One round trip: the arrival counter feeds the controller's arrival rate, the publish wakes it.
-    await this.redis.pipeline().hincrby(keys.stats(this.prefix, queue), 'submitted', submitted).publish(keys.wake(this.prefix), queue).exec();
+  /**
+   * Counts `submitted` arrivals on a queue and wakes the controller for its pool, at O(1) Redis work per batch:
+   * the first submit to a queue after a quiet spell sends the count and the wake at once (and waits for them, so a
+   * pool at zero is woken before the submit returns); the submits that follow within ANNOUNCE_MS are added up and
+   * sent together once that time is over (one counter increment and one wake per queue), without holding anyone up.
+   * The controller needs the wake only for a pool with no live replica, and reads rates over seconds.
+   */
+  announce(queue: string, submitted = 1): Promise<void> {
+    this.pendingArrivals.set(queue, (this.pendingArrivals.get(queue) ?? 0) + submitted);
+    const now = Date.now();
+    if (now - (this.lastAnnounced.get(queue) ?? -Infinity) >= ANNOUNCE_MS) {
+      this.lastAnnounced.set(queue, now);
+      return this.flushArrivals([queue]);
+    }
+    this.announceTimer ??= setTimeout(() => {
+      this.announceTimer = undefined;
+      const queues = [...this.pendingArrivals.keys()];
+      for (const q of queues) this.lastAnnounced.set(q, Date.now());
+      // Counts only (the wake went with the first submit): a failure here loses arrival figures, never a job.
+      this.flushArrivals(queues).catch(() => {});
+    }, ANNOUNCE_MS);
+    this.announceTimer.unref?.();
+    return Promise.resolve();
+  }
+
+  private async flushArrivals(queues: string[]): Promise<void> {
+    const pipe = this.redis.pipeline();
+    let any = false;
+    for (const q of queues) {
+      const n = this.pendingArrivals.get(q);
+      if (!n) continue;
+      this.pendingArrivals.delete(q);
+      pipe.hincrby(keys.stats(this.prefix, q), 'submitted', n).publish(keys.wake(this.prefix), q);
+      any = true;
+    }
+    if (any) await pipe.exec();
   }
 
   /** The queue a job id belongs to, when a pool of this project serves it. */
@@ -305,6 +383,9 @@ export class TriremeClient {
   }
 
   async close(): Promise<void> {
+    // Arrivals still being added up go out before the connection does.
+    if (this.announceTimer) { clearTimeout(this.announceTimer); this.announceTimer = undefined; }
+    await this.flushArrivals([...this.pendingArrivals.keys()]).catch(() => {});
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.flow?.close();
     await this.redis.quit().catch(() => {});

@@ -6,20 +6,27 @@ import { EventStream } from '../sse.js';
 import { ApiError } from '../errors.js';
 import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
 
+const submitOptions = z.strictObject({
+  queue: z.string().optional(),
+  priority: z.number().int().min(0).optional(),
+  delay: z.union([z.number().min(0), z.string()]).optional().describe('milliseconds or a duration such as "30s"'),
+  idempotencyKey: z.string().min(1).max(1000).optional(),
+  retries: z.number().int().min(0).optional(),
+});
+
 const submitBody = z.strictObject({
-  task: z.string().min(1, 'name the task to run, e.g. "shap.explain"'),
+  task: z.string().min(1, 'name the task to run, e.g. "shap.explain"').optional(),
+  jobs: z.array(z.strictObject({ task: z.string().min(1, 'name the task to run'), payload: z.unknown().optional(), options: submitOptions.optional() }))
+    .min(1, 'send at least one job').max(10_000).optional()
+    .describe('many independent jobs, all or nothing: each is validated, and one refusal (named by its index) enqueues none'),
   payload: z.unknown().optional(),
   payloads: z.array(z.unknown()).min(1, 'a group needs at least one payload').max(10_000).optional()
     .describe('fan-out: one child run per payload under a parent job that completes when all have'),
   runs: z.number().int().min(1).max(10_000).optional().describe('fan-out: this many runs of `payload`'),
-  options: z.strictObject({
-    queue: z.string().optional(),
-    priority: z.number().int().min(0).optional(),
-    delay: z.union([z.number().min(0), z.string()]).optional().describe('milliseconds or a duration such as "30s"'),
-    idempotencyKey: z.string().min(1).optional(),
-    retries: z.number().int().min(0).optional(),
-  }).optional(),
-}).refine((b) => !(b.payloads && (b.payload !== undefined || b.runs)), { message: 'send either payloads (a group) or payload (with runs for N copies), not both', path: ['payloads'] });
+  options: submitOptions.optional(),
+}).refine((b) => !(b.payloads && (b.payload !== undefined || b.runs)), { message: 'send either payloads (a group) or payload (with runs for N copies), not both', path: ['payloads'] })
+  .refine((b) => !(b.jobs && (b.task !== undefined || b.payload !== undefined || b.payloads || b.runs || b.options)), { message: 'send either jobs (each with its task) or one task, not both', path: ['jobs'] })
+  .refine((b) => b.jobs || b.task !== undefined, { message: 'name the task to run, e.g. "shap.explain"', path: ['task'] });
 
 /** Job event streams one API holds open at once. */
 const MAX_JOB_STREAMS = 200;
@@ -40,11 +47,13 @@ const listQuery = z.strictObject({
 export const jobRoutes = (ctx: ApiContext) => [
   route({
     method: 'POST', url: '/jobs', tag: 'jobs', access: 'write', status: 201, body: submitBody,
-    summary: 'Submit a job, or a group of runs (payloads, or runs x payload) under one parent job',
+    summary: 'Submit a job, a group of runs (payloads, or runs x payload) under one parent job, or many jobs at once (jobs)',
     handler: async ({ body }) => {
+      if (body.jobs) return { jobs: await ctx.client.submitMany(undefined, body.jobs) };
+      const task = body.task!;
       const payloads = body.payloads ?? (body.runs ? Array.from({ length: body.runs }, () => body.payload ?? {}) : undefined);
-      if (payloads) return ctx.client.submitGroup(body.task, payloads, body.options);
-      return ctx.client.submit(body.task, body.payload ?? {}, body.options);
+      if (payloads) return ctx.client.submitGroup(task, payloads, body.options);
+      return ctx.client.submit(task, body.payload ?? {}, body.options);
     },
   }),
   route({

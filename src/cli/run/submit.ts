@@ -5,16 +5,59 @@ import { parseDuration } from '../../core/units.js';
 import { intOpt, parseJson, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import type { SubmitCli } from '../submit.js';
 
-export async function runSubmit(g: GlobalOpts, task: string, o: SubmitCli): Promise<void> {
+/** The lines of an NDJSON file (or stdin for "-"), parsed; a bad line is refused by its number. */
+async function readJobs(file: string, task: string | undefined): Promise<unknown[]> {
+  const { readFile } = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = file === '-' ? await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      process.stdin.setEncoding('utf8').on('data', (d) => { buf += d; }).on('end', () => resolve(buf)).on('error', reject);
+    }) : await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const jobs: unknown[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    if (!line.trim()) continue;
+    let v: unknown;
+    try { v = JSON.parse(line); } catch (e) { throw new UsageError(`--file ${file}, line ${i + 1}: not JSON (${(e as Error).message})`); }
+    if (task === undefined && (typeof v !== 'object' || v === null || typeof (v as { task?: unknown }).task !== 'string')) {
+      throw new UsageError(`--file ${file}, line ${i + 1}: name the task ({"task": "...", "payload": {...}}), or give TASK before --file`);
+    }
+    jobs.push(v);
+  }
+  if (!jobs.length) throw new UsageError(`--file ${file}: no jobs in it`);
+  return jobs;
+}
+
+export async function runSubmit(g: GlobalOpts, task: string | undefined, o: SubmitCli): Promise<void> {
+  if (!o.file && !task) throw new UsageError('name the task to submit (trireme submit TASK), or give --file jobs.ndjson');
+  if (o.file && (o.group || o.wait)) throw new UsageError('--file submits many jobs; it does not combine with --group or --wait');
   const p = await project(g);
+  const opts = {
+    queue: o.queue, delay: o.delay, idempotencyKey: o.key,
+    priority: o.priority !== undefined ? intOpt(o.priority, '--priority') : undefined,
+    retries: o.retries !== undefined ? intOpt(o.retries, '--retries') : undefined,
+  };
+  if (o.file) {
+    if (o.key) throw new UsageError('--key names one job; with --file give each line its own options.idempotencyKey');
+    const jobs = await readJobs(o.file, task);
+    const { url } = await redisFor(p);
+    const client = new TriremeClient(p, url);
+    try {
+      // With TASK every line is a payload of it; without, every line is { task, payload?, options? }.
+      const submitted = await client.submitMany(task, jobs, opts);
+      process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.length} jobs submitted (${[...new Set(submitted.map((s) => s.queue))].join(', ')})\n`);
+    } finally {
+      await client.close();
+    }
+    return;
+  }
+  task = task!;
   const { url } = await redisFor(p);
   const client = new TriremeClient(p, url);
   try {
-    const opts = {
-      queue: o.queue, delay: o.delay, idempotencyKey: o.key,
-      priority: o.priority !== undefined ? intOpt(o.priority, '--priority') : undefined,
-      retries: o.retries !== undefined ? intOpt(o.retries, '--retries') : undefined,
-    };
     let submitted: Submitted & { children?: string[] };
     if (o.group) {
       const payloads = parseJson(o.group, '--group');
