@@ -1,5 +1,6 @@
 /**
- * The autoscaling benchmark: every trace in ../shared/traces (or the files / folder given) through the simulator on
+ * The autoscaling benchmark: every trace in examples/traces (made by scripts/make-traces.mjs), and in ../shared/traces
+ * when that folder exists, or the files / folder given, through the simulator on
  * the three-tier example config, Trireme's policy against the baselines. One table: trace x policy -> p95 wait
  * (overall and for the heavy pool, where waits happen), replica-seconds, cost, scale events. The target — Trireme's
  * p95 wait at most half the best autoscaling baseline's, with no more replica-seconds than it — is checked per trace
@@ -9,7 +10,7 @@
  *
  *   npm run bench:autoscale [-- --config examples/three-tier/trireme.yml] [-- TRACE.csv ... | DIR]
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ import { BASELINES } from '../src/sim/policies.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { config: { type: 'string', default: join(root, 'examples/three-tier/trireme.yml') } } });
-const inputs = positionals.length ? positionals : [join(root, '../shared/traces')];
+const inputs = positionals.length ? positionals : [join(root, 'examples/traces'), join(root, '../shared/traces')].filter((d) => existsSync(d));
 const files = inputs.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.csv')).sort().map((f) => join(p, f)) : [resolve(p)]));
 const project = await loadProject(values.config!);
 

@@ -190,6 +190,14 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
     const min = typeof s.min === 'number' ? s.min : 0;
     const max = typeof s.max === 'number' ? s.max : 1;
     if (max < min) ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'max'], message: `must be >= min (${min})` });
+    if (s.policy === 'hpa') {
+      // The hpa policy is Kubernetes' algorithm: its timing lives in `behavior`, so these would be silently ignored.
+      for (const field of ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown'] as const) {
+        if (s[field] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', field], message: 'the hpa policy does not read this; set scaling.behavior (scaleUp/scaleDown stabilizationWindowSeconds and policies) as for a Kubernetes HPA, or use policy target' });
+        }
+      }
+    }
     const up = typeof s.scaleUpThreshold === 'number' ? s.scaleUpThreshold : 1;
     const down = typeof s.scaleDownThreshold === 'number' ? s.scaleDownThreshold : 0;
     if (down >= up && up > 0) {

@@ -44,6 +44,13 @@ test('thresholds that would flap are refused', () => {
   assert.match(p[0], /^pools\.a\.scaling\.scaleDownThreshold: must be below scaleUpThreshold/);
 });
 
+test('the hpa policy refuses the timers it would ignore, naming behavior instead', () => {
+  const p = problems({ pools: { a: { queues: ['default'], scaling: { policy: 'hpa', idleShutdown: '5m', cooldownDown: '1m' } } } });
+  assert.deepEqual(p.map((x) => x.split(':')[0]), ['pools.a.scaling.cooldownDown', 'pools.a.scaling.idleShutdown']);
+  assert.match(p[0], /the hpa policy does not read this; set scaling\.behavior/);
+  assert.deepEqual(problems({ pools: { a: { queues: ['default'], scaling: { policy: 'hpa', behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } } } } }), []);
+});
+
 test('routing: first match wins, explicit queue wins, default otherwise', () => {
   const r = new Router([{ match: 'shap.*', queue: 'shap' }, { match: '*.explain', queue: 'other' }], 'default', { a: { queues: ['shap', 'other', 'default'] } });
   assert.equal(r.queueFor('shap.explain'), 'shap');
