@@ -20,6 +20,7 @@ import type { ApiContext } from './context.js';
 import { jobRoutes } from './routes/jobs.js';
 import { poolRoutes } from './routes/pools.js';
 import { workerRoutes } from './routes/workers.js';
+import { compatRoutes } from './routes/compat.js';
 import { systemRoutes, VERSION } from './routes/system.js';
 import { dashboardRoutes } from './dashboard.js';
 
@@ -121,7 +122,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     void reply.code(404).send(new ApiError(404, 'no_route', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /openapi.json`).toJSON());
   });
 
-  const routes: Route[] = [...jobRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...systemRoutes(ctx)];
+  const routes: Route[] = [...jobRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...compatRoutes(ctx), ...systemRoutes(ctx)];
   const doc = openApi(routes, { title: 'Trireme', version: VERSION });
   routes.push({
     method: 'GET', url: '/openapi.json', tag: 'system', access: 'public', summary: 'This document',

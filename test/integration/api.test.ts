@@ -44,7 +44,7 @@ const finished = (id: string, timeout = 20_000) => waitFor(async () => {
   const j = await job(id);
   return j.state === 'completed' || j.state === 'failed' ? j : undefined;
 }, timeout, `job ${id} to finish`);
-const replicas = async (pool: string) => ((await call('GET', `/workers/status?pool=${pool}`)).body.workers as { id: string; state: string }[]);
+const replicas = async (pool: string) => ((await call('GET', `/workers?pool=${pool}`)).body.replicas as { id: string; state: string }[]);
 const pool = async (name: string) => (await call('GET', `/pools/${name}`)).body;
 
 describe('HTTP API', () => {
@@ -225,11 +225,21 @@ describe('HTTP API', () => {
   test('workers: status fields, start, ensure and stop (drain) a replica', async () => {
     await call('POST', '/pools/heavy/resume');
     await waitFor(async () => (await replicas('heavy')).length === 0, 30_000, 'heavy back at zero');
+    // The original worker manager's shape at its own path, field by field.
     const st = (await call('GET', '/workers/status')).body;
-    const light = st.workers.find((w: { pool: string }) => w.pool === 'light');
-    for (const k of ['id', 'pool', 'host', 'pid', 'container', 'state', 'created_at', 'last_activity', 'job_count', 'running', 'max_jobs']) assert.ok(k in light, `workers[].${k}`);
-    assert.equal(light.max_jobs, 4);
-    assert.equal(st.by_pool.light.total, 1);
+    assert.deepEqual(Object.keys(st), ['total_workers', 'active_workers', 'workers_by_type', 'worker_details']);
+    assert.deepEqual([st.total_workers, st.active_workers, st.workers_by_type], [1, 0, { light: 1, heavy: 0 }]);
+    const [lightId] = Object.keys(st.worker_details);
+    const light = st.worker_details[lightId];
+    assert.deepEqual(Object.keys(light), ['worker_id', 'worker_type', 'container_name', 'status', 'created_at', 'last_activity', 'job_count', 'max_jobs']);
+    assert.equal(light.worker_id, lightId);
+    assert.equal(light.worker_type, 'light');
+    assert.match(light.container_name, /^[^:]+:\d+$/, 'no container: host:pid');
+    assert.equal(light.status, 'idle');
+    assert.ok(!Number.isNaN(Date.parse(light.created_at)) && !Number.isNaN(Date.parse(light.last_activity)));
+    assert.equal(typeof light.job_count, 'number');
+    assert.equal(light.max_jobs, 500, 'the jobs after which it recycles (maxTasksPerChild)');
+    assert.deepEqual(Object.keys((await call('GET', '/workers/status?pool=heavy')).body.worker_details), []);
     // Trireme's own view: the same replicas, and the standby kept for the heavy pool (at zero) with its memory.
     const own = await waitFor(async () => { const b = (await call('GET', '/workers')).body; return b.standbys.length ? b : undefined; }, 20_000, 'a standby in GET /workers');
     assert.equal(own.replicas.find((r: { pool: string }) => r.pool === 'light').concurrency, 4);
@@ -260,7 +270,19 @@ describe('HTTP API', () => {
     assert.equal(view.status, 'paused');
     assert.equal(view.replicas.max, 3);
     for (const k of ['queue', 'utilisationPercent', 'shouldScaleUp', 'shouldScaleDown', 'thresholds', 'cooldownRemaining', 'reason']) assert.ok(k in view, k);
-    assert.deepEqual((await call('GET', '/api/metrics/autoscaling')).body.pools.map((p: { pool: string }) => p.pool), ['light', 'heavy']);
+    // The original autoscaler's shape at its own path, field by field: one pool, then the default queue's pool with
+    // every pool under `pools`.
+    const one = (await call('GET', '/api/metrics/autoscaling?pool=heavy')).body;
+    assert.deepEqual(one, {
+      autoscaling: { enabled: false, minWorkers: 0, maxWorkers: 3, scaleUpThreshold: 1, scaleDownThreshold: 0, status: 'pinned' },
+      analysis: { queue: { pending: 0, running: 0, total: 0 }, metrics: { utilizationPercent: 0, shouldScaleUp: false, shouldScaleDown: false } },
+    });
+    const all = (await call('GET', '/api/metrics/autoscaling')).body;
+    assert.deepEqual(Object.keys(all), ['autoscaling', 'analysis', 'pools']);
+    assert.deepEqual(all.autoscaling, { enabled: true, minWorkers: 1, maxWorkers: 1, scaleUpThreshold: 4, scaleDownThreshold: 4, status: 'active' }, 'the default queue (work) is the light pool\'s; target policy: 4 a replica');
+    assert.deepEqual(Object.keys(all.pools), ['light', 'heavy']);
+    assert.deepEqual(all.pools.heavy, one);
+    assert.equal((await call('GET', '/api/metrics/autoscaling?pool=nope')).status, 404);
     const p = await pool('heavy');
     assert.equal(p.costPerHour, 1, '2 replicas at 0.5/h');
     assert.match(p.decision.reason, /autoscaling paused, pinned at 2/);

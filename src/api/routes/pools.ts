@@ -50,14 +50,12 @@ export const poolRoutes = (ctx: ApiContext) => {
         return one(name);
       },
     })),
-    // The seed's path too, for the tools that already read it.
-    ...['/autoscaling', '/api/metrics/autoscaling'].map((url) => route({
-      method: 'GET', url, tag: 'scaling', access: 'read',
-      summary: url === '/autoscaling'
-        ? 'Per pool: queue pending/running/total, utilisation, shouldScaleUp/Down, bounds and thresholds, cooldown, status'
-        : 'The same as /autoscaling, at the path earlier tools used',
+    // The original autoscaler's path, in its own shape, is in compat.ts.
+    route({
+      method: 'GET', url: '/autoscaling', tag: 'scaling', access: 'read',
+      summary: 'Per pool: queue pending/running/total, utilisation, shouldScaleUp/Down, bounds and thresholds, cooldown, status',
       handler: async () => ({ pools: await ctx.inspector.autoscaling(), leader: await ctx.inspector.leader() }),
-    })),
+    }),
     route({
       method: 'GET', url: '/history', tag: 'scaling', access: 'read',
       query: z.strictObject({ minutes: z.coerce.number().min(1).max(15).default(15) }),

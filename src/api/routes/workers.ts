@@ -45,23 +45,6 @@ export const workerRoutes = (ctx: ApiContext) => {
       },
     }),
     route({
-      method: 'GET', url: '/workers/status', tag: 'workers', access: 'read',
-      query: z.strictObject({ pool: z.string().optional() }),
-      summary: 'Totals, by pool, and each replica: id, pool, host, pid or container, state, created_at, last_activity, job_count, running, max_jobs',
-      handler: async ({ query }) => {
-        if (query.pool) poolOr404(ctx, query.pool, 'query.pool');
-        const w = await ctx.inspector.workers(query.pool);
-        return {
-          total: w.total, by_state: w.byState, by_pool: w.byPool,
-          workers: w.replicas.map((r) => ({
-            id: r.id, pool: r.pool, host: r.host, pid: r.pid, container: r.container ?? null, state: r.state,
-            created_at: new Date(r.startedAt).toISOString(), last_activity: new Date(r.lastActivity).toISOString(),
-            job_count: r.jobsDone, running: r.running, max_jobs: r.concurrency,
-          })),
-        };
-      },
-    }),
-    route({
       method: 'POST', url: '/workers/start/:pool', tag: 'workers', access: 'write', params: poolParams, status: 202,
       summary: 'Start one more replica of a pool',
       handler: async ({ params }) => start(poolOr404(ctx, params.pool, 'params.pool'), false),
