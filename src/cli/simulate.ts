@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, verb } from './common.js';
 
 /** Baseline policy names, repeated here so that `--help` does not load the simulator. */
-export const POLICY_NAMES = ['trireme', 'seed-threshold', 'keda-default', 'static-max'];
+export const POLICY_NAMES = ['trireme', 'seed-threshold', 'seed-stepwise', 'keda-default', 'static-max'];
 
 export interface SimulateCli { trace: string; policy: string[]; out?: string; json?: boolean }
 

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Router } from '../core/routing.js';
-import { decide, emptyMemory, type AutoscalerMemory, type PoolSettings } from '../core/autoscaler.js';
+import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
 import { emptyReplicas, type Observation } from '../core/observation.js';
 import { RateTracker } from '../core/rates.js';
 import { EventHeap } from './heap.js';
@@ -22,6 +22,8 @@ export interface SimPolicy {
   maxStep?: number;
   /** A fixed replica count instead of autoscaling. */
   fixed?: (pool: string) => number;
+  /** A baseline's own decision instead of core's `decide` (the seed autoscaler, which is not Trireme's). */
+  decide?: (pool: string, o: Observation, memory: AutoscalerMemory, now: number) => Decision;
 }
 
 export interface PoolResult {
@@ -109,7 +111,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     }
     p.rates.update(now, p.counters);
     const o: Observation = { waiting: p.queue.length - p.head, running, delayedDue: 0, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
-    const d = decide(p.name, o, policy.settings(p.name), p.memory, now);
+    const d = policy.decide ? policy.decide(p.name, o, p.memory, now) : decide(p.name, o, policy.settings(p.name), p.memory, now);
     opts.onDecision?.(p.name, o, now, d);
     p.memory = d.memory;
     let desired = d.desired;

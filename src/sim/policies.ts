@@ -1,8 +1,12 @@
 /**
- * The policies a simulation compares: the config's own, and baselines of what teams run today. Every one of them
- * drives core's `decide`; a baseline only changes the settings, the poll interval, the wake and the step.
- *  - `seed-threshold`: the seed deployment's script: poll every 60 s, +1/-1 replica a poll on load thresholds,
- *    cooldown 10 min and idle shutdown 15 min (5 min for pools with min > 0), no wake on submit.
+ * The policies a simulation compares: the config's own, and baselines of what teams run today. All but one drive
+ * core's `decide` with other settings, poll interval, wake and step; `seed-threshold` runs the replaced system's
+ * own rules (sim/seed.ts).
+ *  - `seed-threshold`: the three-tier Celery deployment's autoscaler as it ran: poll every 60 s, per-tier depth
+ *    thresholds (light > 20, medium > 10, heavy >= 1), a step straight to the depth capped at max, 3 / 5 / 10 minute
+ *    waits between operations, heavy shut down after 15 idle minutes, no wake on submit.
+ *  - `seed-stepwise`: a harsher variant kept under its own name: +1/-1 replica a poll with the pool's concurrency as
+ *    the threshold, a 10-minute cooldown on every tier, idle shutdown 15 min (5 min for pools with min > 0).
  *  - `keda-default`: KEDA's defaults: poll 30 s, cooldownPeriod 300 s, HPA v2 default behaviour on a list-length
  *    target of 5 per replica.
  *  - `static-max`: every pool at its max all the time.
@@ -10,8 +14,10 @@
 import { resolveScaling, type Config } from '../core/config.js';
 import type { PoolSettings } from '../core/autoscaler.js';
 import type { SimPolicy } from './engine.js';
+import { liveReplicas } from '../core/observation.js';
+import { seedDecide, seedTierOf } from './seed.js';
 
-export const BASELINES = ['seed-threshold', 'keda-default', 'static-max'] as const;
+export const BASELINES = ['seed-threshold', 'seed-stepwise', 'keda-default', 'static-max'] as const;
 
 export function ownPolicy(config: Config): SimPolicy {
   return {
@@ -26,6 +32,14 @@ export function baseline(name: string, config: Config): SimPolicy {
   const base = (pool: string): PoolSettings => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency, schedules: [] });
   switch (name) {
     case 'seed-threshold':
+      return {
+        name, interval: 60_000, wake: false, settings: base,
+        decide: (pool, o, memory, now) => {
+          const s = base(pool);
+          return seedDecide(pool, seedTierOf(pool, s.min), o, liveReplicas(o.replicas), { min: s.min, max: s.max }, memory, now);
+        },
+      };
+    case 'seed-stepwise':
       return {
         name, interval: 60_000, wake: false, maxStep: 1,
         settings: (pool) => {

@@ -48,12 +48,46 @@ test('the on-submit wake: without it a pool at zero waits for the next poll', ()
   assert.equal(simulate(config, router, trace, { ...ownPolicy(config), wake: false }).overall.waitMax, 25);
 });
 
-test('static-max keeps the pool at max; the seed baseline steps one replica per poll', () => {
+test('static-max keeps the pool at max; the stepwise seed variant steps one replica per poll', () => {
   const { config, router } = setup({ scaling: { min: 0, max: 3, startupTime: 0 } });
   const trace = parseTrace(Array.from({ length: 6 }, () => '0,shap.explain,100').join('\n'));
   assert.equal(simulate(config, router, trace, baseline('static-max', config)).pools.heavy.peakReplicas, 3);
-  const seed = simulate(config, router, trace, baseline('seed-threshold', config));
+  const seed = simulate(config, router, trace, baseline('seed-stepwise', config));
   assert.deepEqual(seed.events.slice(0, 3).map((e) => [e.t / 1000, e.to]), [[0, 1], [60, 2], [120, 3]]);
+});
+
+test('seed-threshold replays the replaced autoscaler\'s log: depth 3 on heavy at zero -> "scaling 0 -> 3", down after 15 idle minutes', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 4, startupTime: 0 } });
+  // Three SHAP jobs of 2 minutes arrive at 10 s; the autoscaler polls every 60 s, so it sees them at 60 s.
+  const r = simulate(config, router, parseTrace('10,shap.explain,120\n10,shap.explain,120\n10,shap.explain,120\n'), baseline('seed-threshold', config));
+  assert.deepEqual(r.events[0], { t: 60_000, pool: 'heavy', from: 0, to: 3, reason: 'heavy: Queue depth 3 exceeds threshold 1, scaling, 0 -> 3' });
+  // They run 60-180 s; the poll at 180 s finds them done, so idle counts from the poll at 120 s, the last that saw
+  // work; 15 minutes later, at the poll at 1 020 s, to zero.
+  assert.deepEqual(r.events.slice(1).map((e) => [e.t / 1000, e.from, e.to]), [[1020, 3, 0]]);
+  assert.equal(r.overall.waitMax, 50);
+});
+
+test('seed-threshold per tier: light grows only past 20 waiting, straight to the depth capped at max, then waits 3 minutes', () => {
+  const config = parseConfig({
+    defaultQueue: 'q', controller: { interval: '2s' },
+    pools: { light: { queues: ['q'], concurrency: 1, scaling: { min: 1, max: 30, startupTime: 0 } } },
+  });
+  const router = new Router(config.routes, config.defaultQueue, config.pools);
+  const lines = (n: number, t: number, s: number) => Array.from({ length: n }, () => `${t},api.ping,${s}`);
+  // 21 jobs, one running: 20 waiting at the 60 s poll, not above 20, no change. 45 more at 61 s: 65 waiting at 120 s -> 30 (max).
+  const r = simulate(config, router, parseTrace([...lines(21, 0, 600), ...lines(45, 61, 600)].join('\n')), baseline('seed-threshold', config));
+  assert.deepEqual([r.events[0].t, r.events[0].to], [0, 1], 'min 1 at the start');
+  const ups = r.events.filter((e) => e.to > e.from).slice(1);
+  assert.equal(ups[0].t, 120_000);
+  assert.equal(ups[0].to, 30);
+  assert.match(ups[0].reason, /Queue depth 65 exceeds threshold 20, scaling/);
+  // Down one a step once the queue is empty, each at least 3 minutes after the one before.
+  const downs = r.events.filter((e) => e.to < e.from);
+  assert.ok(downs.length >= 2);
+  for (const [i, d] of downs.entries()) {
+    assert.equal(d.from - d.to, 1);
+    if (i > 0) assert.ok(d.t - downs[i - 1].t >= 180_000, `${d.t} after ${downs[i - 1].t}`);
+  }
 });
 
 test('replaying the simulator\'s recorded observations through decide gives the same decisions', () => {
