@@ -45,13 +45,20 @@ export async function project(opts: GlobalOpts, load: import('../project.js').Lo
 export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
   if (p.config.redis?.url) return { url: p.config.redis.url };
   const { join, relative } = await import('node:path');
-  const { findLocalRedis, startEmbeddedRedis } = await import('../queue/embedded-redis.js');
+  const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../queue/embedded-redis.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.
   const dir = join(p.baseDir, '.trireme/redis');
   if (opts.start === false) {
     const url = await findLocalRedis(dir);
     if (!url) throw new UsageError(`no Redis is running for ${p.configPath ?? 'this config'}: nothing to read. Start one with trireme serve, or set TRIREME_REDIS_URL`);
     return { url };
+  }
+  if (!opts.owned) {
+    // A serve owns this folder's Redis and restarts it when it dies: never start a second one beside it.
+    const owner = await liveOwner(dir);
+    if (owner && !(await findLocalRedis(dir))) {
+      throw new Error(`the private Redis of trireme serve (pid ${owner}) is not answering right now (serve restarts it within seconds); try again shortly`);
+    }
   }
   // Always in its own process group: a Ctrl-C in the terminal reaches serve and its replicas, which drain, and not
   // the Redis they drain into; an owner (serve) stops it last. One that outlives a crashed owner is reused next time.

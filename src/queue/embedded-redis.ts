@@ -45,7 +45,7 @@ export async function findLocalRedis(dataDir = '.trireme/redis'): Promise<string
 }
 
 /** Starts (or reuses) the private redis-server under `dataDir`. */
-export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string; detached?: boolean } = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string; detached?: boolean; port?: number } = {}): Promise<EmbeddedRedis> {
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true });
   const portFile = join(dir, 'port');
@@ -53,7 +53,7 @@ export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { bin
   if (previous && await answers(`redis://127.0.0.1:${previous}`)) {
     return { url: `redis://127.0.0.1:${previous}`, started: false, stop: async () => {} };
   }
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const child: ChildProcess = spawn(opts.binary ?? 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
     '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
@@ -83,4 +83,51 @@ export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { bin
       child.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * Keeps the private redis-server of `serve` up: it is pinged every `intervalMs`, and after three pings in a row
+ * without an answer (killed, crashed) a new one is started on the same port with the same data folder, so the AOF
+ * brings the jobs back and every replica's connection comes back by itself. `onRestart` gets the new server (for
+ * serve to stop last on exit). A server that cannot be started is logged and tried again on the next miss.
+ */
+export function superviseEmbeddedRedis(dataDir: string, url: string, opts: {
+  intervalMs?: number;
+  log: (level: 'info' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  onRestart: (r: EmbeddedRedis) => void;
+}): { stop(): void } {
+  const port = Number(new URL(url).port);
+  let misses = 0;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      if (await answers(url)) { misses = 0; return; }
+      if (++misses < 3) return;
+      opts.log('error', 'the private redis-server stopped answering: starting it again on the same port from its AOF', { port, dataDir });
+      try {
+        const r = await startEmbeddedRedis(dataDir, { detached: true, port });
+        misses = 0;
+        opts.log('info', 'the private redis-server is back', { port, restarted: r.started });
+        opts.onRestart(r);
+      } catch (e) {
+        opts.log('error', 'the private redis-server could not be started again; trying on the next check', { err: (e as Error).message });
+      }
+    })().finally(() => { busy = false; });
+  }, opts.intervalMs ?? 1_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The pid of the serve that owns the private Redis under `dataDir`, when it is alive. */
+export async function liveOwner(dataDir: string): Promise<number | undefined> {
+  const pid = Number(await readFile(join(resolve(dataDir), 'owner'), 'utf8').catch(() => ''));
+  if (!pid || pid === process.pid) return undefined;
+  try { process.kill(pid, 0); return pid; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined; }
+}
+
+/** Marks this process as the owner (serve) of the private Redis under `dataDir`. */
+export async function claimOwner(dataDir: string): Promise<void> {
+  await writeFile(join(resolve(dataDir), 'owner'), String(process.pid));
 }

@@ -128,6 +128,41 @@ describe('trireme serve', () => {
     }
   });
 
+  test('the private Redis killed with -9 under serve: serve starts it again on the same port, jobs before and after complete, no second server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-redis9-'));
+    const config = join(dir, 'trireme.yml');
+    writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
+    const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json', TRIREME_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await waitFor(() => /dashboard and API at/.test(out), 60_000, `serve to listen: ${out.slice(-500)}`);
+      const url = /started a private redis-server at (redis:\/\/\S+)/.exec(out)![1];
+      const p = await loadProject(config, { TRIREME_REDIS_URL: url });
+      const c = new TriremeClient(p, url);
+      const before = await c.submit('fx.echo', { value: 'before' });
+      await c.waitFor(before.id, 60_000);
+      const pid = Number(/process_id:(\d+)/.exec(await c.redis.info('server'))![1]);
+      process.kill(pid, 'SIGKILL');
+      // Meanwhile a one-off command in the same folder must not start a second private Redis beside serve's.
+      const submit = await run(['-c', config, 'submit', 'fx.echo', '--data', '{"value":"during"}', '--json'], { TRIREME_REDIS_URL: '' });
+      assert.ok(submit.code === 0 || /is not answering right now/.test(submit.out), submit.out);
+      await waitFor(() => /"msg":"the private redis-server is back"/.test(out), 60_000, `the restart: ${out.slice(-1500)}`);
+      assert.equal(readFileSync(join(dir, '.trireme/redis/port'), 'utf8'), new URL(url).port, 'the same port');
+      const after = await c.submit('fx.echo', { value: 'after' });
+      assert.deepEqual(((await c.waitFor(after.id, 60_000)) as { echoed: string }).echoed, 'after');
+      assert.equal((await c.getJob(before.id))?.state, 'completed', 'the AOF brought the finished job back');
+      if (submit.code === 0) assert.equal((await c.getJob(JSON.parse(submit.out).id))?.state !== undefined, true, 'the submit during the outage went to this Redis');
+      await c.close();
+      process.kill(-child.pid!, 'SIGTERM');
+      assert.equal(await exited, 0, out.slice(-2000));
+    } finally {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+
   test('a forced scale-down drains: running jobs finish, none is killed', async () => {
     const s = serve();
     const jobs = await Promise.all(Array.from({ length: 2 }, () => client.submit('fx.sleep', { ms: 4000 })));

@@ -28,8 +28,20 @@ function detectGpus(): number[] {
 
 export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const p = await project(g, { tasks: o.tasks });
-  const { url, embedded } = await redisFor(p, { owned: true });
+  const { url, embedded: first } = await redisFor(p, { owned: true });
+  let embedded = first;
   const logger = createLogger('trireme');
+  // The private Redis (no redis.url configured): this serve owns it, restarts it if it dies, and stops it last.
+  let supervisor: { stop(): void } | undefined;
+  if (embedded) {
+    const { superviseEmbeddedRedis, claimOwner } = await import('../../queue/embedded-redis.js');
+    const dir = join(p.baseDir, '.trireme/redis');
+    await claimOwner(dir);
+    supervisor = superviseEmbeddedRedis(dir, url, {
+      log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+      onRestart: (r) => { embedded = r; },
+    });
+  }
   const gpus = detectGpus();
   // The config as validated here, for the replicas this serve starts (see writeSnapshot).
   const runDir = join(p.baseDir, '.trireme/run');
@@ -65,7 +77,9 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     await demoClient?.close().catch(() => {});
     await api?.close().catch(() => {});
     await controller.stop(grace);
+    supervisor?.stop();
     await embedded?.stop();
+    if (embedded) await rm(join(p.baseDir, '.trireme/redis/owner'), { force: true });
     await rm(snapshot, { force: true });
     process.exit(0);
   };
