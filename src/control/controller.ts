@@ -159,7 +159,7 @@ export class Controller {
       const pool = cfg.pools[v.pool];
       const d = decisions.get(v.pool)!;
       const scope = this.opts.drivers[v.pool].name === 'local' ? 'host' : undefined;
-      return { pool: v.pool, desired: d.desired, min: d.min, priority: pool.priority, resources: pool.resources, scope };
+      return { pool: v.pool, desired: d.desired, need: d.need, min: d.min, priority: pool.priority, resources: pool.resources, scope };
     }), this.limits());
 
     const stored: StoredDecision[] = [];
@@ -169,7 +169,11 @@ export class Controller {
       const g = grants.get(view.pool)!;
       // Replicas this controller cannot stop (started elsewhere) still count as capacity.
       const desired = Math.max(g.granted, view.external.length);
-      if (desired !== d.desired) d = overrideDecision(view.pool, d, desired, `${d.why}, capped at ${desired} by ${g.limitedBy ?? 'capacity'}`);
+      if (desired !== d.desired) {
+        // Starved: less than the load needs even after idle replicas elsewhere gave their room back.
+        const why = `${d.why}, ${g.starved ? 'capacity-starved: ' : ''}capped at ${desired} by ${g.limitedBy ?? 'capacity'}`;
+        d = overrideDecision(view.pool, d, desired, why, d.need);
+      }
       // A driver that fails (refused, unreachable) holds its own pool, said in the reason and its health; the others go on.
       d = await this.apply(view, d, overrides?.[view.pool]?.paused ?? false).catch((err: Error) => {
         this.log.warn({ pool: view.pool, err: err.message }, 'the driver could not carry the decision out');

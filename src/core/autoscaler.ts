@@ -35,6 +35,11 @@ export interface Decision {
   cooldownRemaining: number;
   /** The explanation inside `reason`, without the pool name and the `from -> to` part. */
   why: string;
+  /**
+   * What the load alone asks for. Below `desired` when a hold (down-cooldown, idle timer, stabilisation) keeps
+   * replicas the load does not need: host capacity or the budget may take those back for another pool's need.
+   */
+  need: number;
 }
 
 const directionOf = (current: number, desired: number): Decision['direction'] =>
@@ -44,8 +49,8 @@ const directionOf = (current: number, desired: number): Decision['direction'] =>
  * The same decision with another count and explanation (a manual pin, a capacity cap), its direction and reason
  * rebuilt the way `decide` builds them.
  */
-export function overrideDecision(pool: string, d: Decision, desired: number, why: string): Decision {
-  return { ...d, desired, why, direction: directionOf(d.current, desired), reason: `${pool}: ${why}, ${d.current} -> ${desired}` };
+export function overrideDecision(pool: string, d: Decision, desired: number, why: string, need = desired): Decision {
+  return { ...d, desired, need, why, direction: directionOf(d.current, desired), reason: `${pool}: ${why}, ${d.current} -> ${desired}` };
 }
 
 export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory() });
@@ -56,13 +61,13 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const l = load(o);
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
-  const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0): Decision => {
+  const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0, need = desired): Decision => {
     const direction = directionOf(current, desired);
     const next = { ...memory, lastBusyAt };
     if (direction === 'up') next.lastUpAt = now;
     if (direction === 'down') next.lastDownAt = now;
     const full = `${why}${where}`;
-    return { desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining };
+    return { desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining, need: Math.min(need, desired) };
   };
   const clamp = (n: number) => Math.min(b.max, Math.max(b.min, n));
 
@@ -95,9 +100,10 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   if (want < current) {
     // Above max (a host that came back with its replicas, a lowered max, a schedule's window closing): max is a
     // bound, not a wish; cooldowns, stabilisation and idle shutdown may hold a pool at max, never above it.
+    // A hold keeps replicas the load does not need (`need` is the load's own figure): capacity may take them back.
     const hold = (why: string, remaining = 0) => (current > b.max
-      ? out(b.max, `${current} above max ${b.max}: to max`, memory)
-      : out(current, why, memory, remaining));
+      ? out(b.max, `${current} above max ${b.max}: to max`, memory, 0, want)
+      : out(current, why, memory, remaining, want));
     const since = now - Math.max(mem.lastUpAt ?? -Infinity, mem.lastDownAt ?? -Infinity);
     if (since < s.cooldownDown) {
       return hold(`${rec.reason}, down-cooldown ${formatDuration(s.cooldownDown - since)} left`, s.cooldownDown - since);
@@ -112,7 +118,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     const floor = Math.min(b.max, Math.max(...recommendations.map((r) => r.value)));
     if (floor > want) {
       if (floor >= current) return hold(`${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`);
-      return out(floor, `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory);
+      return out(floor, `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory, 0, want);
     }
     return out(want, rec.reason, memory);
   }

@@ -1,8 +1,10 @@
 /**
  * Sharing limited room between pools: the host's capacity (for the local driver, with an overcommit factor) and an
- * optional budget (total replicas, cpu, GPUs). Pools are served by priority, highest first: every pool first gets its
- * min, then each gets what it asks in priority order while it fits. So a burst of heavy work cannot take the room the
- * light tier needs, when the light tier has the higher priority.
+ * optional budget (total replicas, cpu, GPUs). Pools are served by priority, highest first, in three rounds: every
+ * pool gets its min; then what its load needs; then, with what is left, the replicas a hold keeps (idle ones within
+ * their idle timer or cooldown). So a burst of heavy work cannot take the room the light tier needs when the light
+ * tier has the higher priority, and idle replicas kept "just in case" never starve another pool's waiting work: the
+ * lowest-priority holds give way first.
  */
 
 export interface Resources { cpu: number; memory: number; gpu: number }
@@ -11,8 +13,13 @@ export interface Resources { cpu: number; memory: number; gpu: number }
  * replicas run on this machine, through the local driver); a limit without a scope counts every pool (a budget).
  */
 export interface Limits { replicas?: number; cpu?: number; memory?: number; gpu?: number; scope?: string }
-export interface PoolRequest { pool: string; desired: number; min: number; priority: number; resources: Resources; scope?: string }
-export interface Grant { granted: number; limitedBy?: string }
+export interface PoolRequest {
+  pool: string; desired: number; min: number; priority: number; resources: Resources; scope?: string;
+  /** What the load needs (<= desired; the rest is held); default: desired. */
+  need?: number;
+}
+/** `starved`: the pool got less than its load needs (not just less than a hold wanted). */
+export interface Grant { granted: number; limitedBy?: string; starved?: boolean }
 
 export function allocate(requests: PoolRequest[], limits: Limits[]): Map<string, Grant> {
   const used = limits.map(() => ({ replicas: 0, cpu: 0, memory: 0, gpu: 0 }));
@@ -43,12 +50,14 @@ export function allocate(requests: PoolRequest[], limits: Limits[]): Map<string,
       granted.set(r.pool, (granted.get(r.pool) ?? 0) + 1);
     }
   };
+  const need = (r: PoolRequest) => Math.max(Math.min(r.min, r.desired), Math.min(r.need ?? r.desired, r.desired));
   for (const r of order) grow(r, Math.min(r.min, r.desired));
+  for (const r of order) grow(r, need(r));
   for (const r of order) grow(r, r.desired);
   const out = new Map<string, Grant>();
   for (const r of order) {
     const g = granted.get(r.pool) ?? 0;
-    out.set(r.pool, g < r.desired ? { granted: g, limitedBy: blocked.get(r.pool) } : { granted: g });
+    out.set(r.pool, g < r.desired ? { granted: g, limitedBy: blocked.get(r.pool), ...(g < need(r) ? { starved: true } : {}) } : { granted: g });
   }
   return out;
 }

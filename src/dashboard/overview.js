@@ -65,8 +65,10 @@ function updateCard(p) {
     stat('jobs/s in', fmt.rate(p.in)), stat('jobs/s out', fmt.rate(p.out)), stat('cost now', fmt.money(p.costPerHour)),
   );
   const paused = p.autoscaling === 'paused';
-  c.badge.textContent = p.health ? p.health.split(':')[0] : paused ? `paused${p.pinned !== undefined ? ` · pinned ${p.pinned}` : ''}` : 'autoscaling';
-  c.badge.className = `badge${p.health ? ' bad' : paused ? ' paused' : ''}`;
+  // Work waits and host capacity or the budget keeps the pool below its need: shown as loudly as a fault.
+  const starved = /capacity-starved/.test(p.reason ?? '');
+  c.badge.textContent = p.health ? p.health.split(':')[0] : paused ? `paused${p.pinned !== undefined ? ` · pinned ${p.pinned}` : ''}` : starved ? 'capacity-starved' : 'autoscaling';
+  c.badge.className = `badge${p.health || starved ? ' bad' : paused ? ' paused' : ''}`;
   // What is wrong, in the driver's words (an unreachable host and since when, a refused API call).
   c.health.textContent = p.health ? p.health.slice(p.health.indexOf(':') + 1).trim() : '';
   c.health.hidden = !p.health;

@@ -37,7 +37,7 @@ export function seedDecide(pool: string, tier: SeedTier, o: Observation, current
     const direction = desired > current ? 'up' : desired < current ? 'down' : 'hold';
     const op = operation ? (direction === 'up' ? { lastUpAt: now } : direction === 'down' ? { lastDownAt: now } : {}) : {};
     const memory = { ...mem, lastBusyAt, ...op };
-    return { desired, current, direction, why, reason: `${pool}: ${why}, ${current} -> ${desired}`, memory, min: bounds.min, max: bounds.max, cooldownRemaining: Math.max(0, lastOp + tier.cooldown - now) };
+    return { desired, current, direction, why, reason: `${pool}: ${why}, ${current} -> ${desired}`, memory, min: bounds.min, max: bounds.max, cooldownRemaining: Math.max(0, lastOp + tier.cooldown - now), need: desired };
   };
   // Its workers' own start (the service's replicas at min) is no scaling operation: no wait follows it.
   if (current < bounds.min) return out(bounds.min, `below min ${bounds.min}`, false);

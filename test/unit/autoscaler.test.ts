@@ -118,7 +118,32 @@ test('a shared budget is split by priority: a heavy burst cannot starve the ligh
     { pool: 'heavy', desired: 8, min: 0, priority: 1, resources: { cpu: 2, memory: 0, gpu: 0 } },
   ], [{ cpu: 9 }]);
   assert.deepEqual(grants.get('light'), { granted: 3 });
-  assert.deepEqual(grants.get('heavy'), { granted: 3, limitedBy: 'cpu 9' });
+  assert.deepEqual(grants.get('heavy'), { granted: 3, limitedBy: 'cpu 9', starved: true });
+});
+
+test('idle replicas kept by a hold give their room to another pool\'s need, lowest priority first', () => {
+  const res = { cpu: 1, memory: 0, gpu: 0 };
+  // fast holds two idle replicas (its load needs none); slow has a job waiting; the host has two CPUs.
+  const grants = allocate([
+    { pool: 'fast', desired: 2, need: 0, min: 0, priority: 10, resources: res },
+    { pool: 'slow', desired: 1, min: 0, priority: 0, resources: res },
+  ], [{ cpu: 2 }]);
+  assert.deepEqual(grants.get('slow'), { granted: 1 }, 'the need is served before a higher-priority hold');
+  assert.deepEqual(grants.get('fast'), { granted: 1, limitedBy: 'cpu 2' }, 'held, not starved');
+  // A need is never taken for another's need: both need, priority decides, and the loser is starved.
+  const both = allocate([
+    { pool: 'fast', desired: 2, need: 2, min: 0, priority: 10, resources: res },
+    { pool: 'slow', desired: 1, min: 0, priority: 0, resources: res },
+  ], [{ cpu: 2 }]);
+  assert.deepEqual(both.get('slow'), { granted: 0, limitedBy: 'cpu 2', starved: true });
+});
+
+test('a hold reports what the load needs: an idle timer keeps 2 replicas that the load needs none of', () => {
+  const s = settings({ min: 0, max: 3, idleShutdown: 300_000, cooldownDown: 0, stabilization: 0 });
+  const d = decide('fast', obs(0, 0, { idle: 2 }), s, emptyMemory(), 0);
+  assert.deepEqual([d.desired, d.need], [2, 0]);
+  const busy = decide('fast', obs(3, 0, { idle: 2 }), s, emptyMemory(), 0);
+  assert.equal(busy.need, busy.desired, 'no hold: the need is the decision');
 });
 
 test('GPU capacity: a pool asking for GPUs gets no more replicas than the GPUs allow', () => {

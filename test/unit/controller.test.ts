@@ -147,3 +147,34 @@ test('a scale event or decisions that cannot be written are counted and the pass
   assert.deepEqual(dropped, ['event:a', 'decisions:a']);
   await controller.stop();
 });
+
+test('starvation: a pool with a job waiting gets the room of another pool\'s idle replicas within one loop', async () => {
+  // The issue's case: two pools on a 2-core host, cpu 1 a replica; fast holds both cores with idle replicas inside
+  // its 5-minute idle timer while a job for slow waits.
+  const idleFor5m = { ...scaling, idleShutdown: 300_000 };
+  const project = await buildProject({
+    defaultQueue: 'fast', controller: { interval: 1000 },
+    pools: { fast: { queues: ['fast'], priority: 10, scaling: idleFor5m }, slow: { queues: ['slow'], scaling } },
+  }, { baseDir: process.cwd(), tasks: false });
+  const clock = new ManualClock(1_000_000);
+  const state = new MemoryState();
+  const local = new MemoryDriver('local', 'stop-replicas', state);
+  const controller = new Controller({ project, state, clock, id: 'c1', drivers: { fast: local, slow: local }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  await local.start('fast', 2);
+  state.register({ id: 'fast-1', pool: 'fast', state: 'idle', lastActivity: 900_000 });
+  state.register({ id: 'fast-2', pool: 'fast', state: 'idle', lastActivity: 950_000 });
+  await controller.tick();
+  assert.deepEqual(local.starts.slice(1), [], 'nothing to do yet: fast is idle within its timer, slow has no work');
+  state.loads.set('slow', { waiting: 1, running: 0, delayedDue: 0 });
+  await controller.tick();
+  assert.deepEqual(local.stops, ['fast-1'], 'one idle replica of fast gave its core back (the longest idle)');
+  assert.deepEqual(local.starts.at(-1), { pool: 'slow', count: 1 });
+  assert.match(last(state, 'fast')!.reason, /idle .* < 5m: hold, capped at 1 by cpu 2, 2 -> 1$/);
+  assert.doesNotMatch(last(state, 'slow')!.reason, /capacity-starved/);
+  // Both cores now needed by work: the lower-priority pool is starved and says so.
+  state.loads.set('fast', { waiting: 4, running: 0, delayedDue: 0 });
+  state.loads.set('slow', { waiting: 4, running: 0, delayedDue: 0 });
+  await controller.tick();
+  assert.match(last(state, 'slow')!.reason, /capacity-starved: capped at \d by cpu 2/);
+  await controller.stop();
+});
