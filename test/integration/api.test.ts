@@ -348,6 +348,7 @@ describe('HTTP API', () => {
     assert.equal(follow.code, 0, follow.out);
     assert.match(follow.out, /line 1\nline 2\nline 3\n/);
     assert.match(follow.out, /-- completed: \{"lines":3\}/);
+    assert.equal(follow.out.match(/-- completed/g)!.length, 1, 'the final state is said once');
     const doctor = await run(['-c', CONFIG, 'doctor'], env);
     assert.equal(doctor.code, 0, doctor.out);
     assert.match(doctor.out, /^ok\s+redis\s+\d+\.\d+\.\d+ at/m);

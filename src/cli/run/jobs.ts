@@ -68,7 +68,8 @@ export async function job(cmd: Command, id: string, o: { follow?: boolean; json?
     for await (const e of followJob(client, id, { signal: ctl.signal })) {
       if (o.json) { process.stdout.write(`${JSON.stringify(e)}\n`); }
       else if (e.type === 'log') process.stdout.write(`${e.line}\n`);
-      else if (e.type === 'state') process.stderr.write(`-- ${e.state}\n`);
+      // A final state is said once, by the end line with its result or error.
+      else if (e.type === 'state' && e.state !== 'completed' && e.state !== 'failed') process.stderr.write(`-- ${e.state}\n`);
       else if (e.type === 'end') process.stderr.write(`-- ${e.state}${e.error ? `: ${e.error}` : e.result !== undefined ? `: ${JSON.stringify(e.result)}` : ''}\n`);
       if (e.type === 'end' && e.state !== 'completed') process.exitCode = 1;
     }
