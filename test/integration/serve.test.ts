@@ -83,6 +83,13 @@ describe('trireme serve', () => {
     assert.equal((await off.exited).code, 0);
   });
 
+  test('status marks a decision left by a controller that is gone as stale', async () => {
+    await store.saveDecisions([{ at: Date.now() - 600_000, pool: 'heavy', desired: 2, current: 2, direction: 'hold', reason: 'heavy: load 2 >= 1, 2 -> 2', cooldownRemaining: 0, min: 0, max: 3, leader: 'gone', arrivalRate: 0, completionRate: 0, serviceTime: 0 }]);
+    const st = await run(['-c', CONFIG, 'status'], { TRIREME_REDIS_URL: redis.url });
+    assert.equal(st.code, 0, st.out);
+    assert.match(st.out, /heavy: load 2 >= 1, 2 -> 2\s+\(stale: 10m old\)/);
+  });
+
   test('a pin above max is refused by the CLI with the API\'s words, and nothing is written', async () => {
     for (const n of ['4', '1e9']) {
       const pin = await run(['-c', CONFIG, 'scale', 'heavy', n], { TRIREME_REDIS_URL: redis.url });

@@ -100,6 +100,20 @@ describe('worker processes', () => {
     await w.exited;
   });
 
+  test('a process-isolated replica running a job is busy with running 1, and idle again after it', async () => {
+    // Its state once read idle with running 1: the controller drains idle replicas first, so it would drain a busy one.
+    const w = worker('warm');
+    await replicasUp('warm', 1);
+    const job = await client.submit('fx.sleep', { ms: 3000 }, { queue: 'warm' });
+    await waitFor(async () => (await state(job.id)) === 'active', 15_000, 'the job running');
+    const busy = await waitFor(async () => (await registry().list('warm')).find((r) => r.running === 1), 15_000, 'the heartbeat with the job');
+    assert.equal(busy.state, 'busy');
+    await client.waitFor(job.id, 30_000);
+    await waitFor(async () => (await registry().list('warm')).some((r) => r.running === 0 && r.state === 'idle'), 15_000, 'idle again');
+    w.child.kill('SIGTERM');
+    assert.equal((await w.exited).code, 0);
+  });
+
   for (const pool of ['warm', 'threads'] as const) {
     test(`${pool === 'warm' ? 'process' : 'thread'} isolation reuses a warm runner until maxTasksPerChild, then a fresh one takes over; the replica stays`, async () => {
       const w = worker(pool);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ControlStore } from '../../queue/control-store.js';
 import { Inspector } from '../../control/inspect.js';
-import { formatSize } from '../../core/units.js';
+import { formatDuration, formatSize } from '../../core/units.js';
 import { table, UsageError, withRedis } from '../common.js';
 import { pinAboveMax } from '../../core/replica.js';
 import type { Project } from '../../project.js';
@@ -16,13 +16,16 @@ export async function status(cmd: Command, o: { json?: boolean }): Promise<void>
     const inspector = new Inspector(p, redis);
     const [pools, leader, standbys] = await Promise.all([inspector.pools(), inspector.leader(), inspector.standbys()]);
     if (o.json) { process.stdout.write(`${JSON.stringify({ leader, pools, standbys }, null, 2)}\n`); return; }
+    // A decision older than a few loops was made by a controller that is gone: say so rather than show it as current.
+    const interval = p.config.controller.interval;
+    const stale = (at: number) => (Date.now() - at > 3 * interval + 2_000 ? `  (stale: ${formatDuration(Date.now() - at)} old)` : '');
     const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
     for (const x of pools) {
       const r = x.replicas;
       rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
         String(x.depths.waiting), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
         x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
-        x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}` : '-']);
+        x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${stale(x.decision.at)}` : '-']);
     }
     process.stdout.write(table(rows));
     if (standbys.length) {
