@@ -31,6 +31,8 @@ export interface PoolResult {
   waitP50: number; waitP95: number; waitP99: number; waitMax: number;
   replicaSeconds: number; idleReplicaSeconds: number; cost: number;
   scaleEvents: number; directionChanges: number; peakReplicas: number;
+  /** Jobs that waited for a replica to start: the replica that ran them was not ready yet when they arrived. */
+  coldStarts: number;
 }
 export interface SeriesPoint { t: number; depth: number; replicas: number }
 export interface SimResult {
@@ -51,7 +53,7 @@ interface PoolState {
   queue: { arrival: number; service: number }[]; head: number;
   replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
-  waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean;
+  waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
 }
 type Ev = { k: 'arrive'; pool: PoolState; service: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
@@ -70,7 +72,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     pools.set(name, {
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
       queue: [], head: 0, replicas: [], memory: emptyMemory(), rates: new RateTracker(),
-      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false,
+      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0,
     });
   }
   const heap = new EventHeap<Ev>();
@@ -141,6 +143,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom;
         r.running++;
         p.waits.push(now - job.arrival);
+        if (r.readyAt > job.arrival) p.cold++;
         heap.push(now + job.service, { k: 'finish', pool: p, r, service: job.service });
       }
       if (p.head >= p.queue.length) break;
@@ -197,13 +200,14 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         replicaMs += until - r.startedAt;
         idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
       }
-      return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak);
+      return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold);
     };
     const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
     const overall = summarise([...pools.values()].flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
     for (const r of Object.values(poolResults)) {
       overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
       overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
+      overall.coldStarts += r.coldStarts;
     }
     return { overall, pools: poolResults };
   };
@@ -211,12 +215,12 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   return { policy: policy.name, ...account(endMs), series, events, endMs, accountTo: (h) => account(Math.max(h, endMs)) };
 }
 
-export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, price: number, events: number, changes: number, peak: number): PoolResult {
+export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, price: number, events: number, changes: number, peak: number, cold = 0): PoolResult {
   const w = Float64Array.from(waitsMs).sort();
   const pct = (q: number) => (w.length ? w[Math.min(w.length - 1, Math.ceil(q * w.length) - 1)] / 1000 : 0);
   return {
     jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
     replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
-    scaleEvents: events, directionChanges: changes, peakReplicas: peak,
+    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold,
   };
 }

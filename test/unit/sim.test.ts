@@ -41,6 +41,15 @@ test('the seed scenario: five 2-minute heavy jobs on a pool at zero, max 4', () 
   assert.equal(r.overall.peakReplicas, 4);
 });
 
+test('cold starts: a job that waited for its replica to start counts; one that found a replica up does not', () => {
+  const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: '10s', idleShutdown: '1m', cooldownDown: 0, stabilization: 0 } });
+  // The first job wakes the pool from zero (cold); the second arrives while the replica is up (warm); the third
+  // arrives after the idle minute took the pool back to zero (cold again).
+  const r = simulate(config, router, parseTrace('0,shap.explain,5\n20,shap.explain,5\n200,shap.explain,5\n'), ownPolicy(config));
+  assert.equal(r.pools.heavy.coldStarts, 2);
+  assert.equal(r.overall.coldStarts, 2);
+});
+
 test('the on-submit wake: without it a pool at zero waits for the next poll', () => {
   const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: 0 } }, { interval: '30s' });
   const trace = parseTrace('5,shap.explain,1\n');
