@@ -83,6 +83,13 @@ export class Metrics {
         }
       },
     });
+    new Counter({
+      name: 'trireme_cold_starts_total', help: 'Jobs that waited for a replica to start (runnable before the replica that ran them was ready), by queue.', labelNames: ['queue'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [queue, s] of snap()?.stats ?? []) this.inc({ queue }, s.cold);
+      },
+    });
     r.registerMetric(this.redisHistogram('trireme_job_duration_seconds', 'How long job attempts ran, by queue.', (s) => ({ counts: s.duration, sum: s.serviceMs / 1000 })) as never);
     r.registerMetric(this.redisHistogram('trireme_job_queue_wait_seconds', 'How long jobs waited in their queue before their first attempt, by queue.', (s) => ({ counts: s.wait, sum: s.waitMs / 1000 })) as never);
     this.loopDuration = new Histogram({

@@ -82,6 +82,8 @@ export interface QueueStats {
   submitted: number; completed: number; failed: number; cancelled: number; serviceMs: number;
   /** Per-bucket (not cumulative) counts; index JOB_SECONDS_BUCKETS.length is +Inf. */
   duration: number[]; waits: number; waitMs: number; wait: number[];
+  /** First attempts that waited for their replica to start (cold starts). */
+  cold: number;
 }
 
 function parseStats(h: Record<string, string>): QueueStats {
@@ -89,6 +91,6 @@ function parseStats(h: Record<string, string>): QueueStats {
   const buckets = (letter: string) => Array.from({ length: JOB_SECONDS_BUCKETS.length + 1 }, (_, i) => n(`${letter}${i}`));
   return {
     submitted: n('submitted'), completed: n('completed'), failed: n('failed'), cancelled: n('cancelled'), serviceMs: n('serviceMs'),
-    duration: buckets('d'), waits: n('waits'), waitMs: n('waitMs'), wait: buckets('w'),
+    duration: buckets('d'), waits: n('waits'), waitMs: n('waitMs'), wait: buckets('w'), cold: n('cold'),
   };
 }

@@ -16,16 +16,18 @@ export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 export interface QueueTally {
   completed: number; failed: number; cancelled: number; serviceMs: number;
   duration: number[]; waits: number; waitMs: number; wait: number[];
+  /** First attempts that waited for their replica to start. */
+  cold: number;
 }
 
 export function emptyTally(): QueueTally {
-  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [] };
+  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [], cold: 0 };
 }
 
 /** Adds `add` into `into`. */
 export function addTally(into: QueueTally, add: QueueTally): void {
   into.completed += add.completed; into.failed += add.failed; into.cancelled += add.cancelled; into.serviceMs += add.serviceMs;
-  into.waits += add.waits; into.waitMs += add.waitMs;
+  into.waits += add.waits; into.waitMs += add.waitMs; into.cold += add.cold;
   add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
   add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
 }
@@ -43,7 +45,7 @@ export class ReplicaRegistry {
       .getdel(keys.control(this.prefix, info.id));
     for (const [queue, t] of tallies) {
       const stats = keys.stats(this.prefix, queue);
-      const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits];
+      const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits, 'cold', t.cold];
       t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
       t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
       for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);

@@ -67,6 +67,8 @@ export class PoolWorker extends EventEmitter {
   private started = false;
   private draining = false;
   private startedAt = Date.now();
+  /** When this replica began taking jobs: a job submitted before it, on its first attempt, waited for a start. */
+  private readyAt = Infinity;
   private lastActivity = Date.now();
   private jobsDone = 0;
   private heartbeat?: NodeJS.Timeout;
@@ -136,6 +138,7 @@ export class PoolWorker extends EventEmitter {
 
   async start(): Promise<void> {
     await this.prepare();
+    this.readyAt = Date.now();
     for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
     this.started = true;
     this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000);
@@ -166,7 +169,7 @@ export class PoolWorker extends EventEmitter {
 
   /**
    * Counts one finished job into its queue's tally, in place (this runs for every job: no allocation): outcome,
-   * service time, its duration bucket and, on its first attempt, its queue wait.
+   * service time, its duration bucket and, on its first attempt, its queue wait and whether it was a cold start.
    */
   private record(queue: string, job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): void {
     const t = this.tallyOf(queue);
@@ -182,6 +185,8 @@ export class PoolWorker extends EventEmitter {
       const w = bucketIndex(waitMs / 1000);
       t.waits++; t.waitMs += waitMs;
       t.wait[w] = (t.wait[w] ?? 0) + 1;
+      // A cold start: the job was runnable before this replica was ready, so it waited for a replica to start.
+      if (job.timestamp + (job.opts.delay ?? 0) < this.readyAt) t.cold++;
     }
   }
 

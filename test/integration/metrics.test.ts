@@ -72,6 +72,10 @@ describe('Prometheus metrics', () => {
     const sum = sample(text, 'trireme_job_duration_seconds_sum{queue="heavy"}')!;
     assert.ok(sum >= 1.0, `duration sum ${sum}`);
     assert.equal(sample(text, 'trireme_job_queue_wait_seconds_count{queue="heavy"}'), 5);
+    // heavy was at zero: the first jobs waited for its first replica to start (later ones may have found it up).
+    const cold = sample(text, 'trireme_cold_starts_total{queue="heavy"}')!;
+    assert.ok(cold >= 1 && cold <= 5, `cold starts ${cold}`);
+    assert.equal(sample(text, 'trireme_cold_starts_total{queue="work"}') ?? 0, 0, 'the light pool was up before its jobs (none here)');
     assert.equal(sample(text, 'trireme_pool_replicas{pool="light",state="idle"}'), 1);
     assert.ok((sample(text, 'trireme_scaling_events_total{pool="heavy",direction="up"}') ?? 0) >= 1);
     assert.equal(sample(text, 'trireme_controller_leader'), 1);
