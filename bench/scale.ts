@@ -59,7 +59,11 @@ const submitBurst = async (side: Side, n: number, ms: number) => {
     else await client.submitMany('scale.sleep', Array.from({ length: size }, () => ({ ms, sentAt: Date.now() })));
   }
 };
-const finished = async (side: Side) => { const c = await queueOf(side).getJobCounts('completed', 'failed'); return c.completed + c.failed; };
+/** Nothing left to run or running (completed jobs are trimmed, so they cannot be counted). */
+const drained = async (side: Side) => {
+  const c = await queueOf(side).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+  return Object.values(c).every((n) => n === 0);
+};
 
 async function replicas(side: Side, dir: string): Promise<ChildProcess[]> {
   const here = new URL('.', import.meta.url).pathname;
@@ -76,9 +80,9 @@ async function commands(): Promise<number> {
   for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!['info', 'config|resetstat', 'flushall'].includes(m[1])) calls += Number(m[2]);
   return calls;
 }
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
+async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await cond())) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 100)); }
+  while (!(await cond())) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 100)); }
 }
 
 interface Row { side: Side; ms: number; slotUse: number; sent: number; p50: number; p95: number; p99: number; cmds: number }
@@ -91,7 +95,8 @@ async function run(side: Side, ms: number): Promise<Row> {
   const burst = 10 * SLOTS;
   const t0 = Date.now();
   await submitBurst(side, burst, ms);
-  await until(async () => (await finished(side)) >= burst, 60_000 + burst * ms / SLOTS * 4);
+  process.stderr.write(`${side} ${ms} ms: burst of ${burst}\n`);
+  await until(() => drained(side), 60_000 + burst * ms / SLOTS * 4, `the burst (${side}, ${ms} ms)`);
   const slotUse = (burst * ms) / (SLOTS * (Date.now() - t0));
   await queueOf(side).obliterate({ force: true }).catch(() => {});
   await admin.config('RESETSTAT');
@@ -106,8 +111,8 @@ async function run(side: Side, ms: number): Promise<Row> {
     await new Promise((r) => setTimeout(r, 10));
   }
   await Promise.all(inflight);
-  const target = sent;
-  await until(async () => (await finished(side)) >= target, 120_000 + ms * 10);
+  process.stderr.write(`${side} ${ms} ms: open loop sent ${sent}\n`);
+  await until(() => drained(side), 120_000 + ms * 10, `the open loop (${side}, ${ms} ms)`);
   const cmds = (await commands()) / sent;
   await stopAll(kids);
   // The replicas recorded the open-loop jobs only (their payload says so).
