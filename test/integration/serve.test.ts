@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startRedis, waitFor, alive, ROOT, CLI, type TestRedis } from '../helpers.js';
 import { loadProject, type Project } from '../../src/project.js';
@@ -87,7 +87,7 @@ describe('trireme serve', () => {
     await store.saveDecisions([{ at: Date.now() - 600_000, pool: 'heavy', desired: 2, current: 2, direction: 'hold', reason: 'heavy: load 2 >= 1, 2 -> 2', cooldownRemaining: 0, min: 0, max: 3, leader: 'gone', arrivalRate: 0, completionRate: 0, serviceTime: 0 }]);
     const st = await run(['-c', CONFIG, 'status'], { TRIREME_REDIS_URL: redis.url });
     assert.equal(st.code, 0, st.out);
-    assert.match(st.out, /heavy: load 2 >= 1, 2 -> 2\s+\(stale: 10m old\)/);
+    assert.match(st.out, /heavy: load 2 >= 1, 2 -> 2\s+\(stale: 10m(\d+s)? old\)/);
   });
 
   test('a pin above max is refused by the CLI with the API\'s words, and nothing is written', async () => {
@@ -115,8 +115,11 @@ describe('trireme serve', () => {
       const url = /started a private redis-server at (redis:\/\/\S+)/.exec(out)![1];
       const p = await loadProject(config, { TRIREME_REDIS_URL: url });
       const c = new TriremeClient(p, url);
-      const job = await c.submit('fx.sleep', { ms: 3000 });
-      await waitFor(async () => (await c.getJob(job.id))?.state === 'active', 30_000, 'the job running');
+      // Running means the task began (it writes its pid file), not just fetched: a fetched job not yet begun when a
+      // drain starts goes back to its queue.
+      const pidFile = join(dir, 'job.pid');
+      const job = await c.submit('fx.sleep', { ms: 3000, pidFile });
+      await waitFor(() => existsSync(pidFile), 30_000, 'the job running');
       await c.close();
       process.kill(-child.pid!, 'SIGINT');
       assert.equal(await exited, 0, out.slice(-2000));
@@ -172,8 +175,10 @@ describe('trireme serve', () => {
 
   test('a forced scale-down drains: running jobs finish, none is killed', async () => {
     const s = serve();
-    const jobs = await Promise.all(Array.from({ length: 2 }, () => client.submit('fx.sleep', { ms: 4000 })));
-    await waitFor(async () => (await Promise.all(jobs.map((j) => client.getJob(j.id)))).every((v) => v?.state === 'active'), 20_000, 'both jobs running');
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-forced-'));
+    const jobs = await Promise.all([0, 1].map((i) => client.submit('fx.sleep', { ms: 4000, pidFile: join(dir, `${i}.pid`) })));
+    // Both begun (their pid files written), not just fetched: a job fetched but not begun goes back when a drain starts.
+    await waitFor(() => existsSync(join(dir, '0.pid')) && existsSync(join(dir, '1.pid')), 30_000, 'both jobs running');
     const pin = await run(['-c', CONFIG, 'scale', 'heavy', '0'], { TRIREME_REDIS_URL: redis.url });
     assert.equal(pin.code, 0, pin.out);
     await waitFor(async () => (await replicas('heavy')).some((r) => r.state === 'draining'), 5_000, 'replicas draining');

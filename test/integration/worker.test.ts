@@ -60,8 +60,11 @@ describe('worker processes', () => {
   test('SIGTERM with a 10 s grace: the running 3 s job completes and the worker exits 0', async () => {
     const w = worker('main', ['--grace', '10s']);
     await replicasUp('main', 1);
-    const job = await client.submit('fx.sleep', { ms: 3000 });
-    await waitFor(async () => (await state(job.id)) === 'active', 10_000, 'the job to start');
+    // Started means the task began (it writes its pid): BullMQ marks a fetched job active a moment before, and a
+    // job fetched but not begun when the drain starts goes back to its queue, as it should.
+    const pidFile = join(tmp, 'grace10.pid');
+    const job = await client.submit('fx.sleep', { ms: 3000, pidFile });
+    await waitFor(() => existsSync(pidFile), 30_000, 'the job to start');
     w.child.kill('SIGTERM');
     assert.equal((await w.exited).code, 0);
     assert.equal(await state(job.id), 'completed');
