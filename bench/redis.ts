@@ -14,3 +14,12 @@ export async function benchRedis(): Promise<{ url: string; stop: () => void }> {
   }
   return { url, stop: () => child.kill('SIGKILL') };
 }
+
+/** Commands the server has run since its stats were last reset (`CONFIG RESETSTAT`), leaving out the bench's own. */
+export async function commandCalls(admin: Redis): Promise<number> {
+  let calls = 0;
+  for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (!['info', 'config|resetstat', 'flushall'].includes(m[1])) calls += Number(m[2]);
+  }
+  return calls;
+}

@@ -22,7 +22,8 @@ import { Redis } from 'ioredis';
 import { buildProject } from '../src/project.js';
 import { TriremeClient } from '../src/queue/client.js';
 import { bullConnection } from '../src/queue/connection.js';
-import { benchRedis } from './redis.js';
+import { benchRedis, commandCalls } from './redis.js';
+import { table } from '../src/sim/report.js';
 
 const big = availableParallelism() >= 16;
 const { values } = parseArgs({ options: {
@@ -75,11 +76,6 @@ async function stopAll(kids: ChildProcess[]): Promise<void> {
   await Promise.all(kids.map((k) => new Promise((r) => { k.once('exit', r); k.kill('SIGTERM'); })));
 }
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN; };
-async function commands(): Promise<number> {
-  let calls = 0;
-  for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!['info', 'config|resetstat', 'flushall'].includes(m[1])) calls += Number(m[2]);
-  return calls;
-}
 async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 100)); }
@@ -113,7 +109,7 @@ async function run(side: Side, ms: number): Promise<Row> {
   await Promise.all(inflight);
   process.stderr.write(`${side} ${ms} ms: open loop sent ${sent}\n`);
   await until(() => drained(side), 120_000 + ms * 10, `the open loop (${side}, ${ms} ms)`);
-  const cmds = (await commands()) / sent;
+  const cmds = (await commandCalls(admin)) / sent;
   await stopAll(kids);
   // The replicas recorded the open-loop jobs only (their payload says so).
   const open = readdirSync(dir).flatMap((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as number[]);
@@ -129,8 +125,7 @@ for (const ms of DURATIONS) {
   for (const r of [plainRow, tri]) rows.push([`${ms} ms`, r.side, r.slotUse.toFixed(3), String(r.sent), String(r.p50), String(r.p95), String(r.p99), r.cmds.toFixed(2)]);
   verdicts.push(`${ms} ms: slot use ${(tri.slotUse / plainRow.slotUse).toFixed(2)}x (>= 0.97), p99 ${(tri.p99 / Math.max(1, plainRow.p99)).toFixed(2)}x (<= 1.5), sent ${tri.sent}/${plainRow.sent}, cmds ${(tri.cmds / plainRow.cmds).toFixed(2)}x (<= 1.10)`);
 }
-const width = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(width[i])).join('  '));
+console.log(table(rows));
 console.log(`\n${W} replicas x ${C} concurrency (${SLOTS} slots), open loop ${SECONDS} s at 0.9 of capacity, ${availableParallelism()} cores; private redis-server`);
 for (const v of verdicts) console.log(v);
 await client.close();

@@ -14,7 +14,8 @@ import { Redis } from 'ioredis';
 import { buildProject } from '../src/project.js';
 import { TriremeClient } from '../src/queue/client.js';
 import { bullConnection } from '../src/queue/connection.js';
-import { benchRedis } from './redis.js';
+import { benchRedis, commandCalls } from './redis.js';
+import { table } from '../src/sim/report.js';
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, inflight: { type: 'string', default: '1000' } } });
 const JOBS = Number(values.jobs);
@@ -41,12 +42,6 @@ async function pooled(inflight: number, one: (i: number) => Promise<unknown>): P
   }));
 }
 
-async function commands(): Promise<number> {
-  const info = await admin.info('commandstats');
-  let calls = 0;
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info' && m[1] !== 'flushall') calls += Number(m[2]);
-  return calls;
-}
 
 type Mode = { name: string; run: () => Promise<void> };
 const MODES: [Mode, Mode][] = [
@@ -70,7 +65,7 @@ for (const pair of MODES) {
       const t0 = performance.now();
       await mode.run();
       rate[side].push(JOBS / ((performance.now() - t0) / 1000));
-      cmds[side].push(await commands() / JOBS);
+      cmds[side].push(await commandCalls(admin) / JOBS);
     }
   }
   const [b, t] = rate.map(median);
@@ -78,8 +73,7 @@ for (const pair of MODES) {
   rows.push([`${pair[0].name} / ${pair[1].name}`, b.toFixed(0), t.toFixed(0), (t / b).toFixed(2), cb.toFixed(2), ct.toFixed(2), (ct / cb).toFixed(2)]);
 }
 
-const width = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(width[i])).join('  '));
+console.log(table(rows));
 console.log(`\n${JOBS} jobs per round, median of ${ROUNDS} alternating rounds; private redis-server; targets: ratio >= 0.90, cmd ratio <= 1.10`);
 await client.close();
 await plain.close();

@@ -3,6 +3,7 @@
  * a container's id), and the id of the container it runs in, if any. A container's id is read from the bind mount
  * of its /etc/hostname, which Docker (and Podman) make from the container's own folder; this works whatever the
  * network mode, where the host name does not (with `network_mode: host` every container has the host's name).
+ * And whether another process of this machine is alive.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -20,4 +21,14 @@ export function containerId(mountinfo?: string): string | undefined {
   const id = m?.[1];
   if (mountinfo === undefined) container = id;
   return id;
+}
+
+/** Whether a process with this pid exists on this machine (one we may not signal counts: it exists). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { Project } from '../project.js';
 import type { EmbeddedRedis } from '../queue/embedded-redis.js';
+import { processAlive } from '../host.js';
 
 export class UsageError extends Error {
   constructor(message: string) { super(message); this.name = 'UsageError'; }
@@ -126,11 +127,5 @@ export function intOpt(v: string, name: string, min = Number.MIN_SAFE_INTEGER): 
  * pid. It may be an ancestor rather than the parent (npx, a shell), so a changed parent alone does not say so.
  */
 export function parentGone(pid: number): boolean {
-  if (process.ppid === pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return process.ppid !== pid && !processAlive(pid);
 }

@@ -230,6 +230,17 @@ export type PoolConfig = Config['pools'][string];
 export type ScalingConfig = PoolConfig['scaling'];
 export type CommandTaskConfig = Config['commands'][string];
 
+/**
+ * Jobs (waiting + running) one replica of the pool is meant to hold, by its policy: target: concurrency x
+ * targetBacklogPerSlot; threshold: its concurrency; hpa: hpaTarget. KEDA/HPA exports and the original API shape read it.
+ */
+export function perReplicaTarget(pool: PoolConfig): number {
+  const s = resolveScaling(pool.scaling);
+  if (s.policy === 'hpa') return s.hpaTarget;
+  if (s.policy === 'threshold') return pool.concurrency;
+  return pool.concurrency * s.targetBacklogPerSlot;
+}
+
 /** Scaling settings with the preset and defaults applied: what the autoscaler reads. */
 export interface ResolvedScaling extends Omit<ScalingConfig, 'preset' | keyof PresetValues>, PresetValues {}
 

@@ -7,3 +7,9 @@ export const RECYCLE_EXIT_CODE = 75;
 export function pinAboveMax(pool: string, replicas: number, max: number): string | undefined {
   return replicas > max ? `replicas ${replicas} is above the pool's max of ${max}; raise pools.${pool}.scaling.max first` : undefined;
 }
+
+/** The pool of a systemd template instance name (`heavy-3` -> `heavy`), and its number. */
+export function parseInstance(instance: string): { pool: string; n: number } | undefined {
+  const m = /^(.+)-(\d+)$/.exec(instance);
+  return m ? { pool: m[1], n: Number(m[2]) } : undefined;
+}

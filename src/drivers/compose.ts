@@ -14,6 +14,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { poolsOn } from './spec.js';
 import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
 import type { Logger } from '../log.js';
 
@@ -133,8 +134,7 @@ export const composeDriver: DriverKind = {
   shared,
   async create(ctx: DriverContext, settings) {
     const s = shared.parse(settings);
-    const services = Object.fromEntries(Object.entries(ctx.project.config.pools).filter(([, p]) => p.driver.kind === 'compose')
-      .map(([name, p]) => [name, (p.driver.settings as z.output<typeof pool>).service ?? name]));
+    const services = Object.fromEntries(poolsOn<z.output<typeof pool>>(ctx.project, 'compose').map(([name, p]) => [name, p.service ?? name]));
     return new ComposeDriver(s, ctx.project.baseDir, services, ctx.logger.child({ driver: 'compose' }));
   },
 };

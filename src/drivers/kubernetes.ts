@@ -10,6 +10,7 @@
  * default ~/.kube/config).
  */
 import { z } from 'zod';
+import { poolsOn } from './spec.js';
 import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
 import type { Logger } from '../log.js';
 
@@ -177,8 +178,7 @@ export const kubernetesDriver: DriverKind = {
   shared,
   async create(ctx: DriverContext, settings) {
     const s = shared.parse(settings);
-    const pools = Object.fromEntries(Object.entries(ctx.project.config.pools).filter(([, p]) => p.driver.kind === 'kubernetes')
-      .map(([name, p]) => [name, p.driver.settings as z.output<typeof pool>]));
+    const pools = Object.fromEntries(poolsOn<z.output<typeof pool>>(ctx.project, 'kubernetes'));
     return new KubernetesDriver(await clientApi(s), s, pools, ctx.logger.child({ driver: 'kubernetes' }));
   },
 };

@@ -56,3 +56,8 @@ export function replicaSpec(project: Project, pool: string, opts: SpecOptions = 
     recycleExitCode: RECYCLE_EXIT_CODE,
   };
 }
+
+/** The pools that run on driver `kind`, each with its own settings for it (`pools.X.driver`), in config order. */
+export function poolsOn<T>(project: Project, kind: string): [string, T][] {
+  return Object.entries(project.config.pools).filter(([, p]) => p.driver.kind === kind).map(([name, p]) => [name, p.driver.settings as T]);
+}

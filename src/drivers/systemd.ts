@@ -20,7 +20,9 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from '../core/units.js';
 import { ConfigError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
+import { poolsOn } from './spec.js';
 import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth } from './driver.js';
+import { parseInstance } from '../core/replica.js';
 import type { PoolConfig } from '../core/config.js';
 import type { Logger } from '../log.js';
 
@@ -66,12 +68,6 @@ interface HostState {
   downSince?: number;
   /** Instances of the template on this host: instance name -> its active state. */
   units: Map<string, { active: string; sub: string }>;
-}
-
-/** The pool of an instance name (`heavy-3` -> `heavy`), and its number. */
-export function parseInstance(instance: string): { pool: string; n: number } | undefined {
-  const m = /^(.+)-(\d+)$/.exec(instance);
-  return m ? { pool: m[1], n: Number(m[2]) } : undefined;
 }
 
 const LIVE = new Set(['active', 'activating', 'reloading', 'deactivating']);
@@ -232,7 +228,7 @@ export const systemdDriver: DriverKind = {
     const { hostname, availableParallelism, totalmem } = await import('node:os');
     const hosts = s.hosts ?? [{ name: hostname(), cpu: availableParallelism(), memory: totalmem(), gpu: ctx.gpus?.length ?? 0 }];
     const cfg = ctx.project.config;
-    const mine = Object.entries(cfg.pools).filter(([, p]) => p.driver.kind === 'systemd');
+    const mine = poolsOn<z.output<typeof pool>>(ctx.project, 'systemd');
     const problems: string[] = [];
     const names = new Set<string>();
     for (const [i, h] of hosts.entries()) {
@@ -241,7 +237,7 @@ export const systemdDriver: DriverKind = {
     }
     const poolHosts: Record<string, string[] | undefined> = {};
     for (const [name, p] of mine) {
-      const wanted = (p.driver.settings as z.output<typeof pool>).hosts;
+      const wanted = p.hosts;
       for (const [i, h] of (wanted ?? []).entries()) if (!names.has(h)) problems.push(`pools.${name}.driver.hosts.${i}: no host "${h}" under drivers.systemd.hosts`);
       poolHosts[name] = wanted;
       // Per-pool drop-ins are found by the unit name's prefix up to a dash: one pool's name and a dash must not

@@ -9,18 +9,11 @@
  * priority wait in BullMQ's `prioritized` sorted set, which it does not see.
  */
 import type { Project } from '../project.js';
-import { resolveScaling } from '../core/config.js';
+import { perReplicaTarget, resolveScaling } from '../core/config.js';
 import { deploymentName } from './kubernetes.js';
 import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
 
-/** Jobs (waiting + running) one replica is meant to hold, by the pool's policy. */
-export function perReplicaTarget(project: Project, pool: string): number {
-  const p = project.config.pools[pool];
-  const s = resolveScaling(p.scaling);
-  if (s.policy === 'hpa') return s.hpaTarget;
-  if (s.policy === 'threshold') return p.concurrency;
-  return p.concurrency * s.targetBacklogPerSlot;
-}
+
 
 function behavior(project: Project, pool: string) {
   const s = resolveScaling(project.config.pools[pool].scaling);
@@ -52,7 +45,7 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
         triggers: p.queues.map((q) => ({
           type: 'redis',
           authenticationRef: { name: 'trireme-redis' },
-          metadata: { listName: `${cfg.prefix}:${q}:wait`, listLength: String(perReplicaTarget(project, pool)), activationListLength: '0' },
+          metadata: { listName: `${cfg.prefix}:${q}:wait`, listLength: String(perReplicaTarget(project.config.pools[pool])), activationListLength: '0' },
         })),
       },
     });
@@ -74,7 +67,7 @@ export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
         type: 'External',
         external: {
           metric: { name: 'trireme_queue_jobs', selector: { matchLabels: { queue: q, state: 'waiting' } } },
-          target: { type: 'AverageValue', averageValue: String(perReplicaTarget(project, pool)) },
+          target: { type: 'AverageValue', averageValue: String(perReplicaTarget(project.config.pools[pool])) },
         },
       })),
       behavior: behavior(project, pool),

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisNotFoundError } from './errors.js';
+import { processAlive } from '../host.js';
 
 export { RedisNotFoundError };
 
@@ -123,8 +124,7 @@ export function superviseEmbeddedRedis(dataDir: string, url: string, opts: {
 /** The pid of the serve that owns the private Redis under `dataDir`, when it is alive. */
 export async function liveOwner(dataDir: string): Promise<number | undefined> {
   const pid = Number(await readFile(join(resolve(dataDir), 'owner'), 'utf8').catch(() => ''));
-  if (!pid || pid === process.pid) return undefined;
-  try { process.kill(pid, 0); return pid; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined; }
+  return pid && pid !== process.pid && processAlive(pid) ? pid : undefined;
 }
 
 /** Marks this process as the owner (serve) of the private Redis under `dataDir`. */

@@ -17,13 +17,14 @@
 import { z } from 'zod';
 import { route } from '../route.js';
 import { poolOr404, type ApiContext } from '../context.js';
-import { resolveScaling } from '../../core/config.js';
+import { perReplicaTarget, resolveScaling } from '../../core/config.js';
 import type { PoolStatus } from '../../control/inspect.js';
 
 function autoscalingOf(ctx: ApiContext, p: PoolStatus) {
   const cfg = ctx.project.config.pools[p.name];
   const s = resolveScaling(cfg.scaling);
-  const perReplica = s.policy === 'hpa' ? s.hpaTarget : s.policy === 'threshold' ? undefined : cfg.concurrency * s.targetBacklogPerSlot;
+  // The threshold policy has its own thresholds; target and hpa size proportionally to one load per replica.
+  const perReplica = s.policy === 'threshold' ? undefined : perReplicaTarget(cfg);
   const desired = p.decision?.desired ?? null;
   const pinned = p.pinned !== undefined;
   return {

@@ -12,7 +12,7 @@ import { StandbyRegistry } from '../../queue/registry.js';
 import { connect } from '../../queue/connection.js';
 import { within } from '../../queue/deadline.js';
 import { HOST } from '../../host.js';
-import { RECYCLE_EXIT_CODE } from '../../core/replica.js';
+import { parseInstance, RECYCLE_EXIT_CODE } from '../../core/replica.js';
 import { parseDuration } from '../../core/units.js';
 import type { Project } from '../../project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
@@ -26,9 +26,9 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
   const o = { ...given };
   if (o.instance) {
     // A systemd template instance `POOL-N`: the pool, and an id the systemd driver knows it by.
-    const m = /^(.+)-(\d+)$/.exec(o.instance);
-    if (!m) throw new UsageError(`--instance takes POOL-N (the unit's %i, e.g. heavy-3), got "${o.instance}"`);
-    o.pool ??= m[1];
+    const inst = parseInstance(o.instance);
+    if (!inst) throw new UsageError(`--instance takes POOL-N (the unit's %i, e.g. heavy-3), got "${o.instance}"`);
+    o.pool ??= inst.pool;
     o.id ??= `${HOST}:${o.instance}`;
   }
   if (!o.standby && !o.pool) throw new UsageError('worker needs --pool NAME (or --standby, for a process kept ready by serve)');
