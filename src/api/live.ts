@@ -25,6 +25,8 @@ export interface PoolTick {
   utilisation: number; costPerHour: number;
   autoscaling: PoolStatus['autoscaling']; pinned?: number;
   reason: string | null; cooldownRemaining: number; health?: string;
+  /** Held below what its load needs by capacity or the budget. */
+  starved: boolean;
   /** 95th percentile queue wait over about the last minute, seconds; null with no job started then. */
   waitP95: number | null;
 }
@@ -142,7 +144,7 @@ export class LiveFeed {
       waiting: p.depths.waiting, running: p.depths.running, delayed: p.depths.delayed, failed: p.depths.failed,
       in: p.rates.in, out: p.rates.out, utilisation: p.utilisation, costPerHour: p.costPerHour,
       autoscaling: p.autoscaling, pinned: p.pinned, reason: d?.reason ?? null,
-      cooldownRemaining: p.cooldownRemaining, health: d?.health,
+      cooldownRemaining: p.cooldownRemaining, health: d?.health, starved: d?.starved === true,
       waitP95: p95 ?? null,
     };
   }

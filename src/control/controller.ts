@@ -169,9 +169,10 @@ export class Controller {
       const g = grants.get(view.pool)!;
       // Replicas this controller cannot stop (started elsewhere) still count as capacity.
       const desired = Math.max(g.granted, view.external.length);
+      // Starved: less than the load needs even after idle replicas elsewhere gave their room back.
+      const starved = desired !== d.desired && g.starved === true;
       if (desired !== d.desired) {
-        // Starved: less than the load needs even after idle replicas elsewhere gave their room back.
-        const why = `${d.why}, ${g.starved ? 'capacity-starved: ' : ''}capped at ${desired} by ${g.limitedBy ?? 'capacity'}`;
+        const why = `${d.why}, ${starved ? 'capacity-starved: ' : ''}capped at ${desired} by ${g.limitedBy ?? 'capacity'}`;
         d = overrideDecision(view.pool, d, desired, why, d.need);
       }
       // A driver that fails (refused, unreachable) holds its own pool, said in the reason and its health; the others go on.
@@ -187,7 +188,7 @@ export class Controller {
       stored.push({
         at: now, pool: view.pool, desired: d.desired, current: d.current, direction: d.direction, reason: d.reason,
         cooldownRemaining: d.cooldownRemaining, min: d.min, max: d.max, leader: this.id,
-        health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`,
+        health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`, starved: starved || undefined,
         arrivalRate: rates.arrivalRate, completionRate: rates.completionRate, serviceTime: rates.serviceTime,
       });
     }

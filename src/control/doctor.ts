@@ -53,7 +53,7 @@ export async function runChecks(project: Project, redis: Redis | undefined, opts
     const detail = `${live} live (${p.replicas.starting} starting, ${p.replicas.idle} idle, ${p.replicas.busy} busy, ${p.replicas.draining} draining), wanted ${want}, min ${p.scaling.min} max ${p.scaling.max}; ${p.depths.waiting} waiting`;
     // degraded: the pool runs on what is left (a host down, its replicas made up elsewhere); error: it cannot scale.
     if (p.decision?.health) checks.push({ name: `pool ${p.name}`, status: p.decision.health.startsWith('degraded') ? 'warn' : 'fail', detail: `${p.decision.health}; ${detail}` });
-    else if (p.decision?.reason.includes('capacity-starved')) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `capacity-starved: work waits and host capacity or the budget keeps it below its need (${p.decision.reason}); raise capacity, lower other pools' resources, or give it a higher priority; ${detail}` });
+    else if (p.decision?.starved) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `capacity-starved: work waits and host capacity or the budget keeps it below its need (${p.decision.reason}); raise capacity, lower other pools' resources, or give it a higher priority; ${detail}` });
     else if (live === 0 && (want > 0 || p.depths.waiting > 0)) checks.push({ name: `pool ${p.name}`, status: 'fail', detail: `no replica alive; ${detail}` });
     else if (live < want) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `fewer replicas than wanted (starting up, or capped by capacity); ${detail}` });
     else checks.push({ name: `pool ${p.name}`, status: 'ok', detail });

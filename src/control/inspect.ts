@@ -123,7 +123,7 @@ export class Inspector {
       let status = 'stable';
       if (p.autoscaling === 'paused') status = 'paused';
       else if (d?.health) status = d.health.split(':')[0];
-      else if (d?.reason.includes('capacity-starved')) status = 'capacity-starved';
+      else if (d?.starved) status = 'capacity-starved';
       else if (desired !== null && desired > p.replicas.current) status = 'scaling-up';
       else if (desired !== null && desired < p.replicas.current) status = 'scaling-down';
       else if (p.replicas.current === 0 && p.depths.waiting + p.depths.running === 0) status = 'idle';

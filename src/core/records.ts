@@ -27,6 +27,8 @@ export interface Override { paused: boolean; replicas?: number; at: number }
 export interface StoredDecision {
   at: number; pool: string; desired: number; current: number; direction: 'up' | 'down' | 'hold'; reason: string;
   cooldownRemaining: number; min: number; max: number; leader: string; health?: string;
+  /** Capacity or the budget held the pool below what its load needs (the reason says `capacity-starved`). */
+  starved?: boolean;
   /** Jobs per second in (submitted) and out (finished), and mean service seconds, as the controller measured them. */
   arrivalRate: number; completionRate: number; serviceTime: number;
 }

@@ -66,7 +66,7 @@ function updateCard(p) {
   );
   const paused = p.autoscaling === 'paused';
   // Work waits and host capacity or the budget keeps the pool below its need: shown as loudly as a fault.
-  const starved = /capacity-starved/.test(p.reason ?? '');
+  const starved = p.starved === true;
   c.badge.textContent = p.health ? p.health.split(':')[0] : paused ? `paused${p.pinned !== undefined ? ` · pinned ${p.pinned}` : ''}` : starved ? 'capacity-starved' : 'autoscaling';
   c.badge.className = `badge${p.health || starved ? ' bad' : paused ? ' paused' : ''}`;
   // What is wrong, in the driver's words (an unreachable host and since when, a refused API call).

@@ -12,10 +12,14 @@ import { MemoryDriver, MemoryState } from '../memory.js';
 
 const scaling = { policy: 'target', min: 0, max: 3, targetBacklogPerSlot: 1, cooldownDown: 0, stabilization: 0, idleShutdown: 0 };
 
-async function setup(opts: { remote?: 'set-count' | 'stop-replicas' } = {}) {
+/**
+ * A controller on a 2-CPU host: pools a (local driver) and b (a remote set-count driver), or the `pools` given, all
+ * on the local driver.
+ */
+async function setup(opts: { remote?: 'set-count' | 'stop-replicas'; pools?: Record<string, { queues: string[] } & Record<string, unknown>> } = {}) {
+  const pools = opts.pools ?? { a: { queues: ['a'], scaling }, b: { queues: ['b'], scaling } };
   const project = await buildProject({
-    defaultQueue: 'a', controller: { interval: 1000 },
-    pools: { a: { queues: ['a'], scaling }, b: { queues: ['b'], scaling } },
+    defaultQueue: Object.values(pools)[0].queues[0], controller: { interval: 1000 }, pools,
   }, { baseDir: process.cwd(), tasks: false });
   const clock = new ManualClock(1_000_000);
   const state = new MemoryState();
@@ -23,7 +27,7 @@ async function setup(opts: { remote?: 'set-count' | 'stop-replicas' } = {}) {
   const remote = new MemoryDriver('kubernetes', opts.remote ?? 'set-count', state);
   const dropped: string[] = [];
   const controller = new Controller({
-    project, state, clock, id: 'c1', drivers: { a: local, b: remote },
+    project, state, clock, id: 'c1', drivers: opts.pools ? Object.fromEntries(Object.keys(pools).map((n) => [n, local])) : { a: local, b: remote },
     host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 }, onDroppedWrite: (what, pool) => dropped.push(`${what}:${pool}`),
   });
   return { controller, state, clock, local, remote, dropped };
@@ -152,14 +156,7 @@ test('starvation: a pool with a job waiting gets the room of another pool\'s idl
   // The issue's case: two pools on a 2-core host, cpu 1 a replica; fast holds both cores with idle replicas inside
   // its 5-minute idle timer while a job for slow waits.
   const idleFor5m = { ...scaling, idleShutdown: 300_000 };
-  const project = await buildProject({
-    defaultQueue: 'fast', controller: { interval: 1000 },
-    pools: { fast: { queues: ['fast'], priority: 10, scaling: idleFor5m }, slow: { queues: ['slow'], scaling } },
-  }, { baseDir: process.cwd(), tasks: false });
-  const clock = new ManualClock(1_000_000);
-  const state = new MemoryState();
-  const local = new MemoryDriver('local', 'stop-replicas', state);
-  const controller = new Controller({ project, state, clock, id: 'c1', drivers: { fast: local, slow: local }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  const { controller, state, local } = await setup({ pools: { fast: { queues: ['fast'], priority: 10, scaling: idleFor5m }, slow: { queues: ['slow'], scaling } } });
   await local.start('fast', 2);
   state.register({ id: 'fast-1', pool: 'fast', state: 'idle', lastActivity: 900_000 });
   state.register({ id: 'fast-2', pool: 'fast', state: 'idle', lastActivity: 950_000 });
@@ -171,10 +168,12 @@ test('starvation: a pool with a job waiting gets the room of another pool\'s idl
   assert.deepEqual(local.starts.at(-1), { pool: 'slow', count: 1 });
   assert.match(last(state, 'fast')!.reason, /idle .* < 5m: hold, capped at 1 by cpu 2, 2 -> 1$/);
   assert.doesNotMatch(last(state, 'slow')!.reason, /capacity-starved/);
+  assert.equal(last(state, 'fast')!.starved, undefined, 'held back, not starved: its load needs none');
   // Both cores now needed by work: the lower-priority pool is starved and says so.
   state.loads.set('fast', { waiting: 4, running: 0, delayedDue: 0 });
   state.loads.set('slow', { waiting: 4, running: 0, delayedDue: 0 });
   await controller.tick();
   assert.match(last(state, 'slow')!.reason, /capacity-starved: capped at \d by cpu 2/);
+  assert.equal(last(state, 'slow')!.starved, true, 'flagged for status, the API, the dashboard and doctor');
   await controller.stop();
 });
