@@ -25,6 +25,31 @@ let store: ControlStore;
 const serve = (config = CONFIG) => trireme(['-c', config, 'serve', '--grace', '15s'], { TRIREME_REDIS_URL: redis.url });
 const replicas = async (pool: string) => new ReplicaRegistry(client.redis, project.config.prefix).list(pool);
 
+/**
+ * `serve` on a copy of the fixture config with no Redis, so that it starts its private one, in its own process group
+ * (as a terminal runs it); resolves once it listens, with the private Redis's URL and the project read from the copy.
+ */
+async function privateServe(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `trireme-${name}-`));
+  const config = join(dir, 'trireme.yml');
+  writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
+  const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json', TRIREME_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (d) => { text += d; });
+  child.stderr!.on('data', (d) => { text += d; });
+  const out = () => text;
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  try {
+    await waitFor(() => /dashboard and API at/.test(text), 60_000, `serve to listen: ${text.slice(-500)}`);
+  } catch (e) {
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    throw e;
+  }
+  const url = /started a private redis-server at (redis:\/\/\S+)/.exec(text)![1];
+  const p = await loadProject(config, { TRIREME_REDIS_URL: url });
+  return { dir, config, child, out, exited, url, p };
+}
+
 describe('trireme serve', () => {
   before(async () => {
     redis = await startRedis();
@@ -101,19 +126,9 @@ describe('trireme serve', () => {
   });
 
   test('Ctrl-C with the private Redis: replicas drain, the running job finishes, the Redis stops last', async () => {
-    // A config with no Redis: serve starts its private one. Ctrl-C signals the terminal's whole process group.
-    const dir = mkdtempSync(join(tmpdir(), 'trireme-ctrlc-'));
-    const config = join(dir, 'trireme.yml');
-    writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
-    const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    // Ctrl-C signals the terminal's whole process group.
+    const { dir, child, out, exited, url, p } = await privateServe('ctrlc');
     try {
-      await waitFor(() => /dashboard and API at/.test(out), 60_000, `serve to listen: ${out.slice(-500)}`);
-      const url = /started a private redis-server at (redis:\/\/\S+)/.exec(out)![1];
-      const p = await loadProject(config, { TRIREME_REDIS_URL: url });
       const c = new TriremeClient(p, url);
       // Running means the task began (it writes its pid file), not just fetched: a fetched job not yet begun when a
       // drain starts goes back to its queue.
@@ -122,10 +137,10 @@ describe('trireme serve', () => {
       await waitFor(() => existsSync(pidFile), 30_000, 'the job running');
       await c.close();
       process.kill(-child.pid!, 'SIGINT');
-      assert.equal(await exited, 0, out.slice(-2000));
-      assert.match(out, /"msg":"replica stopped"/);
-      assert.doesNotMatch(out, /ECONNREFUSED/, 'nothing talked to a Redis that was already gone');
-      assert.doesNotMatch(out, /"signal":"SIGKILL"/, 'no replica had to be killed');
+      assert.equal(await exited, 0, out().slice(-2000));
+      assert.match(out(), /"msg":"replica stopped"/);
+      assert.doesNotMatch(out(), /ECONNREFUSED/, 'nothing talked to a Redis that was already gone');
+      assert.doesNotMatch(out(), /"signal":"SIGKILL"/, 'no replica had to be killed');
       // The job finished before the Redis stopped: its AOF has it completed. Read it back from a fresh server.
       const again = await startRedis({ dir: join(dir, '.trireme/redis') });
       try {
@@ -139,18 +154,8 @@ describe('trireme serve', () => {
   });
 
   test('the private Redis killed with -9 under serve: serve starts it again on the same port, jobs before and after complete, no second server', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'trireme-redis9-'));
-    const config = join(dir, 'trireme.yml');
-    writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
-    const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json', TRIREME_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const { dir, config, child, out, exited, url, p } = await privateServe('redis9');
     try {
-      await waitFor(() => /dashboard and API at/.test(out), 60_000, `serve to listen: ${out.slice(-500)}`);
-      const url = /started a private redis-server at (redis:\/\/\S+)/.exec(out)![1];
-      const p = await loadProject(config, { TRIREME_REDIS_URL: url });
       const c = new TriremeClient(p, url);
       const before = await c.submit('fx.echo', { value: 'before' });
       await c.waitFor(before.id, 60_000);
@@ -159,7 +164,7 @@ describe('trireme serve', () => {
       // Meanwhile a one-off command in the same folder must not start a second private Redis beside serve's.
       const submit = await run(['-c', config, 'submit', 'fx.echo', '--data', '{"value":"during"}', '--json'], { TRIREME_REDIS_URL: '' });
       assert.ok(submit.code === 0 || /is not answering right now/.test(submit.out), submit.out);
-      await waitFor(() => /"msg":"the private redis-server is back"/.test(out), 60_000, `the restart: ${out.slice(-1500)}`);
+      await waitFor(() => /"msg":"the private redis-server is back"/.test(out()), 60_000, `the restart: ${out().slice(-1500)}`);
       assert.equal(readFileSync(join(dir, '.trireme/redis/port'), 'utf8'), new URL(url).port, 'the same port');
       const after = await c.submit('fx.echo', { value: 'after' });
       assert.deepEqual(((await c.waitFor(after.id, 60_000)) as { echoed: string }).echoed, 'after');
@@ -167,7 +172,7 @@ describe('trireme serve', () => {
       if (submit.code === 0) assert.equal((await c.getJob(JSON.parse(submit.out).id))?.state !== undefined, true, 'the submit during the outage went to this Redis');
       await c.close();
       process.kill(-child.pid!, 'SIGTERM');
-      assert.equal(await exited, 0, out.slice(-2000));
+      assert.equal(await exited, 0, out().slice(-2000));
     } finally {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
     }
