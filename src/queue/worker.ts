@@ -137,7 +137,15 @@ export class PoolWorker extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    await this.prepare();
+    try {
+      await this.prepare();
+    } catch (err) {
+      // A drain that began while this replica was still connecting (its parent died, a SIGTERM) closed what start()
+      // waited on: that is the drain's business, not a failure to start.
+      if (this.draining) return;
+      throw err;
+    }
+    if (this.draining) return;
     this.readyAt = Date.now();
     for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
     this.started = true;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { startRedis, waitFor, alive, ROOT, type TestRedis } from '../helpers.js';
 import { loadProject, type Project } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
@@ -55,6 +56,29 @@ describe('worker processes', () => {
     await waitFor(async () => !(await registry().list('main')).some((r) => r.pid === pid), 5_000, 'the dead replica to leave the registry');
     survivor.child.kill('SIGTERM');
     assert.equal((await survivor.exited).code, 0);
+  });
+
+  test('a replica whose parent dies while it is still connecting (start() not finished) drains and exits', async () => {
+    // A Redis that accepts connections and never answers: the replica is inside start() for as long as we like.
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const blackHole = createServer((s) => { sockets.push(s); });
+    await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', () => r()));
+    const port = (blackHole.address() as import('node:net').AddressInfo).port;
+    const parent = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const w = trireme(['-c', CONFIG, 'worker', '--pool', 'main', ...FAST], { TRIREME_REDIS_URL: `redis://127.0.0.1:${port}`, TRIREME_PARENT_PID: String(parent.pid) });
+    try {
+      await waitFor(() => sockets.length > 0, 30_000, 'the replica to connect to the silent Redis');
+      assert.equal(w.child.exitCode, null, 'still starting');
+      parent.kill('SIGKILL');
+      const { code } = await w.exited;
+      assert.equal(code, 0, w.output());
+      assert.match(w.output(), /draining/);
+    } finally {
+      parent.kill('SIGKILL');
+      for (const s of sockets) s.destroy();
+      blackHole.close();
+    }
   });
 
   test('SIGTERM with a 10 s grace: the running 3 s job completes and the worker exits 0', async () => {
