@@ -84,6 +84,16 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     // Node checks that timeout on an interval (30 s by default): a quarter of it, so a cut-off is not late by much.
     requestTimeout: cfg.api.requestTimeout, keepAliveTimeout: 5_000,
     http: { connectionsCheckingInterval: Math.max(250, Math.min(5_000, cfg.api.requestTimeout / 4)) },
+    // Refusals the router makes before any handler runs, in the API's error shape like every other.
+    frameworkErrors: (err, _req, reply) => {
+      const e = err as { code?: string; statusCode?: number };
+      const api = e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new ApiError(414, 'path_too_long', 'a path segment is longer than 100 characters; no job id, pool or worker name is that long', 'params')
+        : e.code === 'FST_ERR_BAD_URL'
+          ? new ApiError(400, 'bad_url', 'the path is not a valid URL (a stray %: percent-encode it as %25)', 'params')
+          : new ApiError(e.statusCode && e.statusCode < 500 ? e.statusCode : 400, 'bad_request', (err as Error).message);
+      void (reply as unknown as import('fastify').FastifyReply).code(api.status).send(api.toJSON());
+    },
   });
   app.server.maxConnections = cfg.api.maxConnections;
   const guard = new RequestGuard(cfg.api);

@@ -17,8 +17,10 @@ export class EventStream {
       // Tells nginx not to buffer the stream.
       'x-accel-buffering': 'no',
     });
-    reply.raw.write('retry: 2000\n\n');
     this.keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
+    // HEAD: the headers are the answer; holding the connection open would hang a client that expects no body.
+    if (req.method === 'HEAD') { this.close(); return; }
+    reply.raw.write('retry: 2000\n\n');
     const onClose = () => this.close();
     req.raw.on('close', onClose);
     reply.raw.on('error', onClose);
