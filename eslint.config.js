@@ -30,10 +30,10 @@ export default tseslint.config(
     languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
   {
-    // Only queue/ talks to BullMQ and Redis.
+    // Only queue/ talks to BullMQ and Redis (types included).
     files: ['src/**/*.ts'],
     ignores: ['src/queue/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: ['bullmq'] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'bullmq', message: 'BullMQ stays behind src/queue/' }, { name: 'ioredis', message: 'Redis stays behind src/queue/: import the Redis type from queue/connection.js' }] }] },
   },
   {
     // core/ is pure: no I/O, no clock (see ARCHITECTURE.md). Last, so that no broader block overrides its rules

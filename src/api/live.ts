@@ -5,7 +5,7 @@
  * changed or left. It runs for the life of the API (one snapshot a second) so that the dashboard's charts open with
  * the last 15 minutes already drawn.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../queue/connection.js';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import type { ReplicaInfo } from '../queue/registry.js';
 import { connect } from '../queue/connection.js';

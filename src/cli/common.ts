@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../queue/connection.js';
 import type { Project } from '../project.js';
 import type { EmbeddedRedis } from '../queue/embedded-redis.js';
 import { processAlive } from '../host.js';

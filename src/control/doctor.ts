@@ -6,7 +6,7 @@
 import { access, constants, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../queue/connection.js';
 import type { Project } from '../project.js';
 import { Inspector } from './inspect.js';
 import { within } from '../queue/deadline.js';

@@ -3,7 +3,7 @@
  * events. The API, the CLI and the dashboard all read through this one module, so they always agree. Everything here
  * reads Redis (what the controller and the replicas wrote), so it works from any host, leader or not.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../queue/connection.js';
 import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
 import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../queue/control-store.js';

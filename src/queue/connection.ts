@@ -3,6 +3,9 @@
  * connection should reconnect forever with a capped backoff: a Redis restart is an outage to wait out, not a crash.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+
+/** The Redis connection type, for code outside queue/ that is handed one. */
+export type { Redis };
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 
 export function redisOptions(url: string): RedisOptions {

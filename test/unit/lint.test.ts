@@ -23,8 +23,10 @@ test('core/ refuses I/O imports and the clock', async () => {
   ]);
 });
 
-test('the same code outside core/ lints clean; bullmq outside queue/ does not', async () => {
-  assert.deepEqual(await rules('src/control/fixture-lint.ts', BAD_CORE), []);
+test('outside core/ the clock and node: are fine; bullmq and ioredis outside queue/ are not', async () => {
+  assert.deepEqual(await rules('src/control/fixture-lint.ts', BAD_CORE), ['2:no-restricted-imports']);
+  assert.deepEqual(await rules('src/api/fixture-lint.ts', "import type { Redis } from 'ioredis';\nexport type R = Redis;\n"), ['1:no-restricted-imports']);
+  assert.deepEqual(await rules('src/queue/fixture-lint.ts', BAD_CORE), []);
   assert.deepEqual(await rules('src/control/fixture-lint.ts', "import { Queue } from 'bullmq';\nexport const q = Queue;\n"), ['1:no-restricted-imports']);
   assert.deepEqual(await rules('src/queue/fixture-lint.ts', "import { Queue } from 'bullmq';\nexport const q = Queue;\n"), []);
 });
