@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import type { LiveFeed } from './live.js';
 import { ApiError } from './errors.js';
+import type { JobStorage } from '../storage.js';
+import type { HistoryReader } from '../history.js';
 
 export interface ApiContext {
   project: Project;
@@ -19,6 +21,10 @@ export interface ApiContext {
   logger: Logger;
   /** How often job event streams look for new log lines. */
   followPollMs: number;
+  /** Job files on storage.dir, when configured. */
+  storage?: JobStorage;
+  /** Job history in PostgreSQL, when configured. */
+  history?: HistoryReader;
 }
 
 /** `name` when it is a pool; a 404 naming `field` (where the name came from, e.g. `params.name`) otherwise. */

@@ -22,6 +22,11 @@ export interface Route<P = any, Q = any, B = any> {
   status?: number;
   /** `text/event-stream` or `text/plain` routes write their own reply. */
   produces?: string;
+  /**
+   * Also takes multipart/form-data: `read` turns the request into the body the schema checks (storing files aside),
+   * `done` runs after the request however it ended (to remove what was stored and not used).
+   */
+  multipart?: { read(req: FastifyRequest): Promise<unknown>; done(req: FastifyRequest): Promise<void> };
   handler(input: Input<P, Q, B>): Promise<unknown>;
 }
 
@@ -51,15 +56,19 @@ export function register(app: FastifyInstance, routes: Route[], auth: Auth): voi
       url: r.url,
       handler: async (req, reply) => {
         auth.check(r.access, req.headers.authorization);
-        const input = {
-          params: parse(r.params, req.params, 'params'), query: parse(r.query, req.query, 'query'),
-          body: parse(r.body, req.body, 'body'), req, reply,
-        };
-        const out = await r.handler(input);
-        if (reply.sent) return reply;
-        // A handler that set its own status (readiness: 503) keeps it.
-        if (r.status && reply.statusCode === 200) reply.code(r.status);
-        return out;
+        const multipart = r.multipart && req.isMultipart?.() ? r.multipart : undefined;
+        try {
+          const params = parse(r.params, req.params, 'params');
+          const query = parse(r.query, req.query, 'query');
+          const body = parse(r.body, multipart ? await multipart.read(req) : req.body, 'body');
+          const out = await r.handler({ params, query, body, req, reply });
+          if (reply.sent) return reply;
+          // A handler that set its own status (readiness: 503) keeps it.
+          if (r.status && reply.statusCode === 200) reply.code(r.status);
+          return out;
+        } finally {
+          await multipart?.done(req);
+        }
       },
     });
   }

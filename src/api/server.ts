@@ -23,6 +23,11 @@ import { workerRoutes } from './routes/workers.js';
 import { compatRoutes } from './routes/compat.js';
 import { systemRoutes, VERSION } from './routes/system.js';
 import { dashboardRoutes } from './dashboard.js';
+import { fileRoutes } from './routes/files.js';
+import { historyRoutes } from './routes/history.js';
+import { uploadError } from './uploads.js';
+import { JobStorage } from '../storage.js';
+import { HistoryReader } from '../history.js';
 
 export interface ApiOptions {
   project: Project;
@@ -74,10 +79,13 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const inspector = new Inspector(opts.project, client.redis);
   const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
+  const storage = cfg.storage ? new JobStorage(cfg.storage.dir, opts.project.baseDir) : undefined;
+  const history = cfg.history ? new HistoryReader(cfg.history.postgres, opts.project) : undefined;
   const ctx: ApiContext = {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
-    followPollMs: opts.followPollMs ?? 250,
+    followPollMs: opts.followPollMs ?? 250, storage, history,
   };
+  const uploadLimits = { maxFiles: cfg.storage?.maxFiles ?? 20, maxFileSize: cfg.storage?.maxFileSize ?? 100 * 1024 ** 2 };
   const app = Fastify({
     bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true,
     // A client must send its whole request within this; partial bodies held open are cut off (408).
@@ -118,6 +126,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   app.setErrorHandler((err, req, reply) => {
     let api: ApiError | undefined;
     if (err instanceof ApiError) api = err;
+    else if ((api = uploadError(err, uploadLimits))) { /* multipart and storage refusals */ }
     else if (err instanceof SubmitError) api = new ApiError(400, err.code, err.message, submitField(err.field));
     else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.field ? `query.${err.field}` : 'params.id');
     else if (isRedisDown(err)) api = new ApiError(503, 'redis_unavailable', 'Redis cannot be reached right now; nothing was changed. Retry shortly (GET /readyz says when it is back)');
@@ -132,7 +141,13 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     void reply.code(404).send(new ApiError(404, 'no_route', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /openapi.json`).toJSON());
   });
 
-  const routes: Route[] = [...jobRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...compatRoutes(ctx), ...systemRoutes(ctx)];
+  // Multipart bodies (uploads to POST /jobs): the limits come from storage; fields stay small.
+  await app.register((await import('@fastify/multipart')).default, {
+    // File names as sent (busboy would strip "../" silently): a name that is not plain is refused, not rewritten.
+    preservePath: true,
+    limits: { fileSize: uploadLimits.maxFileSize, files: uploadLimits.maxFiles, fields: 10, fieldSize: cfg.api.bodyLimit, parts: uploadLimits.maxFiles + 10, headerPairs: 100 },
+  });
+  const routes: Route[] = [...jobRoutes(ctx), ...fileRoutes(ctx), ...historyRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...compatRoutes(ctx), ...systemRoutes(ctx)];
   const doc = openApi(routes, { title: 'Trireme', version: VERSION });
   routes.push({
     method: 'GET', url: '/openapi.json', tag: 'system', access: 'public', summary: 'This document',
@@ -156,6 +171,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
       live.close();
       await app.close();
       await client.close();
+      await history?.close();
     },
   };
 }

@@ -58,7 +58,22 @@ export async function runChecks(project: Project, redis: Redis | undefined, opts
     else if (live < want) checks.push({ name: `pool ${p.name}`, status: 'warn', detail: `fewer replicas than wanted (starting up, or capped by capacity); ${detail}` });
     else checks.push({ name: `pool ${p.name}`, status: 'ok', detail });
   }
+  const storage = project.config.storage;
+  if (storage) checks.push(storageCheck(storage.dir, (await inspector.workers()).replicas));
   return [...checks, ...await hostChecks(project)];
+}
+
+/** storage.dir as every replica sees it: each probes the folder and says what it found in its heartbeat. */
+export function storageCheck(dir: string, replicas: { id: string; host: string; storage?: string }[]): Check {
+  const reporting = replicas.filter((r) => r.storage !== undefined);
+  const bad = reporting.filter((r) => r.storage !== 'ok');
+  if (bad.length) {
+    const hosts = [...new Set(bad.map((r) => r.host))];
+    return { name: 'storage.dir', status: 'fail', detail: `not writable from ${hosts.length} host(s): ${bad.map((r) => `${r.id}: ${r.storage}`).join('; ')}` };
+  }
+  if (!reporting.length) return { name: 'storage.dir', status: 'warn', detail: `${dir}: no replica has reported on it yet (replicas probe it when they start)` };
+  const hosts = [...new Set(reporting.map((r) => r.host))];
+  return { name: 'storage.dir', status: 'ok', detail: `${dir} writable from ${reporting.length} replica(s) on ${hosts.length} host(s): ${hosts.join(', ')}` };
 }
 
 async function hostChecks(project: Project): Promise<Check[]> {

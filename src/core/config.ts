@@ -145,6 +145,25 @@ export const configSchema = z.strictObject({
   drivers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   /** A directory every replica must be able to write (results, model files on NFS, ...); `trireme doctor` checks it. */
   sharedStorage: z.string().min(1).optional(),
+  /**
+   * Job files: a folder per job under `<dir>/jobs/<id>/` (uploads in input/, the task's files in output/), on a local
+   * disk or a mount every worker host shares (docs/storage.md). Off when left out.
+   */
+  storage: z.strictObject({
+    dir: z.string().min(1, 'give the folder, relative to the config file or absolute (e.g. /mnt/jobs)'),
+    /** Largest file accepted in an upload. */
+    maxFileSize: size.default(100 * 1024 ** 2),
+    /** Most files in one upload. */
+    maxFiles: z.number().int().positive().max(1000).default(20),
+    /** Remove a job's folder after this age even while Redis still holds the job; by default it goes with the job. */
+    retention: duration.optional(),
+  }).optional(),
+  /** Job history in PostgreSQL: every job and run, kept after Redis lets them go (docs/storage.md). Off when left out. */
+  history: z.strictObject({
+    postgres: z.string().regex(/^postgres(ql)?:\/\//, 'write a URL such as postgres://trireme@127.0.0.1:5432/trireme'),
+    /** Records written per transaction. */
+    batch: z.number().int().positive().max(10_000).default(500),
+  }).optional(),
   /** The HTTP API and dashboard served by `trireme serve`. */
   api: z.strictObject({
     host: z.string().default('127.0.0.1'),

@@ -20,6 +20,24 @@ export interface ReplicaInfo {
   jobsDone: number;
   running: number;
   concurrency: number;
+  /** With storage.dir set: "ok", or why this replica cannot write it (doctor reports it per host). */
+  storage?: string;
+}
+
+/**
+ * One run of a job, as a replica saw it: what history (PostgreSQL) records. Written to Redis by the replica before
+ * the job's outcome is, so that a run is never finished without its record.
+ */
+export interface RunRecord {
+  jobId: string; task: string; queue: string; pool: string; replica: string; host: string;
+  attempt: number; maxAttempts: number;
+  submittedAt: number; delay: number; startedAt: number; finishedAt: number;
+  outcome: 'completed' | 'failed' | 'cancelled' | 'handed-back';
+  error?: string;
+  /** The job's last run: it completed, was cancelled, or failed with no retry left. */
+  final: boolean;
+  /** The pool's pricePerHour times the run's share of one replica (its duration over the pool's concurrency). */
+  cost: number;
 }
 
 export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }

@@ -14,6 +14,11 @@ export interface TaskContext {
   queue: string;
   /** 1 on the first run, 2 on the first retry, … */
   attempt: number;
+  /**
+   * The job's folder on `storage.dir` (`<dir>/jobs/<job id>`), when storage is configured: uploaded files are in
+   * `input/`; write results into `output/` (created before the task runs) for GET /jobs/:id/files to serve.
+   */
+  workdir?: string;
   /** Appends a line to the job's log (readable through the API while the job runs). */
   log(line: string): void;
   /** Reports progress, a number (0-100) or an object. */

@@ -39,6 +39,11 @@ export interface SubmitOptions {
   delay?: number | string;
   idempotencyKey?: string;
   retries?: number;
+  /**
+   * Called with the job's id once the job is validated, before it is enqueued: the API moves uploaded files into the
+   * job's folder here, so they are in place before any replica can run it. A throw enqueues nothing.
+   */
+  beforeEnqueue?: (id: string) => Promise<void>;
 }
 
 export interface Submitted { id: string; task: string; queue: string; pool: string }
@@ -66,6 +71,8 @@ export interface JobView<R = unknown> {
   startedAt?: number;
   finishedAt?: number;
   parent?: string;
+  /** "history": read from PostgreSQL, Redis no longer holding the job (no payload, progress or result then). */
+  source?: 'history';
 }
 
 /** A submitted job, typed by its task's result. */
@@ -141,6 +148,7 @@ export class TriremeClient {
   private async enqueue(task: string, payload: unknown, opts: SubmitOptions, given?: TaskSpec): Promise<Submitted> {
     const spec = given ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
+    await opts.beforeEnqueue?.(jobOpts.jobId!);
     await this.queue(queue).add(task, data, jobOpts);
     await this.announce(queue);
     return { id: jobOpts.jobId!, task, queue, pool };

@@ -18,4 +18,6 @@ export const keys = {
   events: (prefix: string) => `${prefix}:~events`,
   /** Pub/sub: job ids to cancel; every replica listens and aborts the job if it runs it. */
   cancel: (prefix: string) => `${prefix}:~cancel`,
+  /** List: run records waiting to be written to PostgreSQL (history.ts); the recorder trims what it committed. */
+  historyRuns: (prefix: string) => `${prefix}:~history-runs`,
 };

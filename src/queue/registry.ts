@@ -97,6 +97,7 @@ function unflatten(h: Record<string, string>): ReplicaInfo {
     id: h.id, pool: h.pool, host: h.host, pid: Number(h.pid), container: h.container,
     state: h.state as ReplicaState, startedAt: Number(h.startedAt), lastActivity: Number(h.lastActivity),
     jobsDone: Number(h.jobsDone), running: Number(h.running), concurrency: Number(h.concurrency),
+    ...(h.storage !== undefined ? { storage: h.storage } : {}),
   };
 }
 

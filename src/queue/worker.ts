@@ -25,6 +25,8 @@ import { minDefined } from './isolation/command.js';
 import { within } from './deadline.js';
 import { writeManifest } from './manifest.js';
 import { parseDuration } from '../core/units.js';
+import { JobStorage } from '../storage.js';
+import type { RunRecord } from '../core/records.js';
 
 export { RECYCLE_EXIT_CODE } from '../core/replica.js';
 /** How long a replica drained with `hold` waits to be removed by its engine before it exits by itself. */
@@ -78,6 +80,10 @@ export class PoolWorker extends EventEmitter {
   /** Called when the last running job settles (set while a drain waits). */
   private onIdle?: () => void;
   drainReason?: DrainReason;
+  /** Job folders on storage.dir, when configured; `storageStatus` is what the last probe of it said. */
+  private readonly storage?: JobStorage;
+  private storageStatus?: string;
+  private storageProbe?: NodeJS.Timeout;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -89,6 +95,8 @@ export class PoolWorker extends EventEmitter {
     this.registry = new ReplicaRegistry(this.redis, opts.project.config.prefix, Math.max(3_000, (opts.heartbeatMs ?? 1_000) * 4));
     this.gate = new SlotGate(pool.concurrency);
     this.log = (opts.logger ?? silentLogger).child({ pool: opts.pool, replica: this.id });
+    const st = opts.project.config.storage;
+    if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
     this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
       kind: pool.isolation,
       size: pool.concurrency,
@@ -149,6 +157,16 @@ export class PoolWorker extends EventEmitter {
     this.readyAt = Date.now();
     for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
     this.started = true;
+    if (this.storage) {
+      const probe = async () => {
+        const was = this.storageStatus;
+        this.storageStatus = await this.storage!.probe();
+        if (this.storageStatus !== 'ok' && this.storageStatus !== was) this.log.error({ storage: this.storageStatus }, 'storage.dir is not writable from this replica');
+      };
+      await probe();
+      this.storageProbe = setInterval(() => void probe(), 60_000);
+      this.storageProbe.unref();
+    }
     this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000);
     await Promise.all([this.beat(), writeManifest(this.redis, this.opts.project).catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish the task manifest'))]);
     this.log.info({ queues: this.pool.queues, concurrency: this.pool.concurrency, isolation: this.pool.isolation }, 'replica started');
@@ -159,6 +177,7 @@ export class PoolWorker extends EventEmitter {
       id: this.id, pool: this.opts.pool, host: HOST, container: containerId(), pid: process.pid, state: this.state,
       startedAt: this.startedAt, lastActivity: this.lastActivity, jobsDone: this.jobsDone,
       running: this.gate.busy, concurrency: this.pool.concurrency,
+      ...(this.storageStatus !== undefined ? { storage: this.storageStatus } : {}),
     };
   }
 
@@ -218,11 +237,13 @@ export class PoolWorker extends EventEmitter {
     const abort = new JobAbort();
     this.running.set(job.id!, abort);
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
+    let error: unknown;
     try {
       const result = await this.runJob(queue, job, abort);
       outcome = 'completed';
       return result;
     } catch (err) {
+      error = err;
       if (abort.reason instanceof CancelRequest) {
         outcome = 'cancelled';
         this.log.info({ job: job.id }, 'job cancelled');
@@ -245,6 +266,25 @@ export class PoolWorker extends EventEmitter {
         this.record(queue, job, outcome, began, this.lastActivity);
       }
       this.checkRecycle();
+      // Before BullMQ writes the outcome: a run is never finished in Redis without its history record.
+      if (this.opts.project.config.history) await this.recordRun(queue, job, this.handingBack ? 'handed-back' : outcome, error, began, this.lastActivity);
+    }
+  }
+
+  /** Queues the run's history record in Redis, where the controller's recorder takes it to PostgreSQL in batches. */
+  private async recordRun(queue: string, job: Job, outcome: RunRecord['outcome'], error: unknown, began: number, ended: number): Promise<void> {
+    const maxAttempts = job.opts.attempts ?? 1;
+    const rec: RunRecord = {
+      jobId: job.id!, task: job.name, queue, pool: this.opts.pool, replica: this.id, host: HOST,
+      attempt: job.attemptsMade + 1, maxAttempts, submittedAt: job.timestamp, delay: job.opts.delay ?? 0, startedAt: began, finishedAt: ended,
+      outcome, ...(outcome === 'failed' || outcome === 'cancelled' ? { error: (error as Error)?.message ?? String(error) } : {}),
+      final: outcome === 'completed' || outcome === 'cancelled' || (outcome === 'failed' && (error instanceof UnrecoverableError || job.attemptsMade + 1 >= maxAttempts)),
+      cost: (this.pool.pricePerHour * (ended - began)) / 3_600_000 / this.pool.concurrency,
+    };
+    try {
+      await within(this.redis.rpush(keys.historyRuns(this.opts.project.config.prefix), JSON.stringify(rec)), 5_000, 0);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, job: job.id }, 'cannot queue the run for history');
     }
   }
 
@@ -260,12 +300,13 @@ export class PoolWorker extends EventEmitter {
       if (!parsed.success) throw new UnrecoverableError(`payload for "${job.name}" is invalid: ${parsed.error.message}`);
       payload = parsed.data;
     }
+    const workdir = this.storage ? await this.storage.prepare(job.id!) : undefined;
     // Logs and progress are written in order; the job settles only after the last line is stored.
     let pending: Promise<unknown> = Promise.resolve();
     const enqueue = (fn: () => Promise<unknown>) => { pending = pending.then(fn).catch(() => {}); };
     try {
       return await this.executor.run({
-        entry, payload, jobId: job.id!, queue, attempt: job.attemptsMade + 1, abort,
+        entry, payload, jobId: job.id!, queue, attempt: job.attemptsMade + 1, abort, workdir,
         timeLimit: this.timeLimitOf(entry),
         log: (line) => enqueue(() => job.log(line)),
         progress: (value) => enqueue(() => job.updateProgress(value)),
@@ -340,6 +381,7 @@ export class PoolWorker extends EventEmitter {
       });
     }
     clearInterval(this.heartbeat);
+    clearInterval(this.storageProbe);
     await this.executor.close?.();
     this.sub?.disconnect();
     await within(this.registry.remove(this.id), 2_000, undefined);

@@ -10,6 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis, fixtureProject, FIXTURE_TASKS, ROOT, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
@@ -55,6 +58,12 @@ function body(): string | undefined {
   if (r < 0.15) return undefined;
   if (r < 0.25) return pick(['{', '{"task":', 'nul', '[1,2', '\u0000', '{"a":1}{"b":2}', '"', 'task=fx.echo', '']);
   if (r < 0.3) return '['.repeat(100 + Math.floor(rand() * 5000));
+  if (r < 0.36) {
+    // A multipart upload, well or badly formed (sent under whatever content type was drawn).
+    const name = pick(['a.txt', '../x', 'a/b', '.env', '', 'ok.bin', 'é.txt', 'x'.repeat(300)]);
+    const field = pick(['task', 'payload', 'options', 'jobs', '__proto__']);
+    return `--x\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${pick(['fx.echo', '{}', '{', 'null'])}\r\n--x\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n${'z'.repeat(Math.floor(rand() * 2000))}\r\n${chance(0.8) ? '--x--\r\n' : ''}`;
+  }
   if (r < 0.55) {
     // Close to valid: a submit with one field wrong.
     const ok: Record<string, unknown> = { task: 'fx.echo', payload: { value: 1 } };
@@ -77,6 +86,7 @@ function pathFor(template: string): string {
   });
 }
 
+const storageDir = mkdtempSync(join(tmpdir(), 'trireme-fuzz-files-'));
 let redis: TestRedis;
 let admin: Redis;
 let api: Api;
@@ -100,10 +110,11 @@ function send(method: string, path: string, headers: Record<string, string>, dat
   });
 }
 
-/** Everything in Redis, as one hash: a refused request must leave it as it was. */
+/** Everything in Redis and every path under storage.dir, as one hash: a refused request must leave them as they were. */
 async function fingerprint(): Promise<string> {
   const keys = (await admin.keys('*')).sort();
   const h = createHash('sha256');
+  h.update(readdirSync(storageDir, { recursive: true }).map(String).sort().join('\n'));
   for (const k of keys) {
     const d = await admin.dump(k);
     h.update(k).update('\0').update(d ?? '').update('\0');
@@ -116,7 +127,7 @@ describe('fuzzing', () => {
     process.on('unhandledRejection', onUnhandled);
     redis = await startRedis();
     admin = new Redis(redis.url);
-    const project = await fixtureProject({}, { redis: { url: redis.url }, pools: {
+    const project = await fixtureProject({}, { redis: { url: redis.url }, storage: { dir: storageDir, maxFileSize: '1kb', maxFiles: 2 }, pools: {
       main: { queues: ['work'], concurrency: 2 },
       heavy: { queues: ['heavy'], concurrency: 1, scaling: { min: 0, max: 3 } },
     }, routes: [{ match: 'fx.sleep', queue: 'heavy' }] });

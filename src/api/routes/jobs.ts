@@ -5,6 +5,7 @@ import type { ApiContext } from '../context.js';
 import { EventStream } from '../sse.js';
 import { ApiError } from '../errors.js';
 import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
+import { discardUpload, placeUpload, readUpload, uploadOf } from '../uploads.js';
 
 const submitOptions = z.strictObject({
   queue: z.string().optional(),
@@ -42,30 +43,50 @@ const listQuery = z.strictObject({
   task: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().optional().describe('the `cursor` of the previous page'),
+  source: z.enum(['redis', 'history']).default('redis').describe('history: finished jobs from PostgreSQL (history.postgres), including those Redis no longer holds'),
 });
 
 export const jobRoutes = (ctx: ApiContext) => [
   route({
     method: 'POST', url: '/jobs', tag: 'jobs', access: 'write', status: 201, body: submitBody,
-    summary: 'Submit a job, a group of runs (payloads, or runs x payload) under one parent job, or many jobs at once (jobs)',
-    handler: async ({ body }) => {
+    summary: 'Submit a job, a group of runs (payloads, or runs x payload) under one parent job, or many jobs at once (jobs); as multipart/form-data (fields task, payload, options and files), one job with its input files',
+    multipart: {
+      read: (req) => readUpload(req, ctx.storage, { maxFiles: ctx.project.config.storage?.maxFiles ?? 0, maxFileSize: ctx.project.config.storage?.maxFileSize ?? 0 }).then((u) => u.body),
+      done: discardUpload,
+    },
+    handler: async ({ body, req }) => {
+      const upload = uploadOf(req);
+      if (upload && (body.jobs || body.payloads || body.runs)) throw new ApiError(400, 'invalid_upload', 'files go with one job: send task, payload and options, not jobs, payloads or runs', 'body');
       if (body.jobs) return { jobs: await ctx.client.submitMany(undefined, body.jobs) };
       const task = body.task!;
       const payloads = body.payloads ?? (body.runs ? Array.from({ length: body.runs }, () => body.payload ?? {}) : undefined);
       if (payloads) return ctx.client.submitGroup(task, payloads, body.options);
-      return ctx.client.submit(task, body.payload ?? {}, body.options);
+      const place = upload && ctx.storage ? (id: string) => placeUpload(ctx.storage!, upload, id) : undefined;
+      const submitted = await ctx.client.submit(task, body.payload ?? {}, { ...body.options, beforeEnqueue: place });
+      return upload ? { ...submitted, files: upload.files } : submitted;
     },
   }),
   route({
     method: 'GET', url: '/jobs', tag: 'jobs', access: 'read', query: listQuery,
     summary: 'List jobs, newest first, filtered by state, queue, pool and task; page with `cursor`',
-    handler: async ({ query }) => listJobs(ctx.client, query),
+    handler: async ({ query }) => {
+      if (query.source === 'redis') return listJobs(ctx.client, query);
+      if (!ctx.history) throw new ApiError(404, 'history_off', 'job history is off: set history.postgres in the config (docs/storage.md)', 'query.source');
+      const before = query.cursor ? Number(query.cursor.replace(/^h/, '')) : undefined;
+      if (before !== undefined && !Number.isFinite(before)) throw new ApiError(400, 'invalid_query', 'cursor: pass the cursor of the previous page', 'query.cursor');
+      try {
+        return await ctx.history.list({ task: query.task, before, limit: query.limit });
+      } catch (e) {
+        throw new ApiError(503, 'history_unavailable', `PostgreSQL cannot be reached right now (${(e as Error).message}); retry shortly`);
+      }
+    },
   }),
   route({
     method: 'GET', url: '/jobs/:id', tag: 'jobs', access: 'read', params: idParams,
     summary: 'One job: state, attempts, progress, result or error, and timings',
     handler: async ({ params }) => {
-      const job = await ctx.client.getJob(params.id);
+      // Redis first; a job it no longer holds, from history when that is on.
+      const job = await ctx.client.getJob(params.id) ?? await ctx.history?.job(params.id);
       if (!job) throw jobNotFound(params.id);
       return job;
     },

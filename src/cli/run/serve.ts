@@ -67,6 +67,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const demo = new AbortController();
   let demoClient: TriremeClient | undefined;
   let stopping = false;
+  // Started after the controller; a signal before that finds none.
+  const started: { housekeeping?: import('../../control/housekeeping.js').Housekeeping } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -77,6 +79,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     await demoClient?.close().catch(() => {});
     await api?.close().catch(() => {});
     await controller.stop(grace);
+    await started.housekeeping?.stop().catch(() => {});
     supervisor?.stop();
     await embedded?.stop();
     if (embedded) await rm(join(p.baseDir, '.trireme/redis/owner'), { force: true });
@@ -90,6 +93,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const parent = Number(process.env.TRIREME_PARENT_PID);
   if (parent) setInterval(() => { if (parentGone(parent)) void stop('parent gone'); }, 1_000).unref();
   await controller.start();
+  const { startHousekeeping } = await import('../../control/housekeeping.js');
+  started.housekeeping = startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
   let address: string | undefined;
   if (o.api) {
     api = await createApi({ project: p, redisUrl: url, controller, logger });

@@ -17,7 +17,7 @@ export function runCommand(run: TaskRun): Promise<unknown> {
   return guarded({ ...run, timeLimit }, () => new Promise((ok, fail) => {
     child = spawn(program, args, {
       cwd: resolve(entry.baseDir, entry.command.cwd ?? '.'),
-      env: { ...process.env, ...run.env, ...entry.command.env, TRIREME_JOB_ID: run.jobId, TRIREME_ATTEMPT: String(run.attempt) },
+      env: { ...process.env, ...run.env, ...entry.command.env, TRIREME_JOB_ID: run.jobId, TRIREME_ATTEMPT: String(run.attempt), ...(run.workdir ? { TRIREME_WORKDIR: run.workdir } : {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let last = '';

@@ -11,6 +11,8 @@ export interface TaskRun {
   jobId: string;
   queue: string;
   attempt: number;
+  /** The job's folder on storage.dir, when storage is configured. */
+  workdir?: string;
   log(line: string): void;
   progress(value: number | object): void;
   /** Fires on cancel or hand-back; the executor stops the task as hard as its mode allows. */

@@ -7,7 +7,7 @@ export class InProcessExecutor implements Executor {
     const { entry } = run;
     if (entry.kind === 'command') return runCommand(run);
     return guarded(run, async (signal) => entry.definition.handler(run.payload, {
-      jobId: run.jobId, task: entry.name, queue: run.queue, attempt: run.attempt,
+      jobId: run.jobId, task: entry.name, queue: run.queue, attempt: run.attempt, workdir: run.workdir,
       log: run.log, progress: run.progress,
       get signal() { return signal(); },
     }));

@@ -134,7 +134,7 @@ export class RunnerPool {
         };
         void r.exited.then((how) => { if (!settled) fail(new Error(`task ${this.opts.kind} exited with ${how} before finishing`)); });
         const entry = run.entry as Extract<TaskRun['entry'], { kind: 'function' }>;
-        r.post({ t: 'run', id, module: entry.module, task: entry.name, payload: run.payload, jobId: run.jobId, queue: run.queue, attempt: run.attempt });
+        r.post({ t: 'run', id, module: entry.module, task: entry.name, payload: run.payload, jobId: run.jobId, queue: run.queue, attempt: run.attempt, workdir: run.workdir });
       });
     };
     return guarded(run, exchange, () => {

@@ -8,7 +8,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { isTaskDefinition, type TaskDefinition } from '../../core/task.js';
 import { importTaskModule } from '../../loader.js';
 
-export interface RunRequest { t: 'run'; id: number; module: string; task: string; payload: unknown; jobId: string; queue: string; attempt: number }
+export interface RunRequest { t: 'run'; id: number; module: string; task: string; payload: unknown; jobId: string; queue: string; attempt: number; workdir?: string }
 export type RunnerRequest = RunRequest | { t: 'abort'; id: number; reason: string } | { t: 'exit' };
 export type RunnerMessage =
   | { t: 'ready' }
@@ -47,7 +47,7 @@ async function run(req: RunRequest): Promise<void> {
   try {
     const def = await definition(req.module, req.task);
     const result = await def.handler(req.payload, {
-      jobId: req.jobId, task: req.task, queue: req.queue, attempt: req.attempt,
+      jobId: req.jobId, task: req.task, queue: req.queue, attempt: req.attempt, workdir: req.workdir,
       log: (line) => send({ t: 'log', id: req.id, line: String(line) }),
       progress: (value) => send({ t: 'progress', id: req.id, value }),
       signal: abort.signal,

@@ -1,0 +1,55 @@
+/** A job's files on storage.dir: the list (inputs and outputs) and each file, with its content type and byte ranges. */
+import { z } from 'zod';
+import { stat } from 'node:fs/promises';
+import { route } from '../route.js';
+import type { ApiContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { contentTypeOf, parseRange, type JobStorage } from '../../storage.js';
+import { jobNotFound } from '../../queue/jobs.js';
+
+const idParams = z.strictObject({ id: z.string().min(1) });
+const fileParams = z.strictObject({ id: z.string().min(1), kind: z.enum(['input', 'output']), name: z.string().min(1) });
+
+function storageOf(ctx: ApiContext): JobStorage {
+  if (!ctx.storage) throw new ApiError(404, 'storage_off', 'job files are off: set storage.dir in the config (docs/storage.md)');
+  return ctx.storage;
+}
+
+export const fileRoutes = (ctx: ApiContext) => [
+  route({
+    method: 'GET', url: '/jobs/:id/files', tag: 'jobs', access: 'read', params: idParams,
+    summary: "A job's files: what was uploaded with it (input) and what its task wrote (output), each with its size and URL",
+    handler: async ({ params }) => {
+      const storage = storageOf(ctx);
+      const dir = storage.dirOf(params.id);
+      const known = await stat(dir).then(() => true, () => false) || await ctx.client.getJob(params.id) || await ctx.history?.job(params.id);
+      if (!known) throw jobNotFound(params.id);
+      const files = await storage.list(params.id);
+      const withUrl = (kind: 'input' | 'output') => files[kind].map((f) => ({ ...f, url: `/jobs/${encodeURIComponent(params.id)}/files/${kind}/${encodeURIComponent(f.name)}` }));
+      return { id: params.id, input: withUrl('input'), output: withUrl('output') };
+    },
+  }),
+  route({
+    method: 'GET', url: '/jobs/:id/files/:kind/:name', tag: 'jobs', access: 'read', params: fileParams, produces: 'application/octet-stream',
+    summary: 'One file of a job, with its content type; honours a single byte Range (206)',
+    handler: async ({ params, req, reply }) => {
+      const storage = storageOf(ctx);
+      // The size first (an lstat inside open), then the range against it.
+      const whole = await storage.open(params.id, params.kind, params.name);
+      const range = parseRange(req.headers.range, whole.size);
+      void reply.header('accept-ranges', 'bytes').header('content-type', contentTypeOf(params.name))
+        .header('last-modified', new Date(whole.modified).toUTCString())
+        .header('content-disposition', `${/^(text|image)\/|json/.test(contentTypeOf(params.name)) ? 'inline' : 'attachment'}; filename="${params.name.replace(/"/g, '')}"`);
+      if (range === 'unsatisfiable') {
+        whole.stream.destroy();
+        void reply.code(416).header('content-range', `bytes */${whole.size}`);
+        return reply.send();
+      }
+      if (!range) return reply.header('content-length', whole.size).send(whole.stream);
+      whole.stream.destroy();
+      const part = await storage.open(params.id, params.kind, params.name, range);
+      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${whole.size}`)
+        .header('content-length', range.end - range.start + 1).send(part.stream);
+    },
+  }),
+];

@@ -1,0 +1,52 @@
+/**
+ * What `serve` does beside the control loop while it holds the lease: take run records to PostgreSQL (history) and
+ * sweep job folders on storage.dir whose job is gone or past `storage.retention`.
+ */
+import { HistoryRecorder } from '../history.js';
+import { JobStorage } from '../storage.js';
+import { TriremeClient } from '../queue/client.js';
+import { connect } from '../queue/connection.js';
+import type { Project } from '../project.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../core/clock.js';
+
+/** A job folder younger than this is never swept as orphaned: its job may still be on its way into Redis. */
+const SWEEP_GRACE_MS = 3_600_000;
+
+export interface Housekeeping { recorder?: HistoryRecorder; sweep(): Promise<number>; stop(): Promise<void> }
+
+export function startHousekeeping(o: { project: Project; redisUrl: string; logger: Logger; clock: Clock; isLeader: () => boolean; sweepEveryMs?: number }): Housekeeping {
+  const cfg = o.project.config;
+  const redis = connect(o.redisUrl, 'trireme-housekeeping');
+  const recorder = cfg.history ? new HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
+  const recording = recorder?.run();
+  const storage = cfg.storage ? new JobStorage(cfg.storage.dir, o.project.baseDir) : undefined;
+  const client = storage ? new TriremeClient(o.project, o.redisUrl) : undefined;
+  const sweep = async () => {
+    if (!storage || !client) return 0;
+    const n = await storage.sweep(async (id) => (await client.getJob(id)) !== undefined, o.clock.now(), { graceMs: SWEEP_GRACE_MS, retentionMs: cfg.storage!.retention });
+    if (n) o.logger.info({ removed: n }, 'storage: removed job folders whose job is gone or past retention');
+    return n;
+  };
+  const timer = storage ? setInterval(() => { if (o.isLeader()) sweep().catch((err) => o.logger.warn({ err: (err as Error).message }, 'storage: sweep failed')); }, o.sweepEveryMs ?? 600_000) : undefined;
+  timer?.unref();
+  return {
+    recorder,
+    sweep,
+    async stop() {
+      clearInterval(timer);
+      if (recorder) {
+        await recorder.stopLoop();
+        await recording;
+        // What the replicas recorded while draining goes out now, if PostgreSQL answers; else it waits in Redis.
+        if (o.isLeader()) {
+          const deadline = Date.now() + 5_000;
+          try { while (Date.now() < deadline && (await recorder.tick()) > 0); } catch { /* late, not lost */ }
+        }
+        await recorder.stop();
+      }
+      await client?.close();
+      redis.disconnect();
+    },
+  };
+}

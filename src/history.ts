@@ -1,0 +1,288 @@
+/**
+ * Job history in PostgreSQL (`history: { postgres: URL }`): every run of every job, and one row per job, kept after
+ * Redis lets them go.
+ *
+ * The write path is an outbox. A replica appends each run's record to a Redis list before BullMQ records the job's
+ * outcome (worker.ts), so a finished run always has its record; the recorder (in the `serve` that holds the
+ * controller lease) reads the list in batches, writes each batch in one transaction, and only then trims what it
+ * wrote. PostgreSQL down: the list grows in Redis (persisted with it) and history is late; jobs neither slow nor stop;
+ * nothing is lost when it comes back. A batch written twice (the recorder died between commit and trim) is harmless:
+ * a run's key is (prefix, job, attempt, replica, start), and a run already there changes nothing.
+ *
+ * The schema is versioned: `trireme_migrations` holds the versions applied; `migrate()` applies the missing ones in
+ * order, each in its own transaction, under an advisory lock so that two serves starting at once do not race.
+ */
+import pg from 'pg';
+import type { Project } from './project.js';
+import type { RunRecord } from './core/records.js';
+import type { JobView } from './queue/client.js';
+import { keys } from './queue/keys.js';
+import type { Redis } from './queue/connection.js';
+import type { Logger } from './log.js';
+
+/** Versioned schema changes, applied in order; a released one is never edited, only followed by a new one. */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'jobs and runs',
+    sql: `
+CREATE TABLE trireme_runs (
+  prefix       text        NOT NULL,
+  job_id       text        NOT NULL,
+  attempt      integer     NOT NULL,
+  replica      text        NOT NULL,
+  started_ms   bigint      NOT NULL,
+  task         text        NOT NULL,
+  queue        text        NOT NULL,
+  pool         text        NOT NULL,
+  host         text        NOT NULL,
+  started_at   timestamptz NOT NULL,
+  finished_at  timestamptz NOT NULL,
+  duration_ms  bigint      NOT NULL,
+  outcome      text        NOT NULL,
+  error        text,
+  cost         double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (prefix, job_id, attempt, replica, started_ms)
+);
+CREATE INDEX trireme_runs_finished ON trireme_runs (prefix, finished_at);
+CREATE TABLE trireme_jobs (
+  prefix       text        NOT NULL,
+  id           text        NOT NULL,
+  task         text        NOT NULL,
+  queue        text        NOT NULL,
+  pool         text        NOT NULL,
+  submitted_at timestamptz NOT NULL,
+  started_at   timestamptz,
+  finished_at  timestamptz,
+  attempts     integer     NOT NULL,
+  max_attempts integer     NOT NULL,
+  runs         integer     NOT NULL,
+  outcome      text        NOT NULL,
+  error        text,
+  wait_ms      bigint,
+  duration_ms  bigint,
+  cost         double precision NOT NULL DEFAULT 0,
+  replica      text,
+  host         text,
+  PRIMARY KEY (prefix, id)
+);
+CREATE INDEX trireme_jobs_finished ON trireme_jobs (prefix, finished_at);
+CREATE INDEX trireme_jobs_task_finished ON trireme_jobs (prefix, task, finished_at);
+`,
+  },
+];
+
+const LOCK_ID = 7_407_011; // pg_advisory_xact_lock key for migrations ("trireme")
+
+/** Applies the migrations this database lacks; returns the versions applied now. */
+export async function migrate(pool: pg.Pool): Promise<number[]> {
+  const c = await pool.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS trireme_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      await c.query('BEGIN');
+      try {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
+        const done = await c.query('SELECT 1 FROM trireme_migrations WHERE version = $1', [m.version]);
+        if (done.rowCount === 0) {
+          await c.query(m.sql);
+          await c.query('INSERT INTO trireme_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          applied.push(m.version);
+        }
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw new Error(`history: migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
+      }
+    }
+    return applied;
+  } finally {
+    c.release();
+  }
+}
+
+/** One batch of run records in one statement: the runs, then each job's row folded from its new runs. */
+const RECORD_SQL = `
+WITH r AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("jobId" text, task text, queue text, pool text, replica text, host text,
+    attempt integer, "maxAttempts" integer, "submittedAt" bigint, delay bigint, "startedAt" bigint, "finishedAt" bigint,
+    outcome text, error text, final boolean, cost double precision)
+), ins AS (
+  INSERT INTO trireme_runs (prefix, job_id, attempt, replica, started_ms, task, queue, pool, host, started_at, finished_at, duration_ms, outcome, error, cost)
+  SELECT $2, "jobId", attempt, replica, "startedAt", task, queue, pool, host, to_timestamp("startedAt" / 1000.0), to_timestamp("finishedAt" / 1000.0),
+    "finishedAt" - "startedAt", outcome, error, cost FROM r
+  ON CONFLICT DO NOTHING
+  RETURNING job_id, attempt, replica, started_ms
+), fresh AS (
+  SELECT r.* FROM r JOIN ins ON ins.job_id = r."jobId" AND ins.attempt = r.attempt AND ins.replica = r.replica AND ins.started_ms = r."startedAt"
+), folded AS (
+  SELECT DISTINCT ON ("jobId") "jobId", task, queue, pool, replica, host, attempt, "maxAttempts", "submittedAt", outcome, error, final,
+    "finishedAt", "finishedAt" - "startedAt" AS duration,
+    count(*) OVER w AS runs, sum(cost) OVER w AS cost_sum, min("startedAt") OVER w AS first_start,
+    min(CASE WHEN attempt = 1 THEN greatest(0, "startedAt" - "submittedAt" - delay) END) OVER w AS wait
+  FROM fresh WINDOW w AS (PARTITION BY "jobId") ORDER BY "jobId", "finishedAt" DESC
+)
+INSERT INTO trireme_jobs AS j (prefix, id, task, queue, pool, submitted_at, started_at, finished_at, attempts, max_attempts, runs, outcome, error,
+  wait_ms, duration_ms, cost, replica, host)
+SELECT $2, "jobId", task, queue, pool, to_timestamp("submittedAt" / 1000.0), to_timestamp(first_start / 1000.0),
+  CASE WHEN final THEN to_timestamp("finishedAt" / 1000.0) END, attempt, "maxAttempts", runs,
+  CASE WHEN final THEN outcome WHEN outcome = 'handed-back' THEN 'waiting' ELSE 'retrying' END, error, wait, duration, cost_sum, replica, host
+FROM folded
+ON CONFLICT (prefix, id) DO UPDATE SET
+  started_at = least(j.started_at, EXCLUDED.started_at),
+  finished_at = coalesce(EXCLUDED.finished_at, j.finished_at),
+  attempts = greatest(j.attempts, EXCLUDED.attempts),
+  runs = j.runs + EXCLUDED.runs,
+  outcome = CASE WHEN j.finished_at IS NOT NULL AND EXCLUDED.finished_at IS NULL THEN j.outcome ELSE EXCLUDED.outcome END,
+  error = CASE WHEN j.finished_at IS NOT NULL AND EXCLUDED.finished_at IS NULL THEN j.error ELSE EXCLUDED.error END,
+  wait_ms = coalesce(j.wait_ms, EXCLUDED.wait_ms),
+  duration_ms = EXCLUDED.duration_ms,
+  cost = j.cost + EXCLUDED.cost,
+  replica = EXCLUDED.replica,
+  host = EXCLUDED.host`;
+
+export function createPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'trireme' });
+  // A lost connection is reported by the query that used it; an idle client's error must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Takes run records from Redis to PostgreSQL in batches. `tick()` does one pass (a batch, or nothing); `run()` loops
+ * until stopped, backing off while PostgreSQL is away and logging the outage once, then its end.
+ */
+export class HistoryRecorder {
+  private readonly pool: pg.Pool;
+  private migrated = false;
+  private stopped = false;
+  private down?: number;
+  /** Records written since start, and the last error, for status and metrics. */
+  written = 0;
+  lastError?: string;
+
+  constructor(private readonly opts: { url: string; redis: Redis; prefix: string; batch: number; logger?: Logger; isLeader?: () => boolean }) {
+    this.pool = createPool(opts.url);
+  }
+
+  /** Records waiting in Redis for PostgreSQL. */
+  backlog(): Promise<number> { return this.opts.redis.llen(keys.historyRuns(this.opts.prefix)); }
+
+  /** One pass: returns how many records it wrote (0: nothing waiting). Throws when PostgreSQL or Redis fails. */
+  async tick(): Promise<number> {
+    if (!this.migrated) {
+      const applied = await migrate(this.pool);
+      this.migrated = true;
+      if (applied.length) this.opts.logger?.info({ applied }, 'history: schema migrations applied');
+    }
+    const key = keys.historyRuns(this.opts.prefix);
+    const raw = await this.opts.redis.lrange(key, 0, this.opts.batch - 1);
+    if (raw.length === 0) return 0;
+    const records: RunRecord[] = [];
+    for (const r of raw) { try { records.push(JSON.parse(r) as RunRecord); } catch { /* a record not ours: dropped with the batch */ } }
+    if (records.length) await this.pool.query(RECORD_SQL, [JSON.stringify(records), this.opts.prefix]);
+    // Only what was read: replicas append at the tail meanwhile.
+    await this.opts.redis.ltrim(key, raw.length, -1);
+    this.written += records.length;
+    return raw.length;
+  }
+
+  async run(): Promise<void> {
+    let wait = 0;
+    while (!this.stopped) {
+      if (wait) await new Promise((r) => setTimeout(r, wait).unref());
+      if (this.stopped) break;
+      if (this.opts.isLeader && !this.opts.isLeader()) { wait = 1_000; continue; }
+      try {
+        const n = await this.tick();
+        if (this.down !== undefined) {
+          this.opts.logger?.info({ downMs: Date.now() - this.down }, 'history: PostgreSQL is back; catching up');
+          this.down = undefined;
+          this.lastError = undefined;
+        }
+        wait = n >= this.opts.batch ? 0 : 500;
+      } catch (e) {
+        this.lastError = (e as Error).message;
+        if (this.down === undefined) {
+          this.down = Date.now();
+          this.opts.logger?.warn({ err: this.lastError }, 'history: cannot write to PostgreSQL; run records wait in Redis and nothing is lost');
+        }
+        wait = Math.min(5_000, Math.max(500, wait * 2));
+      }
+    }
+  }
+
+  /** Ends the loop of run() (its promise resolves after the pass under way); tick() still works. */
+  async stopLoop(): Promise<void> { this.stopped = true; }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.pool.end().catch(() => {});
+  }
+}
+
+export interface TaskDay {
+  task: string; day: string; jobs: number; completed: number; failed: number;
+  waitP50: number | null; waitP95: number | null; durationP50: number | null; durationP95: number | null; cost: number;
+}
+
+/** What the API reads from history: a job Redis no longer holds, job pages, and per-task daily figures. */
+export class HistoryReader {
+  private readonly pool: pg.Pool;
+  private readonly prefix: string;
+  constructor(url: string, private readonly project: Project) {
+    this.pool = createPool(url);
+    this.prefix = project.config.prefix;
+  }
+
+  /** A job as the API shows it (no payload or result: history keeps timings and outcomes), or undefined. */
+  async job(id: string): Promise<JobView | undefined> {
+    try {
+      const r = await this.pool.query('SELECT * FROM trireme_jobs WHERE prefix = $1 AND id = $2', [this.prefix, id]);
+      return r.rows[0] ? viewOf(r.rows[0]) : undefined;
+    } catch {
+      return undefined; // history unreachable: the job is as unknown as Redis says
+    }
+  }
+
+  /** Jobs finished before `before` (ms), newest first, optionally of one task. */
+  async list(q: { task?: string; before?: number; limit: number }): Promise<{ jobs: JobView[]; cursor?: string }> {
+    const r = await this.pool.query(
+      `SELECT * FROM trireme_jobs WHERE prefix = $1 AND finished_at IS NOT NULL AND finished_at < to_timestamp($2 / 1000.0)
+         AND ($3::text IS NULL OR task = $3) ORDER BY finished_at DESC, id LIMIT $4`,
+      [this.prefix, q.before ?? Date.now() + 86_400_000, q.task ?? null, q.limit]);
+    const jobs = r.rows.map(viewOf);
+    return { jobs, cursor: jobs.length === q.limit ? `h${jobs[jobs.length - 1].finishedAt}` : undefined };
+  }
+
+  /** Throughput, wait and duration percentiles (ms) and cost per task per day, for jobs finished in [from, to). */
+  async tasks(from: number, to: number): Promise<TaskDay[]> {
+    const r = await this.pool.query(
+      `SELECT task, to_char(date_trunc('day', finished_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, count(*)::int AS jobs,
+         (count(*) FILTER (WHERE outcome = 'completed'))::int AS completed, (count(*) FILTER (WHERE outcome <> 'completed'))::int AS failed,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_ms) AS wait_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY wait_ms) AS wait_p95,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS duration_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS duration_p95,
+         coalesce(sum(cost), 0) AS cost
+       FROM trireme_jobs WHERE prefix = $1 AND finished_at >= to_timestamp($2 / 1000.0) AND finished_at < to_timestamp($3 / 1000.0)
+       GROUP BY 1, 2 ORDER BY 2, 1`, [this.prefix, from, to]);
+    const n = (v: unknown) => (v === null ? null : Math.round(Number(v)));
+    return r.rows.map((x) => ({
+      task: x.task, day: x.day, jobs: x.jobs, completed: x.completed, failed: x.failed,
+      waitP50: n(x.wait_p50), waitP95: n(x.wait_p95), durationP50: n(x.duration_p50), durationP95: n(x.duration_p95), cost: Number(x.cost),
+    }));
+  }
+
+  async close(): Promise<void> { await this.pool.end().catch(() => {}); }
+}
+
+function viewOf(row: Record<string, any>): JobView {
+  const ms = (d: Date | null) => (d ? d.getTime() : undefined);
+  return {
+    id: row.id, task: row.task, queue: row.queue, pool: row.pool,
+    state: row.outcome === 'completed' ? 'completed' : row.outcome === 'retrying' || row.outcome === 'waiting' ? 'unknown' : 'failed',
+    payload: undefined, attempts: row.attempts, maxAttempts: row.max_attempts, starts: row.runs, stalls: 0, progress: undefined,
+    error: row.error ?? undefined, submittedAt: ms(row.submitted_at)!, startedAt: ms(row.started_at), finishedAt: ms(row.finished_at),
+    source: 'history',
+  };
+}
