@@ -4,7 +4,7 @@
 import { $, api, askToken, session, stream, toast } from './lib.js';
 import { initOverview, loadHistory, markScale, onTick } from './overview.js';
 import { onReplicaChange, onReplicas } from './workers.js';
-import { initJobs, leaveJob, loadJobs, openJob } from './jobs.js';
+import { initJobs, leaveJob, loadTaskHistory, loadJobs, openJob } from './jobs.js';
 
 const VIEWS = ['overview', 'workers', 'jobs', 'job'];
 let jobsLoaded = false;
@@ -20,7 +20,7 @@ function route() {
   }
   if (view !== 'job') leaveJob();
   if (view === 'job') void openJob(decodeURIComponent(job[1]));
-  if (view === 'jobs' && !jobsLoaded) { jobsLoaded = true; void loadJobs(true); }
+  if (view === 'jobs' && !jobsLoaded) { jobsLoaded = true; void loadJobs(true); void loadTaskHistory(); }
 }
 
 function setConn(state, err) {

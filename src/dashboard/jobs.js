@@ -73,6 +73,42 @@ function fields(j) {
   $('#job-retry').disabled = !finished;
 }
 
+/** The job's files on storage.dir, each a download link; hidden when storage is off. */
+async function loadFiles(id) {
+  let files;
+  try {
+    files = await api('GET', `/jobs/${encodeURIComponent(id)}/files`);
+  } catch {
+    $('#job-files').hidden = true;
+    return;
+  }
+  for (const kind of ['input', 'output']) {
+    const items = files[kind].map((f) => h('li', {}, h('a', { href: f.url, download: f.name }, f.name), h('span', { class: 'muted small' }, ` ${fmt.bytes(f.size)}`)));
+    $(`#job-files-${kind}`).replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'none')]));
+  }
+  $('#job-files').hidden = false;
+}
+
+/** Per task per day from history (GET /history/tasks), with a bar for the day's jobs; hidden when history is off. */
+export async function loadTaskHistory() {
+  let page;
+  try {
+    page = await api('GET', '/history/tasks');
+  } catch {
+    $('#history').hidden = true;
+    return;
+  }
+  const most = Math.max(1, ...page.tasks.map((t) => t.jobs));
+  const ms = (v) => (v === null ? '-' : fmt.secs(v));
+  $('#history-tasks tbody').replaceChildren(...page.tasks.slice().reverse().map((t) => h('tr', {},
+    h('td', {}, t.day), h('td', {}, t.task), h('td', { class: 'num' }, String(t.jobs)),
+    h('td', {}, h('span', { class: 'bar', style: `width:${Math.max(1, Math.round((t.jobs / most) * 120))}px`, title: `${t.jobs} jobs` })),
+    h('td', { class: 'num' }, String(t.failed)), h('td', { class: 'num' }, `${ms(t.waitP50)} / ${ms(t.waitP95)}`),
+    h('td', { class: 'num' }, `${ms(t.durationP50)} / ${ms(t.durationP95)}`), h('td', { class: 'num' }, t.cost.toFixed(4)))));
+  if (!page.tasks.length) $('#history-tasks tbody').append(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'Nothing finished in these 7 days.')));
+  $('#history').hidden = false;
+}
+
 export async function openJob(id) {
   follow?.abort();
   follow = new AbortController();
@@ -81,6 +117,7 @@ export async function openJob(id) {
   $('#job-live').textContent = '';
   try {
     fields(await api('GET', `/jobs/${encodeURIComponent(id)}`));
+    void loadFiles(id);
   } catch (err) {
     $('#job-fields').replaceChildren(h('dt', {}, 'Error'), h('dd', {}, err.message));
     return;
@@ -103,6 +140,7 @@ export async function openJob(id) {
       } else if (event === 'end') {
         $('#job-live').textContent = `(${data.state})`;
         void api('GET', `/jobs/${encodeURIComponent(id)}`).then(fields, () => {});
+        void loadFiles(id);
       }
     },
   });

@@ -152,4 +152,5 @@ export const fmt = {
   rate(n) { return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2); },
   money(n) { return `$${n.toFixed(2)}/h`; },
   time(at) { return at ? new Date(at).toLocaleTimeString() : '-'; },
+  bytes(n) { return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`; },
 };

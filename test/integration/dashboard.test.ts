@@ -4,11 +4,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
+import { startRedis, waitFor, ROOT, FIXTURE_TASKS, type TestRedis } from '../helpers.js';
+import { startPostgres, postgresBin } from '../postgres.js';
 import { trireme, reapAll, type Proc } from './procs.js';
 import { connect } from '../../src/queue/connection.js';
 import { ReplicaRegistry } from '../../src/queue/registry.js';
@@ -20,7 +21,7 @@ let redis: TestRedis;
 let browser: Browser;
 
 async function startServe(config: string, env: Record<string, string> = {}): Promise<{ proc: Proc; base: string }> {
-  const proc = trireme(['-c', join(ROOT, 'test/fixtures', config), 'serve', '--port', '0', '--grace', '10s'], { TRIREME_REDIS_URL: redis.url, ...env });
+  const proc = trireme(['-c', config.startsWith('/') ? config : join(ROOT, 'test/fixtures', config), 'serve', '--port', '0', '--grace', '10s'], { TRIREME_REDIS_URL: redis.url, ...env });
   const base = await waitFor(() => /dashboard and API at (http:\/\/[^\s/]+)\//.exec(proc.output())?.[1], 30_000, 'serve to print its address');
   return { proc, base };
 }
@@ -151,6 +152,46 @@ describe('dashboard in Chromium', () => {
 
   // The time it takes is printed (a figure to watch, as in the README's benchmarks), not asserted: a busy machine makes
   // any wall-clock bound flaky.
+  test('a job page lists its files as download links; the jobs view shows history per task per day', { skip: postgresBin() ? false : 'PostgreSQL is not installed' }, async () => {
+    const pgs = await startPostgres();
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-dash-files-'));
+    const config = join(dir, 'trireme.yml');
+    writeFileSync(config, JSON.stringify({
+      prefix: 'dashfiles', tasks: [FIXTURE_TASKS], defaultQueue: 'work', controller: { interval: '300ms', leaseTtl: '2s' }, api: { port: 0 },
+      storage: { dir: 'files' }, history: { postgres: pgs.url },
+      pools: { light: { queues: ['work'], concurrency: 2, drainGrace: '5s', scaling: { min: 1, max: 1 } } },
+    }));
+    const s = await startServe(config);
+    try {
+      const form = new FormData();
+      form.set('task', 'fx.files');
+      form.set('file', new Blob(['hello from the dashboard test']), 'note.txt');
+      const res = await fetch(`${s.base}/jobs`, { method: 'POST', body: form });
+      const { id } = await res.json() as { id: string };
+      assert.equal(res.status, 201, id);
+      await waitFor(async () => ((await (await fetch(`${s.base}/jobs/${id}`)).json()) as { state: string }).state === 'completed', 30_000, 'the job to complete');
+      const page = await open(`${s.base}/#/jobs/${encodeURIComponent(id)}`);
+      await page.waitForSelector('#job-files-output a >> text=summary.json');
+      assert.deepEqual(await page.locator('#job-files-input a').allTextContents(), ['note.txt']);
+      const href = await page.locator('#job-files-output a', { hasText: 'upper-note.txt' }).getAttribute('href');
+      assert.equal(await (await fetch(`${s.base}${href}`)).text(), 'HELLO FROM THE DASHBOARD TEST');
+      await page.screenshot({ path: join(RESULTS, 'job-files.png'), fullPage: true });
+      // History: once the run is in PostgreSQL, the jobs view shows the task's day.
+      await waitFor(async () => ((await (await fetch(`${s.base}/history/tasks`)).json()) as { tasks: { task: string }[] }).tasks.some((t) => t.task === 'fx.files'), 30_000, 'the run in history');
+      await page.goto(`${s.base}/#/jobs`);
+      await page.reload();
+      await page.waitForSelector('#history-tasks tbody tr >> text=fx.files');
+      assert.equal(await page.locator('#history').isVisible(), true);
+      assert.match(await page.locator('#history-tasks tbody tr', { hasText: 'fx.files' }).textContent() ?? '', /fx\.files\s*1/);
+      await page.screenshot({ path: join(RESULTS, 'history.png'), fullPage: true });
+      await page.close();
+    } finally {
+      s.proc.child.kill('SIGTERM');
+      await s.proc.exited;
+      await pgs.stop();
+    }
+  });
+
   test('10 pools and 200 replicas: the overview renders every pool with its replicas and the workers table lists them all', async () => {
     const ten = await startServe('ten-pools.yml');
     const project = await loadProject(join(ROOT, 'test/fixtures/ten-pools.yml'), { TRIREME_REDIS_URL: redis.url });
