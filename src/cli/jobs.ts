@@ -23,7 +23,9 @@ export function registerJobs(program: Command): void {
     .argument('<id>')
     .option('-f, --follow', 'stream log lines and state changes until the job ends; exit 1 if it failed')
     .option('--json', 'print machine-readable JSON (with --follow: one event per line)')
-    .action(action(async (id: string, o: { follow?: boolean; json?: boolean }, cmd: Command) => run().job(cmd, id, o)));
+    .option('--files', "list the job's files on storage.dir (input/ and output/) with their sizes and paths")
+    .option('--download <dir>', "copy the job's files into <dir>/input and <dir>/output (links are skipped)")
+    .action(action(async (id: string, o: { follow?: boolean; json?: boolean; files?: boolean; download?: string }, cmd: Command) => run().job(cmd, id, o)));
 
   program.command('cancel')
     .description('cancel a job: a waiting one is removed, a running one is aborted and fails as "cancelled"')

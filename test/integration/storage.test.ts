@@ -5,13 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { startRedis, fixtureProject, waitFor, FIXTURE_TASKS, type TestRedis } from '../helpers.js';
 import { loadProject } from '../../src/project.js';
-import { trireme, reapAll } from './procs.js';
+import { trireme, reapAll, run } from './procs.js';
 import { createApi, type Api } from '../../src/api/server.js';
 import { PoolWorker } from '../../src/queue/worker.js';
 import { TriremeClient } from '../../src/queue/client.js';
@@ -158,6 +158,18 @@ describe('job files on storage.dir', () => {
       assert.doesNotMatch(b.text, /root:/);
     }
     assert.equal((await send('GET', `/jobs/${id}/files/output/nope.txt`)).status, 404);
+    // The CLI reads the same folder: a table of files, and a copy of them.
+    const cli = await run(['-c', config, 'job', id, '--files'], { TRIREME_REDIS_URL: redis.url });
+    assert.equal(cli.code, 0, cli.out);
+    assert.match(cli.out, /input\s+a\.txt\s+11\s+\S+\/jobs\/\S+\/input\/a\.txt/);
+    assert.match(cli.out, /output\s+summary\.json/);
+    const copy = join(base, 'copy');
+    const dl = await run(['-c', config, 'job', id, '--download', copy], { TRIREME_REDIS_URL: redis.url });
+    assert.equal(dl.code, 0, dl.out);
+    assert.equal(readFileSync(join(copy, 'output', 'upper-a.txt'), 'utf8'), 'HELLO FILES');
+    const bad = await run(['-c', config, 'job', '../../etc', '--files'], { TRIREME_REDIS_URL: redis.url });
+    assert.equal(bad.code, 2, bad.out);
+    assert.match(bad.out, /not a job id/);
     assert.equal((await send('GET', `/jobs/..%2F..%2Ftmp/files`)).status, 404);
   });
 

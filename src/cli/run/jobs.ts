@@ -41,7 +41,8 @@ export async function jobs(cmd: Command, o: JobsCli): Promise<void> {
   });
 }
 
-export async function job(cmd: Command, id: string, o: { follow?: boolean; json?: boolean }): Promise<void> {
+export async function job(cmd: Command, id: string, o: { follow?: boolean; json?: boolean; files?: boolean; download?: string }): Promise<void> {
+  if (o.files || o.download) { await jobFiles(cmd, id, o); return; }
   await withClient(cmd, async (client) => {
     const view = await client.getJob(id);
     if (!view) throw jobNotFound(id);
@@ -89,4 +90,35 @@ export async function retry(cmd: Command, id: string): Promise<void> {
     const r = await retryJob(client, id);
     process.stdout.write(`${id}: ${r.state}\n`);
   });
+}
+
+/** `job ID --files` / `--download DIR`: the job's folder on storage.dir, read from this host's view of it. */
+async function jobFiles(cmd: Command, id: string, o: { json?: boolean; download?: string }): Promise<void> {
+  const { JobStorage, StorageError } = await import('../../storage.js');
+  const { copyFile, mkdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const p = await project(globals(cmd));
+  const st = p.config.storage;
+  if (!st) throw new UsageError('job files need storage.dir in the config (docs/storage.md)');
+  const storage = new JobStorage(st.dir, p.baseDir);
+  let files;
+  try {
+    files = await storage.list(id);
+  } catch (e) {
+    if (e instanceof StorageError) throw new UsageError(e.message);
+    throw e;
+  }
+  const dir = storage.dirOf(id);
+  if (o.download) {
+    for (const kind of ['input', 'output'] as const) {
+      await mkdir(join(o.download, kind), { recursive: true });
+      for (const f of files[kind]) await copyFile(join(dir, kind, f.name), join(o.download, kind, f.name));
+    }
+    process.stdout.write(`copied ${files.input.length} input and ${files.output.length} output file(s) of ${id} to ${o.download}\n`);
+    return;
+  }
+  if (o.json) { process.stdout.write(`${JSON.stringify({ id, dir, ...files }, null, 2)}\n`); return; }
+  const rows = [['KIND', 'NAME', 'SIZE', 'PATH']];
+  for (const kind of ['input', 'output'] as const) for (const f of files[kind]) rows.push([kind, f.name, String(f.size), join(dir, kind, f.name)]);
+  process.stdout.write(rows.length > 1 ? table(rows) : `no files for ${id} under ${dir}\n`);
 }
