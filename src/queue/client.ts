@@ -120,6 +120,9 @@ export class TriremeClient {
     if (!q) {
       q = new Queue(name, { connection: this.redis, prefix: this.prefix });
       q.on('error', () => {});
+      // Each result being awaited (waitFor) listens for the queue closing until it settles: a thousand awaited
+      // at once are a thousand listeners, not a leak.
+      q.setMaxListeners(0);
       this.queues.set(name, q);
     }
     return q;
@@ -378,7 +381,12 @@ export class TriremeClient {
   async waitFor(id: string, timeoutMs?: number): Promise<unknown> {
     const queue = queueOfJobId(id);
     if (!queue) throw new SubmitError('invalid_option', 'id', `"${id}" is not a Trireme job id`);
-    const events = new QueueEvents(queue, { connection: bullConnection(this.redisUrl, 'trireme-client-events'), prefix: this.prefix });
+    // Read the events from the stream's last entry as of now, not from "$" when the listener first reads: its
+    // waitUntilReady() resolves before that first read (BullMQ #2874), and a job finishing in between was missed,
+    // so a wait ran out on a job long completed. With this id, an end after it is delivered, one before it is found
+    // by the state check that waitUntilFinished makes once listening.
+    const [last] = await this.redis.xrevrange(`${this.prefix}:${queue}:events`, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(queue, { connection: bullConnection(this.redisUrl, 'trireme-client-events'), prefix: this.prefix, lastEventId: last?.[0] ?? '0-0' });
     events.on('error', () => {});
     try {
       await events.waitUntilReady();

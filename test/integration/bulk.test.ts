@@ -104,4 +104,22 @@ describe('bulk submit', () => {
       assert.deepEqual([v?.result, v?.attempts, v?.starts], [i * i, 1, 1]);
     }
   });
+
+  test('results awaited 50 at a time all arrive, with no listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => { warnings.push(`${w.name}: ${w.message}`); };
+    process.on('warning', onWarning);
+    const worker = new PoolWorker({ project, pool: 'main', redisUrl: redis.url });
+    await worker.start();
+    try {
+      const jobs = await client.submitMany('fx.square', Array.from({ length: 50 }, (_, n) => ({ n })));
+      const results = await Promise.all(jobs.map((j) => client.waitFor(j.id, 60_000)));
+      assert.deepEqual(results, Array.from({ length: 50 }, (_, n) => n * n));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+    } finally {
+      process.off('warning', onWarning);
+      await worker.drain(10_000);
+    }
+  });
 });
