@@ -1,12 +1,14 @@
 /**
  * What job history costs the job path: no-op jobs/s through a Trireme replica with history off, with history on
- * (a private PostgreSQL, the recorder writing batches beside it), and with history on while PostgreSQL is stopped
+ * (a private PostgreSQL, the recorder writing batches from a process of its own, as serve does), and with history on
+ * while PostgreSQL is stopped
  * (records wait in Redis). Same Redis, same process, alternating rounds; the table shows the median of each and the
  * ratio to history off, and how long the recorder took to have every record of a round in PostgreSQL.
  *
  *   npm run bench:history [-- --jobs 20000 --rounds 3 --concurrency 50]
  */
 import { parseArgs } from 'node:util';
+import { fork } from 'node:child_process';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { buildProject } from '../src/project.js';
@@ -46,8 +48,9 @@ async function round(mode: Mode): Promise<{ rate: number; catchUpMs?: number }> 
   }
   const before = history ? Number((await db.query('SELECT count(*) FROM trireme_runs')).rows[0].count) : 0;
   if (mode === 'on, PostgreSQL stopped') await postgres.stop();
-  const recorder = history ? new HistoryRecorder({ url: postgres.url, redis: admin, prefix: PREFIX, batch: 500 }) : undefined;
-  const recording = recorder?.run();
+  // The recorder in a process of its own, as serve runs it beside the replicas.
+  const recorder = history ? fork(new URL('./history-recorder.ts', import.meta.url).pathname, [postgres.url, redis.url, PREFIX], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }) : undefined;
+  if (recorder) await new Promise((r) => recorder.once('message', r));
   const reached = new Promise<void>((resolve) => probe.reset(JOBS, resolve));
   const w = new PoolWorker({ project, pool: 'bench', redisUrl: redis.url });
   await w.start();
@@ -66,9 +69,8 @@ async function round(mode: Mode): Promise<{ rate: number; catchUpMs?: number }> 
       await new Promise((r) => setTimeout(r, 50));
     }
     catchUpMs = performance.now() - t0;
-    await recorder.stopLoop();
-    await recording;
-    await recorder.stop();
+    recorder.kill('SIGTERM');
+    await new Promise((r) => recorder.once('exit', r));
   }
   await q.obliterate({ force: true }).catch(() => {});
   await q.close();

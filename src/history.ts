@@ -14,7 +14,6 @@
  */
 import pg from 'pg';
 import type { Project } from './project.js';
-import type { RunRecord } from './core/records.js';
 import type { JobView } from './queue/client.js';
 import { keys } from './queue/keys.js';
 import type { Redis } from './queue/connection.js';
@@ -150,7 +149,7 @@ export function createPool(url: string): pg.Pool {
 }
 
 /**
- * Takes run records from Redis to PostgreSQL in batches. `tick()` does one pass (a batch, or nothing); `run()` loops
+ * Takes run records (core/records.ts RunRecord, as JSON) from Redis to PostgreSQL in batches. `tick()` does one pass (a batch, or nothing); `run()` loops
  * until stopped, backing off while PostgreSQL is away and logging the outage once, then its end.
  */
 export class HistoryRecorder {
@@ -179,12 +178,19 @@ export class HistoryRecorder {
     const key = keys.historyRuns(this.opts.prefix);
     const raw = await this.opts.redis.lrange(key, 0, this.opts.batch - 1);
     if (raw.length === 0) return 0;
-    const records: RunRecord[] = [];
-    for (const r of raw) { try { records.push(JSON.parse(r) as RunRecord); } catch { /* a record not ours: dropped with the batch */ } }
-    if (records.length) await this.pool.query(RECORD_SQL, [JSON.stringify(records), this.opts.prefix]);
+    // The records as they are, joined into one JSON array: PostgreSQL parses them (no parse and re-serialise here).
+    // A record that is not JSON would fail the batch every time: then the batch goes record by record, without it.
+    try {
+      await this.pool.query(RECORD_SQL, [`[${raw.join(',')}]`, this.opts.prefix]);
+    } catch (e) {
+      if ((e as { code?: string }).code !== '22P02') throw e;
+      const records = raw.filter((r) => { try { JSON.parse(r); return true; } catch { return false; } });
+      this.opts.logger?.warn({ dropped: raw.length - records.length }, 'history: dropped run records that are not JSON');
+      if (records.length) await this.pool.query(RECORD_SQL, [`[${records.join(',')}]`, this.opts.prefix]);
+    }
     // Only what was read: replicas append at the tail meanwhile.
     await this.opts.redis.ltrim(key, raw.length, -1);
-    this.written += records.length;
+    this.written += raw.length;
     return raw.length;
   }
 
