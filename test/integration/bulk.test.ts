@@ -122,4 +122,20 @@ describe('bulk submit', () => {
       await worker.drain(10_000);
     }
   });
+
+  test('jobs are listed newest first, as documented, across queues and pages', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await client.submit('fx.square', { n: i }, { delay: '1h' })).id);
+      await new Promise((r) => setTimeout(r, 5)); // distinct submit times
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.list({ task: 'fx.square', state: ['delayed'], limit: 2, cursor });
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+    assert.deepEqual(seen.filter((id) => ids.includes(id)), [...ids].reverse());
+  });
 });

@@ -81,6 +81,16 @@ describe('worker processes', () => {
     }
   });
 
+  test('SIGTERM to a replica with nothing running exits at once, not after its grace (10 minutes here)', async () => {
+    const w = worker('main', ['--grace', '10m']);
+    await replicasUp('main', 1);
+    w.child.kill('SIGTERM');
+    // A ceiling far below the grace: a replica that waited out its grace would miss it.
+    const exit = await Promise.race([w.exited, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 120_000).unref())]);
+    assert.notEqual(exit, 'waiting', `still draining 2 minutes after SIGTERM: ${w.output().slice(-500)}`);
+    assert.equal((exit as { code: number | null }).code, 0);
+  });
+
   test('SIGTERM with a 10 s grace: the running 3 s job completes and the worker exits 0', async () => {
     const w = worker('main', ['--grace', '10s']);
     await replicasUp('main', 1);
