@@ -11,6 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
+import { advise, emptyGaps, observeLoad, pattern, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -21,6 +22,8 @@ export interface AutoscalerMemory {
   lastBusyAt?: number;
   recommendations: { at: number; value: number }[];
   hpa: HpaMemory;
+  /** The idle gaps between bursts that keep-warm learns from (keepwarm.ts). */
+  idle?: IdleGaps;
 }
 
 export interface Decision {
@@ -53,17 +56,20 @@ export function overrideDecision(pool: string, d: Decision, desired: number, why
   return { ...d, desired, need, why, direction: directionOf(d.current, desired), reason: `${pool}: ${why}, ${d.current} -> ${desired}` };
 }
 
-export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory() });
+export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory(), idle: emptyGaps() });
 
 export function decide(pool: string, o: Observation, s: PoolSettings, mem: AutoscalerMemory, now: number): Decision {
   const current = liveReplicas(o.replicas);
   const b = bounds(s.min, s.max, s.schedules, now);
   const l = load(o);
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
+  // Keep-warm learns from fresh observations only: a Redis outage is not an idle spell.
+  const gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
+  const keepWarm = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
   const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0, need = desired): Decision => {
     const direction = directionOf(current, desired);
-    const next = { ...memory, lastBusyAt };
+    const next = { ...memory, lastBusyAt, idle: gaps };
     if (direction === 'up') next.lastUpAt = now;
     if (direction === 'down') next.lastDownAt = now;
     const full = `${why}${where}`;
@@ -110,6 +116,11 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     }
     if (l === 0) {
       const idle = now - lastBusyAt;
+      if (keepWarm) {
+        const a = advise(keepWarm, idle, current, s.startupTime, Math.min(5_000, s.startupTime));
+        if (a.action === 'hold') return hold(a.why);
+        return out(b.min, a.why, memory);
+      }
       if (idle < s.idleShutdown) {
         return hold(`idle ${formatDuration(idle)} < ${formatDuration(s.idleShutdown)}: hold`, s.idleShutdown - idle);
       }
@@ -121,6 +132,13 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
       return out(floor, `${rec.reason}, stabilised at ${floor} (window ${formatDuration(s.stabilization)})`, memory, 0, want);
     }
     return out(want, rec.reason, memory);
+  }
+  if (keepWarm && current === 0 && l === 0) {
+    // At zero between bursts: start one replica just before the next is due (speculative: need stays 0, so host
+    // capacity or the budget may refuse it for another pool's real work).
+    const a = advise(keepWarm, now - lastBusyAt, 0, s.startupTime, Math.min(5_000, s.startupTime));
+    if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(1, b.min)), a.why, memory, 0, 0);
+    return out(0, a.why, memory);
   }
   return out(current, rec.reason, memory);
 }

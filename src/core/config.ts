@@ -65,6 +65,11 @@ export const scalingSchema = z.strictObject({
   idleShutdown: duration.optional(),
   /** How long a new replica takes to serve; replicas still starting count as capacity that is coming. */
   startupTime: duration.default(5_000),
+  /**
+   * Learned keep-warm (pools at min 0; on by default there): once the idle gaps between bursts are regular, stop the
+   * last replica early and start one just before the next burst is due; until then, and when they are not, idleShutdown.
+   */
+  keepWarm: z.boolean().optional(),
   schedules: z.array(schedule).default([]),
 });
 
@@ -211,7 +216,7 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
     if (max < min) ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'max'], message: `must be >= min (${min})` });
     if (s.policy === 'hpa') {
       // The hpa policy is Kubernetes' algorithm: its timing lives in `behavior`, so these would be silently ignored.
-      for (const field of ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown'] as const) {
+      for (const field of ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown', 'keepWarm'] as const) {
         if (s[field] !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', field], message: 'the hpa policy does not read this; set scaling.behavior (scaleUp/scaleDown stabilizationWindowSeconds and policies) as for a Kubernetes HPA, or use policy target' });
         }

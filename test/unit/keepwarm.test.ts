@@ -1,0 +1,109 @@
+/**
+ * Learned keep-warm in virtual time: a pool at min 0 fed bursts through decide(), one call per 1 s control loop,
+ * with its replicas following the decisions (a started replica serves after startupTime).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../../src/core/autoscaler.js';
+import { resolveScaling, parseConfig } from '../../src/core/config.js';
+import { emptyReplicas, type Observation } from '../../src/core/observation.js';
+import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps } from '../../src/core/keepwarm.js';
+
+const settings = (scaling: Record<string, unknown>): PoolSettings => {
+  const cfg = parseConfig({ pools: { p: { queues: ['default'], concurrency: 1, scaling } } });
+  return { ...resolveScaling(cfg.pools.p.scaling), concurrency: 1 };
+};
+const S = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '60s', startupTime: '5s' });
+
+/**
+ * Runs bursts (load 2 for 10 s) starting at the given times, a loop per second, and returns every decision and, per
+ * burst, whether a replica was already serving when it began (a warm start) or not (a cold one).
+ */
+function run(burstStarts: number[], s = S): { decisions: { t: number; d: Decision }[]; warm: boolean[] } {
+  let mem: AutoscalerMemory = emptyMemory();
+  // Replicas: start time of each live one; serving once startupTime has passed.
+  let replicas: number[] = [];
+  const decisions: { t: number; d: Decision }[] = [];
+  const warm: boolean[] = [];
+  const end = burstStarts[burstStarts.length - 1] + 200_000;
+  for (let t = 0; t <= end; t += 1_000) {
+    const inBurst = burstStarts.some((b) => t >= b && t < b + 10_000);
+    if (burstStarts.includes(t)) warm.push(replicas.some((r) => t - r >= s.startupTime));
+    const serving = replicas.filter((r) => t - r >= s.startupTime).length;
+    const o: Observation = {
+      waiting: inBurst ? 2 : 0, running: 0, delayedDue: 0, arrivalRate: 0, serviceTime: 0, fresh: true,
+      replicas: { ...emptyReplicas(), idle: serving, starting: replicas.length - serving },
+    };
+    const d = decide('p', o, s, mem, t);
+    mem = d.memory;
+    decisions.push({ t, d });
+    if (d.desired > replicas.length) replicas = [...replicas, ...Array.from({ length: d.desired - replicas.length }, () => t)];
+    if (d.desired < replicas.length) replicas = replicas.slice(0, d.desired);
+  }
+  return { decisions, warm };
+}
+
+const every = (gap: number, n: number, from = 10_000) => Array.from({ length: n }, (_, i) => from + i * gap);
+
+test('regular gaps: after learning them, the pool stops early and is pre-warmed before each burst', () => {
+  // A burst every 3 minutes: 10 s of work, then 170 s idle.
+  const starts = every(180_000, 20);
+  const { decisions, warm } = run(starts);
+  // Learning: the first bursts start cold (idleShutdown 60 s has stopped the pool by then).
+  assert.deepEqual(warm.slice(0, MIN_GAPS), Array(MIN_GAPS).fill(false));
+  // Learned: every later burst finds a replica serving.
+  assert.deepEqual(warm.slice(MIN_GAPS + 1), Array(warm.length - MIN_GAPS - 1).fill(true));
+  const prewarm = decisions.find(({ d }) => /pre-warm$/.test(d.why));
+  assert.ok(prewarm, 'a pre-warm decision');
+  assert.match(prewarm.d.reason, /^p: keep-warm: next burst expected in ~\d+ s \(p5 of \d+ idle gaps\): pre-warm, 0 -> 1$/);
+  assert.equal(prewarm.d.need, 0, 'speculative: capacity may refuse it');
+  // Between bursts the replica is stopped early rather than held for a minute of idleShutdown, when that pays.
+  assert.ok(decisions.some(({ d }) => /keep-warm: .*start again \d+ s from now: to min/.test(d.why)), 'stopped early');
+  // Pre-warmed, not held: the pool is at zero for most of each gap once learned.
+  const learned = decisions.filter(({ t }) => t > starts[MIN_GAPS + 2]);
+  const atZero = learned.filter(({ d }) => d.desired === 0).length / learned.length;
+  assert.ok(atZero > 0.5, `at zero ${Math.round(atZero * 100)} % of the time`);
+});
+
+test('irregular gaps: no pattern, so idleShutdown decides as before', () => {
+  // Gaps from 20 s to 40 minutes: p99 is far more than 4x p5.
+  const gaps = [20, 2400, 45, 900, 30, 1800, 60, 2000, 25, 1500, 90, 2200].map((s) => s * 1000);
+  const starts = gaps.reduce<number[]>((acc, g) => [...acc, acc[acc.length - 1] + 10_000 + g], [10_000]);
+  const { decisions } = run(starts);
+  assert.ok(!decisions.some(({ d }) => /keep-warm/.test(d.why)), 'no keep-warm decision');
+  assert.ok(decisions.some(({ d }) => /idle 1m >= 1m: to min/.test(d.why)), 'idleShutdown stops the pool');
+  const last = decisions[decisions.length - 1].d.memory.idle!;
+  assert.equal(pattern(last), undefined);
+});
+
+test('a change of pattern is followed within the window of gaps', () => {
+  // 3-minute gaps, then 8-minute gaps.
+  const first = every(180_000, 12);
+  const second = every(480_000, WINDOW + 4, first[first.length - 1] + 480_000);
+  const { warm } = run([...first, ...second]);
+  const after = warm.slice(first.length);
+  // Once the old gaps have left the window, every burst is warm again.
+  assert.deepEqual(after.slice(WINDOW - 2), Array(after.length - WINDOW + 2).fill(true), `warm starts after the change: ${after.map((w) => (w ? 'W' : 'c')).join('')}`);
+});
+
+test('keepWarm: false, hpa, or a min above 0 leave the pool to its other settings', () => {
+  const starts = every(180_000, 14);
+  for (const s of [settings({ policy: 'threshold', min: 0, max: 2, keepWarm: false, idleShutdown: '60s', startupTime: '5s' }), settings({ policy: 'threshold', min: 1, max: 2, idleShutdown: '60s', startupTime: '5s' })]) {
+    assert.ok(!run(starts, s).decisions.some(({ d }) => /keep-warm/.test(d.why)));
+  }
+  assert.throws(() => settings({ policy: 'hpa', min: 0, max: 2, keepWarm: true }), /scaling\.keepWarm: the hpa policy does not read this/);
+});
+
+test('the gaps are learned from load observations, and only the last window is kept', () => {
+  let g = emptyGaps();
+  g = observeLoad(g, 0, 500); // idle before any load: no spell yet (waiting for the first burst is no gap)
+  assert.equal(g.idleSince, undefined);
+  g = observeLoad(g, 2, 1_000);
+  g = observeLoad(g, 0, 2_000); // idle since the last time it had load
+  assert.equal(g.idleSince, 1_000);
+  g = observeLoad(g, 3, 61_000); // load again: one gap of 60 s
+  assert.deepEqual(g.gaps, [60_000]);
+  assert.equal(g.idleSince, undefined);
+  for (let i = 0; i < WINDOW + 5; i++) g = observeLoad(observeLoad(g, 0, 100_000 + i * 10), 1, 100_000 + i * 10 + 5);
+  assert.equal(g.gaps.length, WINDOW);
+});
