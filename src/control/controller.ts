@@ -189,6 +189,7 @@ export class Controller {
         at: now, pool: view.pool, desired: d.desired, current: d.current, direction: d.direction, reason: d.reason,
         cooldownRemaining: d.cooldownRemaining, min: d.min, max: d.max, leader: this.id,
         health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`, starved: starved || undefined,
+        flapsLastHour: d.flapsLastHour || undefined,
         arrivalRate: rates.arrivalRate, completionRate: rates.completionRate, serviceTime: rates.serviceTime,
       });
     }

@@ -24,7 +24,15 @@ export interface AutoscalerMemory {
   hpa: HpaMemory;
   /** The idle gaps between bursts that keep-warm learns from (keepwarm.ts). */
   idle?: IdleGaps;
+  /** How long the pool had been idle when it last scaled down (the flap window is startupTime plus this). */
+  downIdle?: number;
+  /** When the pool flapped (a scale-up soon after a scale-down), within the last hour. */
+  flaps?: number[];
 }
+
+const HOUR = 3_600_000;
+/** Flaps in the last hour before the guard backs off: each one more doubles the hold, up to 8x. */
+const FLAPS_BEFORE_BACKOFF = 3;
 
 export interface Decision {
   desired: number;
@@ -38,6 +46,8 @@ export interface Decision {
   cooldownRemaining: number;
   /** The explanation inside `reason`, without the pool name and the `from -> to` part. */
   why: string;
+  /** Flaps in the last hour: scale-ups that came within startupTime (plus the idle time that led to the stop) of a scale-down. */
+  flapsLastHour?: number;
   /**
    * What the load alone asks for. Below `desired` when a hold (down-cooldown, idle timer, stabilisation) keeps
    * replicas the load does not need: host capacity or the budget may take those back for another pool's need.
@@ -67,13 +77,26 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
   const keepWarm = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
+  const recentFlaps = (mem.flaps ?? []).filter((t) => t > now - HOUR);
+  // The flap guard: a pool that keeps going idle-to-min only to start again soon after holds its idle replicas longer
+  // (idle shutdown x2 from the third flap in an hour, x4 from the fourth), whatever the user's timers say. Scale-downs
+  // under load keep their cooldown: holding a busy pool higher costs replica-seconds without saving cold starts.
+  const backoff = recentFlaps.length >= FLAPS_BEFORE_BACKOFF ? 2 ** Math.min(2, recentFlaps.length - FLAPS_BEFORE_BACKOFF + 1) : 1;
+  const guard = backoff > 1 ? `; flap guard: ${recentFlaps.length} flaps in the last hour, holding ${backoff}x longer` : '';
+  const idleShutdown = s.idleShutdown * backoff;
   const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0, need = desired): Decision => {
     const direction = directionOf(current, desired);
-    const next = { ...memory, lastBusyAt, idle: gaps };
-    if (direction === 'up') next.lastUpAt = now;
-    if (direction === 'down') next.lastDownAt = now;
+    const next: AutoscalerMemory = { ...memory, lastBusyAt, idle: gaps, flaps: recentFlaps };
+    if (direction === 'up') {
+      next.lastUpAt = now;
+      if (mem.lastDownAt !== undefined && now - mem.lastDownAt < s.startupTime + (mem.downIdle ?? 0)) next.flaps = [...recentFlaps, now];
+    }
+    if (direction === 'down') { next.lastDownAt = now; next.downIdle = l === 0 ? now - lastBusyAt : 0; }
     const full = `${why}${where}`;
-    return { desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max, cooldownRemaining, need: Math.min(need, desired) };
+    return {
+      desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max,
+      cooldownRemaining, need: Math.min(need, desired), flapsLastHour: next.flaps!.length,
+    };
   };
   const clamp = (n: number) => Math.min(b.max, Math.max(b.min, n));
 
@@ -121,10 +144,10 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
         if (a.action === 'hold') return hold(a.why);
         return out(b.min, a.why, memory);
       }
-      if (idle < s.idleShutdown) {
-        return hold(`idle ${formatDuration(idle)} < ${formatDuration(s.idleShutdown)}: hold`, s.idleShutdown - idle);
+      if (idle < idleShutdown) {
+        return hold(`idle ${formatDuration(idle)} < ${formatDuration(idleShutdown)}: hold${guard}`, idleShutdown - idle);
       }
-      return out(b.min, `idle ${formatDuration(idle)} >= ${formatDuration(s.idleShutdown)}: to min`, memory);
+      return out(b.min, `idle ${formatDuration(idle)} >= ${formatDuration(idleShutdown)}: to min${guard}`, memory);
     }
     const floor = Math.min(b.max, Math.max(...recommendations.map((r) => r.value)));
     if (floor > want) {

@@ -47,6 +47,8 @@ export interface StoredDecision {
   cooldownRemaining: number; min: number; max: number; leader: string; health?: string;
   /** Capacity or the budget held the pool below what its load needs (the reason says `capacity-starved`). */
   starved?: boolean;
+  /** Scale-ups within the last hour that came soon after a scale-down (the flap guard backs off from 2 on). */
+  flapsLastHour?: number;
   /** Jobs per second in (submitted) and out (finished), and mean service seconds, as the controller measured them. */
   arrivalRate: number; completionRate: number; serviceTime: number;
 }

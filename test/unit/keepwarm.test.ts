@@ -107,3 +107,22 @@ test('the gaps are learned from load observations, and only the last window is k
   for (let i = 0; i < WINDOW + 5; i++) g = observeLoad(observeLoad(g, 0, 100_000 + i * 10), 1, 100_000 + i * 10 + 5);
   assert.equal(g.gaps.length, WINDOW);
 });
+
+test('flap guard: a pool that keeps stopping only to start again soon after holds longer, and says so', () => {
+  // Short timers (idle 10 s, down-cooldown 5 s) and work that comes back 20 s after each stop: without the guard
+  // every burst would find the pool stopped moments before. keepWarm is off to see the guard alone.
+  const s = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '10s', startupTime: '15s', keepWarm: false });
+  // Bursts 40 s apart with 10 s of work: idle 30 s between them, so a 10 s idle shutdown stops the pool 20 s before
+  // the next burst, inside startupTime (15 s) plus the idle time that led to the stop (10 s).
+  const starts = every(40_000, 12);
+  const { decisions } = run(starts, s);
+  const flapsAt = decisions.map(({ d }) => d.flapsLastHour ?? 0);
+  assert.ok(Math.max(...flapsAt) >= 2, `flaps counted: ${Math.max(...flapsAt)}`);
+  const guarded = decisions.find(({ d }) => /flap guard: \d+ flaps in the last hour, holding \dx longer/.test(d.why));
+  assert.ok(guarded, 'the guard shows in the reason');
+  // Backed off: after the guard engaged, the pool is no longer stopped between bursts.
+  const after = decisions.filter(({ t }) => t > guarded.t + 40_000 && t < starts[starts.length - 1]);
+  assert.ok(after.every(({ d }) => d.desired > 0), 'held through the gaps once the guard backs off');
+  // Stops that are followed by long quiet are no flaps: the regular-gaps run above never counts one.
+  assert.equal(Math.max(...run(every(180_000, 6), settings({ policy: 'threshold', min: 0, max: 2, cooldownDown: '5s', stabilization: 0, idleShutdown: '60s', startupTime: '5s', keepWarm: false })).decisions.map(({ d }) => d.flapsLastHour ?? 0)), 0);
+});

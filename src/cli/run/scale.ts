@@ -25,7 +25,7 @@ export async function status(cmd: Command, o: { json?: boolean }): Promise<void>
       rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
         String(x.depths.waiting), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
         x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
-        x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${stale(x.decision.at)}` : '-']);
+        x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${x.decision.flapsLastHour ? `  [${x.decision.flapsLastHour} flaps in the last hour]` : ''}${stale(x.decision.at)}` : '-']);
     }
     process.stdout.write(table(rows));
     if (standbys.length) {
