@@ -27,7 +27,6 @@ import { fileRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { uploadError } from './uploads.js';
 import { JobStorage } from '../storage.js';
-import { HistoryReader } from '../history.js';
 
 export interface ApiOptions {
   project: Project;
@@ -80,7 +79,8 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, opts.project.baseDir) : undefined;
-  const history = cfg.history ? new HistoryReader(cfg.history.postgres, opts.project) : undefined;
+  // pg loads only where history is configured.
+  const history = cfg.history ? new (await import('../history.js')).HistoryReader(cfg.history.postgres, opts.project) : undefined;
   const ctx: ApiContext = {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
     followPollMs: opts.followPollMs ?? 250, storage, history,

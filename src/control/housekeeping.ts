@@ -2,7 +2,7 @@
  * What `serve` does beside the control loop while it holds the lease: take run records to PostgreSQL (history) and
  * sweep job folders on storage.dir whose job is gone or past `storage.retention`.
  */
-import { HistoryRecorder } from '../history.js';
+import type { HistoryRecorder } from '../history.js';
 import { JobStorage } from '../storage.js';
 import { TriremeClient } from '../queue/client.js';
 import { connect } from '../queue/connection.js';
@@ -15,10 +15,11 @@ const SWEEP_GRACE_MS = 3_600_000;
 
 export interface Housekeeping { recorder?: HistoryRecorder; sweep(): Promise<number>; stop(): Promise<void> }
 
-export function startHousekeeping(o: { project: Project; redisUrl: string; logger: Logger; clock: Clock; isLeader: () => boolean; sweepEveryMs?: number }): Housekeeping {
+export async function startHousekeeping(o: { project: Project; redisUrl: string; logger: Logger; clock: Clock; isLeader: () => boolean; sweepEveryMs?: number }): Promise<Housekeeping> {
   const cfg = o.project.config;
   const redis = connect(o.redisUrl, 'trireme-housekeeping');
-  const recorder = cfg.history ? new HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
+  // pg loads only where history is configured.
+  const recorder = cfg.history ? new (await import('../history.js')).HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
   const recording = recorder?.run();
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, o.project.baseDir) : undefined;
   const client = storage ? new TriremeClient(o.project, o.redisUrl) : undefined;

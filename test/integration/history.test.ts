@@ -43,7 +43,7 @@ describe('job history in PostgreSQL', { skip }, () => {
     client = new TriremeClient(project, redis.url);
     worker = new PoolWorker({ project, pool: 'main', redisUrl: redis.url });
     await worker.start();
-    house = startHousekeeping({ project, redisUrl: redis.url, logger: silentLogger, clock: systemClock, isLeader: () => true });
+    house = await startHousekeeping({ project, redisUrl: redis.url, logger: silentLogger, clock: systemClock, isLeader: () => true });
     api = await createApi({ project, redisUrl: redis.url });
     base = await api.listen('127.0.0.1', 0);
   });

@@ -94,7 +94,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   if (parent) setInterval(() => { if (parentGone(parent)) void stop('parent gone'); }, 1_000).unref();
   await controller.start();
   const { startHousekeeping } = await import('../../control/housekeeping.js');
-  started.housekeeping = startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
+  started.housekeeping = await startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
   let address: string | undefined;
   if (o.api) {
     api = await createApi({ project: p, redisUrl: url, controller, logger });
