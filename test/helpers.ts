@@ -66,6 +66,18 @@ export async function fixtureProject(pool: Record<string, unknown> = {}, extra: 
   }, { baseDir: ROOT });
 }
 
+/** mulberry32: a small seeded generator (0 <= x < 1), so a randomised test replays from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Is a process with this pid alive? */
 export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }

@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
+import { startRedis, waitFor, seeded, ROOT, type TestRedis } from '../helpers.js';
 import { trireme, reapAll, type Proc } from '../integration/procs.js';
 import { loadProject } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
@@ -35,23 +35,11 @@ export interface ChaosReport {
   submitRetries: number; recycles: number; takeovers: number;
 }
 
-/** mulberry32: a small seeded generator, so a run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const rand = rng(o.seed);
+  const rand = seeded(o.seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
   const dir = mkdtempSync(join(tmpdir(), 'trireme-chaos-'));
   const runsFile = join(dir, 'runs.log');

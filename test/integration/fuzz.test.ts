@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedis, fixtureProject, FIXTURE_TASKS, ROOT, type TestRedis } from '../helpers.js';
+import { startRedis, fixtureProject, seeded, FIXTURE_TASKS, ROOT, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
 import { buildProject } from '../../src/project.js';
 import { ConfigError } from '../../src/core/config.js';
@@ -22,17 +22,7 @@ import { ConfigError } from '../../src/core/config.js';
 const SEED = Number(process.env.TRIREME_FUZZ_SEED ?? 1);
 const ROUNDS = Number(process.env.TRIREME_FUZZ_ROUNDS ?? 1500);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(SEED);
+const rand = seeded(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 const chance = (p: number) => rand() < p;
 
