@@ -40,3 +40,8 @@ export function quantile(counts: number[], q: number): number | undefined {
   }
   return JOB_SECONDS_BUCKETS[JOB_SECONDS_BUCKETS.length - 1];
 }
+
+/** The q-quantile (0 < q <= 1) of values sorted ascending, by nearest rank (the value itself, no interpolation). */
+export function nearestRank(sorted: ArrayLike<number>, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}

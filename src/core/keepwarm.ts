@@ -8,6 +8,7 @@
  * The gaps are kept as the last WINDOW values (a ring, not a growing histogram), so a change of pattern is followed
  * within WINDOW bursts.
  */
+import { nearestRank } from './histogram.js';
 
 export const WINDOW = 30;
 /** Gaps needed before the pattern is trusted. */
@@ -36,18 +37,14 @@ export function observeLoad(g: IdleGaps, load: number, now: number): IdleGaps {
   return g.idleSince === undefined && g.lastLoadAt !== undefined ? { ...g, idleSince: g.lastLoadAt } : g;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}
-
 export interface Pattern { p5: number; p99: number; n: number }
 
 /** The pattern when it is one: enough gaps, none past MAX_GAP_MS at p99, p99 within MAX_SPREAD of p5. */
 export function pattern(g: IdleGaps): Pattern | undefined {
   if (g.gaps.length < MIN_GAPS) return undefined;
   const sorted = [...g.gaps].sort((a, b) => a - b);
-  const p5 = percentile(sorted, 0.05);
-  const p99 = percentile(sorted, 0.99);
+  const p5 = nearestRank(sorted, 0.05);
+  const p99 = nearestRank(sorted, 0.99);
   if (p99 > MAX_GAP_MS || p99 > MAX_SPREAD * Math.max(p5, 1_000)) return undefined;
   return { p5, p99, n: sorted.length };
 }

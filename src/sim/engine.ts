@@ -8,6 +8,7 @@ import type { Router } from '../core/routing.js';
 import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
 import { emptyReplicas, type Observation } from '../core/observation.js';
 import { RateTracker } from '../core/rates.js';
+import { nearestRank } from '../core/histogram.js';
 import { EventHeap } from './heap.js';
 import type { TraceJob } from './trace.js';
 
@@ -217,7 +218,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
 
 export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, price: number, events: number, changes: number, peak: number, cold = 0): PoolResult {
   const w = Float64Array.from(waitsMs).sort();
-  const pct = (q: number) => (w.length ? w[Math.min(w.length - 1, Math.ceil(q * w.length) - 1)] / 1000 : 0);
+  const pct = (q: number) => (w.length ? nearestRank(w, q) / 1000 : 0);
   return {
     jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
     replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
