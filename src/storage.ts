@@ -63,15 +63,20 @@ export class JobStorage {
     return { input, output };
   }
 
-  /** Opens one stored file for reading: regular files only, never through a link. */
-  async open(jobId: string, kind: FileKind, name: string, range?: { start: number; end: number }): Promise<{ stream: ReadStream; size: number; modified: number }> {
+  /**
+   * Opens one stored file for reading, regular files only and never through a link, at the bytes a Range header
+   * asks for (the whole file without one). An unsatisfiable range opens nothing: `stream` is then absent.
+   */
+  async open(jobId: string, kind: FileKind, name: string, rangeHeader?: string): Promise<{ stream?: ReadStream; size: number; modified: number; range: ReturnType<typeof parseRange> }> {
     checkFileName(name, 'params.name');
     const path = join(this.dirOf(jobId), kind, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info?.isFile()) throw new StorageError('not_found', `job ${jobId} has no ${kind} file "${name}"`, 'params.name');
+    const range = parseRange(rangeHeader, info.size);
+    if (range === 'unsatisfiable') return { size: info.size, modified: info.mtimeMs, range };
     const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, autoClose: true });
-    return { stream, size: info.size, modified: info.mtimeMs };
+    return { stream, size: info.size, modified: info.mtimeMs, range };
   }
 
   /** Whether this host can write the folder: a probe file written and removed. "ok" or what went wrong. */

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { contentTypeOf, parseRange, type JobStorage } from '../../storage.js';
+import { contentTypeOf, type JobStorage } from '../../storage.js';
 import { jobNotFound } from '../../queue/jobs.js';
 
 const idParams = z.strictObject({ id: z.string().min(1) });
@@ -33,23 +33,16 @@ export const fileRoutes = (ctx: ApiContext) => [
     method: 'GET', url: '/jobs/:id/files/:kind/:name', tag: 'jobs', access: 'read', params: fileParams, produces: 'application/octet-stream',
     summary: 'One file of a job, with its content type; honours a single byte Range (206)',
     handler: async ({ params, req, reply }) => {
-      const storage = storageOf(ctx);
-      // The size first (an lstat inside open), then the range against it.
-      const whole = await storage.open(params.id, params.kind, params.name);
-      const range = parseRange(req.headers.range, whole.size);
-      void reply.header('accept-ranges', 'bytes').header('content-type', contentTypeOf(params.name))
-        .header('last-modified', new Date(whole.modified).toUTCString())
-        .header('content-disposition', `${/^(text|image)\/|json/.test(contentTypeOf(params.name)) ? 'inline' : 'attachment'}; filename="${params.name.replace(/"/g, '')}"`);
-      if (range === 'unsatisfiable') {
-        whole.stream.destroy();
-        void reply.code(416).header('content-range', `bytes */${whole.size}`);
-        return reply.send();
-      }
-      if (!range) return reply.header('content-length', whole.size).send(whole.stream);
-      whole.stream.destroy();
-      const part = await storage.open(params.id, params.kind, params.name, range);
-      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${whole.size}`)
-        .header('content-length', range.end - range.start + 1).send(part.stream);
+      const file = await storageOf(ctx).open(params.id, params.kind, params.name, req.headers.range);
+      const type = contentTypeOf(params.name);
+      void reply.header('accept-ranges', 'bytes').header('content-type', type)
+        .header('last-modified', new Date(file.modified).toUTCString())
+        .header('content-disposition', `${/^(text|image)\/|json/.test(type) ? 'inline' : 'attachment'}; filename="${params.name.replace(/"/g, '')}"`);
+      const { range } = file;
+      if (range === 'unsatisfiable') return reply.code(416).header('content-range', `bytes */${file.size}`).send();
+      if (!range) return reply.header('content-length', file.size).send(file.stream);
+      return reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${file.size}`)
+        .header('content-length', range.end - range.start + 1).send(file.stream);
     },
   }),
 ];
