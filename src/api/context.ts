@@ -34,3 +34,18 @@ export function poolOr404(ctx: ApiContext, name: string, field: string): string 
   }
   return name;
 }
+
+/** The history reader; a 404 saying how to turn history on (naming `field` when a parameter asked for it) otherwise. */
+export function historyOr404(ctx: ApiContext, field?: string): HistoryReader {
+  if (!ctx.history) throw new ApiError(404, 'history_off', 'job history is off: set history.postgres in the config (docs/storage.md)', field);
+  return ctx.history;
+}
+
+/** A read from history, its failure a 503: PostgreSQL away is an outage to retry, not a bad request. */
+export async function historyRead<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (e) {
+    throw new ApiError(503, 'history_unavailable', `PostgreSQL cannot be reached right now (${(e as Error).message}); retry shortly`);
+  }
+}

@@ -1,7 +1,7 @@
 /** Jobs: submit (one or a group), look up, list, cancel, retry, and follow one live. */
 import { z } from 'zod';
 import { route } from '../route.js';
-import type { ApiContext } from '../context.js';
+import { historyOr404, historyRead, type ApiContext } from '../context.js';
 import { EventStream } from '../sse.js';
 import { ApiError } from '../errors.js';
 import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
@@ -71,14 +71,10 @@ export const jobRoutes = (ctx: ApiContext) => [
     summary: 'List jobs, newest first, filtered by state, queue, pool and task; page with `cursor`',
     handler: async ({ query }) => {
       if (query.source === 'redis') return listJobs(ctx.client, query);
-      if (!ctx.history) throw new ApiError(404, 'history_off', 'job history is off: set history.postgres in the config (docs/storage.md)', 'query.source');
+      const history = historyOr404(ctx, 'query.source');
       const before = query.cursor ? Number(query.cursor.replace(/^h/, '')) : undefined;
       if (before !== undefined && !Number.isFinite(before)) throw new ApiError(400, 'invalid_query', 'cursor: pass the cursor of the previous page', 'query.cursor');
-      try {
-        return await ctx.history.list({ task: query.task, before, limit: query.limit });
-      } catch (e) {
-        throw new ApiError(503, 'history_unavailable', `PostgreSQL cannot be reached right now (${(e as Error).message}); retry shortly`);
-      }
+      return historyRead(history.list({ task: query.task, before, limit: query.limit }));
     },
   }),
   route({
