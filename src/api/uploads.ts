@@ -15,19 +15,19 @@ import { checkFileName, StorageError, type JobStorage } from '../storage.js';
 export interface Upload { body: Record<string, unknown>; staged?: string; files: string[] }
 
 const FIELDS = new Set(['task', 'payload', 'options']);
-const staged = new WeakMap<FastifyRequest, string>();
 const uploads = new WeakMap<FastifyRequest, Upload>();
 
-/** The upload a multipart request carried, once readUpload has read it. */
+/** The upload a multipart request carried (filled in as readUpload reads it). */
 export const uploadOf = (req: FastifyRequest): Upload | undefined => uploads.get(req);
 
 /** Reads a multipart request into a submit body and staged files; refuses, with nothing kept, what breaks a rule. */
 export async function readUpload(req: FastifyRequest, storage: JobStorage | undefined, limits: { maxFiles: number; maxFileSize: number }): Promise<Upload> {
   if (!storage) throw new ApiError(400, 'storage_off', 'file uploads need storage.dir in the config (docs/storage.md); send JSON instead', 'body');
-  // Made at the first file: a request that brings none (or is refused before one) writes nothing.
-  let dir: string | undefined;
-  const body: Record<string, unknown> = {};
-  const files: string[] = [];
+  // Known from the start, so that discardUpload finds what was staged however reading ends. The staging folder is
+  // made at the first file: a request that brings none (or is refused before one) writes nothing.
+  const upload: Upload = { body: {}, files: [] };
+  uploads.set(req, upload);
+  const { body, files } = upload;
   for await (const part of req.parts()) {
     if (part.type === 'file') {
       let name: string;
@@ -38,9 +38,9 @@ export async function readUpload(req: FastifyRequest, storage: JobStorage | unde
         throw e;
       }
       if (files.includes(name)) { part.file.resume(); throw new ApiError(400, 'invalid_upload', `two files named "${name}"`, `files.${files.length}`); }
-      if (!dir) { dir = await storage.staging(); staged.set(req, dir); }
+      upload.staged ??= await storage.staging();
       // "wx": never through a link or over a file already there.
-      await pipeline(part.file, createWriteStream(join(dir, 'input', name), { flags: 'wx' }));
+      await pipeline(part.file, createWriteStream(join(upload.staged, 'input', name), { flags: 'wx' }));
       if (part.file.truncated) throw new ApiError(413, 'file_too_large', `"${name}" is larger than storage.maxFileSize (${limits.maxFileSize} bytes)`, `files.${files.length}`);
       files.push(name);
     } else {
@@ -52,8 +52,6 @@ export async function readUpload(req: FastifyRequest, storage: JobStorage | unde
       }
     }
   }
-  const upload: Upload = { body, staged: dir, files };
-  uploads.set(req, upload);
   return upload;
 }
 
@@ -69,7 +67,7 @@ export async function placeUpload(storage: JobStorage, upload: Upload, jobId: st
 
 /** Removes what a request staged and did not place (a refusal, an error): called after every multipart request. */
 export async function discardUpload(req: FastifyRequest): Promise<void> {
-  const dir = staged.get(req);
+  const dir = uploads.get(req)?.staged;
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
