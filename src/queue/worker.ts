@@ -26,7 +26,7 @@ import { within } from './deadline.js';
 import { writeManifest } from './manifest.js';
 import { parseDuration } from '../core/units.js';
 import { JobStorage } from '../storage.js';
-import type { RunRecord } from '../core/records.js';
+import { RunOutbox } from './run-outbox.js';
 
 export { RECYCLE_EXIT_CODE } from '../core/replica.js';
 /** How long a replica drained with `hold` waits to be removed by its engine before it exits by itself. */
@@ -84,6 +84,8 @@ export class PoolWorker extends EventEmitter {
   private readonly storage?: JobStorage;
   private storageStatus?: string;
   private storageProbe?: NodeJS.Timeout;
+  /** With history configured: where each run's record goes before its outcome is written. */
+  private readonly outbox?: RunOutbox;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -97,6 +99,7 @@ export class PoolWorker extends EventEmitter {
     this.log = (opts.logger ?? silentLogger).child({ pool: opts.pool, replica: this.id });
     const st = opts.project.config.storage;
     if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
+    if (opts.project.config.history) this.outbox = new RunOutbox(this.redis, opts.project.config.prefix, { id: this.id, pool: opts.pool, pricePerHour: pool.pricePerHour, concurrency: pool.concurrency }, this.log);
     this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
       kind: pool.isolation,
       size: pool.concurrency,
@@ -267,42 +270,7 @@ export class PoolWorker extends EventEmitter {
       }
       this.checkRecycle();
       // Before BullMQ writes the outcome: a run is never finished in Redis without its history record.
-      if (this.opts.project.config.history) await this.recordRun(queue, job, this.handingBack ? 'handed-back' : outcome, error, began, this.lastActivity);
-    }
-  }
-
-  private runBatch: string[] = [];
-  private runPush?: Promise<unknown>;
-
-  /**
-   * Group commit: the records of every run that finishes in this turn of the event loop go in one RPUSH, and each
-   * run waits for it (the record is in Redis before the run's outcome is). At high rates one command serves many jobs.
-   */
-  private pushRun(record: string): Promise<unknown> {
-    this.runBatch.push(record);
-    this.runPush ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
-      const batch = this.runBatch;
-      this.runBatch = [];
-      this.runPush = undefined;
-      return within(this.redis.rpush(keys.historyRuns(this.opts.project.config.prefix), ...batch), 5_000, 0);
-    });
-    return this.runPush;
-  }
-
-  /** Queues the run's history record in Redis, where the controller's recorder takes it to PostgreSQL in batches. */
-  private async recordRun(queue: string, job: Job, outcome: RunRecord['outcome'], error: unknown, began: number, ended: number): Promise<void> {
-    const maxAttempts = job.opts.attempts ?? 1;
-    const rec: RunRecord = {
-      jobId: job.id!, task: job.name, queue, pool: this.opts.pool, replica: this.id, host: HOST,
-      attempt: job.attemptsMade + 1, maxAttempts, submittedAt: job.timestamp, delay: job.opts.delay ?? 0, startedAt: began, finishedAt: ended,
-      outcome, ...(outcome === 'failed' || outcome === 'cancelled' ? { error: (error as Error)?.message ?? String(error) } : {}),
-      final: outcome === 'completed' || outcome === 'cancelled' || (outcome === 'failed' && (error instanceof UnrecoverableError || job.attemptsMade + 1 >= maxAttempts)),
-      cost: (this.pool.pricePerHour * (ended - began)) / 3_600_000 / this.pool.concurrency,
-    };
-    try {
-      await this.pushRun(JSON.stringify(rec));
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, job: job.id }, 'cannot queue the run for history');
+      await this.outbox?.record(queue, job, this.handingBack ? 'handed-back' : outcome, error, began, this.lastActivity);
     }
   }
 
