@@ -140,7 +140,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     if (l === 0) {
       const idle = now - lastBusyAt;
       if (keepWarm) {
-        const a = advise(keepWarm, idle, current, s.startupTime, Math.min(5_000, s.startupTime));
+        const a = advise(keepWarm, idle, current, s.startupTime);
         if (a.action === 'hold') return hold(a.why);
         return out(b.min, a.why, memory);
       }
@@ -159,7 +159,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   if (keepWarm && current === 0 && l === 0) {
     // At zero between bursts: start one replica just before the next is due (speculative: need stays 0, so host
     // capacity or the budget may refuse it for another pool's real work).
-    const a = advise(keepWarm, now - lastBusyAt, 0, s.startupTime, Math.min(5_000, s.startupTime));
+    const a = advise(keepWarm, now - lastBusyAt, 0, s.startupTime);
     if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(1, b.min)), a.why, memory, 0, 0);
     return out(0, a.why, memory);
   }

@@ -58,10 +58,11 @@ const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
 
 /**
  * What to do with an idle pool (no load) whose pattern is known. `idle`: how long it has been idle; `current`: its
- * live replicas; `startupTime`: how long a replica takes to serve; `margin`: one control interval, the resolution at
- * which the controller sees a burst begin.
+ * live replicas; `startupTime`: how long a replica takes to serve.
  */
-export function advise(p: Pattern, idle: number, current: number, startupTime: number, margin: number): KeepWarmAdvice {
+export function advise(p: Pattern, idle: number, current: number, startupTime: number): KeepWarmAdvice {
+  // Slack for the resolution at which the controller sees a burst begin (its loop), at most the start-up time.
+  const margin = Math.min(5_000, startupTime);
   const prewarmAt = p.p5 - startupTime - margin;
   const keepUntil = p.p99 + margin;
   const expected = `next burst expected in ~${secs(p.p5 - idle)} (p5 of ${p.n} idle gaps)`;
