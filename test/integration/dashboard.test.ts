@@ -72,6 +72,10 @@ describe('dashboard in Chromium', () => {
     assert.match(await heavy.locator('.reason').textContent() ?? '', /heavy: /);
     assert.match(await heavy.locator('.legend').textContent() ?? '', /replicas 3 .*max 3/);
     await page.waitForSelector('article[data-pool="heavy"][data-replicas="0"]', { timeout: 40_000 });
+    // The controller drains before it stores the pass's decisions, so for a tick the card can show the replicas gone
+    // beside the previous reason: wait for the reason, with the same pattern.
+    await page.waitForFunction(() => /idle .* to min|0 -> 0|-> 0/.test(document.querySelector('article[data-pool="heavy"] .reason')?.textContent ?? ''), undefined, { timeout: 15_000 })
+      .catch(() => undefined);
     assert.match(await heavy.locator('.reason').textContent() ?? '', /idle .* to min|0 -> 0|-> 0/);
     // The heavy chart drew the scale events as points.
     assert.ok(await page.locator('[data-chart="pool:heavy"] canvas').count() === 1);
