@@ -10,6 +10,8 @@
  *  - `keda-default`: KEDA's defaults: poll 30 s, cooldownPeriod 300 s, HPA v2 default behaviour on a list-length
  *    target of 5 per replica.
  *  - `static-max`: every pool at its max all the time.
+ *  - `fixed-idle`: Trireme's own policy with keep-warm off, so a pool at zero stops after its fixed `idleShutdown`
+ *    and starts only when work arrives: the reference for what learned keep-warm saves in cold starts.
  */
 import { resolveScaling, type Config } from '../core/config.js';
 import type { PoolSettings } from '../core/autoscaler.js';
@@ -17,7 +19,7 @@ import type { SimPolicy } from './engine.js';
 import { liveReplicas } from '../core/observation.js';
 import { seedDecide, seedTierOf } from './seed.js';
 
-export const BASELINES = ['seed-threshold', 'seed-stepwise', 'keda-default', 'static-max'] as const;
+export const BASELINES = ['seed-threshold', 'seed-stepwise', 'keda-default', 'static-max', 'fixed-idle'] as const;
 
 export function ownPolicy(config: Config): SimPolicy {
   return {
@@ -52,6 +54,10 @@ export function baseline(name: string, config: Config): SimPolicy {
         name, interval: 30_000, wake: false,
         settings: (pool) => ({ ...base(pool), policy: 'hpa', hpaTarget: 5, behavior: undefined }),
       };
+    case 'fixed-idle': {
+      const own = ownPolicy(config);
+      return { ...own, name, settings: (pool) => ({ ...own.settings(pool), keepWarm: false }) };
+    }
     case 'static-max':
       return { name, interval: 60_000, wake: false, settings: base, fixed: (pool) => config.pools[pool].scaling.max };
     default:
