@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { action, verb } from './common.js';
 
 /** Baseline policy names, repeated here so that `--help` does not load the simulator. */
-export const POLICY_NAMES = ['trireme', 'seed-threshold', 'seed-stepwise', 'keda-default', 'static-max'];
+export const POLICY_NAMES = ['trireme', 'seed-threshold', 'seed-stepwise', 'keda-default', 'static-max', 'fixed-idle'];
 
-export interface SimulateCli { trace: string; policy: string[]; out?: string; json?: boolean }
+export interface SimulateCli { trace: string; policy: string[]; out?: string; json?: boolean; hostCpu?: string; hostMemory?: string; hostGpu?: string }
 
 export function registerSimulate(program: Command): void {
   const run = () => verb<typeof import('./run/simulate.js')>('simulate');
@@ -15,6 +15,9 @@ export function registerSimulate(program: Command): void {
     .option('--policy <name...>', `policies to compare: ${POLICY_NAMES.join(', ')} (trireme is the config's own)`, POLICY_NAMES)
     .option('-o, --out <file>', 'also write the report: .json, .svg (chart) or .html (table and chart)')
     .option('--json', 'print the report as JSON')
+    .option('--host-cpu <n>', "CPUs of the host the local driver's pools share (the config's capacity.cpu wins; unlimited when neither is given)")
+    .option('--host-memory <size>', "memory of that host (the config's capacity.memory wins)")
+    .option('--host-gpu <n>', "GPUs of that host (the config's capacity.gpu wins)")
     .action(action(async (o: SimulateCli, cmd: Command) => run().simulate(cmd, o)));
 
   program.command('plan')

@@ -1,11 +1,13 @@
 /**
  * The discrete-event simulator: arrivals from a trace, FIFO per queue, replicas with `concurrency` slots that serve
  * after `startupTime`, the controller's loop interval and on-submit wake, drain on scale-down (only idle replicas
- * are stopped, as live). The autoscaler is core's `decide` on a virtual clock: there is no copy of policy logic here.
+ * are stopped, as live). The autoscaler is core's `decide` on a virtual clock, and host capacity and the budget are
+ * shared by core's `allocate` as the controller shares them: there is no copy of policy logic here.
  */
 import type { Config } from '../core/config.js';
 import type { Router } from '../core/routing.js';
-import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { allocate, type Limits, type Resources } from '../core/capacity.js';
 import { emptyReplicas, type Observation } from '../core/observation.js';
 import { RateTracker } from '../core/rates.js';
 import { nearestRank } from '../core/histogram.js';
@@ -34,6 +36,8 @@ export interface PoolResult {
   scaleEvents: number; directionChanges: number; peakReplicas: number;
   /** Jobs that waited for a replica to start: the replica that ran them was not ready yet when they arrived. */
   coldStarts: number;
+  /** Seconds the pool spent capacity-starved: held below what its load needs by host capacity or the budget. */
+  starvedSeconds: number;
 }
 export interface SeriesPoint { t: number; depth: number; replicas: number }
 export interface SimResult {
@@ -55,6 +59,7 @@ interface PoolState {
   replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
+  starvedMs: number; starvedSince?: number;
 }
 type Ev = { k: 'arrive'; pool: PoolState; service: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
@@ -65,6 +70,25 @@ export interface SimOptions {
   onDecision?: (pool: string, observation: Observation, now: number, decision: ReturnType<typeof decide>) => void;
   /** How long after the last job the simulation may go on, for idle pools to shut down (ms). */
   tailMs?: number;
+  /**
+   * The host the local driver's pools share, as the controller reads it from the machine. The config's `capacity`
+   * fields win, as live; a resource neither gives is not limited. The config's `budget` always applies.
+   */
+  host?: Partial<Resources>;
+}
+
+/** The limits the controller would apply (control/controller.ts `limits()`), with `host` standing in for the machine. */
+export function simLimits(config: Config, host: Partial<Resources> = {}): Limits[] {
+  const c = config.capacity;
+  const cpu = c.cpu ?? host.cpu;
+  const memory = c.memory ?? host.memory;
+  const gpu = c.gpu ?? host.gpu;
+  const limits: Limits[] = [];
+  if (cpu !== undefined || memory !== undefined || gpu !== undefined) {
+    limits.push({ scope: 'host', cpu: cpu === undefined ? undefined : cpu * c.overcommit, memory: memory === undefined ? undefined : memory * c.overcommit, gpu });
+  }
+  if (config.budget.replicas !== undefined || config.budget.cpu !== undefined || config.budget.gpu !== undefined) limits.push({ ...config.budget });
+  return limits;
 }
 
 export function simulate(config: Config, router: Router, trace: TraceJob[], policy: SimPolicy, opts: SimOptions = {}): SimResult {
@@ -73,7 +97,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     pools.set(name, {
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
       queue: [], head: 0, replicas: [], memory: emptyMemory(), rates: new RateTracker(),
-      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0,
+      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0,
     });
   }
   const heap = new EventHeap<Ev>();
@@ -102,23 +126,28 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   };
   const stop = (r: Replica) => { r.stopped = now; if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom; };
 
-  const reconcile = (p: PoolState) => {
+  const limits = simLimits(config, opts.host);
+  /** What `decide` says for one pool now; pools a wake's pass does not act on hold, their memory untouched. */
+  const decideFor = (p: PoolState, acting: boolean): Decision => {
     const rs = live(p);
-    const fixed = policy.fixed?.(p.name);
-    if (fixed !== undefined) { if (rs.length < fixed) addReplicas(p, fixed - rs.length); return; }
     const replicas = emptyReplicas();
     let running = 0;
     for (const r of rs) {
       running += r.running;
       if (r.readyAt > now) replicas.starting++; else if (r.running > 0) replicas.busy++; else replicas.idle++;
     }
-    p.rates.update(now, p.counters);
+    if (acting) p.rates.update(now, p.counters);
     const o: Observation = { waiting: p.queue.length - p.head, running, delayedDue: 0, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
     const d = policy.decide ? policy.decide(p.name, o, p.memory, now) : decide(p.name, o, policy.settings(p.name), p.memory, now);
+    if (!acting) return overrideDecision(p.name, d, d.current, 'not this pass');
     opts.onDecision?.(p.name, o, now, d);
     p.memory = d.memory;
-    let desired = d.desired;
-    if (policy.maxStep !== undefined) desired = Math.max(d.current - policy.maxStep, Math.min(d.current + policy.maxStep, desired));
+    if (policy.maxStep === undefined) return d;
+    const stepped = Math.max(d.current - policy.maxStep, Math.min(d.current + policy.maxStep, d.desired));
+    return stepped === d.desired ? d : overrideDecision(p.name, d, stepped, d.why, Math.min(d.need, stepped));
+  };
+  const apply = (p: PoolState, d: Decision, desired: number, why: string) => {
+    const rs = live(p);
     if (desired > d.current) {
       addReplicas(p, desired - d.current);
     } else if (desired < d.current) {
@@ -132,7 +161,28 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     p.events++;
     if (p.lastDir !== 0 && p.lastDir !== dir) p.changes++;
     p.lastDir = dir;
-    events.push({ t: now, pool: p.name, from: d.current, to: desired, reason: d.reason });
+    events.push({ t: now, pool: p.name, from: d.current, to: desired, reason: `${p.name}: ${why}, ${d.current} -> ${desired}` });
+  };
+  /** One controller pass: every pool decided, capacity shared by priority, the acting pools (all, or a woken one) changed. */
+  const reconcile = (only?: PoolState) => {
+    const decisions = new Map<PoolState, Decision>();
+    for (const p of pools.values()) {
+      const fixed = policy.fixed?.(p.name);
+      if (fixed !== undefined) { if (live(p).length < fixed) addReplicas(p, fixed - live(p).length); continue; }
+      decisions.set(p, decideFor(p, !only || only === p));
+    }
+    const grants = limits.length ? allocate([...decisions].map(([p, d]) => {
+      const pool = config.pools[p.name];
+      return { pool: p.name, desired: d.desired, need: d.need, min: d.min, priority: pool.priority, resources: pool.resources, scope: pool.driver.kind === 'local' ? 'host' : undefined };
+    }), limits) : undefined;
+    for (const [p, d] of decisions) {
+      if (only && only !== p) continue;
+      const g = grants?.get(p.name);
+      if (g?.starved && p.starvedSince === undefined) p.starvedSince = now;
+      if (!g?.starved && p.starvedSince !== undefined) { p.starvedMs += now - p.starvedSince; p.starvedSince = undefined; }
+      if (!g || g.granted === d.desired) { apply(p, d, d.desired, d.why); continue; }
+      apply(p, d, g.granted, `${d.why}, ${g.starved ? 'capacity-starved: ' : ''}capped at ${g.granted} by ${g.limitedBy ?? 'capacity'}`);
+    }
   };
 
   const dispatch = (p: PoolState) => {
@@ -163,7 +213,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     }
     const e = ev.value;
     if (e.k === 'tick') {
-      for (const p of pools.values()) reconcile(p);
+      reconcile();
       // Keep ticking while work remains, then while a pool is above its min (idle shutdown), up to the tail limit.
       if (pending > 0) lastJobAt = now;
       const aboveMin = !policy.fixed && [...pools.values()].some((p) => live(p).length > config.pools[p.name].scaling.min);
@@ -201,14 +251,14 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         replicaMs += until - r.startedAt;
         idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
       }
-      return summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold);
+      return { ...summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold), starvedSeconds: (p.starvedMs + (p.starvedSince === undefined ? 0 : end - p.starvedSince)) / 1000 };
     };
     const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
     const overall = summarise([...pools.values()].flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
     for (const r of Object.values(poolResults)) {
       overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
       overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
-      overall.coldStarts += r.coldStarts;
+      overall.coldStarts += r.coldStarts; overall.starvedSeconds += r.starvedSeconds;
     }
     return { overall, pools: poolResults };
   };
@@ -222,6 +272,6 @@ export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, 
   return {
     jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
     replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
-    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold,
+    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold, starvedSeconds: 0,
   };
 }

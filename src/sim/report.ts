@@ -3,7 +3,7 @@
  * chart of queue depth and replicas over time per pool and policy (SVG, so it needs no browser).
  */
 import type { Project } from '../project.js';
-import { simulate, type PoolResult, type SimResult } from './engine.js';
+import { simulate, type PoolResult, type SimOptions, type SimResult } from './engine.js';
 import { baseline, lowerBound, ownPolicy } from './policies.js';
 import type { TraceJob } from './trace.js';
 
@@ -15,11 +15,11 @@ export interface Report {
   elapsedMs: number;
 }
 
-export function runReport(project: Project, trace: TraceJob[], policies: string[], opts: { seriesStepMs?: number; now?: () => number } = {}): Report {
+export function runReport(project: Project, trace: TraceJob[], policies: string[], opts: { seriesStepMs?: number; now?: () => number; host?: SimOptions['host'] } = {}): Report {
   const clock = opts.now ?? (() => performance.now());
   const t0 = clock();
   const runs = policies.map((name) => simulate(project.config, project.router, trace,
-    name === 'trireme' ? ownPolicy(project.config) : baseline(name, project.config), { seriesStepMs: opts.seriesStepMs }));
+    name === 'trireme' ? ownPolicy(project.config) : baseline(name, project.config), { seriesStepMs: opts.seriesStepMs, host: opts.host }));
   // Charge every policy over the same span: the latest end of any run.
   const horizon = Math.max(...runs.map((r) => r.endMs));
   const results = runs.map((r) => ({ ...r, ...r.accountTo(horizon) }));
@@ -40,14 +40,14 @@ export function table(rows: string[][]): string {
 }
 
 export function policyRow(name: string, r: PoolResult): string[] {
-  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.directionChanges), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-'];
+  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.directionChanges), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-', fmt(r.starvedSeconds, 0)];
 }
 
 export function formatReport(report: Report): string {
-  const head = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'flaps', 'peak', 'cold/1k'];
-  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms`, '', 'overall', table([head, ...report.policies.map((p) => policyRow(p.policy, p.overall)), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.total, 0), '0', '-', '-', '-', '-', '-']])];
+  const head = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'flaps', 'peak', 'cold/1k', 'starved s'];
+  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms`, '', 'overall', table([head, ...report.policies.map((p) => policyRow(p.policy, p.overall)), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.total, 0), '0', '-', '-', '-', '-', '-', '-']])];
   for (const pool of Object.keys(report.lowerBound.pools)) {
-    out.push('', `pool ${pool}`, table([head, ...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.pools[pool], 0), '0', '-', '-', '-', '-', '-']]));
+    out.push('', `pool ${pool}`, table([head, ...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.pools[pool], 0), '0', '-', '-', '-', '-', '-', '-']]));
   }
   return out.join('\n');
 }

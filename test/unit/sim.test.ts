@@ -134,3 +134,54 @@ test('the CLI lists the same policies as the simulator knows (it keeps its own c
   const { BASELINES } = await import('../../src/sim/policies.js');
   assert.deepEqual(POLICY_NAMES, ['trireme', ...BASELINES]);
 });
+
+test('starvation in the simulator: the starved pool\'s job starts within one loop of the other pool\'s replicas going idle', () => {
+  // The issue's case, simulated: two pools on a 2-core host (cpu 1 a replica, overcommit 1); fast takes both cores
+  // for a burst and would keep them idle for its 5-minute idle timer; a job for slow arrives meanwhile.
+  const scaling = { policy: 'target', min: 0, max: 2, targetBacklogPerSlot: 1, startupTime: '2s', cooldownDown: 0, stabilization: 0 };
+  const config = parseConfig({
+    controller: { interval: '2s' }, defaultQueue: 'fast',
+    routes: [{ match: 'fast.*', queue: 'fast' }, { match: 'slow.*', queue: 'slow' }],
+    pools: {
+      fast: { queues: ['fast'], concurrency: 1, priority: 10, scaling: { ...scaling, idleShutdown: '5m' } },
+      slow: { queues: ['slow'], concurrency: 1, scaling: { ...scaling, idleShutdown: '1m' } },
+    },
+  });
+  const router = new Router(config.routes, config.defaultQueue, config.pools);
+  // Fast: four 10 s jobs at 0 on two replicas ready at 2 s: busy 2-22 s, idle from 22 s. Slow: one job at 5 s.
+  const trace = parseTrace('0,fast.a,10\n0,fast.a,10\n0,fast.a,10\n0,fast.a,10\n5,slow.a,1\n');
+  const fastIdleAt = 22;
+  const r = simulate(config, router, trace, ownPolicy(config), { host: { cpu: 2 } });
+  const slowStart = 5 + r.pools.slow.waitMax;
+  assert.ok(slowStart > fastIdleAt, `slow waited for the cores (started at ${slowStart} s)`);
+  assert.ok(slowStart <= fastIdleAt + 2 + 2, `slow started at ${slowStart} s: within one 2 s loop and its 2 s start-up of fast going idle at ${fastIdleAt} s`);
+  // While both cores ran fast's jobs, slow was capped and said so; then fast gave one idle core back.
+  assert.ok(r.events.some((e) => e.pool === 'fast' && e.from === 2 && e.to === 1 && /idle .* < 5m: hold, capped at 1 by cpu 2/.test(e.reason)), 'fast gave a core back');
+  const slowUp = r.events.find((e) => e.pool === 'slow' && e.to === 1)!;
+  assert.ok(slowUp.t / 1000 >= fastIdleAt && slowUp.t / 1000 <= fastIdleAt + 2, `slow's replica started at ${slowUp.t / 1000} s`);
+  // The same trace on an unlimited host: slow starts at once.
+  const free = simulate(config, router, trace, ownPolicy(config));
+  assert.equal(free.pools.slow.waitMax, 2, 'no host limit: only its own start-up');
+});
+
+test('a pool held below its need by capacity counts starved seconds; waiting for a core that runs work is starvation', () => {
+  const scaling = { policy: 'target', min: 0, max: 2, targetBacklogPerSlot: 1, startupTime: '1s', cooldownDown: 0, stabilization: 0, idleShutdown: '10s' };
+  const config = parseConfig({
+    controller: { interval: '2s' }, defaultQueue: 'fast',
+    routes: [{ match: 'fast.*', queue: 'fast' }, { match: 'slow.*', queue: 'slow' }],
+    pools: {
+      fast: { queues: ['fast'], concurrency: 1, priority: 10, scaling },
+      slow: { queues: ['slow'], concurrency: 1, scaling },
+    },
+  });
+  const router = new Router(config.routes, config.defaultQueue, config.pools);
+  // Fast's two jobs hold both cores from 1 s to 31 s; slow's job at 2 s needs a core that runs work until then.
+  const trace = parseTrace('0,fast.a,30\n0,fast.a,30\n2,slow.a,1\n');
+  const r = simulate(config, router, trace, ownPolicy(config), { host: { cpu: 2 } });
+  assert.ok(r.pools.slow.waitMax >= 29 && r.pools.slow.waitMax <= 29 + 2 + 1, `slow started within a loop and its start-up of 31 s (waited ${r.pools.slow.waitMax} s)`);
+  assert.ok(r.pools.slow.starvedSeconds >= 28 && r.pools.slow.starvedSeconds <= 31, `starved ${r.pools.slow.starvedSeconds} s`);
+  assert.equal(r.pools.fast.starvedSeconds, 0, 'the higher-priority pool got its need');
+  assert.equal(r.overall.starvedSeconds, r.pools.slow.starvedSeconds);
+  // On a 3-core host nobody waits for a core.
+  assert.equal(simulate(config, router, trace, ownPolicy(config), { host: { cpu: 3 } }).overall.starvedSeconds, 0);
+});
