@@ -15,6 +15,7 @@ export class MemoryState implements ControllerState {
   failWrites = false;
   events: ScaleEvent[] = [];
   saved: StoredDecision[][] = [];
+  learnedMap: Record<string, unknown> = {};
   loads = new Map<string, QueueLoad>();
   counts = new Map<string, Counters>();
   private wake?: (queue: string) => void;
@@ -34,6 +35,8 @@ export class MemoryState implements ControllerState {
     overrides: async () => { if (this.failOverrides) throw new Error('Connection is closed'); return this.overridesMap; },
     addEvent: async (e: ScaleEvent) => { if (this.failWrites) throw new Error('Connection is closed'); this.events.push(e); },
     saveDecisions: async (d: StoredDecision[]) => { if (this.failWrites) throw new Error('Connection is closed'); this.saved.push(d); },
+    learned: async () => structuredClone(this.learnedMap),
+    saveLearned: async (l: Record<string, unknown>) => { if (this.failWrites) throw new Error('Connection is closed'); Object.assign(this.learnedMap, structuredClone(l)); },
   };
 
   queues = {

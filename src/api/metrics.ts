@@ -97,7 +97,7 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [r],
     });
     this.droppedWrites = new Counter({
-      name: 'trireme_dropped_writes_total', help: 'Records this process\'s controller failed to write to Redis (scale events, decisions), by what and pool.',
+      name: 'trireme_dropped_writes_total', help: 'Records this process\'s controller failed to write to Redis (scale events, decisions, learned memory), by what and pool.',
       labelNames: ['what', 'pool'], registers: [r],
     });
     new Gauge({

@@ -11,7 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
-import { advise, emptyGaps, observeLoad, pattern, type IdleGaps } from './keepwarm.js';
+import { advise, emptyGaps, observeLoad, pattern, WINDOW, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -67,6 +67,35 @@ export function overrideDecision(pool: string, d: Decision, desired: number, why
 }
 
 export const emptyMemory = (): AutoscalerMemory => ({ recommendations: [], hpa: emptyHpaMemory(), idle: emptyGaps() });
+
+/**
+ * What a pool's autoscaler has learned and a new leader should go on from: keep-warm's idle gaps and the flap
+ * guard's record. Cooldowns and idle timers are not carried over: a new leader starts them afresh, which only holds
+ * a pool longer.
+ */
+export type LearnedMemory = Pick<AutoscalerMemory, 'idle' | 'flaps' | 'lastDownAt' | 'downIdle'>;
+
+export function learnedOf(m: AutoscalerMemory): LearnedMemory {
+  return { idle: m.idle, flaps: m.flaps, lastDownAt: m.lastDownAt, downIdle: m.downIdle };
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const optionalFinite = (v: unknown) => (finite(v) ? v : undefined);
+
+/** `m` with what was learned elsewhere (read back from storage, so checked field by field: anything odd is dropped). */
+export function withLearned(m: AutoscalerMemory, learned: unknown): AutoscalerMemory {
+  if (typeof learned !== 'object' || learned === null) return m;
+  const l = learned as Record<string, unknown>;
+  const idle = l.idle as Record<string, unknown> | undefined;
+  const gaps = Array.isArray(idle?.gaps) && idle.gaps.every(finite) ? idle.gaps : undefined;
+  const flaps = Array.isArray(l.flaps) && l.flaps.every(finite) ? l.flaps : undefined;
+  return {
+    ...m,
+    ...(gaps ? { idle: { gaps: gaps.slice(-WINDOW), idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt) } } : {}),
+    ...(flaps ? { flaps } : {}),
+    ...(finite(l.lastDownAt) ? { lastDownAt: l.lastDownAt, downIdle: optionalFinite(l.downIdle) } : {}),
+  };
+}
 
 export function decide(pool: string, o: Observation, s: PoolSettings, mem: AutoscalerMemory, now: number): Decision {
   const current = liveReplicas(o.replicas);

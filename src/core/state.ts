@@ -30,6 +30,9 @@ export interface ControlRecords {
   overrides(): Promise<Record<string, Override>>;
   addEvent(e: ScaleEvent): Promise<void>;
   saveDecisions(decisions: StoredDecision[]): Promise<void>;
+  /** What each pool's autoscaler learned (core/autoscaler.ts `LearnedMemory`), by pool, as the last leader left it. */
+  learned(): Promise<Record<string, unknown>>;
+  saveLearned(learned: Record<string, unknown>): Promise<void>;
 }
 
 export interface QueueSignals {

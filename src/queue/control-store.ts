@@ -42,6 +42,19 @@ export class ControlStore {
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, JSON.parse(v)]));
   }
 
+  /** What each pool's autoscaler learned (keep-warm's idle gaps, flaps), so that a new leader goes on from it. */
+  async learned(): Promise<Record<string, unknown>> {
+    const h = await this.redis.hgetall(keys.learned(this.prefix));
+    const out: Record<string, unknown> = {};
+    for (const [pool, v] of Object.entries(h)) { try { out[pool] = JSON.parse(v); } catch { /* unreadable: learned afresh */ } }
+    return out;
+  }
+
+  async saveLearned(learned: Record<string, unknown>): Promise<void> {
+    if (Object.keys(learned).length === 0) return;
+    await this.redis.hset(keys.learned(this.prefix), Object.fromEntries(Object.entries(learned).map(([pool, l]) => [pool, JSON.stringify(l)])));
+  }
+
   /** Pins a pool at `replicas` and pauses its autoscaling (`resume` gives it back to the autoscaler). */
   async setReplicas(pool: string, replicas: number): Promise<void> {
     await this.setOverride(pool, { paused: true, replicas, at: Date.now() });

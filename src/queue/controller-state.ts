@@ -33,6 +33,8 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
       overrides: () => store.overrides(),
       addEvent: (e) => store.addEvent(e),
       saveDecisions: (d) => store.saveDecisions(d),
+      learned: () => store.learned(),
+      saveLearned: (l) => store.saveLearned(l),
     },
     queues: {
       async load(pools, now) {

@@ -8,6 +8,7 @@ export const keys = {
   lease: (prefix: string) => `${prefix}:~controller-lease`,
   overrides: (prefix: string) => `${prefix}:~overrides`,
   decisions: (prefix: string) => `${prefix}:~decisions`,
+  learned: (prefix: string) => `${prefix}:~autoscaler-learned`,
   wake: (prefix: string) => `${prefix}:~wake`,
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,

@@ -148,7 +148,7 @@ test('a scale event or decisions that cannot be written are counted and the pass
   state.loads.set('a', { waiting: 1, running: 0, delayedDue: 0 });
   await controller.tick(['a']);
   assert.deepEqual(local.starts, [{ pool: 'a', count: 1 }], 'the replica started all the same');
-  assert.deepEqual(dropped, ['event:a', 'decisions:a']);
+  assert.deepEqual(dropped, ['event:a', 'learned:a', 'decisions:a']);
   await controller.stop();
 });
 
@@ -176,4 +176,49 @@ test('starvation: a pool with a job waiting gets the room of another pool\'s idl
   assert.match(last(state, 'slow')!.reason, /capacity-starved: capped at \d by cpu 2/);
   assert.equal(last(state, 'slow')!.starved, true, 'flagged for status, the API, the dashboard and doctor');
   await controller.stop();
+});
+
+test('a new leader goes on from what the last one learned: keep-warm\'s idle gaps survive a failover', async () => {
+  // Pool a at min 0 with a burst every 3 minutes: after enough gaps keep-warm decides its idle spells.
+  const keepWarm = { ...scaling, idleShutdown: 60_000, startupTime: 5_000 };
+  const pools = { a: { queues: ['a'], scaling: keepWarm } };
+  const first = await setup({ pools });
+  const { state, clock } = first;
+  const burst = async (c: Controller) => {
+    state.loads.set('a', { waiting: 1, running: 0, delayedDue: 0 });
+    await c.tick();
+    clock.advance(10_000);
+    state.loads.set('a', { waiting: 0, running: 0, delayedDue: 0 });
+    for (let t = 0; t < 170; t += 10) { await c.tick(); clock.advance(10_000); }
+  };
+  for (let i = 0; i < 10; i++) await burst(first.controller);
+  assert.match(last(state, 'a')!.reason, /keep-warm/, 'the first leader learned the pattern');
+  const gaps = (state.learnedMap.a as { idle: { gaps: number[] } }).idle.gaps;
+  assert.ok(gaps.length >= 8, `gaps kept in the shared state: ${gaps.length}`);
+  await first.controller.stop();
+
+  // A second controller on the same state (another serve taking the lease) and a third that reads nothing learned.
+  const project = await buildProject({ defaultQueue: 'a', controller: { interval: 1000 }, pools }, { baseDir: process.cwd(), tasks: false });
+  const local = new MemoryDriver('local', 'stop-replicas', state);
+  const next = new Controller({ project, state, clock, id: 'c2', drivers: { a: local }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  await burst(next);
+  assert.match(last(state, 'a')!.reason, /keep-warm: .*idle gaps/, 'the new leader decided from the learned gaps at once');
+  await next.stop();
+
+  const blank = new MemoryState();
+  const fresh = new Controller({ project, state: blank, clock, id: 'c3', drivers: { a: new MemoryDriver('local', 'stop-replicas', blank) }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  blank.loads = state.loads;
+  await burst(fresh);
+  assert.doesNotMatch(blank.saved.at(-1)!.find((d) => d.pool === 'a')!.reason, /keep-warm/, 'without them it would have started learning again');
+  await fresh.stop();
+});
+
+test('learned memory read back from storage is checked field by field', async () => {
+  const { withLearned, emptyMemory } = await import('../../src/core/autoscaler.js');
+  const m = withLearned(emptyMemory(), { idle: { gaps: [1, 'x'] }, flaps: [5, 6], lastDownAt: 'soon' });
+  assert.deepEqual(m.idle, { gaps: [] }, 'gaps with a non-number are dropped');
+  assert.deepEqual(m.flaps, [5, 6]);
+  assert.equal(m.lastDownAt, undefined);
+  assert.deepEqual(withLearned(emptyMemory(), 'garbage'), emptyMemory());
+  assert.equal(withLearned(emptyMemory(), { idle: { gaps: Array.from({ length: 50 }, (_, i) => i) } }).idle!.gaps.length, 30, 'at most the window');
 });

@@ -52,7 +52,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const cfg = p.config;
   const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
   let onReconcile: ((s: number) => void) | undefined;
-  let onDroppedWrite: ((what: 'event' | 'decisions', pool: string) => void) | undefined;
+  let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
   const controller = new Controller({
     project: p, state, drivers, clock: systemClock, logger, id,
     onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
