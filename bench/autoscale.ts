@@ -43,7 +43,7 @@ function syntheticDay(n = 100_000): TraceJob[] {
 }
 
 const AUTOSCALERS = ['seed-threshold', 'seed-stepwise', 'keda-default'];
-const SPARSE = ['sparse-heavy', 'diurnal'];
+const SPARSE = ['sparse-heavy', 'diurnal', 'scheduled-heavy'];
 const label = (f: string) => `${relative(join(root, '..'), f).startsWith('shared') ? 'shared/' : ''}${basename(f, '.csv')}`;
 const sources: [string, () => Promise<TraceJob[]>][] = [...files.map((f) => [label(f), () => readTrace(f)] as [string, () => Promise<TraceJob[]>]), ['synthetic-100k-day', async () => syntheticDay()]];
 const cold = (r: SimResult) => (r.overall.jobs ? (1000 * r.overall.coldStarts) / r.overall.jobs : 0);

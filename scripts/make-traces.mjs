@@ -85,3 +85,12 @@ write('seed-burst.csv', [0, 0.5, 1, 1.5, 2].map((t, i) => [t, 'shap.explain', 10
   poisson(r, 0, 8 * 3600, 1 / 1200, () => 1 / 1200, HEAVY, jobs);
   write('sparse-heavy.csv', jobs, 'a heavy job every ~20 minutes');
 }
+
+{
+  // A scheduled heavy job (a cron entry) every 10 minutes, starting up to 20 s late, for eight hours: sparse work
+  // whose gaps are regular, which learned keep-warm exists for.
+  const r = rng(41);
+  const jobs = [];
+  for (let t = 300; t < 8 * 3600; t += 600) jobs.push([t + 20 * r(), ...pick(r, HEAVY.slice(0, 1))]);
+  write('scheduled-heavy.csv', jobs, 'a heavy job every 10 minutes, up to 20 s late');
+}

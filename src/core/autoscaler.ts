@@ -11,7 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
-import { advise, emptyGaps, observeLoad, pattern, WINDOW, type IdleGaps } from './keepwarm.js';
+import { advise, elapsed, emptyGaps, observeLoad, pattern, WINDOW, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -91,7 +91,12 @@ export function withLearned(m: AutoscalerMemory, learned: unknown): AutoscalerMe
   const flaps = Array.isArray(l.flaps) && l.flaps.every(finite) ? l.flaps : undefined;
   return {
     ...m,
-    ...(gaps ? { idle: { gaps: gaps.slice(-WINDOW), idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt) } } : {}),
+    ...(gaps ? {
+      idle: {
+        gaps: gaps.slice(-WINDOW), idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt),
+        periods: Array.isArray(idle!.periods) && idle!.periods.every(finite) ? idle!.periods.slice(-WINDOW) : undefined, burstAt: optionalFinite(idle!.burstAt),
+      },
+    } : {}),
     ...(flaps ? { flaps } : {}),
     ...(finite(l.lastDownAt) ? { lastDownAt: l.lastDownAt, downIdle: optionalFinite(l.downIdle) } : {}),
   };
@@ -169,7 +174,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     if (l === 0) {
       const idle = now - lastBusyAt;
       if (keepWarm) {
-        const a = advise(keepWarm, idle, current, s.startupTime);
+        const a = advise(keepWarm, elapsed(keepWarm, gaps, now), current, s.startupTime);
         if (a.action === 'hold') return hold(a.why);
         return out(b.min, a.why, memory);
       }
@@ -188,7 +193,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   if (keepWarm && current === 0 && l === 0) {
     // At zero between bursts: start one replica just before the next is due (speculative: need stays 0, so host
     // capacity or the budget may refuse it for another pool's real work).
-    const a = advise(keepWarm, now - lastBusyAt, 0, s.startupTime);
+    const a = advise(keepWarm, elapsed(keepWarm, gaps, now), 0, s.startupTime);
     if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(1, b.min)), a.why, memory, 0, 0);
     return out(0, a.why, memory);
   }

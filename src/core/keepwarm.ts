@@ -6,7 +6,10 @@
  * applies. Pure and clocked: the caller passes `now`.
  *
  * The gaps are kept as the last WINDOW values (a ring, not a growing histogram), so a change of pattern is followed
- * within WINDOW bursts.
+ * within WINDOW bursts. Two measures are kept: the idle gap (the end of one burst to the start of the next, as in the
+ * paper) and the period (the start of one burst to the start of the next). Work that comes on a schedule (a cron
+ * entry every 10 minutes) has regular periods whatever its bursts last, while work that follows the end of earlier
+ * work has regular gaps; the tighter of the two is used, and a reason names which.
  */
 import { nearestRank } from './histogram.js';
 
@@ -25,6 +28,10 @@ export interface IdleGaps {
   idleSince?: number;
   /** The last time the pool had load: an idle spell counts only after one (the wait before the first burst is no gap). */
   lastLoadAt?: number;
+  /** The last WINDOW periods between burst starts, ms, oldest first. */
+  periods?: number[];
+  /** When the current (or last) burst began. */
+  burstAt?: number;
 }
 
 export const emptyGaps = (): IdleGaps => ({ gaps: [] });
@@ -32,21 +39,41 @@ export const emptyGaps = (): IdleGaps => ({ gaps: [] });
 /** Updates the gaps with this observation: an idle spell that ends (load again) is one gap. */
 export function observeLoad(g: IdleGaps, load: number, now: number): IdleGaps {
   if (load > 0) {
-    return { gaps: g.idleSince === undefined ? g.gaps : [...g.gaps, now - g.idleSince].slice(-WINDOW), lastLoadAt: now };
+    if (g.idleSince === undefined) return { ...g, lastLoadAt: now, burstAt: g.burstAt ?? now };
+    // A burst begins: one more gap, and one more period when an earlier burst's start is known.
+    const periods = g.burstAt === undefined ? (g.periods ?? []) : [...(g.periods ?? []), now - g.burstAt].slice(-WINDOW);
+    return { gaps: [...g.gaps, now - g.idleSince].slice(-WINDOW), periods, lastLoadAt: now, burstAt: now };
   }
   return g.idleSince === undefined && g.lastLoadAt !== undefined ? { ...g, idleSince: g.lastLoadAt } : g;
 }
 
-export interface Pattern { p5: number; p99: number; n: number }
+/** `basis`: what p5 and p99 are measured from: the end of the last burst (`idle`) or its start (`start`). */
+export interface Pattern { p5: number; p99: number; n: number; basis: 'idle' | 'start' }
 
-/** The pattern when it is one: enough gaps, none past MAX_GAP_MS at p99, p99 within MAX_SPREAD of p5. */
-export function pattern(g: IdleGaps): Pattern | undefined {
-  if (g.gaps.length < MIN_GAPS) return undefined;
-  const sorted = [...g.gaps].sort((a, b) => a - b);
+function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern | undefined {
+  if (!values || values.length < MIN_GAPS) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
   const p5 = nearestRank(sorted, 0.05);
   const p99 = nearestRank(sorted, 0.99);
   if (p99 > MAX_GAP_MS || p99 > MAX_SPREAD * Math.max(p5, 1_000)) return undefined;
-  return { p5, p99, n: sorted.length };
+  return { p5, p99, n: sorted.length, basis };
+}
+
+/**
+ * The pattern when there is one: enough gaps (or periods), none past MAX_GAP_MS at p99, p99 within MAX_SPREAD of p5;
+ * of the two, the one whose p5-p99 window is narrower (a replica kept warm across it costs less); gaps on a tie.
+ */
+export function pattern(g: IdleGaps): Pattern | undefined {
+  const idle = regular(g.gaps, 'idle');
+  const start = regular(g.periods, 'start');
+  if (!idle || !start) return idle ?? start;
+  return start.p99 - start.p5 < idle.p99 - idle.p5 ? start : idle;
+}
+
+/** How far into the expected gap the pool is now, on the pattern's own basis. */
+export function elapsed(p: Pattern, g: IdleGaps, now: number): number {
+  const from = p.basis === 'start' ? g.burstAt : (g.idleSince ?? g.lastLoadAt);
+  return from === undefined ? 0 : now - from;
 }
 
 export type KeepWarmAdvice =
@@ -57,16 +84,17 @@ export type KeepWarmAdvice =
 const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
 
 /**
- * What to do with an idle pool (no load) whose pattern is known. `idle`: how long it has been idle; `current`: its
- * live replicas; `startupTime`: how long a replica takes to serve.
+ * What to do with an idle pool (no load) whose pattern is known. `idle`: how far into the gap it is, on the pattern's
+ * basis (`elapsed`); `current`: its live replicas; `startupTime`: how long a replica takes to serve.
  */
 export function advise(p: Pattern, idle: number, current: number, startupTime: number): KeepWarmAdvice {
   // Slack for the resolution at which the controller sees a burst begin (its loop), at most the start-up time.
   const margin = Math.min(5_000, startupTime);
   const prewarmAt = p.p5 - startupTime - margin;
   const keepUntil = p.p99 + margin;
-  const expected = `next burst expected in ~${secs(p.p5 - idle)} (p5 of ${p.n} idle gaps)`;
-  if (idle >= keepUntil) return { action: 'stop', why: `keep-warm: idle ${secs(idle)} past p99 ${secs(p.p99)} of ${p.n} idle gaps: to min` };
+  const of = p.basis === 'idle' ? `${p.n} idle gaps` : `${p.n} periods between burst starts`;
+  const expected = `next burst expected in ~${secs(p.p5 - idle)} (p5 of ${of})`;
+  if (idle >= keepUntil) return { action: 'stop', why: `keep-warm: ${p.basis === 'idle' ? 'idle' : 'since the last burst began'} ${secs(idle)} past p99 ${secs(p.p99)} of ${of}: to min` };
   if (current > 0) {
     // Stopping is worth it only when the replica would sit idle longer than a restart costs.
     if (prewarmAt - idle > Math.max(startupTime, 30_000)) return { action: 'stop', why: `keep-warm: ${expected}; start again ${secs(prewarmAt - idle)} from now: to min` };

@@ -19,7 +19,7 @@ const S = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, s
  * Runs bursts (load 2 for 10 s) starting at the given times, a loop per second, and returns every decision and, per
  * burst, whether a replica was already serving when it began (a warm start) or not (a cold one).
  */
-function run(burstStarts: number[], s = S): { decisions: { t: number; d: Decision }[]; warm: boolean[] } {
+function run(burstStarts: number[], s = S, lengthOf: (i: number) => number = () => 10_000): { decisions: { t: number; d: Decision }[]; warm: boolean[] } {
   let mem: AutoscalerMemory = emptyMemory();
   // Replicas: start time of each live one; serving once startupTime has passed.
   let replicas: number[] = [];
@@ -27,7 +27,7 @@ function run(burstStarts: number[], s = S): { decisions: { t: number; d: Decisio
   const warm: boolean[] = [];
   const end = burstStarts[burstStarts.length - 1] + 200_000;
   for (let t = 0; t <= end; t += 1_000) {
-    const inBurst = burstStarts.some((b) => t >= b && t < b + 10_000);
+    const inBurst = burstStarts.some((b, i) => t >= b && t < b + lengthOf(i));
     if (burstStarts.includes(t)) warm.push(replicas.some((r) => t - r >= s.startupTime));
     const serving = replicas.filter((r) => t - r >= s.startupTime).length;
     const o: Observation = {
@@ -84,6 +84,32 @@ test('a change of pattern is followed within the window of gaps', () => {
   const after = warm.slice(first.length);
   // Once the old gaps have left the window, every burst is warm again.
   assert.deepEqual(after.slice(WINDOW - 2), Array(after.length - WINDOW + 2).fill(true), `warm starts after the change: ${after.map((w) => (w ? 'W' : 'c')).join('')}`);
+});
+
+test('scheduled work: bursts that start every 4 minutes but last 10 s to 2 minutes are kept warm by their periods', () => {
+  // Idle gaps run from 2 to 3m50s (their p5-p99 window is ~110 s wide); the periods between burst starts are all
+  // 240 s, a window of 0 s: the starts are the pattern.
+  const lengths = [10_000, 120_000, 40_000, 90_000, 20_000, 60_000];
+  const starts = every(240_000, 24);
+  const { decisions, warm } = run(starts, S, (i) => lengths[i % lengths.length]);
+  const last = decisions[decisions.length - 1].d.memory.idle!;
+  assert.equal(pattern(last)?.basis, 'start');
+  assert.ok(decisions.some(({ d }) => /keep-warm: next burst expected in ~\d+ s \(p5 of \d+ periods between burst starts\): pre-warm, 0 -> 1$/.test(d.reason)), 'pre-warmed from the periods');
+  assert.deepEqual(warm.slice(MIN_GAPS + 2), Array(warm.length - MIN_GAPS - 2).fill(true), `warm starts once learned: ${warm.map((w) => (w ? 'W' : 'c')).join('')}`);
+  // And cheaper than holding through each gap: the pool is at zero for a good part of the time once learned.
+  const learned = decisions.filter(({ t }) => t > starts[MIN_GAPS + 2]);
+  assert.ok(learned.filter(({ d }) => d.desired === 0).length / learned.length > 0.2, 'stopped between bursts');
+});
+
+test('periods are learned from burst starts', () => {
+  let g = emptyGaps();
+  g = observeLoad(g, 1, 0);
+  g = observeLoad(g, 1, 5_000);
+  g = observeLoad(g, 0, 30_000);
+  g = observeLoad(g, 1, 100_000);
+  assert.deepEqual(g.periods, [100_000], 'from the first burst\'s start to the next');
+  assert.deepEqual(g.gaps, [95_000], 'from the first burst\'s end to the next start');
+  assert.equal(g.burstAt, 100_000);
 });
 
 test('keepWarm: false, hpa, or a min above 0 leave the pool to its other settings', () => {
