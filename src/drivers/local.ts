@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Project } from '../project.js';
-import type { PoolConfig } from '../core/config.js';
+import { standbyGroupOf, type PoolConfig } from '../core/config.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../paths.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -101,9 +101,7 @@ export class LocalDriver implements Driver {
 
   /** Which standby serves a pool: its own when its environment must be set before its code loads, else the host's. */
   private groupOf(name: string): string | undefined {
-    const p = this.pool(name);
-    if (this.opts.standbys === false || !(p.standby ?? p.scaling.min === 0)) return undefined;
-    return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
+    return this.opts.standbys === false ? undefined : standbyGroupOf(name, this.pool(name));
   }
 
   /** Keeps one standby per group that some pool uses; called on every controller pass and after each start. */

@@ -1,7 +1,8 @@
 /**
- * The discrete-event simulator: arrivals from a trace, FIFO per queue, replicas with `concurrency` slots that serve
- * after `startupTime`, the controller's loop interval and on-submit wake, drain on scale-down (only idle replicas
- * are stopped, as live). The autoscaler is core's `decide` on a virtual clock, and host capacity and the budget are
+ * The discrete-event simulator: arrivals from a trace (with their priorities and delays), each pool's queues taking
+ * turns with BullMQ's order inside each (sim/queues.ts), replicas with `concurrency` slots that serve after
+ * `startupTime` (or at once from a standby, for the local driver's pools that keep one), the controller's loop
+ * interval and on-submit wake, drain on scale-down (only idle replicas are stopped, as live). The autoscaler is core's `decide` on a virtual clock, and host capacity and the budget are
  * shared by core's `allocate` as the controller shares them: there is no copy of policy logic here.
  */
 import type { Config } from '../core/config.js';
@@ -12,6 +13,7 @@ import { emptyReplicas, type Observation } from '../core/observation.js';
 import { RateTracker } from '../core/rates.js';
 import { nearestRank } from '../core/histogram.js';
 import { EventHeap } from './heap.js';
+import { PoolQueues } from './queues.js';
 import type { TraceJob } from './trace.js';
 
 export interface SimPolicy {
@@ -25,6 +27,12 @@ export interface SimPolicy {
   maxStep?: number;
   /** A fixed replica count instead of autoscaling. */
   fixed?: (pool: string) => number;
+  /**
+   * The standby group a pool's replicas start from (Trireme's local driver: a pool's own when it has an environment
+   * or GPUs, else the host's), or undefined when it keeps none. A ready standby serves `standbyStartMs` after a start
+   * instead of `startupTime`, and is replaced, ready `startupTime` later.
+   */
+  standby?: (pool: string) => string | undefined;
   /** A baseline's own decision instead of core's `decide` (the seed autoscaler, which is not Trireme's). */
   decide?: (pool: string, o: Observation, memory: AutoscalerMemory, now: number) => Decision;
 }
@@ -55,13 +63,15 @@ export interface SimResult {
 interface Replica { startedAt: number; readyAt: number; running: number; stopped?: number; idleFrom: number; idleMs: number }
 interface PoolState {
   name: string; concurrency: number; startup: number; price: number;
-  queue: { arrival: number; service: number }[]; head: number;
+  waiting: PoolQueues;
+  /** When the delayed jobs submitted to this pool become runnable, ms (their count within startupTime is `delayedDue`). */
+  delayed: number[];
   replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
   starvedMs: number; starvedSince?: number;
 }
-type Ev = { k: 'arrive'; pool: PoolState; service: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
+type Ev = { k: 'arrive'; pool: PoolState; queue: string; service: number; priority: number; delay: number; index: number } | { k: 'due'; pool: PoolState; queue: string; service: number; priority: number; index: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
 export interface SimOptions {
   /** Sample queue depth and replicas this often (ms) for charts; no series when left out. */
@@ -75,6 +85,10 @@ export interface SimOptions {
    * fields win, as live; a resource neither gives is not limited. The config's `budget` always applies.
    */
   host?: Partial<Resources>;
+  /** Called as each job starts on a replica (for tests): its pool, its index in the (time-sorted) trace, the time. */
+  onStart?: (pool: string, index: number, now: number) => void;
+  /** How long a replica started from a ready standby takes to serve, ms (default 50; bench:startup measured 21 ms p50, 33 ms p95). */
+  standbyStartMs?: number;
 }
 
 /** The limits the controller would apply (control/controller.ts `limits()`), with `host` standing in for the machine. */
@@ -96,15 +110,16 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   for (const [name, p] of Object.entries(config.pools)) {
     pools.set(name, {
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
-      queue: [], head: 0, replicas: [], memory: emptyMemory(), rates: new RateTracker(),
+      waiting: new PoolQueues(), delayed: [], replicas: [], memory: emptyMemory(), rates: new RateTracker(),
       counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0,
     });
   }
   const heap = new EventHeap<Ev>();
-  for (const job of trace) {
-    const pool = router.poolFor(router.queueFor(job.task));
-    if (!pool) throw new Error(`task "${job.task}" routes to a queue no pool serves`);
-    heap.push(job.t * 1000, { k: 'arrive', pool: pools.get(pool)!, service: job.service * 1000 });
+  for (const [index, job] of trace.entries()) {
+    const queue = router.queueFor(job.task, job.queue);
+    const pool = router.poolFor(queue);
+    if (!pool) throw new Error(`task "${job.task}" routes to queue "${queue}", which no pool serves`);
+    heap.push(job.t * 1000, { k: 'arrive', pool: pools.get(pool)!, queue, service: job.service * 1000, priority: job.priority ?? 0, delay: (job.delay ?? 0) * 1000, index });
   }
   const events: SimResult['events'] = [];
   const series: Record<string, SeriesPoint[]> = Object.fromEntries([...pools.keys()].map((n) => [n, []]));
@@ -116,9 +131,18 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   const tail = opts.tailMs ?? 24 * 3_600_000;
 
   const live = (p: PoolState) => p.replicas.filter((r) => r.stopped === undefined);
+  // Each standby group's next standby: ready from this time (a group absent from the map has one ready from the start).
+  const standbyReadyAt = new Map<string, number>();
+  const standbyStart = opts.standbyStartMs ?? 50;
   const addReplicas = (p: PoolState, n: number) => {
+    const group = policy.standby?.(p.name);
     for (let i = 0; i < n; i++) {
-      const r: Replica = { startedAt: now, readyAt: now + p.startup, running: 0, idleFrom: now + p.startup, idleMs: 0 };
+      let ready = now + p.startup;
+      if (group !== undefined && (standbyReadyAt.get(group) ?? 0) <= now) {
+        ready = now + Math.min(standbyStart, p.startup);
+        standbyReadyAt.set(group, now + p.startup);
+      }
+      const r: Replica = { startedAt: now, readyAt: ready, running: 0, idleFrom: ready, idleMs: 0 };
       p.replicas.push(r);
       heap.push(r.readyAt, { k: 'ready', pool: p });
     }
@@ -137,7 +161,9 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       if (r.readyAt > now) replicas.starting++; else if (r.running > 0) replicas.busy++; else replicas.idle++;
     }
     if (acting) p.rates.update(now, p.counters);
-    const o: Observation = { waiting: p.queue.length - p.head, running, delayedDue: 0, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
+    // As live (queue/counts.ts): delayed jobs due within the pool's start-up time count as load.
+    const delayedDue = p.delayed.reduce((n, due) => n + (due <= now + p.startup ? 1 : 0), 0);
+    const o: Observation = { waiting: p.waiting.size, running, delayedDue, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
     const d = policy.decide ? policy.decide(p.name, o, p.memory, now) : decide(p.name, o, policy.settings(p.name), p.memory, now);
     if (!acting) return overrideDecision(p.name, d, d.current, 'not this pass');
     opts.onDecision?.(p.name, o, now, d);
@@ -186,20 +212,20 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   };
 
   const dispatch = (p: PoolState) => {
-    if (p.head >= p.queue.length) return;
+    if (p.waiting.size === 0) return;
     for (const r of p.replicas) {
       if (r.stopped !== undefined || r.readyAt > now) continue;
-      while (r.running < p.concurrency && p.head < p.queue.length) {
-        const job = p.queue[p.head++];
+      while (r.running < p.concurrency && p.waiting.size > 0) {
+        const job = p.waiting.shift()!;
         if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom;
         r.running++;
         p.waits.push(now - job.arrival);
+        opts.onStart?.(p.name, job.index, now);
         if (r.readyAt > job.arrival) p.cold++;
         heap.push(now + job.service, { k: 'finish', pool: p, r, service: job.service });
       }
-      if (p.head >= p.queue.length) break;
+      if (p.waiting.size === 0) break;
     }
-    if (p.head > 1024 && p.head * 2 > p.queue.length) { p.queue = p.queue.slice(p.head); p.head = 0; }
   };
 
   heap.push(0, { k: 'tick' });
@@ -207,7 +233,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     now = ev.t;
     if (step) {
       while (nextSample <= now) {
-        for (const p of pools.values()) series[p.name].push({ t: nextSample / 1000, depth: p.queue.length - p.head + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
+        for (const p of pools.values()) series[p.name].push({ t: nextSample / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
         nextSample += step;
       }
     }
@@ -218,10 +244,16 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       if (pending > 0) lastJobAt = now;
       const aboveMin = !policy.fixed && [...pools.values()].some((p) => live(p).length > config.pools[p.name].scaling.min);
       if (pending > 0 || (aboveMin && now - lastJobAt < tail)) heap.push(now + policy.interval, { k: 'tick' });
-    } else if (e.k === 'arrive') {
+    } else if (e.k === 'arrive' && e.delay > 0) {
+      // Delayed: counted as submitted now, runnable (and waiting, for its wait figure) from its due time.
+      e.pool.counters.submitted++;
+      e.pool.delayed.push(now + e.delay);
+      heap.push(now + e.delay, { k: 'due', pool: e.pool, queue: e.queue, service: e.service, priority: e.priority, index: e.index });
+    } else if (e.k === 'arrive' || e.k === 'due') {
       const p = e.pool;
-      p.queue.push({ arrival: now, service: e.service });
-      p.counters.submitted++;
+      if (e.k === 'due') p.delayed.splice(p.delayed.indexOf(now), 1);
+      else p.counters.submitted++;
+      p.waiting.push(e.queue, { arrival: now, service: e.service, index: e.index }, e.priority);
       // Decide after every arrival of this instant has been queued, as the live wake sees a whole burst.
       if (policy.wake && live(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
       dispatch(p);
@@ -242,7 +274,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     }
   }
   // Samples are taken before each event; record the state the last event left, or a chart misses the final step.
-  if (step) for (const p of pools.values()) series[p.name].push({ t: now / 1000, depth: p.queue.length - p.head + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
+  if (step) for (const p of pools.values()) series[p.name].push({ t: now / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
   const account = (end: number) => {
     const result = (p: PoolState): PoolResult => {
       let replicaMs = 0; let idleMs = 0;

@@ -13,7 +13,7 @@
  *  - `fixed-idle`: Trireme's own policy with keep-warm off, so a pool at zero stops after its fixed `idleShutdown`
  *    and starts only when work arrives: the reference for what learned keep-warm saves in cold starts.
  */
-import { resolveScaling, type Config } from '../core/config.js';
+import { resolveScaling, standbyGroupOf, type Config } from '../core/config.js';
 import type { PoolSettings } from '../core/autoscaler.js';
 import type { SimPolicy } from './engine.js';
 import { liveReplicas } from '../core/observation.js';
@@ -27,6 +27,7 @@ export function ownPolicy(config: Config): SimPolicy {
     interval: config.controller.interval,
     wake: true,
     settings: (pool) => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency }),
+    standby: (pool) => standbyGroupOf(pool, config.pools[pool]),
   };
 }
 

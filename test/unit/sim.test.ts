@@ -18,7 +18,7 @@ const setup = (heavy: Record<string, unknown>, controller: Record<string, unknow
 };
 
 test('one job, one replica, startup 30 s: the job waits exactly 30 s', () => {
-  const { config, router } = setup({ scaling: { min: 0, max: 1, startupTime: '30s', idleShutdown: '1m', cooldownDown: 0, stabilization: 0 } });
+  const { config, router } = setup({ standby: false, scaling: { min: 0, max: 1, startupTime: '30s', idleShutdown: '1m', cooldownDown: 0, stabilization: 0 } });
   const r = simulate(config, router, parseTrace('t_seconds,task,service_seconds\n0,shap.explain,10\n'), ownPolicy(config));
   assert.equal(r.overall.jobs, 1);
   assert.equal(r.overall.waitMax, 30);
@@ -30,7 +30,7 @@ test('one job, one replica, startup 30 s: the job waits exactly 30 s', () => {
 });
 
 test('the seed scenario: five 2-minute heavy jobs on a pool at zero, max 4', () => {
-  const { config, router } = setup({ scaling: { policy: 'threshold', min: 0, max: 4, scaleUpThreshold: 1, scaleDownThreshold: 0, startupTime: '10s', cooldownDown: '10m', idleShutdown: '15m', stabilization: 0 } });
+  const { config, router } = setup({ standby: false, scaling: { policy: 'threshold', min: 0, max: 4, scaleUpThreshold: 1, scaleDownThreshold: 0, startupTime: '10s', cooldownDown: '10m', idleShutdown: '15m', stabilization: 0 } });
   const trace = parseTrace('0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n0,shap.explain,120\n');
   const r = simulate(config, router, trace, ownPolicy(config));
   // The fifth job ends at 250 s; the last tick with load is at 248 s; 15 idle minutes later, at 1148 s, to zero.
@@ -143,8 +143,8 @@ test('starvation in the simulator: the starved pool\'s job starts within one loo
     controller: { interval: '2s' }, defaultQueue: 'fast',
     routes: [{ match: 'fast.*', queue: 'fast' }, { match: 'slow.*', queue: 'slow' }],
     pools: {
-      fast: { queues: ['fast'], concurrency: 1, priority: 10, scaling: { ...scaling, idleShutdown: '5m' } },
-      slow: { queues: ['slow'], concurrency: 1, scaling: { ...scaling, idleShutdown: '1m' } },
+      fast: { queues: ['fast'], concurrency: 1, priority: 10, standby: false, scaling: { ...scaling, idleShutdown: '5m' } },
+      slow: { queues: ['slow'], concurrency: 1, standby: false, scaling: { ...scaling, idleShutdown: '1m' } },
     },
   });
   const router = new Router(config.routes, config.defaultQueue, config.pools);
@@ -184,4 +184,59 @@ test('a pool held below its need by capacity counts starved seconds; waiting for
   assert.equal(r.overall.starvedSeconds, r.pools.slow.starvedSeconds);
   // On a 3-core host nobody waits for a core.
   assert.equal(simulate(config, router, trace, ownPolicy(config), { host: { cpu: 3 } }).overall.starvedSeconds, 0);
+});
+
+test('a standby: the first replica from zero serves at once, the next start pays startupTime until the standby is back', () => {
+  const { config, router } = setup({ env: { OMP_NUM_THREADS: '1' }, scaling: { min: 0, max: 2, startupTime: '30s', idleShutdown: '10s', cooldownDown: 0, stabilization: 0 } });
+  // Job 1 at 0 s wakes the pool from its standby (50 ms); job 2 at 1 s needs a second replica: the standby is being
+  // replaced until 30 s, so that one takes the full startupTime. After an idle stop, job 3 at 200 s finds a standby
+  // again (waits 50 ms).
+  const r = simulate(config, router, parseTrace('0,shap.explain,60\n1,shap.explain,5\n200,shap.explain,5\n'), ownPolicy(config));
+  assert.equal(r.pools.heavy.waitP50, 0.05);
+  // The second replica starts at the next loop (2 s) and pays the full 30 s: job 2 waits 31 s.
+  assert.equal(r.pools.heavy.waitMax, 31, 'the second replica paid startupTime');
+  assert.equal(simulate(config, router, parseTrace('0,shap.explain,1\n'), ownPolicy(config), { standbyStartMs: 20 }).overall.waitMax, 0.02);
+  // Baselines are other systems: no standby.
+  assert.equal(simulate(config, router, parseTrace('0,shap.explain,1\n'), { ...ownPolicy(config), standby: undefined }).overall.waitMax, 30);
+  const off = setup({ standby: false, scaling: { min: 0, max: 2, startupTime: '30s' } });
+  assert.equal(simulate(off.config, off.router, parseTrace('0,shap.explain,1\n'), ownPolicy(off.config)).overall.waitMax, 30, 'standby: false');
+});
+
+test('queues of a pool take turns, BullMQ\'s order inside each: no priority first, then priority 1, 2, ...; delays count from their due time', () => {
+  const config = parseConfig({
+    controller: { interval: '2s' }, defaultQueue: 'a',
+    routes: [{ match: 'a.*', queue: 'a' }, { match: 'b.*', queue: 'b' }],
+    pools: { p: { queues: ['a', 'b'], concurrency: 1, standby: false, scaling: { min: 1, max: 1, startupTime: '5s' } } },
+  });
+  const router = new Router(config.routes, config.defaultQueue, config.pools);
+  // One slot (up at 5 s); everything submitted at 0 except a job delayed by 100 s. Lines 0-6 in the trace.
+  const trace = parseTrace([
+    't_seconds,task,service_seconds,priority,delay_seconds,queue',
+    '0,a.x,1,3,,', '0,a.x,2,,,', '0,a.x,4,1,,', '0,a.x,8,,,', '0,b.x,16,,,', '0,x.x,32,,,b', '0,a.x,10,,100,',
+  ].join('\n'));
+  const started: [number, number][] = [];
+  const r = simulate(config, router, trace, ownPolicy(config), { onStart: (_p, index, now) => started.push([index, now / 1000]) });
+  // a and b alternate (b's second job came by its explicit queue); inside a, the two without priority in order,
+  // then priority 1, then 3. The delayed job is due at 100 s and starts then, on the slot free since 68 s.
+  assert.deepEqual(started, [[1, 5], [4, 7], [3, 23], [5, 31], [2, 63], [0, 67], [6, 100]]);
+  assert.equal(r.pools.p.waitMax, 67);
+  assert.equal(r.pools.p.waitP50, 23, 'the delayed job\'s wait counts from its due time (0 s)');
+});
+
+test('delayed jobs due within the start-up time count as load, as live: the pool starts before they are due', () => {
+  const { config, router } = setup({ standby: false, scaling: { min: 0, max: 1, startupTime: '30s', idleShutdown: '10m', cooldownDown: 0, stabilization: 0 } });
+  // Submitted at 0, due at 100 s: counted from 70 s (due within 30 s), so the replica is up by ~100 s.
+  const r = simulate(config, router, parseTrace('0,shap.explain,5,0,100\n'), ownPolicy(config));
+  const up = r.events.find((e) => e.to === 1)!;
+  assert.ok(up.t >= 70_000 && up.t <= 72_000, `started at ${up.t / 1000} s`);
+  assert.ok(r.overall.waitMax <= 2, `waited ${r.overall.waitMax} s after its due time`);
+});
+
+test('trace columns: priority, delay_seconds and queue, by header or position; bad values are refused with the line', () => {
+  const jobs = parseTrace('t_seconds,task,service_seconds,queue,priority\n1,x.y,2,q1,5\n');
+  assert.deepEqual(jobs, [{ t: 1, task: 'x.y', service: 2, queue: 'q1', priority: 5 }]);
+  assert.deepEqual(parseTrace('1,x.y,2,0,30\n'), [{ t: 1, task: 'x.y', service: 2, delay: 30 }]);
+  assert.throws(() => parseTrace('1,x.y,2,1.5\n', 'f.csv'), /f\.csv:1: priority must be a whole number from 0 \(none\) to 2097152/);
+  assert.throws(() => parseTrace('1,x.y,2,,-1\n', 'f.csv'), /f\.csv:1: delay_seconds must be a number of seconds, 0 or more/);
+  assert.throws(() => parseTrace('t_seconds,task,service_seconds,colour\n', 'f.csv'), /the header must begin "t_seconds,task,service_seconds" and may add priority, delay_seconds, queue/);
 });
