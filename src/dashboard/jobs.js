@@ -1,6 +1,6 @@
 // Jobs: a filterable, paged list, and a job page with payload, attempts, timings, result or error, and its log
 // streaming live (GET /jobs/:id/events) while it runs; cancel and retry buttons.
-import { $, h, api, act, fmt, stream, toast } from './lib.js';
+import { $, h, api, act, download, fmt, session, stream, toast } from './lib.js';
 
 let cursor = null;
 let follow = null;
@@ -83,7 +83,9 @@ async function loadFiles(id) {
     return;
   }
   for (const kind of ['input', 'output']) {
-    const items = files[kind].map((f) => h('li', {}, h('a', { href: f.url, download: f.name }, f.name), h('span', { class: 'muted small' }, ` ${fmt.bytes(f.size)}`)));
+    // A plain link without a token; with one, the click fetches the file with it (a link cannot send a header).
+    const link = (f) => h('a', { href: f.url, download: f.name, onclick: (e) => { if (session.token) { e.preventDefault(); void download(f.url, f.name); } } }, f.name);
+    const items = files[kind].map((f) => h('li', {}, link(f), h('span', { class: 'muted small' }, ` ${fmt.bytes(f.size)}`)));
     $(`#job-files-${kind}`).replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'none')]));
   }
   $('#job-files').hidden = false;

@@ -27,6 +27,26 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Saves a file the API serves as `name`. With a token set, a plain link would go without it (a link cannot carry a
+ * header), so the file is fetched with the token and saved from memory.
+ */
+export async function download(path, name) {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token}` } });
+  if (!res.ok) {
+    const err = new ApiError(res.status, await res.json().catch(() => ({})));
+    toast(`Download failed: ${err.message}`, 'error');
+    if (err.status === 401) void askToken(`The API refused the token: ${err.message}`);
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export async function api(method, path, body) {
   const headers = {};
   if (session.token) headers.authorization = `Bearer ${session.token}`;

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -156,32 +156,41 @@ describe('dashboard in Chromium', () => {
 
   // The time it takes is printed (a figure to watch, as in the README's benchmarks), not asserted: a busy machine makes
   // any wall-clock bound flaky.
-  test('a job page lists its files as download links; the jobs view shows history per task per day', { skip: postgresBin() ? false : 'PostgreSQL is not installed' }, async () => {
+  test('a job page lists its files as download links (fetched with the tab\'s token when reads need one); the jobs view shows history per task per day', { skip: postgresBin() ? false : 'PostgreSQL is not installed' }, async () => {
     const pgs = await startPostgres();
     const dir = mkdtempSync(join(tmpdir(), 'trireme-dash-files-'));
     const config = join(dir, 'trireme.yml');
     writeFileSync(config, JSON.stringify({
       prefix: 'dashfiles', tasks: [FIXTURE_TASKS], defaultQueue: 'work', controller: { interval: '300ms', leaseTtl: '2s' }, api: { port: 0 },
-      storage: { dir: 'files' }, history: { postgres: pgs.url },
+      storage: { dir: 'files' }, history: { postgres: pgs.url }, auth: { tokens: [{ token: TOKEN }], protectReads: true },
       pools: { light: { queues: ['work'], concurrency: 2, drainGrace: '5s', scaling: { min: 1, max: 1 } } },
     }));
     const s = await startServe(config);
+    const auth = { authorization: `Bearer ${TOKEN}` };
     try {
       const form = new FormData();
       form.set('task', 'fx.files');
       form.set('file', new Blob(['hello from the dashboard test']), 'note.txt');
-      const res = await fetch(`${s.base}/jobs`, { method: 'POST', body: form });
+      const res = await fetch(`${s.base}/jobs`, { method: 'POST', body: form, headers: auth });
       const { id } = await res.json() as { id: string };
       assert.equal(res.status, 201, id);
-      await waitFor(async () => ((await (await fetch(`${s.base}/jobs/${id}`)).json()) as { state: string }).state === 'completed', 30_000, 'the job to complete');
-      const page = await open(`${s.base}/#/jobs/${encodeURIComponent(id)}`);
-      await page.waitForSelector('#job-files-output a >> text=summary.json');
+      await waitFor(async () => ((await (await fetch(`${s.base}/jobs/${id}`, { headers: auth })).json()) as { state: string }).state === 'completed', 30_000, 'the job to complete');
+      // The tab has the token (as after the token dialog): reads carry it, and so must the downloads.
+      const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
+      page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+      await page.addInitScript((t) => sessionStorage.setItem('trireme.token', t), TOKEN);
+      await page.goto(`${s.base}/#/jobs/${encodeURIComponent(id)}`);
+      await page.waitForSelector('#job-files-output a >> text=summary.json', { timeout: 15_000 });
       assert.deepEqual(await page.locator('#job-files-input a').allTextContents(), ['note.txt']);
-      const href = await page.locator('#job-files-output a', { hasText: 'upper-note.txt' }).getAttribute('href');
-      assert.equal(await (await fetch(`${s.base}${href}`)).text(), 'HELLO FROM THE DASHBOARD TEST');
+      const link = page.locator('#job-files-output a', { hasText: 'upper-note.txt' });
+      const href = await link.getAttribute('href');
+      assert.equal((await fetch(`${s.base}${href}`)).status, 401, 'the file itself needs the token');
+      const [saved] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), link.click()]);
+      assert.equal(saved.suggestedFilename(), 'upper-note.txt');
+      assert.equal(readFileSync((await saved.path())!, 'utf8'), 'HELLO FROM THE DASHBOARD TEST');
       await page.screenshot({ path: join(RESULTS, 'job-files.png'), fullPage: true });
       // History: once the run is in PostgreSQL, the jobs view shows the task's day.
-      await waitFor(async () => ((await (await fetch(`${s.base}/history/tasks`)).json()) as { tasks: { task: string }[] }).tasks.some((t) => t.task === 'fx.files'), 30_000, 'the run in history');
+      await waitFor(async () => ((await (await fetch(`${s.base}/history/tasks`, { headers: auth })).json()) as { tasks: { task: string }[] }).tasks.some((t) => t.task === 'fx.files'), 30_000, 'the run in history');
       await page.goto(`${s.base}/#/jobs`);
       await page.reload();
       await page.waitForSelector('#history-tasks tbody tr >> text=fx.files');
