@@ -178,10 +178,12 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
         if (a.action === 'hold') return hold(a.why);
         return out(b.min, a.why, memory);
       }
+      // Whole seconds, rounded down, so that 1.6 s of idle reads "1s < 2s", never "2s < 2s".
+      const shown = formatDuration(idle < 1000 ? idle : Math.floor(idle / 1000) * 1000);
       if (idle < idleShutdown) {
-        return hold(`idle ${formatDuration(idle)} < ${formatDuration(idleShutdown)}: hold${guard}`, idleShutdown - idle);
+        return hold(`idle ${shown} < ${formatDuration(idleShutdown)}: hold${guard}`, idleShutdown - idle);
       }
-      return out(b.min, `idle ${formatDuration(idle)} >= ${formatDuration(idleShutdown)}: to min${guard}`, memory);
+      return out(b.min, `idle ${shown} >= ${formatDuration(idleShutdown)}: to min${guard}`, memory);
     }
     const floor = Math.min(b.max, Math.max(...recommendations.map((r) => r.value)));
     if (floor > want) {

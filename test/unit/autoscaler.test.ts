@@ -162,3 +162,11 @@ test('an overridden decision (a pin or a cap) rebuilds direction and reason the 
   assert.equal(overrideDecision('heavy', d, 0, 'autoscaling paused, pinned at 0').direction, 'down');
   assert.equal(overrideDecision('heavy', d, 1, 'autoscaling paused').direction, 'hold');
 });
+
+test('the idle time in a reason is rounded down: 1.6 s of a 2 s idle shutdown reads "1s < 2s", not "2s < 2s"', () => {
+  const s = settings({ policy: 'target', min: 0, max: 2, idleShutdown: '2s', cooldownDown: 0, stabilization: 0, keepWarm: false });
+  const first = decide('p', obs(1, 0, { busy: 1 }), s, emptyMemory(), 10_000);
+  assert.equal(decide('p', obs(0, 0, { idle: 1 }), s, first.memory, 11_600).why, 'idle 1s < 2s: hold');
+  assert.equal(decide('p', obs(0, 0, { idle: 1 }), s, first.memory, 12_400).why, 'idle 2s >= 2s: to min');
+  assert.equal(decide('p', obs(0, 0, { idle: 1 }), s, first.memory, 10_400).why, 'idle 400ms < 2s: hold');
+});
