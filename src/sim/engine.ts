@@ -2,8 +2,9 @@
  * The discrete-event simulator: arrivals from a trace (with their priorities and delays), each pool's queues taking
  * turns with BullMQ's order inside each (sim/queues.ts), replicas with `concurrency` slots that serve after
  * `startupTime` (or at once from a standby, for the local driver's pools that keep one), the controller's loop
- * interval and on-submit wake, drain on scale-down (only idle replicas are stopped, as live). The autoscaler is core's `decide` on a virtual clock, and host capacity and the budget are
- * shared by core's `allocate` as the controller shares them: there is no copy of policy logic here.
+ * interval and on-submit wake, drain on scale-down (only idle replicas are stopped, as live). The autoscaler is
+ * core's `decide` on a virtual clock, and host capacity and the budget are shared by core's `allocate` as the
+ * controller shares them: there is no copy of policy logic here.
  */
 import type { Config } from '../core/config.js';
 import type { Router } from '../core/routing.js';
@@ -46,6 +47,8 @@ export interface PoolResult {
   coldStarts: number;
   /** Seconds the pool spent capacity-starved: held below what its load needs by host capacity or the budget. */
   starvedSeconds: number;
+  /** Flaps the autoscaler counted (a scale-up within startupTime plus the idle before the last scale-down), per hour of the run. */
+  flapsPerHour: number;
 }
 export interface SeriesPoint { t: number; depth: number; replicas: number }
 export interface SimResult {
@@ -69,7 +72,7 @@ interface PoolState {
   replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
-  starvedMs: number; starvedSince?: number;
+  starvedMs: number; starvedSince?: number; flaps: number;
 }
 type Ev = { k: 'arrive'; pool: PoolState; queue: string; service: number; priority: number; delay: number; index: number } | { k: 'due'; pool: PoolState; queue: string; service: number; priority: number; index: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
@@ -111,7 +114,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     pools.set(name, {
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
       waiting: new PoolQueues(), delayed: [], replicas: [], memory: emptyMemory(), rates: new RateTracker(),
-      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0,
+      counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0, flaps: 0,
     });
   }
   const heap = new EventHeap<Ev>();
@@ -167,6 +170,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     const d = policy.decide ? policy.decide(p.name, o, p.memory, now) : decide(p.name, o, policy.settings(p.name), p.memory, now);
     if (!acting) return overrideDecision(p.name, d, d.current, 'not this pass');
     opts.onDecision?.(p.name, o, now, d);
+    if (d.memory.flaps?.at(-1) === now && p.memory.flaps?.at(-1) !== now) p.flaps++;
     p.memory = d.memory;
     if (policy.maxStep === undefined) return d;
     const stepped = Math.max(d.current - policy.maxStep, Math.min(d.current + policy.maxStep, d.desired));
@@ -283,14 +287,14 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         replicaMs += until - r.startedAt;
         idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
       }
-      return { ...summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold), starvedSeconds: (p.starvedMs + (p.starvedSince === undefined ? 0 : end - p.starvedSince)) / 1000 };
+      return { ...summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold), starvedSeconds: (p.starvedMs + (p.starvedSince === undefined ? 0 : end - p.starvedSince)) / 1000, flapsPerHour: end > 0 ? p.flaps / (end / 3_600_000) : 0 };
     };
     const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
     const overall = summarise([...pools.values()].flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
     for (const r of Object.values(poolResults)) {
       overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
       overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
-      overall.coldStarts += r.coldStarts; overall.starvedSeconds += r.starvedSeconds;
+      overall.coldStarts += r.coldStarts; overall.starvedSeconds += r.starvedSeconds; overall.flapsPerHour += r.flapsPerHour;
     }
     return { overall, pools: poolResults };
   };
@@ -304,6 +308,6 @@ export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, 
   return {
     jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
     replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
-    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold, starvedSeconds: 0,
+    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold, starvedSeconds: 0, flapsPerHour: 0,
   };
 }

@@ -40,14 +40,14 @@ export function table(rows: string[][]): string {
 }
 
 export function policyRow(name: string, r: PoolResult): string[] {
-  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.directionChanges), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-', fmt(r.starvedSeconds, 0)];
+  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.directionChanges), fmt(r.flapsPerHour, 1), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-', fmt(r.starvedSeconds, 0)];
 }
 
 export function formatReport(report: Report): string {
-  const head = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'flaps', 'peak', 'cold/1k', 'starved s'];
-  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms`, '', 'overall', table([head, ...report.policies.map((p) => policyRow(p.policy, p.overall)), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.total, 0), '0', '-', '-', '-', '-', '-', '-']])];
+  const head = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'dir changes', 'flaps/h', 'peak', 'cold/1k', 'starved s'];
+  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms`, '', 'overall', table([head, ...report.policies.map((p) => policyRow(p.policy, p.overall)), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.total, 0), '0', '-', '-', '-', '-', '-', '-', '-']])];
   for (const pool of Object.keys(report.lowerBound.pools)) {
-    out.push('', `pool ${pool}`, table([head, ...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.pools[pool], 0), '0', '-', '-', '-', '-', '-', '-']]));
+    out.push('', `pool ${pool}`, table([head, ...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.pools[pool], 0), '0', '-', '-', '-', '-', '-', '-', '-']]));
   }
   return out.join('\n');
 }

@@ -240,3 +240,14 @@ test('trace columns: priority, delay_seconds and queue, by header or position; b
   assert.throws(() => parseTrace('1,x.y,2,,-1\n', 'f.csv'), /f\.csv:1: delay_seconds must be a number of seconds, 0 or more/);
   assert.throws(() => parseTrace('t_seconds,task,service_seconds,colour\n', 'f.csv'), /the header must begin "t_seconds,task,service_seconds" and may add priority, delay_seconds, queue/);
 });
+
+test('flaps per hour: a pool stopped only to start again within its start-up time is counted; one that holds is not', () => {
+  const scaling = { policy: 'threshold', min: 0, max: 1, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, startupTime: '15s', keepWarm: false };
+  // A 10 s job every 40 s for an hour: a 10 s idle shutdown stops the pool ~5 s before the next job arrives.
+  const trace = parseTrace(Array.from({ length: 90 }, (_, i) => `${i * 40},shap.explain,10`).join('\n'));
+  const short = setup({ standby: false, scaling: { ...scaling, idleShutdown: '10s' } });
+  const flapping = simulate(short.config, short.router, trace, ownPolicy(short.config)).pools.heavy;
+  assert.ok(flapping.flapsPerHour >= 2, `flaps per hour ${flapping.flapsPerHour}`);
+  const long = setup({ standby: false, scaling: { ...scaling, idleShutdown: '2m' } });
+  assert.equal(simulate(long.config, long.router, trace, ownPolicy(long.config)).pools.heavy.flapsPerHour, 0);
+});
