@@ -80,6 +80,10 @@ describe('trireme serve', () => {
     const down = await waitFor(async () => (await store.events()).find((e) => e.pool === 'heavy' && e.to === 0), 20_000, 'heavy back to zero');
     assert.match(down.reason, /idle \d+s >= 3s: to min/);
     await waitFor(async () => (await replicas('heavy')).length === 0, 15_000, 'heavy replicas gone');
+    // What the autoscaler learned of heavy is in Redis for the next leader: the burst's start and end, an idle spell.
+    const learned = (await store.learned()).heavy as { idle: { lastLoadAt: number; burstAt: number; idleSince?: number } };
+    assert.ok(learned.idle.burstAt >= submittedAt - 1_000 && learned.idle.lastLoadAt >= learned.idle.burstAt, JSON.stringify(learned));
+    assert.equal(learned.idle.idleSince, learned.idle.lastLoadAt, 'idle since its last load');
     s.child.kill('SIGTERM');
     assert.equal((await s.exited).code, 0);
   });
