@@ -9,6 +9,8 @@ export interface Route { match: string; queue: string }
 export class Router {
   private readonly matchers: { test: (name: string) => boolean; queue: string }[];
   private readonly poolOfQueue = new Map<string, string>();
+  /** Task names already routed: a submit matches the globs once per name, not once per job. */
+  private readonly routed = new Map<string, string>();
 
   constructor(routes: Route[], readonly defaultQueue: string, pools: Record<string, { queues: string[] }>) {
     // Task names use dots as separators, so `*` must cross them: `shap.*` matches `shap.explain.v2` too.
@@ -19,8 +21,13 @@ export class Router {
   /** The queue a task goes to. */
   queueFor(task: string, explicitQueue?: string): string {
     if (explicitQueue) return explicitQueue;
-    for (const m of this.matchers) if (m.test(task)) return m.queue;
-    return this.defaultQueue;
+    const known = this.routed.get(task);
+    if (known !== undefined) return known;
+    const queue = this.matchers.find((m) => m.test(task))?.queue ?? this.defaultQueue;
+    // Bounded: a caller inventing task names cannot grow it without limit.
+    if (this.routed.size >= 4096) this.routed.clear();
+    this.routed.set(task, queue);
+    return queue;
   }
 
   /** The pool serving a queue, or undefined when no pool serves it. */

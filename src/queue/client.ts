@@ -31,6 +31,9 @@ const ANNOUNCE_MS = 250;
 /** Jobs per addBulk call in submitMany: one Redis transaction each. */
 const BULK_CHUNK = 1000;
 const MAX_RETRIES = 1000;
+/** Results are kept a day for lookups, failures a week for inspection; both bounded so Redis does not grow. Shared by every job (BullMQ only reads them). */
+const KEEP_COMPLETED = Object.freeze({ age: 86_400, count: 10_000 });
+const KEEP_FAILED = Object.freeze({ age: 7 * 86_400, count: 10_000 });
 
 export interface SubmitOptions {
   queue?: string;
@@ -149,11 +152,13 @@ export class TriremeClient {
   }
 
   private async enqueue(task: string, payload: unknown, opts: SubmitOptions, given?: TaskSpec): Promise<Submitted> {
-    const spec = given ?? await this.spec(task);
+    // Awaits only what is there to wait for: each await is a turn of the event loop on the hot path.
+    const spec = given ?? this.loadedSpec(task) ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
-    await opts.beforeEnqueue?.(jobOpts.jobId!);
+    if (opts.beforeEnqueue) await opts.beforeEnqueue(jobOpts.jobId!);
     await this.queue(queue).add(task, data, jobOpts);
-    await this.announce(queue);
+    const announced = this.announce(queue);
+    if (announced) await announced;
     return { id: jobOpts.jobId!, task, queue, pool };
   }
 
@@ -235,10 +240,17 @@ export class TriremeClient {
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
+  /** A task loaded in this process: its definition or command, without a turn of the event loop. */
+  private loadedSpec(task: string): TaskSpec | undefined {
+    const entry = this.project.tasks.get(task);
+    if (!entry) return undefined;
+    return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
+  }
+
   /** What is known of a task: its loaded definition or command, else (routes-only) the manifest replicas publish. */
   private async spec(task: string): Promise<TaskSpec> {
-    const entry = this.project.tasks.get(task);
-    if (entry) return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
+    const loaded = this.loadedSpec(task);
+    if (loaded) return loaded;
     if (this.project.tasksLoaded) {
       const known = [...this.project.tasks.keys()].sort();
       throw new SubmitError('unknown_task', 'task', `unknown task "${task}"; known tasks: ${known.join(', ') || '(none: list modules under tasks: in the config)'}`);
@@ -273,16 +285,10 @@ export class TriremeClient {
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
       throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
     }
-    const jobOpts: JobsOptions = {
-      jobId: key ? idempotentJobId(queue, key) : newJobId(queue),
-      attempts: retries + 1,
-      backoff: spec.backoff,
-      priority: priority || undefined,
-      delay: delay || undefined,
-      // Results are kept a day for lookups, failures a week for inspection; both bounded so Redis does not grow.
-      removeOnComplete: { age: 86_400, count: 10_000 },
-      removeOnFail: { age: 7 * 86_400, count: 10_000 },
-    };
+    const jobOpts: JobsOptions = { jobId: key ? idempotentJobId(queue, key) : newJobId(queue), attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+    if (spec.backoff) jobOpts.backoff = spec.backoff;
+    if (priority) jobOpts.priority = priority;
+    if (delay) jobOpts.delay = delay;
     return { queue, pool, jobOpts, data };
   }
 
@@ -293,7 +299,7 @@ export class TriremeClient {
    * sent together once that time is over (one counter increment and one wake per queue), without holding anyone up.
    * The controller needs the wake only for a pool with no live replica, and reads rates over seconds.
    */
-  announce(queue: string, submitted = 1): Promise<void> {
+  announce(queue: string, submitted = 1): Promise<void> | undefined {
     this.pendingArrivals.set(queue, (this.pendingArrivals.get(queue) ?? 0) + submitted);
     const now = Date.now();
     if (now - (this.lastAnnounced.get(queue) ?? -Infinity) >= ANNOUNCE_MS) {
@@ -308,7 +314,7 @@ export class TriremeClient {
       this.flushArrivals(queues).catch(() => {});
     }, ANNOUNCE_MS);
     this.announceTimer.unref?.();
-    return Promise.resolve();
+    return undefined;
   }
 
   private async flushArrivals(queues: string[]): Promise<void> {
