@@ -59,4 +59,12 @@ test('routing: first match wins, explicit queue wins, default otherwise', () => 
   assert.equal(r.queueFor('api.ping'), 'default');
   assert.equal(r.queueFor('shapley.x'), 'default', 'shap.* needs the dot');
   assert.equal(r.poolFor('shap'), 'a');
+  // Names are remembered once routed: the same answers the second time, an explicit queue still wins, and a flood
+  // of invented names does not change any answer.
+  assert.equal(r.queueFor('shap.explain'), 'shap');
+  assert.equal(r.queueFor('lime.explain'), 'other');
+  assert.equal(r.queueFor('lime.explain', 'shap'), 'shap');
+  for (let i = 0; i < 10_000; i++) assert.equal(r.queueFor(`x${i}.explain`), 'other');
+  assert.equal(r.queueFor('shap.explain'), 'shap');
+  assert.equal(r.queueFor('api.ping'), 'default');
 });
