@@ -11,7 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
-import { advise, elapsed, emptyGaps, observeLoad, pattern, WINDOW, type IdleGaps } from './keepwarm.js';
+import { advise, elapsed, emptyGaps, observeLoad, pattern, worthKeepingWarm, WINDOW, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -109,7 +109,9 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
   // Keep-warm learns from fresh observations only: a Redis outage is not an idle spell.
   const gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
-  const keepWarm = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
+  const learned = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
+  // A pattern too wide to pay for (keepwarm.ts `worthKeepingWarm`) is left to the fixed timer.
+  const keepWarm = learned && worthKeepingWarm(learned, s.idleShutdown, s.startupTime) ? learned : undefined;
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
   const recentFlaps = (mem.flaps ?? []).filter((t) => t > now - HOUR);
   // The flap guard: a pool that keeps going idle-to-min only to start again soon after holds its idle replicas longer

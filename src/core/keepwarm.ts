@@ -48,7 +48,7 @@ export function observeLoad(g: IdleGaps, load: number, now: number): IdleGaps {
 }
 
 /** `basis`: what p5 and p99 are measured from: the end of the last burst (`idle`) or its start (`start`). */
-export interface Pattern { p5: number; p99: number; n: number; basis: 'idle' | 'start' }
+export interface Pattern { p5: number; p50: number; p99: number; n: number; basis: 'idle' | 'start' }
 
 function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern | undefined {
   if (!values || values.length < MIN_GAPS) return undefined;
@@ -56,7 +56,7 @@ function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern
   const p5 = nearestRank(sorted, 0.05);
   const p99 = nearestRank(sorted, 0.99);
   if (p99 > MAX_GAP_MS || p99 > MAX_SPREAD * Math.max(p5, 1_000)) return undefined;
-  return { p5, p99, n: sorted.length, basis };
+  return { p5, p50: nearestRank(sorted, 0.5), p99, n: sorted.length, basis };
 }
 
 /**
@@ -68,6 +68,17 @@ export function pattern(g: IdleGaps): Pattern | undefined {
   const start = regular(g.periods, 'start');
   if (!idle || !start) return idle ?? start;
   return start.p99 - start.p5 < idle.p99 - idle.p5 ? start : idle;
+}
+
+/**
+ * Whether acting on the pattern can pay: a pre-warmed replica waits, on a typical gap, from its start to the median
+ * arrival (p50 - p5, plus the start-up and the margin); the fixed timer costs `idleShutdown` plus a start-up per gap.
+ * A pattern whose typical warm wait is more than twice that (bursts every 20 to 60 minutes for a pool that stops after
+ * 20 s) is left to the fixed timer: keeping warm across so wide a window costs more than the cold starts it saves.
+ */
+export function worthKeepingWarm(p: Pattern, idleShutdown: number, startupTime: number): boolean {
+  const warmWait = p.p50 - p.p5 + startupTime + Math.min(5_000, startupTime);
+  return warmWait <= 2 * (idleShutdown + startupTime);
 }
 
 /** How far into the expected gap the pool is now, on the pattern's own basis. */

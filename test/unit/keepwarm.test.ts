@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../../src/core/autoscaler.js';
 import { resolveScaling, parseConfig } from '../../src/core/config.js';
 import { emptyReplicas, type Observation } from '../../src/core/observation.js';
-import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps } from '../../src/core/keepwarm.js';
+import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps, worthKeepingWarm } from '../../src/core/keepwarm.js';
 
 const settings = (scaling: Record<string, unknown>): PoolSettings => {
   const cfg = parseConfig({ pools: { p: { queues: ['default'], concurrency: 1, scaling } } });
@@ -82,8 +82,10 @@ test('a change of pattern is followed within the window of gaps', () => {
   const second = every(480_000, WINDOW + 4, first[first.length - 1] + 480_000);
   const { warm } = run([...first, ...second]);
   const after = warm.slice(first.length);
-  // Once the old gaps have left the window, every burst is warm again.
-  assert.deepEqual(after.slice(WINDOW - 2), Array(after.length - WINDOW + 2).fill(true), `warm starts after the change: ${after.map((w) => (w ? 'W' : 'c')).join('')}`);
+  // Once the old gaps have left the window, every burst is warm again. (While both kinds are in it, its window is
+  // too wide to pay for with a 60 s idle shutdown, so the fixed timer decides and those bursts start cold.)
+  assert.deepEqual(after.slice(WINDOW), Array(after.length - WINDOW).fill(true), `warm starts after the change: ${after.map((w) => (w ? 'W' : 'c')).join('')}`);
+  assert.ok(after.slice(WINDOW).length >= 4);
 });
 
 test('scheduled work: bursts that start every 4 minutes but last 10 s to 2 minutes are kept warm by their periods', () => {
@@ -99,6 +101,23 @@ test('scheduled work: bursts that start every 4 minutes but last 10 s to 2 minut
   // And cheaper than holding through each gap: the pool is at zero for a good part of the time once learned.
   const learned = decisions.filter(({ t }) => t > starts[MIN_GAPS + 2]);
   assert.ok(learned.filter(({ d }) => d.desired === 0).length / learned.length > 0.2, 'stopped between bursts');
+});
+
+test('a pattern too wide to pay for is left to the fixed timer: bursts every 20 to 60 minutes, a pool that stops after 20 s', () => {
+  // Regular by the spread rule (p99 within 4x p5), but a pre-warmed replica would wait ~20 minutes on a typical gap
+  // where the fixed timer costs 20 s and a start-up.
+  const gaps = [20, 45, 30, 60, 25, 50, 35, 40, 55, 28].map((m) => m * 60_000);
+  const starts = gaps.reduce<number[]>((acc, g) => [...acc, acc[acc.length - 1] + 10_000 + g], [10_000]);
+  const short = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '20s', startupTime: '5s' });
+  const a = run(starts, short);
+  assert.ok(pattern(a.decisions[a.decisions.length - 1].d.memory.idle!), 'the gaps are a pattern by the spread rule');
+  assert.ok(!a.decisions.some(({ d }) => /keep-warm/.test(d.why)), 'but no keep-warm decision');
+  // A pool that holds 15 idle minutes anyway: keeping warm across the window costs no more than its timer, so it acts.
+  const long = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '15m', startupTime: '30s' });
+  assert.ok(run(starts, long).decisions.some(({ d }) => /keep-warm/.test(d.why)), 'keep-warm decides for the 15-minute pool');
+  const p = { p5: 600_000, p50: 610_000, p99: 640_000, n: 30, basis: 'start' as const };
+  assert.equal(worthKeepingWarm(p, 20_000, 5_000), true, 'a 10-minute schedule, 20 s timer: 20 s of warm wait');
+  assert.equal(worthKeepingWarm({ ...p, p50: 1_800_000 }, 20_000, 5_000), false);
 });
 
 test('periods are learned from burst starts', () => {
