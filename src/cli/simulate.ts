@@ -11,7 +11,7 @@ export function registerSimulate(program: Command): void {
   const run = () => verb<typeof import('./run/simulate.js')>('simulate');
   program.command('simulate')
     .description("replay a trace against the config's autoscaling (the same decision code as live) and baselines")
-    .requiredOption('-t, --trace <csv>', 'workload trace: t_seconds,task,service_seconds per line')
+    .requiredOption('-t, --trace <csv>', 'workload trace: t_seconds,task,service_seconds per line, optionally priority,delay_seconds,queue')
     .option('--policy <name...>', `policies to compare: ${POLICY_NAMES.join(', ')} (trireme is the config's own)`, POLICY_NAMES)
     .option('-o, --out <file>', 'also write the report: .json, .svg (chart) or .html (table and chart)')
     .option('--json', 'print the report as JSON')
