@@ -12,7 +12,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
 import { decide, emptyMemory, learnedOf, overrideDecision, withLearned, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
-import { allocate, type Limits } from '../core/capacity.js';
+import { allocate, cappedWhy, limitsOf } from '../core/capacity.js';
 import { emptyReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
 import { RateTracker, type Counters } from '../core/rates.js';
 import type { ControllerState, Override, ReplicaInfo, StoredDecision } from '../core/state.js';
@@ -165,7 +165,7 @@ export class Controller {
       const d = decisions.get(v.pool)!;
       const scope = this.opts.drivers[v.pool].name === 'local' ? 'host' : undefined;
       return { pool: v.pool, desired: d.desired, need: d.need, min: d.min, priority: pool.priority, resources: pool.resources, scope };
-    }), this.limits());
+    }), limitsOf(cfg, this.host));
 
     const stored: StoredDecision[] = [];
     for (const view of views) {
@@ -177,8 +177,7 @@ export class Controller {
       // Starved: less than the load needs even after idle replicas elsewhere gave their room back.
       const starved = desired !== d.desired && g.starved === true;
       if (desired !== d.desired) {
-        const why = `${d.why}, ${starved ? 'capacity-starved: ' : ''}capped at ${desired} by ${g.limitedBy ?? 'capacity'}`;
-        d = overrideDecision(view.pool, d, desired, why, d.need);
+        d = overrideDecision(view.pool, d, desired, cappedWhy(d.why, desired, g, starved), d.need);
       }
       // A driver that fails (refused, unreachable) holds its own pool, said in the reason and its health; the others go on.
       d = await this.apply(view, d, overrides?.[view.pool]?.paused ?? false).catch((err: Error) => {
@@ -248,19 +247,6 @@ export class Controller {
     const max = this.opts.project.config.pools[pool].scaling.max;
     if (o.replicas > max) return overrideDecision(pool, d, max, `autoscaling paused, pinned at ${o.replicas} above max ${max}: held at ${max}`);
     return overrideDecision(pool, d, o.replicas, `autoscaling paused, pinned at ${o.replicas}`);
-  }
-
-  private limits(): Limits[] {
-    const cfg = this.opts.project.config;
-    const over = cfg.capacity.overcommit;
-    const limits: Limits[] = [{
-      scope: 'host',
-      cpu: (cfg.capacity.cpu ?? this.host.cpu) * over,
-      memory: (cfg.capacity.memory ?? this.host.memory) * over,
-      gpu: cfg.capacity.gpu ?? this.host.gpu,
-    }];
-    if (cfg.budget.replicas !== undefined || cfg.budget.cpu !== undefined || cfg.budget.gpu !== undefined) limits.push({ ...cfg.budget });
-    return limits;
   }
 
   /** Observations for every pool; a pool whose reads fail is marked stale (and so is never scaled down). */

@@ -6,6 +6,7 @@
  * tier has the higher priority, and idle replicas kept "just in case" never starve another pool's waiting work: the
  * lowest-priority holds give way first.
  */
+import type { Config } from './config.js';
 
 export interface Resources { cpu: number; memory: number; gpu: number }
 /**
@@ -60,4 +61,28 @@ export function allocate(requests: PoolRequest[], limits: Limits[]): Map<string,
     out.set(r.pool, g < r.desired ? { granted: g, limitedBy: blocked.get(r.pool), ...(g < need(r) ? { starved: true } : {}) } : { granted: g });
   }
   return out;
+}
+
+/**
+ * The limits a config sets: the host's (for pools on the local driver: the config's `capacity`, else what `host`
+ * says, times `overcommit`; a resource neither gives is not limited) and the budget (every pool), when it has one.
+ * The controller passes the machine it reads; the simulator whatever stands in for it.
+ */
+export function limitsOf(config: Pick<Config, 'capacity' | 'budget'>, host: Partial<Resources> = {}): Limits[] {
+  const c = config.capacity;
+  const cpu = c.cpu ?? host.cpu;
+  const memory = c.memory ?? host.memory;
+  const gpu = c.gpu ?? host.gpu;
+  const limits: Limits[] = [];
+  if (cpu !== undefined || memory !== undefined || gpu !== undefined) {
+    limits.push({ scope: 'host', cpu: cpu === undefined ? undefined : cpu * c.overcommit, memory: memory === undefined ? undefined : memory * c.overcommit, gpu });
+  }
+  const b = config.budget;
+  if (b.replicas !== undefined || b.cpu !== undefined || b.gpu !== undefined) limits.push({ ...b });
+  return limits;
+}
+
+/** A decision's explanation once capacity or the budget held it to `to` (starved: below what its load needs). */
+export function cappedWhy(why: string, to: number, g: Grant, starved: boolean): string {
+  return `${why}, ${starved ? 'capacity-starved: ' : ''}capped at ${to} by ${g.limitedBy ?? 'capacity'}`;
 }

@@ -9,7 +9,7 @@
 import type { Config } from '../core/config.js';
 import type { Router } from '../core/routing.js';
 import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
-import { allocate, type Limits, type Resources } from '../core/capacity.js';
+import { allocate, cappedWhy, limitsOf, type Resources } from '../core/capacity.js';
 import { emptyReplicas, type Observation } from '../core/observation.js';
 import { RateTracker } from '../core/rates.js';
 import { nearestRank } from '../core/histogram.js';
@@ -94,20 +94,6 @@ export interface SimOptions {
   standbyStartMs?: number;
 }
 
-/** The limits the controller would apply (control/controller.ts `limits()`), with `host` standing in for the machine. */
-export function simLimits(config: Config, host: Partial<Resources> = {}): Limits[] {
-  const c = config.capacity;
-  const cpu = c.cpu ?? host.cpu;
-  const memory = c.memory ?? host.memory;
-  const gpu = c.gpu ?? host.gpu;
-  const limits: Limits[] = [];
-  if (cpu !== undefined || memory !== undefined || gpu !== undefined) {
-    limits.push({ scope: 'host', cpu: cpu === undefined ? undefined : cpu * c.overcommit, memory: memory === undefined ? undefined : memory * c.overcommit, gpu });
-  }
-  if (config.budget.replicas !== undefined || config.budget.cpu !== undefined || config.budget.gpu !== undefined) limits.push({ ...config.budget });
-  return limits;
-}
-
 export function simulate(config: Config, router: Router, trace: TraceJob[], policy: SimPolicy, opts: SimOptions = {}): SimResult {
   const pools = new Map<string, PoolState>();
   for (const [name, p] of Object.entries(config.pools)) {
@@ -153,7 +139,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   };
   const stop = (r: Replica) => { r.stopped = now; if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom; };
 
-  const limits = simLimits(config, opts.host);
+  const limits = limitsOf(config, opts.host);
   /** What `decide` says for one pool now; pools a wake's pass does not act on hold, their memory untouched. */
   const decideFor = (p: PoolState, acting: boolean): Decision => {
     const rs = live(p);
@@ -211,7 +197,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       if (g?.starved && p.starvedSince === undefined) p.starvedSince = now;
       if (!g?.starved && p.starvedSince !== undefined) { p.starvedMs += now - p.starvedSince; p.starvedSince = undefined; }
       if (!g || g.granted === d.desired) { apply(p, d, d.desired, d.why); continue; }
-      apply(p, d, g.granted, `${d.why}, ${g.starved ? 'capacity-starved: ' : ''}capped at ${g.granted} by ${g.limitedBy ?? 'capacity'}`);
+      apply(p, d, g.granted, cappedWhy(d.why, g.granted, g, g.starved === true));
     }
   };
 
