@@ -226,14 +226,15 @@ export class Controller {
   /** Writes the learned memory of the pools this pass acted on, those that changed only. */
   private async saveLearned(pools: string[]): Promise<void> {
     const changed: Record<string, unknown> = {};
+    const json = new Map<string, string>();
     for (const pool of pools) {
       const l = learnedOf(this.memory.get(pool)!);
-      const json = JSON.stringify(l);
-      if (this.savedLearned.get(pool) !== json) changed[pool] = l;
+      const j = JSON.stringify(l);
+      if (this.savedLearned.get(pool) !== j) { changed[pool] = l; json.set(pool, j); }
     }
-    if (Object.keys(changed).length === 0) return;
+    if (json.size === 0) return;
     await this.opts.state.records.saveLearned(changed).then(() => {
-      for (const [pool, l] of Object.entries(changed)) this.savedLearned.set(pool, JSON.stringify(l));
+      for (const [pool, j] of json) this.savedLearned.set(pool, j);
     }, (err: Error) => {
       this.log.warn({ err: err.message }, 'learned autoscaler memory not saved');
       for (const pool of Object.keys(changed)) this.opts.onDroppedWrite?.('learned', pool);

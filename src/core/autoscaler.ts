@@ -81,21 +81,19 @@ export function learnedOf(m: AutoscalerMemory): LearnedMemory {
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const optionalFinite = (v: unknown) => (finite(v) ? v : undefined);
+const finiteList = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every(finite) ? v.slice(-WINDOW) : undefined);
 
 /** `m` with what was learned elsewhere (read back from storage, so checked field by field: anything odd is dropped). */
 export function withLearned(m: AutoscalerMemory, learned: unknown): AutoscalerMemory {
   if (typeof learned !== 'object' || learned === null) return m;
   const l = learned as Record<string, unknown>;
   const idle = l.idle as Record<string, unknown> | undefined;
-  const gaps = Array.isArray(idle?.gaps) && idle.gaps.every(finite) ? idle.gaps : undefined;
+  const gaps = finiteList(idle?.gaps);
   const flaps = Array.isArray(l.flaps) && l.flaps.every(finite) ? l.flaps : undefined;
   return {
     ...m,
     ...(gaps ? {
-      idle: {
-        gaps: gaps.slice(-WINDOW), idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt),
-        periods: Array.isArray(idle!.periods) && idle!.periods.every(finite) ? idle!.periods.slice(-WINDOW) : undefined, burstAt: optionalFinite(idle!.burstAt),
-      },
+      idle: { gaps, idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt), periods: finiteList(idle!.periods), burstAt: optionalFinite(idle!.burstAt) },
     } : {}),
     ...(flaps ? { flaps } : {}),
     ...(finite(l.lastDownAt) ? { lastDownAt: l.lastDownAt, downIdle: optionalFinite(l.downIdle) } : {}),

@@ -70,6 +70,9 @@ export function pattern(g: IdleGaps): Pattern | undefined {
   return start.p99 - start.p5 < idle.p99 - idle.p5 ? start : idle;
 }
 
+/** Slack for the resolution at which the controller sees a burst begin (its loop), at most the start-up time. */
+const marginOf = (startupTime: number) => Math.min(5_000, startupTime);
+
 /**
  * Whether acting on the pattern can pay: a pre-warmed replica waits, on a typical gap, from its start to the median
  * arrival (p50 - p5, plus the start-up and the margin); the fixed timer costs `idleShutdown` plus a start-up per gap.
@@ -77,7 +80,7 @@ export function pattern(g: IdleGaps): Pattern | undefined {
  * 20 s) is left to the fixed timer: keeping warm across so wide a window costs more than the cold starts it saves.
  */
 export function worthKeepingWarm(p: Pattern, idleShutdown: number, startupTime: number): boolean {
-  const warmWait = p.p50 - p.p5 + startupTime + Math.min(5_000, startupTime);
+  const warmWait = p.p50 - p.p5 + startupTime + marginOf(startupTime);
   return warmWait <= 2 * (idleShutdown + startupTime);
 }
 
@@ -99,8 +102,7 @@ const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
  * basis (`elapsed`); `current`: its live replicas; `startupTime`: how long a replica takes to serve.
  */
 export function advise(p: Pattern, idle: number, current: number, startupTime: number): KeepWarmAdvice {
-  // Slack for the resolution at which the controller sees a burst begin (its loop), at most the start-up time.
-  const margin = Math.min(5_000, startupTime);
+  const margin = marginOf(startupTime);
   const prewarmAt = p.p5 - startupTime - margin;
   const keepUntil = p.p99 + margin;
   const of = p.basis === 'idle' ? `${p.n} idle gaps` : `${p.n} periods between burst starts`;
