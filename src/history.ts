@@ -157,8 +157,7 @@ export class HistoryRecorder {
   private migrated = false;
   private stopped = false;
   private down?: number;
-  /** Records written since start, and the last error, for status and metrics. */
-  written = 0;
+  /** The last error writing to PostgreSQL, while it lasts (logged once, and its end). */
   lastError?: string;
 
   constructor(private readonly opts: { url: string; redis: Redis; prefix: string; batch: number; logger?: Logger; isLeader?: () => boolean }) {
@@ -179,7 +178,7 @@ export class HistoryRecorder {
     const raw = await this.opts.redis.lrange(key, 0, this.opts.batch - 1);
     if (raw.length === 0) return 0;
     // The records as they are, joined into one JSON array: PostgreSQL parses them (no parse and re-serialise here).
-    // A record that is not JSON would fail the batch every time: then the batch goes record by record, without it.
+    // A record that is not JSON would fail the batch every time: then the batch goes again without such records.
     try {
       await this.pool.query(RECORD_SQL, [`[${raw.join(',')}]`, this.opts.prefix]);
     } catch (e) {
@@ -190,7 +189,6 @@ export class HistoryRecorder {
     }
     // Only what was read: replicas append at the tail meanwhile.
     await this.opts.redis.ltrim(key, raw.length, -1);
-    this.written += raw.length;
     return raw.length;
   }
 
