@@ -14,11 +14,11 @@ import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '.
 import { isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
 import { bullConnection, connect } from './connection.js';
-import { keys } from './keys.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './job-id.js';
 import { SubmitError } from './errors.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
 import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './jobs.js';
+import { Arrivals } from './arrivals.js';
 
 export { SubmitError };
 
@@ -26,8 +26,6 @@ export const GROUP_TASK = 'trireme.group';
 
 /** Bounds on submit options: a job delayed past a year or retried a billion times is a mistake, not a plan. */
 const MAX_DELAY_MS = 365 * 24 * 3600_000;
-/** How long a client adds up arrivals on a queue before sending them (after the first, which goes at once). */
-const ANNOUNCE_MS = 250;
 /** Jobs per addBulk call in submitMany: one Redis transaction each. */
 const BULK_CHUNK = 1000;
 const MAX_RETRIES = 1000;
@@ -108,14 +106,13 @@ export class TriremeClient {
   private flow?: FlowProducer;
   private readonly prefix: string;
   private manifest?: { at: number; tasks: Map<string, ManifestEntry> };
-  private pendingArrivals = new Map<string, number>();
-  private readonly lastAnnounced = new Map<string, number>();
-  private announceTimer?: NodeJS.Timeout;
+  private readonly arrivals: Arrivals;
 
   /** `failFast`: refuse at once while Redis is away rather than queue commands until it is back (servers). */
   constructor(readonly project: Project, readonly redisUrl: string, opts: { failFast?: boolean } = {}) {
     this.redis = connect(redisUrl, 'trireme-client', opts);
     this.prefix = project.config.prefix;
+    this.arrivals = new Arrivals(this.redis, this.prefix);
   }
 
   queue(name: string): Queue {
@@ -292,42 +289,9 @@ export class TriremeClient {
     return { queue, pool, jobOpts, data };
   }
 
-  /**
-   * Counts `submitted` arrivals on a queue and wakes the controller for its pool, at O(1) Redis work per batch:
-   * the first submit to a queue after a quiet spell sends the count and the wake at once (and waits for them, so a
-   * pool at zero is woken before the submit returns); the submits that follow within ANNOUNCE_MS are added up and
-   * sent together once that time is over (one counter increment and one wake per queue), without holding anyone up.
-   * The controller needs the wake only for a pool with no live replica, and reads rates over seconds.
-   */
+  /** Counts arrivals on a queue and wakes the controller for its pool, a batch at a time (arrivals.ts). */
   announce(queue: string, submitted = 1): Promise<void> | undefined {
-    this.pendingArrivals.set(queue, (this.pendingArrivals.get(queue) ?? 0) + submitted);
-    const now = Date.now();
-    if (now - (this.lastAnnounced.get(queue) ?? -Infinity) >= ANNOUNCE_MS) {
-      this.lastAnnounced.set(queue, now);
-      return this.flushArrivals([queue]);
-    }
-    this.announceTimer ??= setTimeout(() => {
-      this.announceTimer = undefined;
-      const queues = [...this.pendingArrivals.keys()];
-      for (const q of queues) this.lastAnnounced.set(q, Date.now());
-      // Counts only (the wake went with the first submit): a failure here loses arrival figures, never a job.
-      this.flushArrivals(queues).catch(() => {});
-    }, ANNOUNCE_MS);
-    this.announceTimer.unref?.();
-    return undefined;
-  }
-
-  private async flushArrivals(queues: string[]): Promise<void> {
-    const pipe = this.redis.pipeline();
-    let any = false;
-    for (const q of queues) {
-      const n = this.pendingArrivals.get(q);
-      if (!n) continue;
-      this.pendingArrivals.delete(q);
-      pipe.hincrby(keys.stats(this.prefix, q), 'submitted', n).publish(keys.wake(this.prefix), q);
-      any = true;
-    }
-    if (any) await pipe.exec();
+    return this.arrivals.announce(queue, submitted);
   }
 
   /** The queue a job id belongs to, when a pool of this project serves it. */
@@ -406,8 +370,7 @@ export class TriremeClient {
 
   async close(): Promise<void> {
     // Arrivals still being added up go out before the connection does.
-    if (this.announceTimer) { clearTimeout(this.announceTimer); this.announceTimer = undefined; }
-    await this.flushArrivals([...this.pendingArrivals.keys()]).catch(() => {});
+    await this.arrivals.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.flow?.close();
     await this.redis.quit().catch(() => {});
