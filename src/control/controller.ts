@@ -11,7 +11,8 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../project.js';
 import { resolveScaling } from '../core/config.js';
-import { decide, emptyMemory, learnedOf, overrideDecision, withLearned, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { LearnedCarrier } from './learned.js';
 import { allocate, cappedWhy, limitsOf } from '../core/capacity.js';
 import { emptyReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
 import { RateTracker, type Counters } from '../core/rates.js';
@@ -63,10 +64,8 @@ export class Controller {
   private readonly lastLive = new Map<string, number>();
   /** `set-count` scale-ins waiting for their victims to drain: pool -> victims and the count to set. */
   private readonly pendingScaleIn = new Map<string, PendingScaleIn>();
-  /** What each pool's learned memory was when last written (JSON), so that it is written only when it changes. */
-  private readonly savedLearned = new Map<string, string>();
-  /** Whether the last pass held the lease: a controller that just became leader reads what the last one learned. */
-  private led = false;
+  /** What the autoscaler learned, carried across leaders (learned.ts). */
+  private readonly learned: LearnedCarrier;
   private readonly host: { cpu: number; memory: number; gpu: number };
   private readonly log: Logger;
   private timer?: Timer;
@@ -84,6 +83,7 @@ export class Controller {
       this.rates.set(pool, new RateTracker());
       if (!opts.drivers[pool]) throw new Error(`no driver for pool "${pool}"`);
     }
+    this.learned = new LearnedCarrier(opts.state.records, this.memory, this.log, (pool) => opts.onDroppedWrite?.('learned', pool));
   }
 
   get isLeader(): boolean { return this.opts.state.lease.isHeld; }
@@ -132,8 +132,8 @@ export class Controller {
   async reconcile(only?: string[]): Promise<void> {
     if (this.stopped) return;
     const leader = await this.opts.state.lease.acquire().catch(() => false);
-    if (!leader) { this.led = false; return; }
-    if (!this.led) await this.takeOverLearned();
+    await this.learned.lead(leader);
+    if (!leader) return;
     const now = this.opts.clock.now();
     this.lastTickAt = now;
     await Promise.all(this.drivers.map((d) => d.maintain?.()));
@@ -198,46 +198,10 @@ export class Controller {
       });
     }
     if (stored.length === 0) return;
-    await this.saveLearned(stored.map((x) => x.pool));
+    await this.learned.save(stored.map((x) => x.pool));
     await this.opts.state.records.saveDecisions(stored).catch((err: Error) => {
       this.log.warn({ err: err.message, pools: stored.map((x) => x.pool) }, 'decisions not saved');
       for (const x of stored) this.opts.onDroppedWrite?.('decisions', x.pool);
-    });
-  }
-
-  /**
-   * On becoming leader: go on from what the last leader learned (keep-warm's idle gaps, the flap guard's record), so
-   * a failover or a restart does not send every scale-to-zero pool back to learning. Unreadable: learn afresh.
-   */
-  private async takeOverLearned(): Promise<void> {
-    const learned = await this.opts.state.records.learned().catch((err: Error) => {
-      this.log.warn({ err: err.message }, 'learned autoscaler memory unreadable: learning afresh');
-      return undefined;
-    });
-    if (!learned) return;
-    this.led = true;
-    for (const [pool, l] of Object.entries(learned)) {
-      if (!this.memory.has(pool)) continue;
-      this.memory.set(pool, withLearned(this.memory.get(pool)!, l));
-      this.savedLearned.set(pool, JSON.stringify(learnedOf(this.memory.get(pool)!)));
-    }
-  }
-
-  /** Writes the learned memory of the pools this pass acted on, those that changed only. */
-  private async saveLearned(pools: string[]): Promise<void> {
-    const changed: Record<string, unknown> = {};
-    const json = new Map<string, string>();
-    for (const pool of pools) {
-      const l = learnedOf(this.memory.get(pool)!);
-      const j = JSON.stringify(l);
-      if (this.savedLearned.get(pool) !== j) { changed[pool] = l; json.set(pool, j); }
-    }
-    if (json.size === 0) return;
-    await this.opts.state.records.saveLearned(changed).then(() => {
-      for (const [pool, j] of json) this.savedLearned.set(pool, j);
-    }, (err: Error) => {
-      this.log.warn({ err: err.message }, 'learned autoscaler memory not saved');
-      for (const pool of Object.keys(changed)) this.opts.onDroppedWrite?.('learned', pool);
     });
   }
 
