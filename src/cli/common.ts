@@ -122,6 +122,13 @@ export function intOpt(v: string, name: string, min = Number.MIN_SAFE_INTEGER): 
   return n;
 }
 
+/** A number (fractions allowed) from a CLI option, at least `min`, or a usage error naming the option. */
+export function numberOpt(v: string, name: string, min = 0): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${name} takes a number >= ${min}, got "${v}"`);
+  return n;
+}
+
 /**
  * Whether the supervising process `pid` (TRIREME_PARENT_PID) is gone: it is not our parent and no process has its
  * pid. It may be an ancestor rather than the parent (npx, a shell), so a changed parent alone does not say so.

@@ -6,7 +6,7 @@ import { BASELINES } from '../../sim/policies.js';
 import { formatReport, htmlReport, runReport, svgChart } from '../../sim/report.js';
 import { planTables } from '../../sim/plan.js';
 import { parseSize } from '../../core/units.js';
-import { globals, project, UsageError } from '../common.js';
+import { globals, intOpt, numberOpt, project, UsageError } from '../common.js';
 import type { SimulateCli } from '../simulate.js';
 
 export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
@@ -18,15 +18,13 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
   try { trace = await readTrace(o.trace); } catch (e) { throw new UsageError(`--trace: ${(e as Error).message}`); }
   for (const j of trace) if (!p.router.poolFor(p.router.queueFor(j.task))) throw new UsageError(`--trace: task "${j.task}" routes to no pool of this config`);
   const span = trace.length ? trace[trace.length - 1].t : 0;
-  const number = (flag: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number of 0 or more, got "${v}"`);
-    return n;
-  };
   let memory;
   try { memory = o.hostMemory === undefined ? undefined : parseSize(o.hostMemory); } catch (e) { throw new UsageError(`--host-memory: ${(e as Error).message}`); }
-  const host = { cpu: number('--host-cpu', o.hostCpu), memory, gpu: number('--host-gpu', o.hostGpu) };
+  const host = {
+    cpu: o.hostCpu === undefined ? undefined : numberOpt(o.hostCpu, '--host-cpu'),
+    memory,
+    gpu: o.hostGpu === undefined ? undefined : intOpt(o.hostGpu, '--host-gpu', 0),
+  };
   const report = runReport(p, trace, o.policy, { host, seriesStepMs: o.out && !o.out.endsWith('.json') ? Math.max(1_000, (span * 1000) / 1500) : undefined });
   if (o.out) {
     const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlReport(report) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
