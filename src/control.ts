@@ -2,9 +2,10 @@
  * `trireme/control`: the controller and its drivers inside one's own process, the pure autoscaler (the same
  * `decide` that serve and the simulator run), and the config parser.
  */
-export { Controller, type ControllerOptions, type PoolView } from './control/controller.js';
+export { Controller, type ControllerOptions, type ListedReplica } from './control/controller.js';
+export { plan, Planner, type PassInput, type PassOutput, type PoolPlan, type PoolSpec, type Action } from './core/plan.js';
 export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
-export type { Driver, DriverReplica, DriverCapabilities, PoolHealth } from './drivers/driver.js';
+export type { Driver, StopReplicasDriver, SetCountDriver, DriverReplica, DriverTraits, PoolHealth } from './drivers/driver.js';
 export { decide, emptyMemory, type Decision, type AutoscalerMemory, type PoolSettings } from './core/autoscaler.js';
 export type { Observation, ReplicaCounts } from './core/observation.js';
 export { parseConfig, resolveScaling } from './core/config.js';

@@ -6,6 +6,8 @@ import type { ControllerState, Override, QueueLoad, ReplicaInfo, ScaleEvent, Sto
 import type { Counters } from '../src/core/rates.js';
 import type { Driver, DriverReplica, PoolHealth, ScaleIn } from '../src/drivers/driver.js';
 
+type ScaleInStyle = Driver['scaleIn'];
+
 export class MemoryState implements ControllerState {
   held = true;
   registry = new Map<string, ReplicaInfo>();
@@ -56,22 +58,32 @@ export class MemoryState implements ControllerState {
   async close(): Promise<void> {}
 }
 
-/** A driver whose replicas are entries in a map; `scaleDown` picks which of the two contracts it follows. */
-export class MemoryDriver implements Driver {
-  readonly capabilities;
+/**
+ * A driver whose replicas are entries in a map; `scaleIn` picks which of the two contracts it follows (it has both
+ * methods; `driver` is it seen as the one its style names). Named `local`, its replicas share this host.
+ */
+export class MemoryDriver {
+  readonly placement: Driver['placement'];
   replicas = new Map<string, DriverReplica>();
   starts: { pool: string; count: number }[] = [];
   stops: string[] = [];
   counts: { pool: string; count: number; scaleIn: ScaleIn }[] = [];
   private n = 0;
 
-  constructor(readonly name: string, scaleDown: 'stop-replicas' | 'set-count', private readonly state?: MemoryState) {
-    this.capabilities = { scaleDown, knowsReadiness: false, remote: name !== 'local' } as const;
+  constructor(readonly name: string, readonly scaleIn: ScaleInStyle, private readonly state?: MemoryState) {
+    this.placement = name === 'local' ? 'this-host' : 'elsewhere';
   }
+
+  /** This driver as the controller takes it. */
+  get driver(): Driver { return this as unknown as Driver; }
 
   async list(pool: string): Promise<DriverReplica[]> { return [...this.replicas.values()].filter((r) => r.pool === pool); }
 
+  /** Set: every start fails with this message, as an engine that refuses would. */
+  failStarts?: string;
+
   async start(pool: string, count: number): Promise<number> {
+    if (this.failStarts) throw new Error(this.failStarts);
     this.starts.push({ pool, count });
     for (let i = 0; i < count; i++) {
       const id = `${pool}-${++this.n}`;

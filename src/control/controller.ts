@@ -1,8 +1,9 @@
 /**
  * The controller: a reconcile loop (every `controller.interval`) plus an immediate wake when a job is submitted to a
- * pool with no live replica. Each pass reads observations, asks core's `decide` for every pool, splits the host's
- * capacity and the shared budget by priority, and tells each pool's driver what to start and which idle replicas to
- * take away. A running job is never stopped by autoscaling. Only the holder of the lease acts; others stand by.
+ * pool with no live replica. Each pass observes (queue depths and counters, the replicas each driver lists, the
+ * replica directory, the overrides), hands that to core's planning pass (core/plan.ts, the one the simulator runs),
+ * and carries out the actions it returns through each pool's driver: start, stop (drain first), or drain then set a
+ * count. A running job is never stopped by autoscaling. Only the holder of the lease acts; others stand by.
  *
  * Its state (lease, replica directory, records, queue signals) and its drivers are passed in (core/state.ts,
  * drivers/driver.ts), so that this logic runs in unit tests with in-memory state on a manual clock.
@@ -10,14 +11,14 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../project.js';
-import { resolveScaling } from '../core/config.js';
-import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
+import { overrideDecision, type Decision } from '../core/autoscaler.js';
 import { LearnedCarrier } from './learned.js';
-import { allocate, cappedWhy, limitsOf } from '../core/capacity.js';
-import { emptyReplicas, type Observation, type ReplicaCounts } from '../core/observation.js';
-import { RateTracker, type Counters } from '../core/rates.js';
-import type { ControllerState, Override, ReplicaInfo, StoredDecision } from '../core/state.js';
+import { limitsOf } from '../core/capacity.js';
+import { Planner, type Action, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
+import { sumCounters } from '../core/rates.js';
+import type { ControllerState, ReplicaInfo, StoredDecision } from '../core/state.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
+import { poolSpecs } from '../drivers/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { within } from '../queue/deadline.js';
 
@@ -37,36 +38,23 @@ export interface ControllerOptions {
   host?: { cpu: number; memory: number; gpu: number };
   /** Writes that failed (a scale event, the decisions): counted for /metrics, logged with the pool. */
   onDroppedWrite?: (what: 'event' | 'decisions' | 'learned', pool: string) => void;
+  /** Called with every pass's input and its plans, before they are carried out (a recording for replay tests). */
+  onPass?: (input: PassInput, plans: PoolPlan[]) => void;
 }
 
-export interface PoolView {
-  pool: string;
-  observation: Observation;
-  decision?: Decision;
-  replicas: (DriverReplica & { info?: ReplicaInfo })[];
-  /** Registered replicas of the pool that no driver of this controller lists (started by hand, or on a lost host). */
-  external: ReplicaInfo[];
-}
-
-/** A `set-count` scale-in whose victims were asked to drain: the count it started from and the count to set. */
-interface PendingScaleIn { victims: string[]; from: number; count: number; since: number; reason: string; manual: boolean }
-
-/** How long a `set-count` scale-in waits for its victims to stop taking jobs before it lowers the count anyway. */
-const DRAIN_WAIT_MS = 10_000;
+/** A replica a driver lists, with what it says of itself in the replica directory. */
+export type ListedReplica = DriverReplica & { info?: ReplicaInfo };
 
 export class Controller {
   readonly id: string;
-  private readonly memory = new Map<string, AutoscalerMemory>();
-  private readonly rates = new Map<string, RateTracker>();
+  /** The planning pass with each pool's memory: the autoscaler's, the rates, a scale-in waiting for its victims. */
+  readonly planner: Planner;
   /** The last failure of each pool's driver to list, logged once until it changes. */
   private readonly listErrors = new Map<string, string>();
-  /** Live replicas per pool at the last pass: the wake path decides without any I/O. */
+  /** Live replicas per pool once the last pass was carried out: the wake path decides without any I/O. */
   private readonly lastLive = new Map<string, number>();
-  /** `set-count` scale-ins waiting for their victims to drain: pool -> victims and the count to set. */
-  private readonly pendingScaleIn = new Map<string, PendingScaleIn>();
   /** What the autoscaler learned, carried across leaders (learned.ts). */
   private readonly learned: LearnedCarrier;
-  private readonly host: { cpu: number; memory: number; gpu: number };
   private readonly log: Logger;
   private timer?: Timer;
   private running: Promise<void> = Promise.resolve();
@@ -76,14 +64,15 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions) {
     this.id = opts.id;
     this.log = (opts.logger ?? silentLogger).child({ controller: this.id });
-    // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.
-    this.host = opts.host ?? { cpu: availableParallelism(), memory: totalmem(), gpu: 0 };
     for (const pool of Object.keys(opts.project.config.pools)) {
-      this.memory.set(pool, emptyMemory());
-      this.rates.set(pool, new RateTracker());
       if (!opts.drivers[pool]) throw new Error(`no driver for pool "${pool}"`);
     }
-    this.learned = new LearnedCarrier(opts.state.records, this.memory, this.log, (pool) => opts.onDroppedWrite?.('learned', pool));
+    // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.
+    const host = opts.host ?? { cpu: availableParallelism(), memory: totalmem(), gpu: 0 };
+    // How each pool scales in and whether it shares this host: what its driver says of itself.
+    const traits = (pool: string) => ({ scaleIn: opts.drivers[pool].scaleIn, onHost: opts.drivers[pool].placement === 'this-host' });
+    this.planner = new Planner(poolSpecs(opts.project.config, traits), limitsOf(opts.project.config, host));
+    this.learned = new LearnedCarrier(opts.state.records, this.planner, this.log, (pool) => opts.onDroppedWrite?.('learned', pool));
   }
 
   get isLeader(): boolean { return this.opts.state.lease.isHeld; }
@@ -119,7 +108,7 @@ export class Controller {
   /** Resolves when the passes queued so far (a wake's included) are done. */
   settled(): Promise<void> { return this.running; }
 
-  /** A submitter's wake: act at once for a pool that had no live replica at the last pass, whatever its driver. */
+  /** A submitter's wake: act at once for a pool that had no live replica after the last pass, whatever its driver. */
   private onWake(queue: string): void {
     const pool = this.opts.project.router.poolFor(queue);
     if (!pool || this.stopped || !this.isLeader || (this.lastLive.get(pool) ?? 0) > 0) return;
@@ -129,6 +118,7 @@ export class Controller {
     void this.tick([pool]);
   }
 
+  /** One pass: observe, plan, act. `only`: a wake's pass, acting on these pools alone. */
   async reconcile(only?: string[]): Promise<void> {
     if (this.stopped) return;
     const leader = await this.opts.state.lease.acquire().catch(() => false);
@@ -137,62 +127,26 @@ export class Controller {
     const now = this.opts.clock.now();
     this.lastTickAt = now;
     await Promise.all(this.drivers.map((d) => d.maintain?.()));
-    const cfg = this.opts.project.config;
-    const [views, overrides] = await Promise.all([
-      // A wake's pass (`only`) reads every pool, to share capacity, but measures rates only on full passes: a
-      // sample a few milliseconds after the last one would turn one job into a burst.
-      this.observe(now, { rates: !only }),
-      // Unreadable overrides hold every pool, as stale metrics do: a paused or pinned pool must not be autoscaled.
-      this.opts.state.records.overrides().catch((err: Error) => { this.log.warn({ err: err.message }, 'overrides unreadable: holding every pool'); return undefined; }),
-    ]);
-
-    const acting = (pool: string) => !only || only.includes(pool);
-    const decisions = new Map<string, Decision>();
-    for (const view of views) {
-      const pool = cfg.pools[view.pool];
-      const settings: PoolSettings = { ...resolveScaling(pool.scaling), concurrency: pool.concurrency };
-      const observation = overrides ? view.observation : { ...view.observation, fresh: false };
-      const d = decide(view.pool, observation, settings, this.memory.get(view.pool)!, now);
-      // Pools this pass does not act on keep their memory and hold, so that a wake never starts their cooldowns.
-      if (!acting(view.pool)) { decisions.set(view.pool, overrideDecision(view.pool, d, d.current, 'not this pass')); continue; }
-      this.memory.set(view.pool, d.memory);
-      decisions.set(view.pool, overrides ? this.applyOverride(view.pool, d, overrides[view.pool]) : overrideDecision(view.pool, d, d.current, 'overrides unreadable: hold'));
-    }
-
-    // Share this host (pools on the local driver) and the budget (every pool) by priority.
-    const grants = allocate(views.map((v) => {
-      const pool = cfg.pools[v.pool];
-      const d = decisions.get(v.pool)!;
-      const scope = this.opts.drivers[v.pool].name === 'local' ? 'host' : undefined;
-      return { pool: v.pool, desired: d.desired, need: d.need, min: d.min, priority: pool.priority, resources: pool.resources, scope };
-    }), limitsOf(cfg, this.host));
+    const { input, listed } = await this.observe(now, only);
+    const plans = this.planner.pass(input);
+    this.opts.onPass?.(input, plans);
 
     const stored: StoredDecision[] = [];
-    for (const view of views) {
-      if (!acting(view.pool)) continue;
-      let d = decisions.get(view.pool)!;
-      const g = grants.get(view.pool)!;
-      // Replicas this controller cannot stop (started elsewhere) still count as capacity.
-      const desired = Math.max(g.granted, view.external.length);
-      // Starved: less than the load needs even after idle replicas elsewhere gave their room back.
-      const starved = desired !== d.desired && g.starved === true;
-      if (desired !== d.desired) {
-        d = overrideDecision(view.pool, d, desired, cappedWhy(d.why, desired, g, starved), d.need);
-      }
+    for (const plan of plans) {
       // A driver that fails (refused, unreachable) holds its own pool, said in the reason and its health; the others go on.
-      d = await this.apply(view, d, overrides?.[view.pool]?.paused ?? false).catch((err: Error) => {
-        this.log.warn({ pool: view.pool, err: err.message }, 'the driver could not carry the decision out');
-        return overrideDecision(view.pool, d, d.current, `${d.why}; not carried out: ${err.message}`);
+      const d = await this.act(plan, listed.get(plan.pool) ?? []).catch((err: Error) => {
+        this.log.warn({ pool: plan.pool, err: err.message }, 'the driver could not carry the decision out');
+        if (plan.action?.type === 'drain') this.planner.dropScaleIn(plan.pool);
+        return overrideDecision(plan.pool, plan.decision, plan.decision.current, `${plan.decision.why}; not carried out: ${err.message}`);
       });
-      decisions.set(view.pool, d);
-      view.decision = d;
-      this.lastLive.set(view.pool, d.current > 0 || d.desired > 0 ? Math.max(d.current, d.desired) : 0);
-      const health = this.opts.drivers[view.pool].health(view.pool);
-      const rates = this.rates.get(view.pool)!;
+      // What is live once this pass is carried out (a scale-down to zero included): a submit after it wakes the pool.
+      this.lastLive.set(plan.pool, d.desired);
+      const health = this.opts.drivers[plan.pool].health(plan.pool);
+      const { rates } = plan;
       stored.push({
-        at: now, pool: view.pool, desired: d.desired, current: d.current, direction: d.direction, reason: d.reason,
+        at: now, pool: plan.pool, desired: d.desired, current: d.current, direction: d.direction, reason: d.reason,
         cooldownRemaining: d.cooldownRemaining, min: d.min, max: d.max, leader: this.id,
-        health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`, starved: starved || undefined,
+        health: health.status === 'ok' ? undefined : `${health.status}: ${health.message}`, starved: plan.starved || undefined,
         flapsLastHour: d.flapsLastHour || undefined,
         arrivalRate: rates.arrivalRate, completionRate: rates.completionRate, serviceTime: rates.serviceTime,
       });
@@ -205,111 +159,80 @@ export class Controller {
     });
   }
 
-  /** A manual override: paused keeps the current count, a pin sets it; a pin above max is held at max and says so. */
-  private applyOverride(pool: string, d: Decision, o: Override | undefined): Decision {
-    if (!o?.paused) return d;
-    if (o.replicas === undefined) return overrideDecision(pool, d, d.current, 'autoscaling paused');
-    const max = this.opts.project.config.pools[pool].scaling.max;
-    if (o.replicas > max) return overrideDecision(pool, d, max, `autoscaling paused, pinned at ${o.replicas} above max ${max}: held at ${max}`);
-    return overrideDecision(pool, d, o.replicas, `autoscaling paused, pinned at ${o.replicas}`);
-  }
-
-  /** Observations for every pool; a pool whose reads fail is marked stale (and so is never scaled down). */
-  async observe(now: number, opts: { rates?: boolean } = {}): Promise<PoolView[]> {
+  /**
+   * Reads every pool at once for a pass: one round of reads, so a wake's pass costs one round trip, not one per pool.
+   * A part that cannot be read is left undefined, and the planning pass holds that pool.
+   */
+  async observe(now: number, only?: string[]): Promise<{ input: PassInput; listed: Map<string, ListedReplica[]> }> {
     const cfg = this.opts.project.config;
     const pools = Object.entries(cfg.pools);
     const { state } = this.opts;
-    // One round of reads, all at once: a wake's pass costs one round trip, not one per pool.
-    const [registered, counters, load, listed] = await Promise.all([
+    const [registered, counters, load, lists, overrides] = await Promise.all([
       state.replicas.list().catch(() => undefined),
-      state.queues.counters(pools.flatMap(([, p]) => p.queues)).catch(() => undefined),
+      // Rates are measured on full passes only (see PassInput.only): a wake's pass does not read the counters.
+      only ? undefined : state.queues.counters(pools.flatMap(([, p]) => p.queues)).catch(() => undefined),
       state.queues.load(pools.map(([name, p]) => ({ name, queues: p.queues, horizonMs: p.scaling.startupTime })), now).catch(() => new Map()),
       Promise.all(pools.map(([name]) => this.opts.drivers[name].list(name).then((r) => { this.listErrors.delete(name); return r; }, (err: Error) => {
         if (this.listErrors.get(name) !== err.message) this.log.warn({ pool: name, err: err.message }, 'driver could not list replicas: holding the pool');
         this.listErrors.set(name, err.message);
         return undefined;
       }))),
+      state.records.overrides().catch((err: Error) => { this.log.warn({ err: err.message }, 'overrides unreadable: holding every pool'); return undefined; }),
     ]);
     const byId = new Map((registered ?? []).map((r) => [r.id, r]));
-    return pools.map(([name, pool], i) => {
-      const l = load.get(name);
-      const own = (listed[i] ?? []).map((r) => ({ ...r, info: byId.get(r.id) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host) }));
-      const matched = new Set(own.flatMap((r) => (r.info ? [r.info.id] : [])));
-      const external = (registered ?? []).filter((r) => r.pool === name && !matched.has(r.id) && r.state !== 'draining');
-      const rates = this.rates.get(name)!;
-      if (counters && opts.rates !== false) rates.update(now, sumCounters(pool.queues, counters));
-      const counts: ReplicaCounts = emptyReplicas();
-      for (const r of own) {
-        if (r.phase === 'stopping' || r.info?.state === 'draining') counts.draining++;
-        else if (!r.info || r.info.state === 'starting') counts.starting++;
-        else counts[r.info.state]++;
-      }
-      for (const r of external) counts[r.state]++;
-      const fresh = registered !== undefined && l !== undefined && listed[i] !== undefined;
+    const listed = new Map<string, ListedReplica[]>();
+    const observed = pools.map(([name, pool], i) => {
+      const own = lists[i]?.map((r): ListedReplica => ({ ...r, info: byId.get(r.id) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host) }));
+      listed.set(name, own ?? []);
+      const matched = new Set((own ?? []).flatMap((r) => (r.info ? [r.info.id] : [])));
+      const external = registered?.filter((r) => r.pool === name && !matched.has(r.id) && r.state !== 'draining').map((r) => r.state);
       return {
-        pool: name, replicas: own, external,
-        observation: { waiting: l?.waiting ?? 0, running: l?.running ?? 0, delayedDue: l?.delayedDue ?? 0, arrivalRate: rates.arrivalRate, serviceTime: rates.serviceTime, replicas: counts, fresh },
+        pool: name, load: load.get(name), counters: counters && sumCounters(pool.queues, counters), external,
+        replicas: own?.map((r): PlanReplica => ({ id: r.id, state: r.info?.state ?? 'starting', registered: !!r.info, stopping: r.phase === 'stopping', lastActivity: r.info?.lastActivity })),
       };
     });
+    return { input: { now, pools: observed, overrides, only }, listed };
   }
 
-  /** Carries a decision out; returns it as it was carried out (fewer started, a scale-in still draining). */
-  private async apply(view: PoolView, d: Decision, manual: boolean): Promise<Decision> {
-    const driver = this.opts.drivers[view.pool];
-    const pool = this.opts.project.config.pools[view.pool];
-    const pending = this.pendingScaleIn.get(view.pool);
-    if (pending) return this.continueScaleIn(view, d, pending);
-    if (d.direction === 'hold') return d;
-    if (d.direction === 'up') {
-      const started = await driver.start(view.pool, d.desired - d.current);
+  /** Carries a pool's plan out; returns its decision as it was carried out (fewer started, a count's note). */
+  private async act(plan: PoolPlan, listed: ListedReplica[]): Promise<Decision> {
+    const { action: a, decision: d } = plan;
+    if (!a) return d;
+    const driver = this.opts.drivers[plan.pool];
+    if (a.type === 'start') {
+      const started = await driver.start(plan.pool, a.count);
       if (started === 0) return d;
-      const to = d.current + started;
-      this.log.info({ pool: view.pool, from: d.current, to, reason: d.reason }, 'scale up');
-      await this.event(view.pool, d.current, to, d.reason, manual);
-      return to === d.desired ? d : overrideDecision(view.pool, d, to, `${d.why}, ${started} started`);
+      const to = a.event.from + started;
+      this.log.info({ pool: plan.pool, from: a.event.from, to, reason: d.reason }, 'scale up');
+      await this.event(plan.pool, a, to, a.event.reason);
+      return to === d.desired ? d : overrideDecision(plan.pool, d, to, `${d.why}, ${started} started`);
     }
-    // Down: idle replicas first (longest idle first), then ones still starting; a busy replica only on a manual
-    // override, and then it drains within its grace.
-    const candidates = view.replicas.filter((r) => r.phase === 'running' && r.info?.state !== 'draining');
-    const rank = (r: (typeof candidates)[number]) => (r.info?.state === 'idle' ? 0 : !r.info || r.info.state === 'starting' ? 1 : 2);
-    const victims = candidates
-      .filter((r) => manual || rank(r) < 2)
-      .sort((a, b) => rank(a) - rank(b) || (a.info?.lastActivity ?? 0) - (b.info?.lastActivity ?? 0))
-      .slice(0, d.current - d.desired);
-    if (victims.length === 0) return overrideDecision(view.pool, d, d.current, `${d.why}; every replica is busy: hold`);
-    const to = d.current - victims.length;
-    if (driver.capabilities.scaleDown === 'stop-replicas') {
-      for (const v of victims) await driver.stop!(v.id, pool.drainGrace);
-      this.log.info({ pool: view.pool, from: d.current, to, victims: victims.map((v) => v.id), reason: d.reason }, 'scale down');
-      await this.event(view.pool, d.current, to, d.reason, manual);
+    if (a.type === 'drain') {
+      // The engine removes replicas itself: first make the victims stop taking jobs and wait to be removed.
+      const byId = new Map(listed.map((r) => [r.id, r]));
+      for (const id of a.replicas) await this.opts.state.replicas.requestDrain(byId.get(id)?.info?.id ?? id, { hold: true });
+      this.log.info({ pool: plan.pool, victims: a.replicas }, 'scale down: draining the victims before lowering the count');
       return d;
     }
-    // The engine removes replicas itself: first make the victims stop taking jobs and wait to be removed.
-    for (const v of victims) await this.opts.state.replicas.requestDrain(v.info?.id ?? v.id, { hold: true });
-    this.pendingScaleIn.set(view.pool, { victims: victims.map((v) => v.id), from: d.current, count: to, since: this.opts.clock.now(), reason: d.reason, manual });
-    this.log.info({ pool: view.pool, victims: victims.map((v) => v.id) }, 'scale down: draining the victims before lowering the count');
-    return overrideDecision(view.pool, d, d.current, `${d.why}; draining ${victims.length} replica(s) before ${d.current} -> ${to}`);
+    if (a.type === 'stop') {
+      if (driver.scaleIn !== 'stop-replicas') throw new Error(`the ${driver.name} driver cannot stop chosen replicas`);
+      for (const id of a.replicas) await driver.stop(id, a.graceMs);
+      this.log.info({ pool: plan.pool, from: a.event.from, to: a.event.to, victims: a.replicas, reason: a.event.reason }, 'scale down');
+      await this.event(plan.pool, a, a.event.to, a.event.reason);
+      return d;
+    }
+    if (driver.scaleIn !== 'set-count') throw new Error(`the ${driver.name} driver cannot set a count`);
+    const byId = new Map(listed.map((r) => [r.id, r]));
+    const pick = (ids: string[]) => ids.flatMap((id) => byId.get(id) ?? []);
+    const { note } = await driver.setCount(plan.pool, a.count, { victims: pick(a.victims), busy: pick(a.busy), graceMs: a.graceMs });
+    const reason = note ? `${a.event.reason} (${note})` : a.event.reason;
+    this.log.info({ pool: plan.pool, from: a.event.from, to: a.count, victims: a.victims, reason }, 'scale down');
+    await this.event(plan.pool, a, a.count, reason);
+    return note ? overrideDecision(plan.pool, d, d.desired, `${d.why}; ${note}`) : d;
   }
 
-  /** A `set-count` scale-in whose victims were asked to drain: lower the count once they have stopped taking jobs. */
-  private async continueScaleIn(view: PoolView, d: Decision, p: PendingScaleIn): Promise<Decision> {
-    const driver = this.opts.drivers[view.pool];
-    const byId = new Map(view.replicas.map((r) => [r.id, r]));
-    const victims = p.victims.map((id) => byId.get(id)).filter((r): r is NonNullable<typeof r> => !!r);
-    const drained = victims.every((v) => v.phase === 'stopping' || v.info?.state === 'draining' || !v.info);
-    const waited = this.opts.clock.now() - p.since;
-    if (!drained && waited < DRAIN_WAIT_MS) return overrideDecision(view.pool, d, d.current, `waiting for ${victims.length} replica(s) to drain before lowering the count to ${p.count}`);
-    this.pendingScaleIn.delete(view.pool);
-    const busy = view.replicas.filter((r) => r.info?.state === 'busy');
-    const count = Math.max(p.count, 0);
-    const { note } = await driver.setCount!(view.pool, count, { victims, busy, graceMs: this.opts.project.config.pools[view.pool].drainGrace });
-    const reason = note ? `${p.reason} (${note})` : p.reason;
-    this.log.info({ pool: view.pool, from: p.from, to: count, victims: p.victims, reason }, 'scale down');
-    await this.event(view.pool, p.from, count, reason, p.manual);
-    return overrideDecision(view.pool, d, count, note ? `${d.why}; ${note}` : d.why);
-  }
-
-  private async event(pool: string, from: number, to: number, reason: string, manual: boolean): Promise<void> {
+  private async event(pool: string, a: Exclude<Action, { type: 'drain' }>, to: number, reason: string): Promise<void> {
+    const { from, manual } = a.event;
     await this.opts.state.records.addEvent({ at: this.opts.clock.now(), pool, from, to, reason, manual: manual || undefined }).catch((err: Error) => {
       this.log.warn({ pool, err: err.message, from, to }, 'scale event not recorded');
       this.opts.onDroppedWrite?.('event', pool);
@@ -325,8 +248,7 @@ export class Controller {
     const done = this.running.then(async () => {
       const started = await this.opts.drivers[pool].start(pool, count);
       if (started > 0) {
-        const now = this.opts.clock.now();
-        this.memory.set(pool, { ...this.memory.get(pool)!, lastUpAt: now, lastBusyAt: now });
+        this.planner.startedManually(pool, this.opts.clock.now());
         this.lastLive.set(pool, (this.lastLive.get(pool) ?? 0) + started);
       }
       return started;
@@ -342,9 +264,9 @@ export class Controller {
    */
   async stopReplica(id: string, registered: ReplicaInfo[]): Promise<string | undefined> {
     for (const [pool, driver] of Object.entries(this.opts.drivers)) {
-      if (driver.capabilities.scaleDown !== 'stop-replicas') continue;
+      if (driver.scaleIn !== 'stop-replicas') continue;
       if ((await driver.list(pool).catch(() => [])).some((r) => r.id === id)) {
-        await driver.stop!(id, this.opts.project.config.pools[pool].drainGrace);
+        await driver.stop(id, this.opts.project.config.pools[pool].drainGrace);
         return pool;
       }
     }
@@ -375,13 +297,4 @@ function hostMatch(registered: ReplicaInfo[], pool: string, host: string | undef
   if (!host) return undefined;
   const on = registered.filter((r) => r.pool === pool && r.host === host);
   return on.length === 1 ? on[0] : undefined;
-}
-
-function sumCounters(queues: string[], counters: Map<string, Counters>): Counters {
-  const c = { submitted: 0, completed: 0, failed: 0, serviceMs: 0 };
-  for (const q of queues) {
-    const s = counters.get(q);
-    if (s) { c.submitted += s.submitted; c.completed += s.completed; c.failed += s.failed; c.serviceMs += s.serviceMs; }
-  }
-  return c;
 }

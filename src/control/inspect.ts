@@ -5,7 +5,6 @@
  */
 import type { Redis } from '../queue/connection.js';
 import type { Project } from '../project.js';
-import { resolveScaling } from '../core/config.js';
 import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../queue/control-store.js';
 import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../queue/registry.js';
 import { queueDepths, type QueueDepth } from '../queue/counts.js';
@@ -89,7 +88,7 @@ export class Inspector {
       const slots = mine.filter((r) => r.state !== 'starting' && r.state !== 'draining').reduce((n, r) => n + r.concurrency, 0);
       const busySlots = mine.reduce((n, r) => n + (r.state === 'draining' ? 0 : r.running), 0);
       const depths = s.depths.filter((d) => pool.queues.includes(d.queue));
-      const scaling = resolveScaling(pool.scaling);
+      const scaling = pool.scaling;
       const override = s.overrides[name];
       const decision = s.decisions[name] ?? null;
       return {

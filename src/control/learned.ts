@@ -3,7 +3,8 @@
  * leaders: the leader writes it when it changes, and a controller that becomes leader goes on from what the last one
  * left, so a failover or a restart does not send every scale-to-zero pool back to learning.
  */
-import { learnedOf, withLearned, type AutoscalerMemory } from '../core/autoscaler.js';
+import { learnedOf, withLearned } from '../core/autoscaler.js';
+import type { Planner } from '../core/plan.js';
 import type { ControlRecords } from '../core/state.js';
 import type { Logger } from '../log.js';
 
@@ -15,8 +16,8 @@ export class LearnedCarrier {
 
   constructor(
     private readonly records: ControlRecords,
-    /** The controller's memory per pool, read and updated in place. */
-    private readonly memory: Map<string, AutoscalerMemory>,
+    /** The controller's planner, whose memory per pool is read and updated. */
+    private readonly planner: Planner,
     private readonly log: Logger,
     private readonly onDropped?: (pool: string) => void,
   ) {}
@@ -33,10 +34,9 @@ export class LearnedCarrier {
     if (!learned) return;
     this.led = true;
     for (const [pool, l] of Object.entries(learned)) {
-      const m = this.memory.get(pool);
-      if (!m) continue;
-      const merged = withLearned(m, l);
-      this.memory.set(pool, merged);
+      if (!Object.hasOwn(this.planner.specs, pool)) continue;
+      const merged = withLearned(this.planner.autoscaler(pool), l);
+      this.planner.setAutoscaler(pool, merged);
       this.saved.set(pool, JSON.stringify(learnedOf(merged)));
     }
   }
@@ -46,7 +46,7 @@ export class LearnedCarrier {
     const changed: Record<string, unknown> = {};
     const json = new Map<string, string>();
     for (const pool of pools) {
-      const l = learnedOf(this.memory.get(pool)!);
+      const l = learnedOf(this.planner.autoscaler(pool));
       const j = JSON.stringify(l);
       if (this.saved.get(pool) !== j) { changed[pool] = l; json.set(pool, j); }
     }

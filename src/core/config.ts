@@ -40,7 +40,7 @@ const schedule = z.strictObject({
   max: count.optional(),
 });
 
-export const scalingSchema = z.strictObject({
+const scalingFields = z.strictObject({
   preset: z.enum(['conservative', 'aggressive', 'cost-optimised']).optional(),
   policy: z.enum(['threshold', 'target', 'hpa']).optional(),
   min: count.default(0),
@@ -72,6 +72,22 @@ export const scalingSchema = z.strictObject({
   keepWarm: z.boolean().optional(),
   schedules: z.array(schedule).default([]),
 });
+
+/** The hpa policy is Kubernetes' algorithm: its timing lives in `behavior`, so these would be silently ignored. */
+const HPA_IGNORES = ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown', 'keepWarm'] as const;
+
+/**
+ * A pool's scaling settings, resolved once here: the preset and the defaults are applied, so every reader (the
+ * planning pass, the exporters, the faces) sees the values the autoscaler runs with.
+ */
+export const scalingSchema = scalingFields.superRefine((s, ctx) => {
+  if (s.policy !== 'hpa') return;
+  for (const field of HPA_IGNORES) {
+    if (s[field] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [field], message: 'the hpa policy does not read this; set scaling.behavior (scaleUp/scaleDown stabilizationWindowSeconds and policies) as for a Kubernetes HPA, or use policy target' });
+    }
+  }
+}).transform((s): ResolvedScaling => resolveScaling(s));
 
 /** A pool's driver: its kind and the settings for this pool (checked against the driver's own schema). */
 export interface DriverRef { kind: string; settings: Record<string, unknown> }
@@ -214,14 +230,6 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
     const min = typeof s.min === 'number' ? s.min : 0;
     const max = typeof s.max === 'number' ? s.max : 1;
     if (max < min) ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', 'max'], message: `must be >= min (${min})` });
-    if (s.policy === 'hpa') {
-      // The hpa policy is Kubernetes' algorithm: its timing lives in `behavior`, so these would be silently ignored.
-      for (const field of ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown', 'keepWarm'] as const) {
-        if (s[field] !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['pools', poolName, 'scaling', field], message: 'the hpa policy does not read this; set scaling.behavior (scaleUp/scaleDown stabilizationWindowSeconds and policies) as for a Kubernetes HPA, or use policy target' });
-        }
-      }
-    }
     const up = typeof s.scaleUpThreshold === 'number' ? s.scaleUpThreshold : 1;
     const down = typeof s.scaleDownThreshold === 'number' ? s.scaleDownThreshold : 0;
     if (down >= up && up > 0) {
@@ -260,6 +268,9 @@ export function standbyGroupOf(name: string, p: PoolConfig): string | undefined 
   if (p.driver.kind !== 'local' || !(p.standby ?? p.scaling.min === 0)) return undefined;
   return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
 }
+/** A pool's scaling settings as written (before the preset and defaults are applied). */
+export type ScalingInput = z.output<typeof scalingFields>;
+/** A pool's scaling settings with the preset and defaults applied: what every reader sees. */
 export type ScalingConfig = PoolConfig['scaling'];
 export type CommandTaskConfig = Config['commands'][string];
 
@@ -268,16 +279,17 @@ export type CommandTaskConfig = Config['commands'][string];
  * targetBacklogPerSlot; threshold: its concurrency; hpa: hpaTarget. KEDA/HPA exports and the original API shape read it.
  */
 export function perReplicaTarget(pool: PoolConfig): number {
-  const s = resolveScaling(pool.scaling);
+  const s = pool.scaling;
   if (s.policy === 'hpa') return s.hpaTarget;
   if (s.policy === 'threshold') return pool.concurrency;
   return pool.concurrency * s.targetBacklogPerSlot;
 }
 
 /** Scaling settings with the preset and defaults applied: what the autoscaler reads. */
-export interface ResolvedScaling extends Omit<ScalingConfig, 'preset' | keyof PresetValues>, PresetValues {}
+export interface ResolvedScaling extends Omit<ScalingInput, keyof PresetValues>, PresetValues {}
 
-export function resolveScaling(s: ScalingConfig): ResolvedScaling {
+/** Applies a pool's preset and the defaults (the schema does it once; exported for tests that build settings by hand). */
+export function resolveScaling(s: ScalingInput): ResolvedScaling {
   const base = s.preset ? PRESETS[s.preset] : DEFAULT_SCALING;
   return {
     ...s,

@@ -1,32 +1,53 @@
 /**
  * Arrival rate and mean service time per pool, as exponentially weighted moving averages of the counters that
- * clients (submitted) and replicas (completed, serviceMs) keep in Redis.
+ * clients (submitted) and replicas (completed, serviceMs) keep in Redis. Plain data, updated by a pure function: the
+ * planning pass carries it in each pool's memory.
  */
 
 export interface Counters { submitted: number; completed: number; failed: number; serviceMs: number }
 
-export class RateTracker {
-  private last?: { at: number; c: Counters };
-  arrivalRate = 0;
+export interface Rates {
+  /** Jobs per second submitted. */
+  arrivalRate: number;
   /** Jobs per second finishing (completed or failed). */
-  completionRate = 0;
-  serviceTime = 0;
+  completionRate: number;
+  /** Mean seconds a job runs once started. */
+  serviceTime: number;
+  /** The sample the next one is measured against. */
+  last?: { at: number; c: Counters };
+}
 
-  constructor(private readonly alpha = 0.3) {}
+export const emptyRates = (): Rates => ({ arrivalRate: 0, completionRate: 0, serviceTime: 0 });
 
-  update(at: number, c: Counters): void {
-    if (this.last && at > this.last.at) {
-      const dt = (at - this.last.at) / 1000;
-      const arrivals = Math.max(0, c.submitted - this.last.c.submitted);
-      this.arrivalRate += this.alpha * (arrivals / dt - this.arrivalRate);
-      const done = (c.completed + c.failed) - (this.last.c.completed + this.last.c.failed);
-      this.completionRate += this.alpha * (Math.max(0, done) / dt - this.completionRate);
-      const ms = c.serviceMs - this.last.c.serviceMs;
-      if (done > 0 && ms >= 0) {
-        const mean = ms / done / 1000;
-        this.serviceTime = this.serviceTime === 0 ? mean : this.serviceTime + this.alpha * (mean - this.serviceTime);
-      }
-    }
-    this.last = { at, c };
+const ALPHA = 0.3;
+
+/** The rates after a new sample of the cumulative counters at `at`. */
+export function updateRates(r: Rates, at: number, c: Counters): Rates {
+  const last = { at, c };
+  if (!r.last || at <= r.last.at) return { ...r, last };
+  const dt = (at - r.last.at) / 1000;
+  const arrivals = Math.max(0, c.submitted - r.last.c.submitted);
+  const done = (c.completed + c.failed) - (r.last.c.completed + r.last.c.failed);
+  const ms = c.serviceMs - r.last.c.serviceMs;
+  let serviceTime = r.serviceTime;
+  if (done > 0 && ms >= 0) {
+    const mean = ms / done / 1000;
+    serviceTime = serviceTime === 0 ? mean : serviceTime + ALPHA * (mean - serviceTime);
   }
+  return {
+    arrivalRate: r.arrivalRate + ALPHA * (arrivals / dt - r.arrivalRate),
+    completionRate: r.completionRate + ALPHA * (Math.max(0, done) / dt - r.completionRate),
+    serviceTime,
+    last,
+  };
+}
+
+/** The counters of several queues added up (a pool's). */
+export function sumCounters(queues: string[], counters: Map<string, Counters>): Counters {
+  const c = { submitted: 0, completed: 0, failed: 0, serviceMs: 0 };
+  for (const q of queues) {
+    const s = counters.get(q);
+    if (s) { c.submitted += s.submitted; c.completed += s.completed; c.failed += s.failed; c.serviceMs += s.serviceMs; }
+  }
+  return c;
 }

@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { poolsOn } from './spec.js';
-import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
+import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
 import type { Logger } from '../log.js';
 
 const shared = z.strictObject({
@@ -52,9 +52,10 @@ export class ComposeError extends Error {
   constructor(message: string) { super(message); this.name = 'ComposeError'; }
 }
 
-export class ComposeDriver implements Driver {
+export class ComposeDriver implements SetCountDriver {
   readonly name = 'compose';
-  readonly capabilities = { scaleDown: 'set-count', knowsReadiness: false, remote: true } as const;
+  readonly scaleIn = 'set-count' as const;
+  readonly placement = 'elsewhere' as const;
   private readonly errors = new Map<string, string>();
 
   constructor(private readonly settings: ComposeSettings, private readonly baseDir: string, private readonly services: Record<string, string>, private readonly log: Logger) {}
@@ -130,6 +131,8 @@ export class ComposeDriver implements Driver {
 }
 
 export const composeDriver: DriverKind = {
+  scaleIn: 'set-count',
+  placement: 'elsewhere',
   pool,
   shared,
   async create(ctx: DriverContext, settings) {

@@ -1,10 +1,11 @@
 /**
- * Where replicas live. A driver executes and never decides: the controller tells it how many to start and which
- * replicas to take away. One interface, one file per implementation, one line in the registry (drivers/index.ts).
+ * Where replicas live. A driver executes and never decides: the planning pass (core/plan.ts) says how many to start
+ * and which replicas to take away. One interface, one file per implementation, one line in the registry
+ * (drivers/index.ts).
  *
- * Two ways to scale down, chosen by `capabilities.scaleDown`:
- *  - `stop-replicas` (local, systemd): the driver stops the replicas the controller picked; each drains first.
- *  - `set-count` (compose, kubernetes): the engine removes replicas itself when its count is lowered. The controller
+ * Two ways to scale in, a driver's `scaleIn`, and the contract is a union on it:
+ *  - `stop-replicas` (local, systemd): the driver stops the replicas the plan picked; each drains first.
+ *  - `set-count` (compose, kubernetes): the engine removes replicas itself when its count is lowered. The plan
  *    first drains the idle victims (they stop taking jobs and wait to be removed), then `setCount` makes those the
  *    ones the engine removes (pod-deletion-cost, removing drained containers) and lowers the count.
  */
@@ -21,8 +22,6 @@ export interface DriverReplica {
   startedAt: number;
   /** `stopping`: asked to drain or being removed, not gone yet. */
   phase: 'running' | 'stopping';
-  /** The engine's own readiness, for drivers that know it (a pod's Ready condition); undefined when unknown. */
-  ready?: boolean;
 }
 
 export interface PoolHealth {
@@ -35,12 +34,11 @@ export interface PoolHealth {
   restarts: number;
 }
 
-export interface DriverCapabilities {
-  scaleDown: 'stop-replicas' | 'set-count';
-  /** Knows when a replica is ready, beyond the registry's heartbeats. */
-  knowsReadiness: boolean;
-  /** Its replicas outlive this process (a cluster, other machines): closing the driver leaves them running. */
-  remote: boolean;
+/** How a kind of driver takes replicas away and where they run: what the planning pass needs to know of it. */
+export interface DriverTraits {
+  scaleIn: 'stop-replicas' | 'set-count';
+  /** `this-host`: its replicas run on the controller's machine and share its capacity (local); else `elsewhere`. */
+  placement: 'this-host' | 'elsewhere';
 }
 
 /** What the controller hands a `set-count` driver on scale-down. */
@@ -52,25 +50,37 @@ export interface ScaleIn {
   graceMs: number;
 }
 
-export interface Driver {
+interface DriverBase {
   readonly name: string;
-  readonly capabilities: DriverCapabilities;
+  readonly placement: DriverTraits['placement'];
   list(pool: string): Promise<DriverReplica[]>;
   /** Starts up to `count` more replicas; returns how many it started (fewer while a pool is in crash backoff). */
   start(pool: string, count: number): Promise<number>;
-  /** `stop-replicas`: drains one replica, which exits once its running jobs finish or `graceMs` passes. */
-  stop?(replicaId: string, graceMs: number): Promise<void>;
-  /**
-   * `set-count`: the engine keeps `count` replicas of the pool, removing the victims first. Returns a note when the
-   * engine may remove others than the victims (Compose removes the highest-numbered containers).
-   */
-  setCount?(pool: string, count: number, scaleIn: ScaleIn): Promise<{ note?: string }>;
   health(pool: string): PoolHealth;
   /** Housekeeping on each controller pass while this controller leads (standbys, host checks). */
   maintain?(): Promise<void> | void;
   /** Lets go: the local driver drains and stops what it started; remote drivers leave their replicas running. */
   close(graceMs: number): Promise<void>;
 }
+
+/** A driver that stops the replicas it is told to. */
+export interface StopReplicasDriver extends DriverBase {
+  readonly scaleIn: 'stop-replicas';
+  /** Drains one replica, which exits once its running jobs finish or `graceMs` passes. */
+  stop(replicaId: string, graceMs: number): Promise<void>;
+}
+
+/** A driver whose engine keeps a count of replicas. */
+export interface SetCountDriver extends DriverBase {
+  readonly scaleIn: 'set-count';
+  /**
+   * The engine keeps `count` replicas of the pool, removing the victims first. Returns a note when the engine may
+   * remove others than the victims (Compose removes the highest-numbered containers).
+   */
+  setCount(pool: string, count: number, scaleIn: ScaleIn): Promise<{ note?: string }>;
+}
+
+export type Driver = StopReplicasDriver | SetCountDriver;
 
 /** What every driver is built with. */
 export interface DriverContext {
@@ -91,7 +101,7 @@ export interface DriverContext {
  * and shared by its pools, under `drivers.<kind>`) and how to build it. Building may load heavy clients; importing
  * the entry must not, since every config load reads the schemas.
  */
-export interface DriverKind {
+export interface DriverKind extends DriverTraits {
   pool: import('zod').ZodType;
   shared: import('zod').ZodType;
   create(ctx: DriverContext, shared: Record<string, unknown>): Promise<Driver>;

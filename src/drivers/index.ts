@@ -3,7 +3,8 @@
  * driver per kind from here. Adding a driver is one file (its settings schemas and the class) and one line below.
  * Importing this module loads no engine client: each driver loads its own when it is built.
  */
-import type { DriverSchemas } from '../core/config.js';
+import type { Config, DriverSchemas } from '../core/config.js';
+import type { PoolSpec } from '../core/plan.js';
 import type { Driver, DriverContext, DriverKind } from './driver.js';
 import { localDriver } from './local.js';
 import { kubernetesDriver } from './kubernetes.js';
@@ -34,3 +35,21 @@ export async function buildDrivers(ctx: DriverContext): Promise<Record<string, D
   }
   return out;
 }
+
+/**
+ * What the planning pass knows of every pool: its resolved settings, priority and resources, and its driver's traits
+ * (how it scales in, whether its replicas share this host). `with` adds or replaces per-pool fields (the simulator's
+ * policies give their own settings).
+ */
+export function poolSpecs(config: Config, with_: (pool: string) => Partial<PoolSpec> = () => ({})): Record<string, PoolSpec> {
+  return Object.fromEntries(Object.entries(config.pools).map(([name, p]) => {
+    const kind = DRIVERS[p.driver.kind];
+    const spec: PoolSpec = {
+      settings: { ...p.scaling, concurrency: p.concurrency }, priority: p.priority, resources: p.resources, drainGrace: p.drainGrace,
+      scaleIn: kind.scaleIn, onHost: kind.placement === 'this-host',
+    };
+    return [name, { ...spec, ...stripUndefined(with_(name)) }];
+  }));
+}
+
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -1,7 +1,6 @@
 /**
  * The Kubernetes driver: a pool is a Deployment (default `trireme-<pool>`), scaled through its `scale` subresource.
- * Its pods are its replicas, known by pod name (each replica runs with `--id $(POD_NAME)`), ready by their Ready
- * condition. Scaling in, the controller first drains the idle victims (they stop taking jobs and wait); then this
+ * Its pods are its replicas, known by pod name (each replica runs with `--id $(POD_NAME)`). Scaling in, the controller first drains the idle victims (they stop taking jobs and wait); then this
  * driver sets `controller.kubernetes.io/pod-deletion-cost` lowest on them and highest on busy pods, and lowers the
  * count, so the ReplicaSet controller removes the drained pods and no running job is killed. serve's exit leaves the
  * Deployments as they are. A 403 names the verb and resource the controller's Role lacks.
@@ -11,7 +10,7 @@
  */
 import { z } from 'zod';
 import { poolsOn } from './spec.js';
-import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
+import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
 import type { Logger } from '../log.js';
 
 const shared = z.strictObject({
@@ -74,7 +73,7 @@ export function explain(err: unknown, call: Call): KubernetesError {
   return new KubernetesError(`kubernetes: cannot ${what}: ${body.message ?? e.message ?? String(err)}`, status);
 }
 
-/** A pod as a replica: named by the pod, ready by its Ready condition, stopping once it is being deleted. */
+/** A pod as a replica: named by the pod, stopping once it is being deleted. */
 export function podReplica(p: PodLike, pool: string): DriverReplica | undefined {
   const name = p.metadata?.name;
   if (!name || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') return undefined;
@@ -82,13 +81,13 @@ export function podReplica(p: PodLike, pool: string): DriverReplica | undefined 
   return {
     id: name, pool, handle: `pod ${name}`, host: name, startedAt: created,
     phase: p.metadata?.deletionTimestamp ? 'stopping' : 'running',
-    ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
   };
 }
 
-export class KubernetesDriver implements Driver {
+export class KubernetesDriver implements SetCountDriver {
   readonly name = 'kubernetes';
-  readonly capabilities = { scaleDown: 'set-count', knowsReadiness: true, remote: true } as const;
+  readonly scaleIn = 'set-count' as const;
+  readonly placement = 'elsewhere' as const;
   private readonly errors = new Map<string, string>();
   private readonly selectors = new Map<string, string>();
 
@@ -174,6 +173,8 @@ async function clientApi(settings: KubernetesSettings): Promise<KubernetesApi> {
 }
 
 export const kubernetesDriver: DriverKind = {
+  scaleIn: 'set-count',
+  placement: 'elsewhere',
   pool,
   shared,
   async create(ctx: DriverContext, settings) {

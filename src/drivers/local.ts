@@ -19,7 +19,7 @@ import { standbyGroupOf, type PoolConfig } from '../core/config.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { Driver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
+import type { StopReplicasDriver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
 import { replicaSpec } from './spec.js';
 
 /** A replica that exits sooner than this after its start counts as a crash at start. */
@@ -51,9 +51,10 @@ export interface LocalDriverOptions {
   standbys?: boolean;
 }
 
-export class LocalDriver implements Driver {
+export class LocalDriver implements StopReplicasDriver {
   readonly name = 'local';
-  readonly capabilities = { scaleDown: 'stop-replicas', knowsReadiness: false, remote: false } as const;
+  readonly scaleIn = 'stop-replicas' as const;
+  readonly placement = 'this-host' as const;
   private readonly children = new Map<string, Child>();
   private readonly crashes = new Map<string, { count: number; lastAt: number; heldUntil: number }>();
   /** Standby groups whose last standby died before it was ready: held back like crashing replicas. */
@@ -270,6 +271,8 @@ function newId(pool: string): string {
 
 /** The registry's entry: no settings; replicas are child processes of serve on this machine. */
 export const localDriver: DriverKind = {
+  scaleIn: 'stop-replicas',
+  placement: 'this-host',
   pool: z.strictObject({}),
   shared: z.strictObject({}),
   create: async (ctx) => new LocalDriver({

@@ -21,7 +21,7 @@ import { parseDuration, parseSize } from '../core/units.js';
 import { ConfigError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { poolsOn } from './spec.js';
-import type { Driver, DriverContext, DriverKind, DriverReplica, PoolHealth } from './driver.js';
+import type { StopReplicasDriver, DriverContext, DriverKind, DriverReplica, PoolHealth } from './driver.js';
 import { parseInstance } from '../core/replica.js';
 import type { PoolConfig } from '../core/config.js';
 import type { Logger } from '../log.js';
@@ -72,9 +72,10 @@ interface HostState {
 
 const LIVE = new Set(['active', 'activating', 'reloading', 'deactivating']);
 
-export class SystemdDriver implements Driver {
+export class SystemdDriver implements StopReplicasDriver {
   readonly name = 'systemd';
-  readonly capabilities = { scaleDown: 'stop-replicas', knowsReadiness: false, remote: true } as const;
+  readonly scaleIn = 'stop-replicas' as const;
+  readonly placement = 'elsewhere' as const;
   private readonly hosts: HostState[];
   private listed?: Promise<void>;
 
@@ -221,6 +222,8 @@ export class SystemdDriver implements Driver {
 }
 
 export const systemdDriver: DriverKind = {
+  scaleIn: 'stop-replicas',
+  placement: 'elsewhere',
   pool,
   shared,
   async create(ctx: DriverContext, settings) {

@@ -9,14 +9,14 @@
  * priority wait in BullMQ's `prioritized` sorted set, which it does not see.
  */
 import type { Project } from '../project.js';
-import { perReplicaTarget, resolveScaling } from '../core/config.js';
+import { perReplicaTarget } from '../core/config.js';
 import { deploymentName } from './kubernetes.js';
 import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
 
 
 
 function behavior(project: Project, pool: string) {
-  const s = resolveScaling(project.config.pools[pool].scaling);
+  const s = project.config.pools[pool].scaling;
   if (s.policy === 'hpa' && s.behavior) return s.behavior;
   return { scaleDown: { stabilizationWindowSeconds: Math.round(s.stabilization / 1000) } };
 }
@@ -30,7 +30,7 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
     spec: { secretTargetRef: [{ parameter: 'address', name: 'trireme', key: 'redis-address' }, { parameter: 'password', name: 'trireme', key: 'redis-password' }] },
   }];
   for (const [pool, p] of Object.entries(cfg.pools)) {
-    const s = resolveScaling(p.scaling);
+    const s = p.scaling;
     docs.push({
       apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject',
       metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },

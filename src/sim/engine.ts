@@ -1,18 +1,18 @@
 /**
- * The discrete-event simulator: arrivals from a trace (with their priorities and delays), each pool's queues taking
- * turns with BullMQ's order inside each (sim/queues.ts), replicas with `concurrency` slots that serve after
- * `startupTime` (or at once from a standby, for the local driver's pools that keep one), the controller's loop
- * interval and on-submit wake, drain on scale-down (only idle replicas are stopped, as live). The autoscaler is
- * core's `decide` on a virtual clock, and host capacity and the budget are shared by core's `allocate` as the
- * controller shares them: there is no copy of policy logic here.
+ * The discrete-event simulator: the simulated world and nothing else. Arrivals come from a trace (with their
+ * priorities and delays), each pool's queues take turns with BullMQ's order inside each (sim/queues.ts), replicas have
+ * `concurrency` slots and serve after `startupTime` (or at once from a standby, for the local driver's pools that keep
+ * one), the controller's loop runs every interval and a submit to a pool with no live replica wakes it. Every pass is
+ * core's planning pass (core/plan.ts), the one `serve`'s controller runs, fed virtual observations; its actions are
+ * applied to the simulated replicas. No scaling rule lives here.
  */
 import type { Config } from '../core/config.js';
 import type { Router } from '../core/routing.js';
-import { decide, emptyMemory, overrideDecision, type AutoscalerMemory, type Decision, type PoolSettings } from '../core/autoscaler.js';
-import { allocate, cappedWhy, limitsOf, type Resources } from '../core/capacity.js';
-import { emptyReplicas, type Observation } from '../core/observation.js';
-import { RateTracker } from '../core/rates.js';
+import type { PoolSettings } from '../core/autoscaler.js';
+import { limitsOf, type Resources } from '../core/capacity.js';
+import { Planner, type Action, type DecideFn, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
 import { nearestRank } from '../core/histogram.js';
+import { poolSpecs } from '../drivers/index.js';
 import { EventHeap } from './heap.js';
 import { PoolQueues } from './queues.js';
 import type { TraceJob } from './trace.js';
@@ -26,8 +26,6 @@ export interface SimPolicy {
   settings(pool: string): PoolSettings;
   /** Largest change one decision may make (the seeds' one-at-a-time step); unbounded when left out. */
   maxStep?: number;
-  /** A fixed replica count instead of autoscaling. */
-  fixed?: (pool: string) => number;
   /**
    * The standby group a pool's replicas start from (Trireme's local driver: a pool's own when it has an environment
    * or GPUs, else the host's), or undefined when it keeps none. A ready standby serves `standbyStartMs` after a start
@@ -35,7 +33,7 @@ export interface SimPolicy {
    */
   standby?: (pool: string) => string | undefined;
   /** A baseline's own decision instead of core's `decide` (the seed autoscaler, which is not Trireme's). */
-  decide?: (pool: string, o: Observation, memory: AutoscalerMemory, now: number) => Decision;
+  decide?: DecideFn;
 }
 
 export interface PoolResult {
@@ -63,24 +61,28 @@ export interface SimResult {
   accountTo(horizonMs: number): Pick<SimResult, 'overall' | 'pools'>;
 }
 
-interface Replica { startedAt: number; readyAt: number; running: number; stopped?: number; idleFrom: number; idleMs: number }
+interface Replica {
+  id: string; startedAt: number; readyAt: number; running: number; stopped?: number; idleFrom: number; idleMs: number;
+  /** Drained by a `set-count` scale-in: takes no job, waits for the count to be lowered. */
+  draining?: boolean;
+}
 interface PoolState {
   name: string; concurrency: number; startup: number; price: number;
   waiting: PoolQueues;
   /** When the delayed jobs submitted to this pool become runnable, ms (their count within startupTime is `delayedDue`). */
   delayed: number[];
-  replicas: Replica[]; memory: AutoscalerMemory; rates: RateTracker;
+  replicas: Replica[]; seq: number;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
-  starvedMs: number; starvedSince?: number; flaps: number;
+  starvedMs: number; starvedSince?: number; flaps: number; lastFlap?: number;
 }
 type Ev = { k: 'arrive'; pool: PoolState; queue: string; service: number; priority: number; delay: number; index: number } | { k: 'due'; pool: PoolState; queue: string; service: number; priority: number; index: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
 export interface SimOptions {
   /** Sample queue depth and replicas this often (ms) for charts; no series when left out. */
   seriesStepMs?: number;
-  /** Called with every observation handed to `decide` and what it returned (for replay tests). */
-  onDecision?: (pool: string, observation: Observation, now: number, decision: ReturnType<typeof decide>) => void;
+  /** Called with every pass's input and what the planning pass made of it (for replay tests). */
+  onPass?: (input: PassInput, plans: PoolPlan[]) => void;
   /** How long after the last job the simulation may go on, for idle pools to shut down (ms). */
   tailMs?: number;
   /**
@@ -94,12 +96,17 @@ export interface SimOptions {
   standbyStartMs?: number;
 }
 
+/** The planner a simulation of `policy` runs: the config's pools with the policy's settings, the host's limits. */
+export function simPlanner(config: Config, policy: SimPolicy, host?: Partial<Resources>): Planner {
+  return new Planner(poolSpecs(config, (pool) => ({ settings: policy.settings(pool), maxStep: policy.maxStep, decide: policy.decide })), limitsOf(config, host));
+}
+
 export function simulate(config: Config, router: Router, trace: TraceJob[], policy: SimPolicy, opts: SimOptions = {}): SimResult {
   const pools = new Map<string, PoolState>();
   for (const [name, p] of Object.entries(config.pools)) {
     pools.set(name, {
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
-      waiting: new PoolQueues(), delayed: [], replicas: [], memory: emptyMemory(), rates: new RateTracker(),
+      waiting: new PoolQueues(), delayed: [], replicas: [], seq: 0,
       counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0, flaps: 0,
     });
   }
@@ -110,6 +117,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     if (!pool) throw new Error(`task "${job.task}" routes to queue "${queue}", which no pool serves`);
     heap.push(job.t * 1000, { k: 'arrive', pool: pools.get(pool)!, queue, service: job.service * 1000, priority: job.priority ?? 0, delay: (job.delay ?? 0) * 1000, index });
   }
+  const planner = simPlanner(config, policy, opts.host);
   const events: SimResult['events'] = [];
   const series: Record<string, SeriesPoint[]> = Object.fromEntries([...pools.keys()].map((n) => [n, []]));
   const step = opts.seriesStepMs ?? 0;
@@ -120,6 +128,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
   const tail = opts.tailMs ?? 24 * 3_600_000;
 
   const live = (p: PoolState) => p.replicas.filter((r) => r.stopped === undefined);
+  const serving = (p: PoolState) => live(p).filter((r) => !r.draining);
   // Each standby group's next standby: ready from this time (a group absent from the map has one ready from the start).
   const standbyReadyAt = new Map<string, number>();
   const standbyStart = opts.standbyStartMs ?? 50;
@@ -131,80 +140,59 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         ready = now + Math.min(standbyStart, p.startup);
         standbyReadyAt.set(group, now + p.startup);
       }
-      const r: Replica = { startedAt: now, readyAt: ready, running: 0, idleFrom: ready, idleMs: 0 };
+      const r: Replica = { id: `${p.name}-${++p.seq}`, startedAt: now, readyAt: ready, running: 0, idleFrom: ready, idleMs: 0 };
       p.replicas.push(r);
       heap.push(r.readyAt, { k: 'ready', pool: p });
     }
-    p.peak = Math.max(p.peak, live(p).length);
+    p.peak = Math.max(p.peak, serving(p).length);
   };
   const stop = (r: Replica) => { r.stopped = now; if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom; };
 
-  const limits = limitsOf(config, opts.host);
-  /** What `decide` says for one pool now; pools a wake's pass does not act on hold, their memory untouched. */
-  const decideFor = (p: PoolState, acting: boolean): Decision => {
-    const rs = live(p);
-    const replicas = emptyReplicas();
+  /** What a live controller would read of a pool now: its queues, its counters and its replicas by state. */
+  const observe = (p: PoolState): PassInput['pools'][number] => {
     let running = 0;
-    for (const r of rs) {
+    const replicas: PlanReplica[] = live(p).map((r) => {
       running += r.running;
-      if (r.readyAt > now) replicas.starting++; else if (r.running > 0) replicas.busy++; else replicas.idle++;
-    }
-    if (acting) p.rates.update(now, p.counters);
+      // A replica registers once it is up; until then it is starting.
+      const up = r.readyAt <= now;
+      return { id: r.id, registered: up, lastActivity: up ? (r.running > 0 ? now : r.idleFrom) : undefined, state: r.draining ? 'draining' : !up ? 'starting' : r.running > 0 ? 'busy' : 'idle' };
+    });
     // As live (queue/counts.ts): delayed jobs due within the pool's start-up time count as load.
     const delayedDue = p.delayed.reduce((n, due) => n + (due <= now + p.startup ? 1 : 0), 0);
-    const o: Observation = { waiting: p.waiting.size, running, delayedDue, arrivalRate: p.rates.arrivalRate, serviceTime: p.rates.serviceTime, replicas, fresh: true };
-    const d = policy.decide ? policy.decide(p.name, o, p.memory, now) : decide(p.name, o, policy.settings(p.name), p.memory, now);
-    if (!acting) return overrideDecision(p.name, d, d.current, 'not this pass');
-    opts.onDecision?.(p.name, o, now, d);
-    if (d.memory.flaps?.at(-1) === now && p.memory.flaps?.at(-1) !== now) p.flaps++;
-    p.memory = d.memory;
-    if (policy.maxStep === undefined) return d;
-    const stepped = Math.max(d.current - policy.maxStep, Math.min(d.current + policy.maxStep, d.desired));
-    return stepped === d.desired ? d : overrideDecision(p.name, d, stepped, d.why, Math.min(d.need, stepped));
+    return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue }, counters: { ...p.counters }, replicas, external: [] };
   };
-  const apply = (p: PoolState, d: Decision, desired: number, why: string) => {
-    const rs = live(p);
-    if (desired > d.current) {
-      addReplicas(p, desired - d.current);
-    } else if (desired < d.current) {
-      // As live: idle replicas first, then ones still starting; never one that runs a job.
-      const victims = rs.filter((r) => r.running === 0).sort((a, b) => (a.readyAt > now ? 1 : 0) - (b.readyAt > now ? 1 : 0)).slice(0, d.current - desired);
-      victims.forEach(stop);
-      desired = d.current - victims.length;
-      if (victims.length === 0) return;
-    } else return;
-    const dir = desired > d.current ? 1 : -1;
+  const act = (p: PoolState, a: Action) => {
+    const byId = new Map(live(p).map((r) => [r.id, r]));
+    if (a.type === 'start') addReplicas(p, a.count);
+    // Idle replicas drain at once: a stop is immediate, a drain leaves them waiting for the count to be lowered.
+    else if (a.type === 'stop' || a.type === 'set-count') for (const id of a.type === 'stop' ? a.replicas : a.victims) { const r = byId.get(id); if (r) stop(r); }
+    else for (const id of a.replicas) { const r = byId.get(id); if (r) r.draining = true; }
+    if (a.type === 'drain') return;
+    const dir = a.event.to > a.event.from ? 1 : -1;
     p.events++;
     if (p.lastDir !== 0 && p.lastDir !== dir) p.changes++;
     p.lastDir = dir;
-    events.push({ t: now, pool: p.name, from: d.current, to: desired, reason: `${p.name}: ${why}, ${d.current} -> ${desired}` });
+    events.push({ t: now, pool: p.name, from: a.event.from, to: a.event.to, reason: a.event.reason });
   };
-  /** One controller pass: every pool decided, capacity shared by priority, the acting pools (all, or a woken one) changed. */
+  /** One controller pass: every pool observed, the planning pass, its actions applied. `only`: a wake's pass. */
   const reconcile = (only?: PoolState) => {
-    const decisions = new Map<PoolState, Decision>();
-    for (const p of pools.values()) {
-      const fixed = policy.fixed?.(p.name);
-      if (fixed !== undefined) { if (live(p).length < fixed) addReplicas(p, fixed - live(p).length); continue; }
-      decisions.set(p, decideFor(p, !only || only === p));
-    }
-    const grants = limits.length ? allocate([...decisions].map(([p, d]) => {
-      const pool = config.pools[p.name];
-      return { pool: p.name, desired: d.desired, need: d.need, min: d.min, priority: pool.priority, resources: pool.resources, scope: pool.driver.kind === 'local' ? 'host' : undefined };
-    }), limits) : undefined;
-    for (const [p, d] of decisions) {
-      if (only && only !== p) continue;
-      const g = grants?.get(p.name);
-      if (g?.starved && p.starvedSince === undefined) p.starvedSince = now;
-      if (!g?.starved && p.starvedSince !== undefined) { p.starvedMs += now - p.starvedSince; p.starvedSince = undefined; }
-      if (!g || g.granted === d.desired) { apply(p, d, d.desired, d.why); continue; }
-      apply(p, d, g.granted, cappedWhy(d.why, g.granted, g, g.starved === true));
+    const input: PassInput = { now, pools: [...pools.values()].map(observe), overrides: {}, only: only && [only.name] };
+    const plans = planner.pass(input);
+    opts.onPass?.(input, plans);
+    for (const plan of plans) {
+      const p = pools.get(plan.pool)!;
+      // A flap the autoscaler counted on this pass (its memory records when), once per instant.
+      if (plan.decision.memory.flaps?.at(-1) === now && p.lastFlap !== now) { p.flaps++; p.lastFlap = now; }
+      if (plan.starved && p.starvedSince === undefined) p.starvedSince = now;
+      if (!plan.starved && p.starvedSince !== undefined) { p.starvedMs += now - p.starvedSince; p.starvedSince = undefined; }
+      if (plan.action) act(p, plan.action);
     }
   };
 
   const dispatch = (p: PoolState) => {
     if (p.waiting.size === 0) return;
     for (const r of p.replicas) {
-      if (r.stopped !== undefined || r.readyAt > now) continue;
+      if (r.stopped !== undefined || r.draining || r.readyAt > now) continue;
       while (r.running < p.concurrency && p.waiting.size > 0) {
         const job = p.waiting.shift()!;
         if (r.running === 0 && now > r.idleFrom) r.idleMs += now - r.idleFrom;
@@ -223,7 +211,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     now = ev.t;
     if (step) {
       while (nextSample <= now) {
-        for (const p of pools.values()) series[p.name].push({ t: nextSample / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
+        for (const p of pools.values()) series[p.name].push({ t: nextSample / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: serving(p).length });
         nextSample += step;
       }
     }
@@ -232,7 +220,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       reconcile();
       // Keep ticking while work remains, then while a pool is above its min (idle shutdown), up to the tail limit.
       if (pending > 0) lastJobAt = now;
-      const aboveMin = !policy.fixed && [...pools.values()].some((p) => live(p).length > config.pools[p.name].scaling.min);
+      const aboveMin = [...pools.values()].some((p) => live(p).length > planner.specs[p.name].settings.min);
       if (pending > 0 || (aboveMin && now - lastJobAt < tail)) heap.push(now + policy.interval, { k: 'tick' });
     } else if (e.k === 'arrive' && e.delay > 0) {
       // Delayed: counted as submitted now, runnable (and waiting, for its wait figure) from its due time.
@@ -245,11 +233,11 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       else p.counters.submitted++;
       p.waiting.push(e.queue, { arrival: now, service: e.service, index: e.index }, e.priority);
       // Decide after every arrival of this instant has been queued, as the live wake sees a whole burst.
-      if (policy.wake && live(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
+      if (policy.wake && serving(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
       dispatch(p);
     } else if (e.k === 'wake') {
       e.pool.wakePending = false;
-      if (live(e.pool).length === 0) reconcile(e.pool);
+      if (serving(e.pool).length === 0) reconcile(e.pool);
       dispatch(e.pool);
     } else if (e.k === 'ready') {
       dispatch(e.pool);
@@ -264,7 +252,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     }
   }
   // Samples are taken before each event; record the state the last event left, or a chart misses the final step.
-  if (step) for (const p of pools.values()) series[p.name].push({ t: now / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: live(p).length });
+  if (step) for (const p of pools.values()) series[p.name].push({ t: now / 1000, depth: p.waiting.size + live(p).reduce((n, r) => n + r.running, 0), replicas: serving(p).length });
   const account = (end: number) => {
     const result = (p: PoolState): PoolResult => {
       let replicaMs = 0; let idleMs = 0;

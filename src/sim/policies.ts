@@ -13,7 +13,7 @@
  *  - `fixed-idle`: Trireme's own policy with keep-warm off, so a pool at zero stops after its fixed `idleShutdown`
  *    and starts only when work arrives: the reference for what learned keep-warm saves in cold starts.
  */
-import { resolveScaling, standbyGroupOf, type Config } from '../core/config.js';
+import { standbyGroupOf, type Config } from '../core/config.js';
 import type { PoolSettings } from '../core/autoscaler.js';
 import type { SimPolicy } from './engine.js';
 import { liveReplicas } from '../core/observation.js';
@@ -26,21 +26,18 @@ export function ownPolicy(config: Config): SimPolicy {
     name: 'trireme',
     interval: config.controller.interval,
     wake: true,
-    settings: (pool) => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency }),
+    settings: (pool) => ({ ...config.pools[pool].scaling, concurrency: config.pools[pool].concurrency }),
     standby: (pool) => standbyGroupOf(pool, config.pools[pool]),
   };
 }
 
 export function baseline(name: string, config: Config): SimPolicy {
-  const base = (pool: string): PoolSettings => ({ ...resolveScaling(config.pools[pool].scaling), concurrency: config.pools[pool].concurrency, schedules: [] });
+  const base = (pool: string): PoolSettings => ({ ...config.pools[pool].scaling, concurrency: config.pools[pool].concurrency, schedules: [] });
   switch (name) {
     case 'seed-threshold':
       return {
         name, interval: 60_000, wake: false, settings: base,
-        decide: (pool, o, memory, now) => {
-          const s = base(pool);
-          return seedDecide(pool, seedTierOf(pool, s.min), o, liveReplicas(o.replicas), { min: s.min, max: s.max }, memory, now);
-        },
+        decide: (pool, o, s, memory, now) => seedDecide(pool, seedTierOf(pool, s.min), o, liveReplicas(o.replicas), { min: s.min, max: s.max }, memory, now),
       };
     case 'seed-stepwise':
       return {
@@ -60,7 +57,8 @@ export function baseline(name: string, config: Config): SimPolicy {
       return { ...own, name, settings: (pool) => ({ ...own.settings(pool), keepWarm: false }) };
     }
     case 'static-max':
-      return { name, interval: 60_000, wake: false, settings: base, fixed: (pool) => config.pools[pool].scaling.max };
+      // Never scales: its bounds are both max, so every pass holds the pool there.
+      return { name, interval: 60_000, wake: false, settings: (pool) => ({ ...base(pool), min: base(pool).max }) };
     default:
       throw new Error(`unknown policy "${name}"; use one of: trireme, ${BASELINES.join(', ')}`);
   }

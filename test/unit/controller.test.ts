@@ -1,7 +1,8 @@
 /**
- * The controller's own logic in virtual time, with in-memory state and drivers: the on-submit wake, pins and
- * pauses, unreadable overrides, host capacity against remote pools, which replicas a scale-down takes, the two-step
- * scale-in of set-count drivers, and writes that fail.
+ * The controller end to end in virtual time, with in-memory state and drivers: the on-submit wake, the two-step
+ * scale-in of set-count drivers carried out through the driver, writes that fail, starvation, and what a new leader
+ * learns. The rules themselves (pins, pauses, capacity, victims, ...) are table tests of the planning pass
+ * (plan.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +28,7 @@ async function setup(opts: { remote?: 'set-count' | 'stop-replicas'; pools?: Rec
   const remote = new MemoryDriver('kubernetes', opts.remote ?? 'set-count', state);
   const dropped: string[] = [];
   const controller = new Controller({
-    project, state, clock, id: 'c1', drivers: opts.pools ? Object.fromEntries(Object.keys(pools).map((n) => [n, local])) : { a: local, b: remote },
+    project, state, clock, id: 'c1', drivers: opts.pools ? Object.fromEntries(Object.keys(pools).map((n) => [n, local.driver])) : { a: local.driver, b: remote.driver },
     host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 }, onDroppedWrite: (what, pool) => dropped.push(`${what}:${pool}`),
   });
   return { controller, state, clock, local, remote, dropped };
@@ -53,56 +54,30 @@ test('a submit to a pool with no live replica acts at once, for that pool alone;
   await controller.stop();
 });
 
-test('a pin is honoured, a pin above max is held at max with the reason saying so, a pause keeps the count', async () => {
-  const { controller, state, remote } = await setup();
-  state.overridesMap = { b: { paused: true, replicas: 2, at: 0 } };
-  await controller.tick(['b']);
-  assert.deepEqual(remote.starts, [{ pool: 'b', count: 2 }]);
-  assert.match(last(state, 'b')!.reason, /pinned at 2, 0 -> 2$/);
-  state.overridesMap = { b: { paused: true, replicas: 1e9, at: 0 } };
-  await controller.tick(['b']);
-  assert.deepEqual(remote.starts.at(-1), { pool: 'b', count: 1 });
-  assert.match(last(state, 'b')!.reason, /pinned at 1000000000 above max 3: held at 3, 2 -> 3$/);
-  state.overridesMap = { b: { paused: true, at: 0 } };
-  await controller.tick(['b']);
-  assert.equal(last(state, 'b')!.desired, 3, 'paused: no work, yet the pool keeps its replicas');
-  await controller.stop();
-});
-
-test('unreadable overrides hold every pool, as stale metrics do', async () => {
-  const { controller, state, local, remote } = await setup();
-  await local.start('a', 2);
-  state.failOverrides = true;
-  state.loads.set('b', { waiting: 3, running: 0, delayedDue: 0 });
-  await controller.tick();
-  assert.deepEqual(local.stops, [], 'no work, yet nothing was stopped');
-  assert.deepEqual(remote.starts, [], 'work waiting, yet nothing was started: the pool may be paused');
-  assert.match(last(state, 'a')!.reason, /overrides unreadable: hold/);
-  await controller.stop();
-});
-
-test('host capacity caps pools on the local driver only; a remote pool is not counted against this machine', async () => {
-  const { controller, state, local, remote } = await setup();
-  state.loads.set('a', { waiting: 3, running: 0, delayedDue: 0 });
-  state.loads.set('b', { waiting: 3, running: 0, delayedDue: 0 });
-  await controller.tick();
-  assert.deepEqual(local.starts, [{ pool: 'a', count: 2 }], 'two CPUs, one per replica');
-  assert.match(last(state, 'a')!.reason, /capped at 2 by cpu 2/);
-  assert.deepEqual(remote.starts, [{ pool: 'b', count: 3 }]);
-  await controller.stop();
-});
-
-test('scale-down stops idle replicas first (the longest idle first), then starting ones, never a busy one', async () => {
+test('a submit just after the pass that stopped the pool\'s last replica wakes it at once, not a loop later', async () => {
   const { controller, state, local } = await setup();
-  await local.start('a', 4);
-  state.register({ id: 'a-1', pool: 'a', state: 'idle', lastActivity: 500 });
-  state.register({ id: 'a-2', pool: 'a', state: 'busy', running: 1 });
-  state.register({ id: 'a-3', pool: 'a', state: 'idle', lastActivity: 100 });
-  // a-4 has not registered yet: it is still starting.
-  state.loads.set('a', { waiting: 0, running: 1, delayedDue: 0 });
-  await controller.tick(['a']);
-  assert.deepEqual(local.stops, ['a-3', 'a-1', 'a-4'], last(state, 'a')!.reason);
-  assert.deepEqual(state.events.at(-1), { at: 1_000_000, pool: 'a', from: 4, to: 1, reason: last(state, 'a')!.reason, manual: undefined });
+  await local.start('a', 1);
+  state.register({ id: 'a-1', pool: 'a', state: 'idle', lastActivity: 0 });
+  await controller.start();
+  assert.deepEqual(local.stops, ['a-1'], 'idle past its idle shutdown: stopped');
+  state.registry.delete('a-1');
+  const passes = state.saved.length;
+  state.loads.set('a', { waiting: 1, running: 0, delayedDue: 0 });
+  state.submitted('a');
+  await controller.settled();
+  assert.equal(state.saved.length, passes + 1, 'the wake made a pass: the last one left no live replica');
+  assert.deepEqual(local.starts, [{ pool: 'a', count: 1 }, { pool: 'a', count: 1 }], 'and started one');
+  await controller.stop();
+});
+
+test('a driver that fails holds its own pool and says so; the pass goes on for the others', async () => {
+  const { controller, state, local, remote } = await setup();
+  local.failStarts = 'spawn EAGAIN';
+  state.loads.set('a', { waiting: 1, running: 0, delayedDue: 0 });
+  state.loads.set('b', { waiting: 1, running: 0, delayedDue: 0 });
+  await controller.tick();
+  assert.match(last(state, 'a')!.reason, /not carried out: spawn EAGAIN, 0 -> 0$/);
+  assert.deepEqual(remote.starts, [{ pool: 'b', count: 1 }]);
   await controller.stop();
 });
 
@@ -129,16 +104,6 @@ test('a set-count driver: the victims drain (held) first, then the count is lowe
   assert.deepEqual(scaleIn.victims.map((v) => v.id), ['b-1', 'b-3']);
   assert.deepEqual(scaleIn.busy.map((v) => v.id), ['b-2']);
   assert.deepEqual([state.events.at(-1)!.from, state.events.at(-1)!.to], [3, 1]);
-  await controller.stop();
-});
-
-test('replicas started elsewhere count as capacity: a pool is not shrunk below them, and it needs no more', async () => {
-  const { controller, state, local } = await setup();
-  state.register({ id: 'by-hand', pool: 'a', state: 'busy', running: 1 });
-  state.loads.set('a', { waiting: 0, running: 1, delayedDue: 0 });
-  await controller.tick(['a']);
-  assert.deepEqual(local.starts, []);
-  assert.equal(last(state, 'a')!.current, 1);
   await controller.stop();
 });
 
@@ -200,13 +165,13 @@ test('a new leader goes on from what the last one learned: keep-warm\'s idle gap
   // A second controller on the same state (another serve taking the lease) and a third that reads nothing learned.
   const project = await buildProject({ defaultQueue: 'a', controller: { interval: 1000 }, pools }, { baseDir: process.cwd(), tasks: false });
   const local = new MemoryDriver('local', 'stop-replicas', state);
-  const next = new Controller({ project, state, clock, id: 'c2', drivers: { a: local }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  const next = new Controller({ project, state, clock, id: 'c2', drivers: { a: local.driver }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
   await burst(next);
   assert.match(last(state, 'a')!.reason, /keep-warm: .*idle gaps/, 'the new leader decided from the learned gaps at once');
   await next.stop();
 
   const blank = new MemoryState();
-  const fresh = new Controller({ project, state: blank, clock, id: 'c3', drivers: { a: new MemoryDriver('local', 'stop-replicas', blank) }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
+  const fresh = new Controller({ project, state: blank, clock, id: 'c3', drivers: { a: new MemoryDriver('local', 'stop-replicas', blank).driver }, host: { cpu: 2, memory: 64 * 1024 ** 3, gpu: 0 } });
   blank.loads = state.loads;
   await burst(fresh);
   assert.doesNotMatch(blank.saved.at(-1)!.find((d) => d.pool === 'a')!.reason, /keep-warm/, 'without them it would have started learning again');

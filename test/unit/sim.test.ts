@@ -5,9 +5,9 @@ import { Router } from '../../src/core/routing.js';
 import { simulate } from '../../src/sim/engine.js';
 import { parseTrace } from '../../src/sim/trace.js';
 import { ownPolicy, baseline } from '../../src/sim/policies.js';
-import { decide, emptyMemory } from '../../src/core/autoscaler.js';
-import { resolveScaling } from '../../src/core/config.js';
-import type { Observation } from '../../src/core/observation.js';
+import { Planner, type PassInput, type PoolPlan } from '../../src/core/plan.js';
+import { poolSpecs } from '../../src/drivers/index.js';
+import { limitsOf } from '../../src/core/capacity.js';
 
 const setup = (heavy: Record<string, unknown>, controller: Record<string, unknown> = { interval: '2s' }) => {
   const config = parseConfig({
@@ -99,22 +99,19 @@ test('seed-threshold per tier: light grows only past 20 waiting, straight to the
   }
 });
 
-test('replaying the simulator\'s recorded observations through decide gives the same decisions', () => {
-  // sim/ has no policy logic of its own: the live controller's decide, fed the same observation sequence, agrees.
+test('replaying the simulator\'s passes through a planner built as serve builds it gives the same plans, pass by pass', () => {
+  // sim/ has no scaling rule of its own: the planning pass serve's controller runs, built from the same config and
+  // fed the same inputs, makes the same decisions and actions.
   const { config, router } = setup({ scaling: { policy: 'target', min: 0, max: 4, startupTime: '5s', cooldownDown: '1m', idleShutdown: '2m', stabilization: '30s' } });
-  const trace = parseTrace(Array.from({ length: 40 }, (_, i) => `${i * 7},shap.explain,${20 + (i % 5) * 10}`).join('\n'));
-  const recorded: { o: Observation; now: number; desired: number; reason: string }[] = [];
-  const sim = simulate(config, router, trace, ownPolicy(config), { onDecision: (_p, o, now, d) => recorded.push({ o, now, desired: d.desired, reason: d.reason }) });
+  // Two bursts with the pool back at zero between them, so that the second wakes it.
+  const trace = parseTrace([...Array.from({ length: 40 }, (_, i) => `${i * 7},shap.explain,${20 + (i % 5) * 10}`), '901,shap.explain,10', '901,shap.explain,10'].join('\n'));
+  const recorded: { input: PassInput; plans: PoolPlan[] }[] = [];
+  const sim = simulate(config, router, trace, ownPolicy(config), { onPass: (input, plans) => recorded.push({ input: structuredClone(input), plans: structuredClone(plans) }) });
   assert.ok(sim.events.length >= 4, `a run with scaling in both directions (${sim.events.length} events)`);
   assert.ok(sim.events.some((e) => e.to < e.from) && sim.events.some((e) => e.to > e.from));
-  const settings = { ...resolveScaling(config.pools.heavy.scaling), concurrency: 1 };
-  let mem = emptyMemory();
-  for (const r of recorded) {
-    const d = decide('heavy', r.o, settings, mem, r.now);
-    mem = d.memory;
-    assert.equal(d.reason, r.reason);
-    assert.equal(d.desired, r.desired);
-  }
+  assert.ok(recorded.some((r) => r.input.only), 'wake passes are among them');
+  const live = new Planner(poolSpecs(config), limitsOf(config));
+  for (const [i, r] of recorded.entries()) assert.deepEqual(live.pass(r.input), r.plans, `pass ${i} at ${r.input.now} ms`);
 });
 
 test('a trace with a bad line is refused with its line number', () => {

@@ -17,12 +17,12 @@
 import { z } from 'zod';
 import { route } from '../route.js';
 import { poolOr404, type ApiContext } from '../context.js';
-import { perReplicaTarget, resolveScaling } from '../../core/config.js';
+import { perReplicaTarget } from '../../core/config.js';
 import type { PoolStatus } from '../../control/inspect.js';
 
 function autoscalingOf(ctx: ApiContext, p: PoolStatus) {
   const cfg = ctx.project.config.pools[p.name];
-  const s = resolveScaling(cfg.scaling);
+  const s = cfg.scaling;
   // The threshold policy has its own thresholds; target and hpa size proportionally to one load per replica.
   const perReplica = s.policy === 'threshold' ? undefined : perReplicaTarget(cfg);
   const desired = p.decision?.desired ?? null;
