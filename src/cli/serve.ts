@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { action, globals, verb } from './common.js';
 
-export interface ServeCli { grace: string; host?: string; port?: string; api: boolean; demo?: boolean; tasks: boolean }
+export interface ServeCli { grace: string; host?: string; port?: string; api: boolean; demo?: boolean; tasks: boolean; record?: string }
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -16,6 +16,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'API and dashboard port (default: api.port, 7070; 0 picks a free one)')
     .option('--no-api', 'run the controller and workers without the HTTP API and dashboard')
     .option('--demo', 'also submit a built-in bursty workload to every pool (for a first look at the dashboard)')
+    .option('--record <file>', 'write every controller pass (what it observed and planned) to FILE as JSON lines, for replay through the simulator\'s planning pass')
     .option('--no-tasks', 'do not load the task modules: a controller whose image lacks the task code (submits are then checked by the replicas)')
     .action(action(async (o: ServeCli, cmd: Command) => verb<typeof import('./run/serve.js')>('serve').runServe(globals(cmd), o)));
 }

@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../log.js';
 import { Controller } from '../../control/controller.js';
@@ -53,9 +54,15 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
   let onReconcile: ((s: number) => void) | undefined;
   let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
+  // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.
+  const machine = { cpu: availableParallelism(), memory: totalmem(), gpu: gpus.length };
+  // --record: the machine first, then one line per pass, so that a replay builds the same limits (test/integration/replay.test.ts).
+  const recording = o.record ? createWriteStream(o.record) : undefined;
+  recording?.write(`${JSON.stringify({ host: machine })}\n`);
   const controller = new Controller({
-    project: p, state, drivers, clock: systemClock, logger, id,
+    project: p, state, drivers, clock: systemClock, logger, id, host: machine,
     onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
+    onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
   });
   const port = o.port === undefined ? p.config.api.port : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
@@ -84,6 +91,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     await embedded?.stop();
     if (embedded) await rm(join(p.baseDir, '.trireme/redis/owner'), { force: true });
     await rm(snapshot, { force: true });
+    await new Promise((done) => (recording ? recording.end(done) : done(undefined)));
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
