@@ -27,8 +27,12 @@ export async function runExport(g: GlobalOpts, kind: string, o: ExportCli): Prom
       : kind === 'hpa' ? hpaObjects(p, opts)
         : kind === 'compose' ? composeFile(p, opts)
           : systemdUnits(p, { ...opts, prefix: o.prefix, user: o.user, workdir: o.workdir });
+  const warnings = [...new Set(files.flatMap((f) => f.warnings ?? []))];
+  for (const w of warnings) process.stderr.write(`trireme: warning: ${w}\n`);
   if (!o.out) {
-    process.stdout.write(files.map((f) => `# ---- ${f.path}\n${f.content}`).join('\n'));
+    // YAML files make one stream of documents (what `| kubectl apply -f -` reads); each says which file it is.
+    const yaml = files.every((f) => /\.ya?ml$/.test(f.path));
+    process.stdout.write(files.map((f) => `# ---- ${f.path}\n${f.content}`).join(yaml ? '---\n' : '\n'));
     return;
   }
   await mkdir(o.out, { recursive: true });
