@@ -130,6 +130,7 @@ export class ComposeDriver implements Driver {
 }
 
 export const composeDriver: DriverKind = {
+  runsHere: true,
   pool,
   shared,
   async create(ctx: DriverContext, settings) {

@@ -95,4 +95,6 @@ export interface DriverKind {
   pool: import('zod').ZodType;
   shared: import('zod').ZodType;
   create(ctx: DriverContext, shared: Record<string, unknown>): Promise<Driver>;
+  /** Its replicas run on the machine that runs serve (local) or its Docker engine (compose): that machine bounds them. */
+  runsHere?: boolean;
 }

@@ -270,6 +270,7 @@ function newId(pool: string): string {
 
 /** The registry's entry: no settings; replicas are child processes of serve on this machine. */
 export const localDriver: DriverKind = {
+  runsHere: true,
   pool: z.strictObject({}),
   shared: z.strictObject({}),
   create: async (ctx) => new LocalDriver({

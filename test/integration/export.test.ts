@@ -3,8 +3,8 @@
  * every object of both example configs and deploy/kubernetes passes the Kubernetes schema and the restricted Pod
  * Security level, the preStop hook drains its pod's replica when run exactly as the kubelet runs it, env values with
  * `$` survive Kubernetes' and Compose's expansion, the secret keys the manifests read are the ones docs/deploy.md
- * creates, and what an export cannot do as asked (an image with no registry or tag, an HPA that cannot reach zero) is
- * said on stderr and in the files.
+ * creates, and what an export cannot do as asked is said: an image with no registry or tag and an HPA that cannot
+ * reach zero on stderr and in the files, a pool bigger than this machine on stderr (by `plan` too).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -246,6 +246,24 @@ describe('trireme export', () => {
     const light = objects(hpa.stdout, 'hpa').find((o) => o.metadata.name === 'trireme-light')!;
     assert.equal(light.spec.minReplicas, 2);
     assert.doesNotMatch(hpa.stderr, /pool light/);
+  });
+
+  test('export compose and plan say when a pool asks for more CPUs or memory than this machine has, and how to lower it', async () => {
+    const dir = mkdtempSync(join(tmp, 'big-'));
+    const config = join(dir, 'trireme.yml');
+    const pools = (driver: string) => `pools:\n  small:\n    queues: [default]\n    resources: { cpu: 0.5, memory: 64Mi }\n    driver: ${driver}\n  huge:\n    queues: [huge]\n    resources: { cpu: 100000, memory: 900Ti }\n    driver: ${driver}\n`;
+    writeFileSync(config, `redis: { url: "redis://127.0.0.1:1" }\ndrivers: { compose: { file: compose.yml } }\n${pools('compose')}`);
+    const compose = await cli(['-c', config, 'export', 'compose', '--image', IMAGE]);
+    assert.equal(compose.code, 0, compose.stderr);
+    assert.match(compose.stderr, /warning: pool huge asks for 100000 CPUs a replica; this machine has \d+(\.\d+)?: Docker refuses to start a container whose cpus limit is above the host's CPUs\. Lower pools\.huge\.resources\.cpu/);
+    assert.match(compose.stderr, /warning: pool huge asks for 900Ti of memory a replica; this machine has [\d.]+[GT]i/);
+    assert.doesNotMatch(compose.stderr, /pool small/);
+    const plan = await cli(['-c', config, 'plan']);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stderr, /warning: pool huge asks for 100000 CPUs a replica; this machine has/);
+    // Pools that run elsewhere (a cluster's nodes) are not measured against this machine.
+    writeFileSync(config, `redis: { url: "redis://127.0.0.1:1" }\n${pools('kubernetes')}`);
+    assert.doesNotMatch((await cli(['-c', config, 'plan'])).stderr, /warning/);
   });
 });
 
