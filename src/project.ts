@@ -23,11 +23,18 @@ export interface Project {
   configPath?: string;
   /** False for a routes-only project (a client that submits without the task code): only command tasks are known. */
   tasksLoaded: boolean;
+  /** Loaded with `tasks: 'available'` where a task module is not on this host: the first one missing, and why. */
+  tasksMissing?: string;
 }
 
 export interface LoadOptions {
-  /** Import the task modules (default). False: routes, pools and command tasks only, no task code runs. */
-  tasks?: boolean;
+  /**
+   * Import the task modules (default). False: routes, pools and command tasks only, no task code runs. 'available':
+   * import them where their code is on this host; where a module, or a package it imports, is not found, the project
+   * is routes-only as with false (a controller host submits by task name without the task code), and `tasksMissing`
+   * says what was not found. Any other failure of a module is still an error.
+   */
+  tasks?: boolean | 'available';
   /** Called with the validated config before any task module is imported (a replica sets its pool's env there). */
   beforeTasks?: (config: Config) => void;
 }
@@ -97,15 +104,18 @@ async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
   const router = new Router(config.routes, config.defaultQueue, config.pools);
   const tasks = new Map<string, TaskEntry>();
   const problems: string[] = [];
-  const tasksLoaded = opts.tasks !== false;
-  if (tasksLoaded) opts.beforeTasks?.(config);
-  for (const [i, spec] of tasksLoaded ? config.tasks.entries() : []) {
+  const wanted = opts.tasks !== false;
+  let missing: string | undefined;
+  if (wanted) opts.beforeTasks?.(config);
+  for (const [i, spec] of wanted ? config.tasks.entries() : []) {
     const module = resolve(opts.baseDir, spec);
     let exports: Record<string, unknown>;
     try {
       exports = await importTaskModule(module);
     } catch (e) {
-      problems.push(`tasks.${i}: cannot load ${module}: ${(e as Error).message.split('\n')[0]}`);
+      const why = `${module}: ${(e as Error).message.split('\n')[0]}`;
+      if (opts.tasks === 'available' && NOT_FOUND.has((e as NodeJS.ErrnoException).code ?? '')) { missing ??= why; continue; }
+      problems.push(`tasks.${i}: cannot load ${why}`);
       continue;
     }
     const found = collectTasks(exports);
@@ -124,8 +134,11 @@ async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
     if (queue && !router.poolFor(queue)) problems.push(`task "${entry.name}": queue "${queue}" is served by no pool`);
   }
   if (problems.length) throw new ConfigError(problems, opts.configPath ?? 'config');
-  return { config, router, tasks, baseDir: opts.baseDir, configPath: opts.configPath, tasksLoaded };
+  return { config, router, tasks, baseDir: opts.baseDir, configPath: opts.configPath, tasksLoaded: wanted && !missing, ...(missing ? { tasksMissing: missing } : {}) };
 }
+
+/** What require() and import() throw for a module (a file or a package) that is not there. */
+const NOT_FOUND = new Set(['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND']);
 
 function collectTasks(exports: Record<string, unknown>): TaskDefinition[] {
   const out: TaskDefinition[] = [];

@@ -8,10 +8,10 @@ export interface ExportCli { out?: string; image: string; controllerImage: strin
 
 export function registerExport(program: Command): void {
   program.command('export')
-    .description('write deployment files from the config: kubernetes (Deployments, controller, RBAC), keda, hpa, compose, systemd')
+    .description('write deployment files from the config: kubernetes (Namespace, Deployments, controller, RBAC), keda, hpa, compose, systemd; without --out, print them (YAML as one multi-document stream, for kubectl apply -f -)')
     .argument('<kind>', EXPORT_KINDS.join(' | '))
     .option('-o, --out <dir>', 'write the files into this folder (default: print them)')
-    .option('--image <image>', 'the image replicas and the controller run (kubernetes, compose)', 'trireme')
+    .option('--image <image>', 'the image replicas and the controller run (kubernetes, compose): REGISTRY/NAME:TAG for a cluster (the default is warned about)', 'trireme')
     .option('--controller-image <image>', 'compose: the image serve runs (with the Docker CLI and Compose)', 'trireme-controller')
     .option('--namespace <ns>', 'the Kubernetes namespace (default: drivers.kubernetes.namespace, else trireme)')
     .option('--config-path <path>', 'the config file as replicas see it (default: /app/trireme.yml; systemd: WORKDIR/trireme.yml)')

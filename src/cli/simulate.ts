@@ -21,7 +21,7 @@ export function registerSimulate(program: Command): void {
     .action(action(async (o: SimulateCli, cmd: Command) => run().simulate(cmd, o)));
 
   program.command('plan')
-    .description('capacity and cost per pool at min and max replicas, and the hosts needed')
+    .description('capacity and cost per pool at min and max replicas, and the hosts needed; warns of a local or compose pool bigger than this machine')
     .option('--host-cpu <n>', 'CPUs of one host', '16')
     .option('--host-memory <size>', 'memory of one host', '64Gi')
     .option('--json', 'print machine-readable JSON')

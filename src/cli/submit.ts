@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action, globals, verb } from './common.js';
 
-export interface SubmitCli { data: string; queue?: string; priority?: string; delay?: string; key?: string; retries?: string; group?: string; file?: string; wait?: boolean; timeout?: string; json?: boolean }
+export interface SubmitCli { data: string; queue?: string; priority?: string; delay?: string; key?: string; retries?: string; group?: string; file?: string; wait?: boolean; timeout?: string; json?: boolean; tasks: boolean }
 
 export function registerSubmit(program: Command): void {
   program.command('submit')
@@ -19,6 +19,7 @@ export function registerSubmit(program: Command): void {
     .option('-w, --wait', 'wait until the job finishes and print its result; exit 1 if it failed')
     .option('--timeout <duration>', 'with --wait: give up after this long', '0')
     .option('--json', 'print machine-readable JSON')
+    .option('--no-tasks', "submit by task name with the config's routes, without the task code (what happens anyway where it is not on this host, e.g. the controller's)")
     .addHelpText('after', `
 Examples:
   trireme submit api.ping --data '{"ms":10}' --wait

@@ -26,7 +26,7 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
   const docs: unknown[] = [{
     apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
     metadata: { name: 'trireme-redis', namespace: o.namespace },
-    // The Secret "trireme" holds redis-address (host:port) and redis-password (see docs/deploy.md).
+    // The Secret "trireme" holds redis-address (host:port) and redis-password: docs/deploy.md's recipe creates them.
     spec: { secretTargetRef: [{ parameter: 'address', name: 'trireme', key: 'redis-address' }, { parameter: 'password', name: 'trireme', key: 'redis-password' }] },
   }];
   for (const [pool, p] of Object.entries(cfg.pools)) {
@@ -54,7 +54,10 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
 }
 
 export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
-  const docs = Object.entries(project.config.pools).map(([pool, p]) => ({
+  const pools = Object.entries(project.config.pools);
+  const warnings = pools.filter(([, p]) => p.scaling.min === 0).map(([pool]) => `pool ${pool} has min: 0, but an HPA keeps at least one replica: its minReplicas is 1 `
+    + '(scaling to zero needs the HPAScaleToZero feature gate; KEDA does it: trireme export keda)');
+  const docs = pools.map(([pool, p]) => ({
     apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
     metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },
     spec: {
@@ -73,5 +76,5 @@ export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
       behavior: behavior(project, pool),
     },
   }));
-  return [yamlFile('hpa.yaml', o.source, docs, 'HorizontalPodAutoscalers on trireme_queue_jobs (a Prometheus adapter serves it as an external metric).')];
+  return [yamlFile('hpa.yaml', o.source, docs, 'HorizontalPodAutoscalers on trireme_queue_jobs (a Prometheus adapter serves it as an external metric).', warnings)];
 }

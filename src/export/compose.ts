@@ -6,10 +6,11 @@
  *
  * serve runs `docker compose` on this same file from inside its container, so the project folder is mounted at the
  * path it has on the host (relative paths in the file then mean the same thing to the engine) with the Docker socket.
+ * Compose interpolates `$` in every value: `${PWD}` is meant, what comes from the config is escaped (`$$`).
  */
 import type { Project } from '../project.js';
 import { replicaSpec } from '../drivers/spec.js';
-import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import { escapeDollars, yamlFile, type ExportFile, type ExportOptions } from './files.js';
 
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)}M`;
@@ -42,9 +43,9 @@ export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
     const service = p.driver.kind === 'compose' && typeof p.driver.settings.service === 'string' ? p.driver.settings.service : pool;
     services[service] = {
       image: o.image,
-      command: spec.args,
-      environment: { TRIREME_REDIS_URL: redisUrl, ...spec.env },
-      volumes: [`./trireme.yml:${o.configPath}:ro`],
+      command: spec.args.map(escapeDollars),
+      environment: { TRIREME_REDIS_URL: redisUrl, ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, escapeDollars(v)])) },
+      volumes: [`./trireme.yml:${escapeDollars(o.configPath)}:ro`],
       deploy: { resources: { limits: { cpus: String(spec.resources.cpu), memory: megabytes(spec.resources.memory) } } },
       stop_grace_period: seconds(spec.stopGraceMs),
       restart: 'unless-stopped',

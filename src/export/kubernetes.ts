@@ -1,16 +1,44 @@
 /**
- * Kubernetes manifests from a config: one Deployment per pool (the replica spec: `worker --pool P --id $(POD_NAME)`
- * so that the driver knows a pod's replica by name, the pool's env and resources, GPUs as nvidia.com/gpu,
- * terminationGracePeriodSeconds from the drain grace, a preStop that drains), the controller's Deployment and
- * Service (serve: controller, API, dashboard), and the least rights the Kubernetes driver uses.
+ * Kubernetes manifests from a config: the Namespace (labelled to enforce the restricted Pod Security level), one
+ * Deployment per pool (the replica spec: `worker --pool P --id $(POD_NAME)` so that the driver knows a pod's replica by
+ * name, the pool's env and resources, GPUs as nvidia.com/gpu, terminationGracePeriodSeconds from the drain grace, a
+ * preStop that drains), the controller's Deployment and Service (serve: controller, API, dashboard), and the least
+ * rights the Kubernetes driver uses.
+ *
+ * Every pod passes the restricted Pod Security level: it runs as the image's unprivileged user, with no privilege
+ * escalation, no capabilities, the runtime's seccomp profile and a read-only root; what Trireme writes goes to
+ * emptyDirs (/tmp: the ready file, tsx's compile cache; `.trireme` beside the config: serve's run folder).
  */
 import type { Project } from '../project.js';
+import { posix } from 'node:path';
 import { replicaSpec } from '../drivers/spec.js';
-import { cpuQuantity, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import { cpuQuantity, escapeDollars, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from './files.js';
 
 const label = (name: string) => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'trireme' });
 /** The Redis URL and the API token come from a Secret the operator creates (see docs/deploy.md). */
 const fromSecret = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: 'trireme', key } } });
+
+/** The user and group of deploy/docker/Dockerfile's images (`USER 1000:1000`, the node images' "node"). */
+export const IMAGE_USER = 1000;
+const podSecurity = { runAsNonRoot: true, runAsUser: IMAGE_USER, runAsGroup: IMAGE_USER, fsGroup: IMAGE_USER, seccompProfile: { type: 'RuntimeDefault' } };
+const containerSecurity = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+/** Kubernetes' own namespaces: the export neither creates nor labels them. */
+const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+
+/** The config from the ConfigMap, and the emptyDirs for what a read-only root cannot hold. */
+function podFiles(configPath: string) {
+  return {
+    volumes: [{ name: 'config', configMap: { name: 'trireme-config' } }, { name: 'tmp', emptyDir: {} }, { name: 'state', emptyDir: {} }],
+    mounts: [
+      { name: 'config', mountPath: configPath, subPath: 'trireme.yml', readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'state', mountPath: posix.join(posix.dirname(configPath), '.trireme') },
+    ],
+  };
+}
+
+/** A word in `sh -c`: single-quoted, so that nothing in it is expanded. */
+const shellWord = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
 export function deploymentName(pool: string, project: Project): string {
   const s = project.config.pools[pool].driver;
@@ -20,9 +48,21 @@ export function deploymentName(pool: string, project: Project): string {
 export function kubernetesManifests(project: Project, o: ExportOptions): ExportFile[] {
   const files: ExportFile[] = [];
   const ns = o.namespace;
+  const image = imageWarning(o.image);
+  const warnings = image ? [image] : [];
+  const { volumes, mounts } = podFiles(o.configPath);
+  if (!SYSTEM_NAMESPACES.has(ns)) {
+    // First in the stream, and first of the files by name: `kubectl apply -f DIR` applies them in that order.
+    files.push(yamlFile('00-namespace.yaml', o.source, [{
+      apiVersion: 'v1', kind: 'Namespace',
+      metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'trireme', 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    }], 'The namespace, admitting only pods that pass the restricted Pod Security level.'));
+  }
   for (const pool of Object.keys(project.config.pools)) {
     const p = project.config.pools[pool];
-    const spec = replicaSpec(project, pool, { configPath: o.configPath, extraArgs: ['--id', '$(POD_NAME)'] });
+    const spec = replicaSpec(project, pool, { configPath: o.configPath });
+    // The kubelet expands $(VAR) in args and env values: what comes from the config is escaped, POD_NAME is meant.
+    const args = [...spec.args.map(escapeDollars), '--id', '$(POD_NAME)'];
     const name = deploymentName(pool, project);
     const limits: Record<string, string> = { memory: memoryQuantity(spec.resources.memory) };
     if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
@@ -37,28 +77,31 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
           metadata: { labels: { ...label(name), 'trireme.dev/pool': pool } },
           spec: {
             terminationGracePeriodSeconds: Math.ceil(spec.stopGraceMs / 1000),
+            securityContext: podSecurity,
             containers: [{
-              name: 'worker', image: o.image, args: spec.args,
+              name: 'worker', image: o.image, args,
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 fromSecret('TRIREME_REDIS_URL', 'redis-url'),
                 { name: 'TRIREME_READY_FILE', value: '/tmp/trireme-ready' },
-                ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
+                ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: escapeDollars(v) })),
               ],
               resources: { requests: { cpu: cpuQuantity(spec.resources.cpu), memory: memoryQuantity(spec.resources.memory) }, limits },
               // Ready once the replica serves its queues (it writes the file when it has started).
               readinessProbe: { exec: { command: ['cat', '/tmp/trireme-ready'] }, periodSeconds: 2 },
-              volumeMounts: [{ name: 'config', mountPath: o.configPath, subPath: 'trireme.yml', readOnly: true }],
+              securityContext: containerSecurity,
+              volumeMounts: mounts,
               lifecycle: {
-                // Drain before the SIGTERM: take no new job, let running ones finish within the grace.
-                preStop: { exec: { command: ['trireme', '-c', o.configPath, 'drain', '$(POD_NAME)', '--wait', '--timeout', `${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
+                // Drain before the SIGTERM: take no new job, let running ones finish within the grace. The kubelet
+                // does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment.
+                preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(o.configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
               },
             }],
-            volumes: [{ name: 'config', configMap: { name: 'trireme-config' } }],
+            volumes,
           },
         },
       },
-    }], `The ${pool} pool: its count belongs to the controller.`));
+    }], `The ${pool} pool: its count belongs to the controller.`, warnings));
   }
   files.push(yamlFile('configmap.yaml', o.source, [{
     apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'trireme-config', namespace: ns }, data: { 'trireme.yml': o.configText },
@@ -75,16 +118,18 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
           metadata: { labels: label('trireme-controller') },
           spec: {
             serviceAccountName: 'trireme-controller',
+            securityContext: podSecurity,
             containers: [{
-              name: 'serve', image: o.image, args: ['-c', o.configPath, 'serve', '--host', '0.0.0.0', '--no-tasks'],
+              name: 'serve', image: o.image, args: ['-c', escapeDollars(o.configPath), 'serve', '--host', '0.0.0.0', '--no-tasks'],
               env: [fromSecret('TRIREME_REDIS_URL', 'redis-url'), fromSecret('TRIREME_API_TOKEN', 'api-token')],
               ports: [{ name: 'http', containerPort: project.config.api.port }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10 },
               resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
-              volumeMounts: [{ name: 'config', mountPath: o.configPath, subPath: 'trireme.yml', readOnly: true }],
+              securityContext: containerSecurity,
+              volumeMounts: mounts,
             }],
-            volumes: [{ name: 'config', configMap: { name: 'trireme-config' } }],
+            volumes,
           },
         },
       },
@@ -94,7 +139,7 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
       metadata: { name: 'trireme-api', namespace: ns, labels: label('trireme-controller') },
       spec: { selector: { 'app.kubernetes.io/name': 'trireme-controller' }, ports: [{ name: 'http', port: project.config.api.port, targetPort: 'http' }] },
     },
-  ], 'The controller, the HTTP API and the dashboard.'));
+  ], 'The controller, the HTTP API and the dashboard.', warnings));
   files.push(yamlFile('rbac.yaml', o.source, [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'trireme-controller', namespace: ns } },
     {

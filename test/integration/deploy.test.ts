@@ -1,7 +1,7 @@
 /**
  * The deployment files in deploy/: each is what `trireme export` makes from its folder's trireme.yml (so they never
  * drift from the code), the Kubernetes and KEDA objects pass the Kubernetes OpenAPI schemas (kubernetes-models,
- * offline), the Compose file passes the Compose spec's JSON schema (and `docker-compose config` where it is
+ * offline) and their pods the restricted Pod Security level, the Compose file passes the Compose spec's JSON schema (and `docker-compose config` where it is
  * installed), and each deployment's config is production.yml with only the pools' driver changed, which the
  * simulator and the planner read unchanged.
  */
@@ -15,14 +15,18 @@ import { promisify } from 'node:util';
 import { parseAllDocuments, parse } from 'yaml';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { ROOT, CLI } from '../helpers.js';
+import { restrictedViolations, validateObject, type KubeObject } from '../kubernetes-checks.js';
 
 const exec = promisify(execFile);
 const trireme = (cwd: string, args: string[]) => exec(process.execPath, [CLI, ...args], { cwd });
 const deploy = (engine: string) => join(ROOT, 'deploy', engine);
 
+/** The image each folder's files name: a cluster pulls from a registry, by tag; Compose runs a local build. */
+const IMAGE: Record<string, string> = { kubernetes: 'registry.example/trireme-three-tier:0.1.0', compose: 'trireme-three-tier', systemd: 'trireme-three-tier' };
+
 async function exported(engine: string, kinds: string[]): Promise<Map<string, string>> {
   const out = mkdtempSync(join(tmpdir(), `trireme-export-${engine}-`));
-  for (const kind of kinds) await trireme(deploy(engine), ['export', kind, '-o', out, '--image', 'trireme-three-tier']);
+  for (const kind of kinds) await trireme(deploy(engine), ['export', kind, '-o', out, '--image', IMAGE[engine]]);
   return new Map(readdirSync(out).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
 }
 
@@ -34,39 +38,25 @@ describe('deployment files', () => {
     });
   }
 
-  test('every Kubernetes object passes the Kubernetes OpenAPI schema; the RBAC grants exactly what the driver uses', async () => {
-    // Each model's constructor takes its own typed shape; the parsed YAML is checked at run time by validate().
-    type Model = new (o: any) => { validate(): void };
-    const models: Record<string, () => Promise<Model>> = {
-      'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1')).Deployment,
-      'v1/Service': async () => (await import('kubernetes-models/v1')).Service,
-      'v1/ServiceAccount': async () => (await import('kubernetes-models/v1')).ServiceAccount,
-      'v1/ConfigMap': async () => (await import('kubernetes-models/v1')).ConfigMap,
-      'rbac.authorization.k8s.io/v1/Role': async () => (await import('kubernetes-models/rbac.authorization.k8s.io/v1')).Role,
-      'rbac.authorization.k8s.io/v1/RoleBinding': async () => (await import('kubernetes-models/rbac.authorization.k8s.io/v1')).RoleBinding,
-      'autoscaling/v2/HorizontalPodAutoscaler': async () => (await import('kubernetes-models/autoscaling/v2')).HorizontalPodAutoscaler,
-      'keda.sh/v1alpha1/ScaledObject': async () => (await import('@kubernetes-models/keda/keda.sh/v1alpha1')).ScaledObject,
-      'keda.sh/v1alpha1/TriggerAuthentication': async () => (await import('@kubernetes-models/keda/keda.sh/v1alpha1')).TriggerAuthentication,
-    };
+  test('every Kubernetes object passes the Kubernetes OpenAPI schema and every pod the restricted Pod Security level; the RBAC grants exactly what the driver uses', async () => {
     let checked = 0;
     for (const file of readdirSync(deploy('kubernetes')).filter((f) => f.endsWith('.yaml'))) {
       for (const doc of parseAllDocuments(readFileSync(join(deploy('kubernetes'), file), 'utf8'))) {
-        const o = doc.toJSON() as { apiVersion: string; kind: string; rules?: unknown };
-        const key = `${o.apiVersion}/${o.kind}`;
-        assert.ok(models[key], `${file}: no schema for ${key}`);
-        const Model = await models[key]();
-        assert.doesNotThrow(() => new Model(o).validate(), `${file}: ${key} is invalid`);
+        const o = doc.toJSON() as KubeObject;
+        await assert.doesNotReject(validateObject(o), `${file}: ${o.kind} is invalid`);
+        if (o.kind === 'Deployment') assert.deepEqual(restrictedViolations(o.spec.template.spec, o.spec.template.metadata.annotations), [], `${file}: ${o.metadata.name}`);
         if (o.kind === 'Role') assert.deepEqual(o.rules, [{ apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch'] }, { apiGroups: [''], resources: ['pods'], verbs: ['list', 'patch'] }]);
         checked++;
       }
     }
-    assert.ok(checked >= 12, `checked ${checked} objects`);
+    assert.ok(checked >= 13, `checked ${checked} objects`);
     // A pool's pods: named as their replicas, given the pool's drain grace, draining before their SIGTERM.
     const heavy = parse(readFileSync(join(deploy('kubernetes'), 'pool-heavy.yaml'), 'utf8'));
     const pod = heavy.spec.template.spec;
     assert.equal(pod.terminationGracePeriodSeconds, 610, 'drainGrace 10m plus 10 s to hand jobs back');
     assert.deepEqual(pod.containers[0].args.slice(-2), ['--id', '$(POD_NAME)']);
-    assert.deepEqual(pod.containers[0].lifecycle.preStop.exec.command.slice(3, 6), ['drain', '$(POD_NAME)', '--wait']);
+    // The kubelet expands $(VAR) in args but not in exec hooks: the hook reads the name in a shell.
+    assert.deepEqual(pod.containers[0].lifecycle.preStop.exec.command, ['sh', '-c', 'exec trireme -c \'/app/trireme.yml\' drain "$POD_NAME" --wait --timeout 600s']);
     assert.deepEqual(pod.containers[0].resources, { requests: { cpu: '16', memory: '32Gi' }, limits: { memory: '32Gi' } });
   });
 

@@ -80,11 +80,11 @@ describe('the Kubernetes driver', () => {
     fake.deleted.length = 0;
   });
 
-  test('the driver reads recorded responses: a pod (not ready, by name) and a 403 (naming the verb, resource and group)', () => {
+  test('the driver reads recorded responses: a pod (by name) and a 403 (naming the verb, resource and group)', () => {
     const pod = (recorded('podlist.json') as { items: PodLike[] }).items[0];
     assert.deepEqual(podReplica(pod, 'heavy'), {
       id: 'busybox-6944bc9f7b-45ptk', pool: 'heavy', handle: 'pod busybox-6944bc9f7b-45ptk', host: 'busybox-6944bc9f7b-45ptk',
-      startedAt: Date.parse('2018-01-11T21:05:31Z'), phase: 'running', ready: false,
+      startedAt: Date.parse('2018-01-11T21:05:31Z'), phase: 'running',
     });
     const e = explain({ code: 403, body: JSON.stringify(recorded('status-403.json')) }, { verb: 'patch', resource: 'deployments/scale', group: 'apps', namespace: 'default', name: 'coffee' });
     assert.equal(e.message, 'kubernetes: forbidden to patch deployments/scale "coffee" in namespace default as system:serviceaccount:longevity:rollout-mgr: give the controller\'s Role the verb "patch" on resource "deployments/scale" in API group "apps" (deploy/kubernetes/rbac.yaml has the least rights the driver needs)');

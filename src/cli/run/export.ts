@@ -1,11 +1,13 @@
 /** The body of `trireme export`. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { kubernetesManifests } from '../../export/kubernetes.js';
 import { hpaObjects, kedaObjects } from '../../export/autoscalers.js';
 import { composeFile } from '../../export/compose.js';
 import { systemdUnits } from '../../export/systemd.js';
 import type { ExportFile } from '../../export/files.js';
+import { oversizedPools } from '../../core/host-fit.js';
 import { project, UsageError, type GlobalOpts } from '../common.js';
 import { EXPORT_KINDS, type ExportCli } from '../export.js';
 
@@ -27,8 +29,19 @@ export async function runExport(g: GlobalOpts, kind: string, o: ExportCli): Prom
       : kind === 'hpa' ? hpaObjects(p, opts)
         : kind === 'compose' ? composeFile(p, opts)
           : systemdUnits(p, { ...opts, prefix: o.prefix, user: o.user, workdir: o.workdir });
+  const warnings = [...new Set(files.flatMap((f) => f.warnings ?? []))];
+  // Compose runs every pool on this machine's engine: say before `docker compose up` what it would refuse.
+  if (kind === 'compose') {
+    const host = { cpu: availableParallelism(), memory: totalmem() };
+    warnings.push(...oversizedPools(p.config.pools, host, (r) => (r === 'cpu'
+      ? "Docker refuses to start a container whose cpus limit is above the host's CPUs"
+      : 'its memory limit cannot be met here')).map((x) => x.message));
+  }
+  for (const w of warnings) process.stderr.write(`trireme: warning: ${w}\n`);
   if (!o.out) {
-    process.stdout.write(files.map((f) => `# ---- ${f.path}\n${f.content}`).join('\n'));
+    // YAML files make one stream of documents (what `| kubectl apply -f -` reads); each says which file it is.
+    const yaml = files.every((f) => /\.ya?ml$/.test(f.path));
+    process.stdout.write(files.map((f) => `# ---- ${f.path}\n${f.content}`).join(yaml ? '---\n' : '\n'));
     return;
   }
   await mkdir(o.out, { recursive: true });

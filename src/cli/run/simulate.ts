@@ -1,10 +1,13 @@
 /** The bodies of `trireme simulate` and `trireme plan`. */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
 import { readTrace } from '../../sim/trace.js';
 import { BASELINES } from '../../sim/policies.js';
 import { formatReport, htmlReport, runReport, svgChart } from '../../sim/report.js';
 import { planTables } from '../../sim/plan.js';
+import { oversizedPools } from '../../core/host-fit.js';
+import { DRIVERS } from '../../drivers/index.js';
 import { parseSize } from '../../core/units.js';
 import { globals, intOpt, numberOpt, project, UsageError } from '../common.js';
 import type { SimulateCli } from '../simulate.js';
@@ -41,5 +44,11 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
 export async function plan(cmd: Command, o: { hostCpu: string; hostMemory: string; json?: boolean }): Promise<void> {
   const p = await project(globals(cmd), { tasks: false });
   const tables = planTables(p.config, { cpu: Number(o.hostCpu), memory: parseSize(o.hostMemory), gpu: p.config.capacity.gpu ?? 0 });
+  // The pools whose replicas run on this machine (the local driver): one that does not fit it never starts.
+  const here = Object.fromEntries(Object.entries(p.config.pools).filter(([, x]) => DRIVERS[x.driver.kind]?.placement === 'this-host'));
+  const why = (r: 'cpu' | 'memory') => `a replica does not fit this machine (${r === 'cpu' ? "Docker refuses a cpus limit above the host's CPUs; " : ''}the local driver starts one only where capacity.${r} x capacity.overcommit allows it)`;
+  for (const x of oversizedPools(here, { cpu: availableParallelism(), memory: totalmem() }, why)) {
+    process.stderr.write(`trireme: warning: ${x.message}\n`);
+  }
   process.stdout.write(o.json ? `${JSON.stringify(tables, null, 2)}\n` : `${tables.text}\n`);
 }

@@ -34,7 +34,10 @@ async function readJobs(file: string, task: string | undefined): Promise<unknown
 export async function runSubmit(g: GlobalOpts, task: string | undefined, o: SubmitCli): Promise<void> {
   if (!o.file && !task) throw new UsageError('name the task to submit (trireme submit TASK), or give --file jobs.ndjson');
   if (o.file && (o.group || o.wait)) throw new UsageError('--file submits many jobs; it does not combine with --group or --wait');
-  const p = await project(g);
+  // The task code checks payloads where it is here; a host without it (the controller's) submits by name, routes-only,
+  // as a client that does not import it does: replicas check the name when they run the job.
+  const p = await project(g, { tasks: o.tasks === false ? false : 'available' });
+  if (p.tasksMissing) process.stderr.write(`trireme: the task code is not on this host (${p.tasksMissing}); submitting by task name with the config's routes (--no-tasks skips looking for it)\n`);
   const opts = {
     queue: o.queue, delay: o.delay, idempotencyKey: o.key,
     priority: o.priority !== undefined ? intOpt(o.priority, '--priority') : undefined,
