@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The package's name on npm (`trireme` there is another project); the command keeps the name `trireme`. */
+export const PACKAGE_NAME = 'trireme-jobs';
+
 let root: string | undefined;
 
 /** The folder holding Trireme's package.json. */
@@ -15,7 +18,7 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'trireme') return (root = dir);
+    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (root = dir);
     const up = dirname(dir);
     if (up === dir) throw new Error(`cannot find Trireme's package.json above ${fileURLToPath(import.meta.url)}`);
     dir = up;

@@ -1,13 +1,13 @@
 /**
  * The package as a user gets it: `npm pack` (prepack builds dist/), `npm install <tarball> --omit=dev` into a fresh
  * project, once as an ES module project and once as CommonJS, a trireme.yml and a TypeScript task that imports from
- * `trireme`, `tsc --noEmit` over a typed client, `npx trireme serve`, and a job submitted through the library's
- * client with its result read back.
+ * `trireme-jobs` (the npm name: `trireme` is another project's), `tsc --noEmit` over a typed client, `npx trireme
+ * serve` (the command keeps its name), and a job submitted through the library's client with its result read back.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,13 +18,16 @@ const work = mkdtempSync(join(tmpdir(), 'trireme-package-'));
 let tarball: string;
 const serves: ReturnType<typeof spawn>[] = [];
 
-const TASKS = `import { defineTask } from 'trireme';
+/** The name on the registry; every import below uses it. */
+const NAME = 'trireme-jobs';
+
+const TASKS = `import { defineTask } from '${NAME}';
 
 export const add = defineTask('math.add', async (p: { a: number; b: number }) => ({ sum: p.a + p.b, pid: process.pid }));
 `;
 
 /** Type-checked only: the payload and the result are typed from the task's definition, with no task code loaded. */
-const TYPED = `import { createClient } from 'trireme';
+const TYPED = `import { createClient } from '${NAME}';
 import type { add } from './tasks.js';
 
 export async function check(): Promise<number> {
@@ -40,14 +43,14 @@ export async function check(): Promise<number> {
 }
 `;
 
-const CLIENT_ESM = `import { createClient } from 'trireme';
+const CLIENT_ESM = `import { createClient } from '${NAME}';
 const client = await createClient();
 const job = await client.task('math.add').submit({ a: 2, b: 3 });
 process.stdout.write(JSON.stringify(await job.result(60_000)));
 await client.close();
 `;
 
-const CLIENT_CJS = `const { createClient } = require('trireme');
+const CLIENT_CJS = `const { createClient } = require('${NAME}');
 (async () => {
   const client = await createClient();
   const job = await client.task('math.add').submit({ a: 2, b: 3 });
@@ -71,6 +74,7 @@ async function project(kind: 'esm' | 'cjs'): Promise<string> {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `trireme-${kind}-user`, version: '1.0.0', private: true, ...(kind === 'esm' ? { type: 'module' } : {}) }));
   // What a user's project installs: the tarball and its dependencies, no dev dependencies.
   await run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: dir, timeout: 240_000 });
+  assert.equal((JSON.parse(readFileSync(join(dir, 'node_modules', NAME, 'package.json'), 'utf8')) as { name: string }).name, NAME);
   writeFileSync(join(dir, 'trireme.yml'), CONFIG);
   writeFileSync(join(dir, 'tasks.ts'), TASKS);
   writeFileSync(join(dir, 'typed.ts'), TYPED);
@@ -115,6 +119,7 @@ describe('the packed package, installed with --omit=dev', () => {
   before(async () => {
     await run('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: ROOT, timeout: 240_000 });
     tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
+    assert.match(tarball, new RegExp(`/${NAME}-\\d+\\.\\d+\\.\\d+\\.tgz$`));
   });
   after(() => { for (const s of serves) if (s.exitCode === null) { try { process.kill(-s.pid!, 'SIGKILL'); } catch { /* gone */ } } });
 
