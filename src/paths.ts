@@ -25,9 +25,16 @@ export function packageRoot(): string {
   }
 }
 
+interface Manifest { name: string; version: string; peerDependencies?: Record<string, string> }
+
+/** The installed package's package.json. */
+export function manifest(): Manifest {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as Manifest;
+}
+
 /** The installed package's version. */
 export function version(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return manifest().version;
 }
 
 /** The CLI entry every spawned replica and standby runs. */

@@ -2,7 +2,9 @@
  * The committed package-lock.json is complete: `npm ci` on a clean clone (every Dockerfile and CI runner) accepts it,
  * and `npm install` there leaves it as it is. npm 11 once wrote a lock without msgpackr-extract's packages for other
  * platforms; `npm ci` then stopped with "Missing: @msgpackr-extract/msgpackr-extract-darwin-arm64@3.0.7 from lock
- * file". Both checks run on a copy of package.json and the lock alone, as a fresh clone has them (no node_modules).
+ * file". And every package it locks runs on this Node (20): none asks for a newer one (npm's EBADENGINE warning, once
+ * given for @kubernetes-models/* and cookie 2, which want Node 22). The checks run on a copy of package.json and the
+ * lock alone, as a fresh clone has them (no node_modules).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +34,17 @@ test('npm ci accepts the committed lock file (every platform\'s optional package
   try {
     const ci = await npm(dir, ['ci', '--dry-run']);
     assert.equal(ci.code, 0, `npm ci refused the lock file:\n${ci.out.split('\n').filter((l) => /^npm error (code|`npm ci`|Missing|Invalid)/.test(l)).join('\n')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every package in the lock file runs on this Node (no EBADENGINE), dev dependencies included', { timeout: 300_000 }, async () => {
+  const dir = cleanCopy();
+  try {
+    const ci = await npm(dir, ['ci', '--dry-run']);
+    const wanting = [...ci.out.matchAll(/package: '([^']+)',\n.*required: \{ node: '([^']+)'/g)].map((m) => `${m[1]} wants node ${m[2]}`);
+    assert.deepEqual(wanting, [], `on Node ${process.versions.node}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
