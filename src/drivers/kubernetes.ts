@@ -8,7 +8,7 @@
  *
  * Client: @kubernetes/client-node, loaded when the driver is built (in-cluster config, a kubeconfig, or the
  * default ~/.kube/config). It is an optional peer dependency of the package: a project without Kubernetes pools does
- * not install it (about 50 MB), and one that has them is told to when it is missing.
+ * not install it (about 70 MB), and one that has them is told to when it is missing.
  */
 import { z } from 'zod';
 import { poolsOn } from './spec.js';
