@@ -124,7 +124,7 @@ rmSync(variant, { force: true });
 row('standby RSS (heavy pool\'s own; its warm runner not counted)', standbyRss, { stat: 'p50', max: 80 * 1024 ** 2 }, undefined, (b) => `${(b / 1024 ** 2).toFixed(0)} MB`);
 
 // 4. A 1 s job in each isolation mode once the pool is warm.
-// Beside the example, so that its tasks module (which imports from 'trireme') resolves as it does there.
+// Beside the example, so that its tasks module (which imports from 'trireme-jobs') resolves as it does there.
 const isoConfig = join(root, 'examples/three-tier/.bench-isolation.yml');
 writeFileSync(isoConfig, `tasks: [./tasks.ts]
 capacity: { overcommit: 4 }

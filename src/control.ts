@@ -1,5 +1,5 @@
 /**
- * `trireme/control`: the controller and its drivers inside one's own process, the pure autoscaler (the same
+ * `trireme-jobs/control`: the controller and its drivers inside one's own process, the pure autoscaler (the same
  * `decide` that serve and the simulator run), and the config parser.
  */
 export { Controller, type ControllerOptions, type ListedReplica } from './control/controller.js';

@@ -1,7 +1,8 @@
 /**
  * Trireme's public API for task modules and applications: defining tasks, and a client to submit and follow jobs.
  * It loads nothing heavy until a client is created, so a task module may import it freely. Embedding a replica, the
- * controller or the HTTP API: `trireme/worker`, `trireme/control`, `trireme/server`. Everything else is internal.
+ * controller or the HTTP API: `trireme-jobs/worker`, `trireme-jobs/control`, `trireme-jobs/server`. Everything else
+ * is internal.
  */
 export {
   defineTask, declareTask,

@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The package's name on npm (`trireme` there is another project); the command keeps the name `trireme`. */
+export const PACKAGE_NAME = 'trireme-jobs';
+
 let root: string | undefined;
 
 /** The folder holding Trireme's package.json. */
@@ -15,16 +18,23 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'trireme') return (root = dir);
+    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (root = dir);
     const up = dirname(dir);
     if (up === dir) throw new Error(`cannot find Trireme's package.json above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }
 
+interface Manifest { name: string; version: string; peerDependencies?: Record<string, string> }
+
+/** The installed package's package.json. */
+export function manifest(): Manifest {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as Manifest;
+}
+
 /** The installed package's version. */
 export function version(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return manifest().version;
 }
 
 /** The CLI entry every spawned replica and standby runs. */

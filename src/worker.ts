@@ -1,4 +1,4 @@
-/** `trireme/worker`: running a pool replica inside one's own process, on a loaded project. */
+/** `trireme-jobs/worker`: running a pool replica inside one's own process, on a loaded project. */
 export { PoolWorker, type PoolWorkerOptions, type DrainReason } from './queue/worker.js';
 export { loadProject, buildProject, type Project, type TaskEntry, type LoadOptions } from './project.js';
 export { createLogger, silentLogger, type Logger } from './log.js';

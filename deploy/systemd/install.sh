@@ -3,10 +3,10 @@
 # modules), the environment file and the unit template. Run it as root on each worker host; the controller host
 # reaches them with `systemctl --host trireme@HOST` (SSH keys for that user, see docs/deploy.md).
 #
-#   sudo ./install.sh --package trireme-0.1.0.tgz --project /path/to/project --redis redis://redis.internal:6379 [--name vm1]
+#   sudo ./install.sh --package trireme-jobs-0.1.0.tgz --project /path/to/project --redis redis://redis.internal:6379 [--name vm1]
 #
-# --package: a tarball from `npm pack`, or a registry name (trireme, trireme@0.1.0). --project: a folder with
-# trireme.yml and the task modules (its package.json dependencies are installed too). --name: this host's name as
+# --package: a tarball from `npm pack`, or a registry name (trireme-jobs, trireme-jobs@0.1.0). --project: a folder
+# with trireme.yml and the task modules (its package.json dependencies are installed too). --name: this host's name as
 # drivers.systemd.hosts has it, when it is not `hostname`. Needs Node 20 or newer and npm.
 set -eu
 
@@ -36,11 +36,11 @@ case "$package" in *.tgz) cp "$package" "$prefix/trireme.tgz"; package="$prefix/
 [ -f "$prefix/package.json" ] || (cd "$prefix" && npm init -y >/dev/null)
 (cd "$prefix" && npm install --omit=dev --no-audit --no-fund "$package" >/dev/null)
 
-# The project, with `trireme` resolvable from its task modules.
+# The project, with `trireme-jobs` resolvable from its task modules.
 cp -R "$project/." "$workdir/"
 if [ -f "$workdir/package.json" ]; then (cd "$workdir" && npm install --omit=dev --no-audit --no-fund >/dev/null); fi
 mkdir -p "$workdir/node_modules"
-ln -sfn "$prefix/node_modules/trireme" "$workdir/node_modules/trireme"
+ln -sfn "$prefix/node_modules/trireme-jobs" "$workdir/node_modules/trireme-jobs"
 chown -R "$user:$user" "$workdir"
 
 # The unit template and the environment, from the project's own config.

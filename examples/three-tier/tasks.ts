@@ -2,7 +2,7 @@
  * Example tasks for the three tiers. Each takes { ms, cpu?, fail?, crash? }: sleep (or burn CPU) for ms, then fail
  * or crash the process on request, so the example can show retries, time limits and recovery.
  */
-import { defineTask, type TaskContext } from 'trireme';
+import { defineTask, type TaskContext } from 'trireme-jobs';
 
 interface Work { ms?: number; cpu?: boolean; fail?: boolean; crash?: boolean }
 

@@ -16,8 +16,11 @@ export class UsageError extends Error {
 
 export interface GlobalOpts { config: string; debug?: boolean; logFormat?: string }
 
-/** Errors that are the caller's to fix (exit 2): a bad config, bad arguments, a refused submit, no Redis to use. */
-const USAGE_ERRORS = new Set(['ConfigError', 'UsageError', 'SubmitError', 'RedisNotFoundError']);
+/**
+ * Errors that are the caller's to fix (exit 2): a bad config, bad arguments, a refused submit, no Redis to use, an
+ * optional package the config needs but that is not installed.
+ */
+const USAGE_ERRORS = new Set(['ConfigError', 'UsageError', 'SubmitError', 'RedisNotFoundError', 'MissingPackageError']);
 
 /**
  * The body of a verb. The command line runs as CommonJS bundles (scripts/build.mjs): this file is part of

@@ -6,10 +6,13 @@
  * Deployments as they are. A 403 names the verb and resource the controller's Role lacks.
  *
  * Client: @kubernetes/client-node, loaded when the driver is built (in-cluster config, a kubeconfig, or the
- * default ~/.kube/config).
+ * default ~/.kube/config). It is an optional peer dependency of the package: a project without Kubernetes pools does
+ * not install it (about 70 MB), and one that has them is told to when it is missing.
  */
 import { z } from 'zod';
 import { poolsOn } from './spec.js';
+import { MissingPackageError } from '../core/errors.js';
+import { manifest, PACKAGE_NAME } from '../paths.js';
 import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
 import type { Logger } from '../log.js';
 
@@ -153,9 +156,29 @@ export class KubernetesDriver implements SetCountDriver {
   async close(): Promise<void> {}
 }
 
+/** The Kubernetes client's package, an optional peer dependency. */
+export const KUBERNETES_CLIENT = '@kubernetes/client-node';
+type ClientModule = typeof import('@kubernetes/client-node');
+
+/**
+ * Loads the Kubernetes client for the kubernetes driver's `pools` (`load`: tests inject one). When the package is not
+ * installed the error names it, the pools that need it and the command that installs it; a module that the client
+ * itself cannot find (a broken install) is Node's own error, as it is.
+ */
+export async function loadKubernetesClient(pools: string[], load: () => Promise<ClientModule> = () => import('@kubernetes/client-node')): Promise<ClientModule> {
+  try {
+    return await load();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const missing = (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && e.message.includes(`'${KUBERNETES_CLIENT}'`);
+    if (!missing) throw err;
+    const range = manifest().peerDependencies?.[KUBERNETES_CLIENT];
+    throw new MissingPackageError(`the kubernetes driver (pool${pools.length === 1 ? '' : 's'} ${pools.join(', ')}) needs the package ${KUBERNETES_CLIENT}, which is not installed (an optional peer dependency of ${PACKAGE_NAME}, left out where no pool runs on Kubernetes). Install it beside ${PACKAGE_NAME}: npm install ${KUBERNETES_CLIENT}${range ? `@${range}` : ''}`);
+  }
+}
+
 /** The API through @kubernetes/client-node 1.x. */
-async function clientApi(settings: KubernetesSettings): Promise<KubernetesApi> {
-  const k8s = await import('@kubernetes/client-node');
+function clientApi(k8s: ClientModule, settings: KubernetesSettings): KubernetesApi {
   const kc = new k8s.KubeConfig();
   if (settings.kubeconfig) kc.loadFromFile(settings.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
@@ -180,6 +203,7 @@ export const kubernetesDriver: DriverKind = {
   async create(ctx: DriverContext, settings) {
     const s = shared.parse(settings);
     const pools = Object.fromEntries(poolsOn<z.output<typeof pool>>(ctx.project, 'kubernetes'));
-    return new KubernetesDriver(await clientApi(s), s, pools, ctx.logger.child({ driver: 'kubernetes' }));
+    const k8s = await loadKubernetesClient(Object.keys(pools));
+    return new KubernetesDriver(clientApi(k8s, s), s, pools, ctx.logger.child({ driver: 'kubernetes' }));
   },
 };

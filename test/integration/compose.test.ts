@@ -97,13 +97,13 @@ describe('the Compose driver', () => {
     const ctx = join(tmp, 'image');
     mkdirSync(ctx, { recursive: true });
     await exec('npm', ['pack', '--pack-destination', ctx, '--loglevel=error'], { cwd: ROOT, timeout: 240_000 });
-    writeFileSync(join(ctx, '.dockerignore'), '*\n!trireme-*.tgz\n');
+    writeFileSync(join(ctx, '.dockerignore'), '*\n!trireme-jobs-*.tgz\n');
     await exec('docker', ['build', '--network', 'host', '--target', 'runtime', '--build-arg', `NODE_IMAGE=${base}`, '-f', join(ROOT, 'deploy/docker/Dockerfile'), '-t', 'trireme:test', ctx], { timeout: 400_000, maxBuffer: 64 * 1024 ** 2 });
-    // A project as a user has it: tasks importing 'trireme', mounted into /app of the image.
+    // A project as a user has it: tasks importing 'trireme-jobs', mounted into /app of the image.
     const app = join(tmp, 'app');
     mkdirSync(join(app, 'node_modules'), { recursive: true });
-    symlinkSync(ROOT, join(app, 'node_modules/trireme'));
-    writeFileSync(join(app, 'tasks.ts'), "import { defineTask } from 'trireme';\nexport const sleep = defineTask('fx.sleep', async (p: { ms: number }, ctx) => { await new Promise((r) => setTimeout(r, p.ms)); return { slept: p.ms, attempt: ctx.attempt }; });\n");
+    symlinkSync(ROOT, join(app, 'node_modules/trireme-jobs'));
+    writeFileSync(join(app, 'tasks.ts'), "import { defineTask } from 'trireme-jobs';\nexport const sleep = defineTask('fx.sleep', async (p: { ms: number }, ctx) => { await new Promise((r) => setTimeout(r, p.ms)); return { slept: p.ms, attempt: ctx.attempt }; });\n");
     writeFileSync(join(app, 'trireme.yml'), readFileSync(CONFIG, 'utf8').replace('project: trifake, command: [docker, compose]', `project: trireal, command: [${compose === 'docker' ? 'docker, compose' : 'docker-compose'}]`));
     writeFileSync(join(app, 'compose.yml'), `services:
   heavy:

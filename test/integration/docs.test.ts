@@ -1,6 +1,6 @@
 /**
  * The documentation's code compiles: every TypeScript block of docs/library.md is type-checked against the sources
- * (`trireme` maps to src/ as it does for the examples), the first block being the tasks module the others import.
+ * (`trireme-jobs` maps to src/ as it does for the examples), the first block being the tasks module the others import.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,11 +1,11 @@
 /**
  * The systemd driver against real systemd: a Debian 12 container that boots systemd as its init (made by
  * test/engines/systemd-image.sh), prepared the way a worker host is, by deploy/systemd/install.sh with the packed
- * tarball and a project whose task module imports 'trireme'. `serve` runs here and reaches the container's systemd
- * through `docker exec CONTAINER systemctl` (the driver's `command`); the container shares this machine's network, so
- * its replicas reach the test's Redis on loopback. What real systemd does is checked: the unit template installs and
- * starts, MemoryMax is set from the pool before the start, the pool's env reaches the task, a replica that recycles
- * (exit 75) is restarted by systemd with a new pid, and the pool goes back to zero units.
+ * tarball and a project whose task module imports 'trireme-jobs'. `serve` runs here and reaches the container's
+ * systemd through `docker exec CONTAINER systemctl` (the driver's `command`); the container shares this machine's
+ * network, so its replicas reach the test's Redis on loopback. What real systemd does is checked: the unit template
+ * installs and starts, MemoryMax is set from the pool before the start, the pool's env reaches the task, a replica
+ * that recycles (exit 75) is restarted by systemd with a new pid, and the pool goes back to zero units.
  *
  * Skips, saying why, where no Docker engine answers or the image cannot be built (no debootstrap or no mirror).
  */
@@ -37,7 +37,7 @@ const sctl = (...args: string[]) => exec('docker', ['exec', name, 'systemctl', .
 const units = async () => JSON.parse(await sctl('list-units', '--all', '--output=json', 'trireme-worker@*')) as { unit: string; active: string }[];
 const show = async (unit: string, ...props: string[]) => Object.fromEntries((await sctl('show', unit, ...props.flatMap((p) => ['-p', p]))).trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
 
-const TASKS = `import { defineTask } from 'trireme';
+const TASKS = `import { defineTask } from 'trireme-jobs';
 export const env = defineTask('box.env', () => ({ setting: process.env.FLEET_SETTING ?? null, host: process.env.TRIREME_HOSTNAME ?? null, pid: process.pid, user: process.getuid?.() }));
 `;
 
