@@ -7,9 +7,9 @@ import type { Config, DriverSchemas } from '../core/config.js';
 import type { PoolSpec } from '../core/plan.js';
 import type { Driver, DriverContext, DriverKind } from './driver.js';
 import { localDriver } from './local.js';
-import { kubernetesDriver } from './kubernetes.js';
-import { composeDriver } from './compose.js';
-import { systemdDriver } from './systemd.js';
+import { kubernetesDriver } from './kubernetes/driver.js';
+import { composeDriver } from './compose/driver.js';
+import { systemdDriver } from './systemd/driver.js';
 
 export const DRIVERS: Record<string, DriverKind> = {
   local: localDriver,

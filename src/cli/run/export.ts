@@ -2,11 +2,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { kubernetesManifests } from '../../export/kubernetes.js';
-import { hpaObjects, kedaObjects } from '../../export/autoscalers.js';
-import { composeFile } from '../../export/compose.js';
-import { systemdUnits } from '../../export/systemd.js';
-import type { ExportFile } from '../../export/files.js';
+import { kubernetesManifests } from '../../drivers/kubernetes/manifests.js';
+import { hpaObjects, kedaObjects } from '../../drivers/kubernetes/autoscalers.js';
+import { composeFile } from '../../drivers/compose/compose-file.js';
+import { systemdUnits } from '../../drivers/systemd/units.js';
+import type { ExportFile } from '../../drivers/export.js';
 import { oversizedPools } from '../../core/host-fit.js';
 import { project, UsageError, type GlobalOpts } from '../common.js';
 import { EXPORT_KINDS, type ExportCli } from '../export.js';

@@ -8,10 +8,10 @@
  * threshold: its concurrency; hpa: hpaTarget. KEDA's list trigger reads the wait list only: jobs submitted with a
  * priority wait in BullMQ's `prioritized` sorted set, which it does not see.
  */
-import type { Project } from '../project.js';
-import { perReplicaTarget } from '../core/config.js';
-import { deploymentName } from './kubernetes.js';
-import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import type { Project } from '../../project.js';
+import { perReplicaTarget } from '../../core/config.js';
+import { deploymentName } from './manifests.js';
+import { yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 
 
 

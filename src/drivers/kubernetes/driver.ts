@@ -10,11 +10,11 @@
  * not install it (about 70 MB), and one that has them is told to when it is missing.
  */
 import { z } from 'zod';
-import { poolsOn } from './spec.js';
-import { MissingPackageError } from '../core/errors.js';
-import { manifest, PACKAGE_NAME } from '../paths.js';
-import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
-import type { Logger } from '../log.js';
+import { poolsOn } from '../spec.js';
+import { MissingPackageError } from '../../core/errors.js';
+import { manifest, PACKAGE_NAME } from '../../paths.js';
+import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
+import type { Logger } from '../../log.js';
 
 const shared = z.strictObject({
   /** The namespace of the pools' Deployments. */

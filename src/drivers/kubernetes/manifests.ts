@@ -9,10 +9,10 @@
  * escalation, no capabilities, the runtime's seccomp profile and a read-only root; what Trireme writes goes to
  * emptyDirs (/tmp: the ready file, tsx's compile cache; `.trireme` beside the config: serve's run folder).
  */
-import type { Project } from '../project.js';
+import type { Project } from '../../project.js';
 import { posix } from 'node:path';
-import { replicaSpec } from '../drivers/spec.js';
-import { cpuQuantity, escapeDollars, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import { replicaSpec } from '../spec.js';
+import { cpuQuantity, escapeDollars, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 
 const label = (name: string) => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'trireme' });
 /** The Redis URL and the API token come from a Secret the operator creates (see docs/deploy.md). */

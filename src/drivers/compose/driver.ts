@@ -14,9 +14,9 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { poolsOn } from './spec.js';
-import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
-import type { Logger } from '../log.js';
+import { poolsOn } from '../spec.js';
+import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
+import type { Logger } from '../../log.js';
 
 const shared = z.strictObject({
   /** The Compose file, relative to the config file. */

@@ -8,9 +8,9 @@
  * path it has on the host (relative paths in the file then mean the same thing to the engine) with the Docker socket.
  * Compose interpolates `$` in every value: `${PWD}` is meant, what comes from the config is escaped (`$$`).
  */
-import type { Project } from '../project.js';
-import { replicaSpec } from '../drivers/spec.js';
-import { escapeDollars, yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import type { Project } from '../../project.js';
+import { replicaSpec } from '../spec.js';
+import { escapeDollars, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)}M`;

@@ -17,14 +17,14 @@
  */
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../core/units.js';
-import { ConfigError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
-import { poolsOn } from './spec.js';
-import type { StopReplicasDriver, DriverContext, DriverKind, DriverReplica, PoolHealth } from './driver.js';
-import { parseInstance } from '../core/replica.js';
-import type { PoolConfig } from '../core/config.js';
-import type { Logger } from '../log.js';
+import { parseDuration, parseSize } from '../../core/units.js';
+import { ConfigError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import { poolsOn } from '../spec.js';
+import type { StopReplicasDriver, DriverContext, DriverKind, DriverReplica, PoolHealth } from '../driver.js';
+import { parseInstance } from '../../core/replica.js';
+import type { PoolConfig } from '../../core/config.js';
+import type { Logger } from '../../log.js';
 
 const sizeOf = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try { return parseSize(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
