@@ -18,9 +18,9 @@ export interface GlobalOpts { config: string; debug?: boolean; logFormat?: strin
 
 /**
  * Errors that are the caller's to fix (exit 2): a bad config, bad arguments, a refused submit, no Redis to use, an
- * optional package the config needs but that is not installed.
+ * optional package the config needs but that is not installed, an export that cannot be made as asked.
  */
-const USAGE_ERRORS = new Set(['ConfigError', 'UsageError', 'SubmitError', 'RedisNotFoundError', 'MissingPackageError']);
+const USAGE_ERRORS = new Set(['ConfigError', 'UsageError', 'SubmitError', 'RedisNotFoundError', 'MissingPackageError', 'ExportError']);
 
 /**
  * The body of a verb. The command line runs as CommonJS bundles (scripts/build.mjs): this file is part of

@@ -1,7 +1,7 @@
 /**
  * Where replicas live. A driver executes and never decides: the planning pass (core/plan.ts) says how many to start
- * and which replicas to take away. One interface, one file per implementation, one line in the registry
- * (drivers/index.ts).
+ * and which replicas to take away. One interface, one file per implementation (a folder for a driver with settings
+ * and exporters: kubernetes/, compose/, systemd/), one line in the registry (drivers/index.ts).
  *
  * Two ways to scale in, a driver's `scaleIn`, and the contract is a union on it:
  *  - `stop-replicas` (local, systemd): the driver stops the replicas the plan picked; each drains first.
@@ -98,11 +98,17 @@ export interface DriverContext {
 
 /**
  * A kind of driver, as the registry lists it: the schemas of its settings (for one pool, under `pools.X.driver`,
- * and shared by its pools, under `drivers.<kind>`) and how to build it. Building may load heavy clients; importing
- * the entry must not, since every config load reads the schemas.
+ * and shared by its pools, under `drivers.<kind>`), how to build it, and its exporters. Building may load heavy
+ * clients; importing the entry must not, since every config load reads the schemas. The config parser checks the
+ * settings against the schemas; the driver and its exporters read them, typed, from the project's config.
  */
 export interface DriverKind extends DriverTraits {
   pool: import('zod').ZodType;
   shared: import('zod').ZodType;
-  create(ctx: DriverContext, shared: Record<string, unknown>): Promise<Driver>;
+  create(ctx: DriverContext): Promise<Driver>;
+  /**
+   * The deployment files it can write, by the name `trireme export NAME` takes (kubernetes: kubernetes, keda, hpa).
+   * They read the driver's settings through its own settings module, so the files and the driver agree.
+   */
+  exports?: Record<string, import('./export.js').Exporter>;
 }

@@ -1,15 +1,17 @@
 /**
  * The driver registry: a pool names its driver's kind in the config (`driver: kubernetes`), and `serve` builds one
- * driver per kind from here. Adding a driver is one file (its settings schemas and the class) and one line below.
- * Importing this module loads no engine client: each driver loads its own when it is built.
+ * driver per kind from here, and `trireme export` finds its exporters here. Adding a driver is one file (its settings
+ * schemas and the class), or one folder when it exports deployment files (settings.ts, the driver, its exporters, and
+ * index.ts with its entry), and one line below. Importing this module loads no engine client: each driver loads its
+ * own when it is built.
  */
 import type { Config, DriverSchemas } from '../core/config.js';
 import type { PoolSpec } from '../core/plan.js';
 import type { Driver, DriverContext, DriverKind } from './driver.js';
 import { localDriver } from './local.js';
-import { kubernetesDriver } from './kubernetes.js';
-import { composeDriver } from './compose.js';
-import { systemdDriver } from './systemd.js';
+import { kubernetesDriver } from './kubernetes/index.js';
+import { composeDriver } from './compose/index.js';
+import { systemdDriver } from './systemd/index.js';
 
 export const DRIVERS: Record<string, DriverKind> = {
   local: localDriver,
@@ -30,7 +32,7 @@ export async function buildDrivers(ctx: DriverContext): Promise<Record<string, D
   const out: Record<string, Driver> = {};
   for (const [pool, p] of Object.entries(cfg.pools)) {
     const kind = p.driver.kind;
-    if (!byKind.has(kind)) byKind.set(kind, DRIVERS[kind].create(ctx, cfg.drivers[kind] ?? {}));
+    if (!byKind.has(kind)) byKind.set(kind, DRIVERS[kind].create(ctx));
     out[pool] = await byKind.get(kind)!;
   }
   return out;

@@ -57,7 +57,7 @@ export function replicaSpec(project: Project, pool: string, opts: SpecOptions = 
   };
 }
 
-/** The pools that run on driver `kind`, each with its own settings for it (`pools.X.driver`), in config order. */
-export function poolsOn<T>(project: Project, kind: string): [string, T][] {
-  return Object.entries(project.config.pools).filter(([, p]) => p.driver.kind === kind).map(([name, p]) => [name, p.driver.settings as T]);
+/** The pools that run on driver `kind`, in config order (each driver's settings module reads their settings). */
+export function poolsOn(project: Project, kind: string): string[] {
+  return Object.entries(project.config.pools).filter(([, p]) => p.driver.kind === kind).map(([name]) => name);
 }

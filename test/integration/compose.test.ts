@@ -15,7 +15,7 @@ import { startRedis, waitFor, ROOT, CLI, type TestRedis } from '../helpers.js';
 import { loadProject } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ControlStore } from '../../src/queue/control-store.js';
-import { parseContainers } from '../../src/drivers/compose.js';
+import { parseContainers } from '../../src/drivers/compose/driver.js';
 import { trireme, reapAll } from './procs.js';
 
 const exec = promisify(execFile);

@@ -12,7 +12,7 @@ import { startRedis, waitFor, ROOT, CLI, type TestRedis } from '../helpers.js';
 import { loadProject, type Project } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ControlStore } from '../../src/queue/control-store.js';
-import { explain, podReplica, type PodLike } from '../../src/drivers/kubernetes.js';
+import { explain, podReplica, type PodLike } from '../../src/drivers/kubernetes/driver.js';
 import { FakeKubernetes } from '../fakes/kubernetes.js';
 import { trireme, reapAll, run } from './procs.js';
 

@@ -18,7 +18,7 @@ import { startRedis, waitFor, ROOT, CLI, FIXTURE_TASKS, type TestRedis } from '.
 import { loadProject } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ControlStore } from '../../src/queue/control-store.js';
-import type { UnitLine } from '../../src/drivers/systemd.js';
+import type { UnitLine } from '../../src/drivers/systemd/driver.js';
 import { trireme, run, reapAll } from './procs.js';
 
 const tag = Math.random().toString(36).slice(2, 6);

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadKubernetesClient, KUBERNETES_CLIENT } from '../../src/drivers/kubernetes.js';
+import { loadKubernetesClient, KUBERNETES_CLIENT } from '../../src/drivers/kubernetes/client.js';
 import { MissingPackageError } from '../../src/core/errors.js';
 import { ROOT } from '../helpers.js';
 

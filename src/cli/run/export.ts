@@ -1,43 +1,34 @@
-/** The body of `trireme export`. */
+/** The body of `trireme export`: finds the kind's exporter in the driver registry and writes or prints its files. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { kubernetesManifests } from '../../export/kubernetes.js';
-import { hpaObjects, kedaObjects } from '../../export/autoscalers.js';
-import { composeFile } from '../../export/compose.js';
-import { systemdUnits } from '../../export/systemd.js';
-import type { ExportFile } from '../../export/files.js';
-import { oversizedPools } from '../../core/host-fit.js';
+import { DRIVERS } from '../../drivers/index.js';
+import type { Exporter } from '../../drivers/export.js';
 import { project, UsageError, type GlobalOpts } from '../common.js';
 import { EXPORT_KINDS, type ExportCli } from '../export.js';
 
+/** The exporter `trireme export kind` runs, from the driver that lists it. */
+function exporterOf(kind: string): Exporter | undefined {
+  for (const d of Object.values(DRIVERS)) if (d.exports && Object.hasOwn(d.exports, kind)) return d.exports[kind];
+  return undefined;
+}
+
 export async function runExport(g: GlobalOpts, kind: string, o: ExportCli): Promise<void> {
-  if (!(EXPORT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`export: unknown kind "${kind}"; use one of: ${EXPORT_KINDS.join(', ')}`);
+  const exporter = exporterOf(kind);
+  if (!exporter) throw new UsageError(`export: unknown kind "${kind}"; use one of: ${EXPORT_KINDS.join(', ')}`);
   // Deployment files come from the config alone: no task code runs.
   const p = await project(g, { tasks: false });
-  const k8sNs = p.config.drivers.kubernetes?.namespace;
-  const opts = {
-    configPath: o.configPath ?? (kind === 'systemd' ? `${o.workdir}/trireme.yml` : '/app/trireme.yml'),
+  const files = exporter(p, {
+    configPath: o.configPath,
     image: o.image,
     controllerImage: o.controllerImage,
-    namespace: o.namespace ?? (typeof k8sNs === 'string' ? k8sNs : 'trireme'),
+    namespace: o.namespace,
+    prefix: o.prefix,
+    user: o.user,
+    workdir: o.workdir,
     source: basename(p.configPath ?? 'trireme.yml'),
     configText: p.configPath ? await readFile(p.configPath, 'utf8') : '',
-  };
-  const files: ExportFile[] = kind === 'kubernetes' ? kubernetesManifests(p, opts)
-    : kind === 'keda' ? kedaObjects(p, opts)
-      : kind === 'hpa' ? hpaObjects(p, opts)
-        : kind === 'compose' ? composeFile(p, opts)
-          : systemdUnits(p, { ...opts, prefix: o.prefix, user: o.user, workdir: o.workdir });
-  const warnings = [...new Set(files.flatMap((f) => f.warnings ?? []))];
-  // Compose runs every pool on this machine's engine: say before `docker compose up` what it would refuse.
-  if (kind === 'compose') {
-    const host = { cpu: availableParallelism(), memory: totalmem() };
-    warnings.push(...oversizedPools(p.config.pools, host, (r) => (r === 'cpu'
-      ? "Docker refuses to start a container whose cpus limit is above the host's CPUs"
-      : 'its memory limit cannot be met here')).map((x) => x.message));
-  }
-  for (const w of warnings) process.stderr.write(`trireme: warning: ${w}\n`);
+  });
+  for (const w of new Set(files.flatMap((f) => f.warnings ?? []))) process.stderr.write(`trireme: warning: ${w}\n`);
   if (!o.out) {
     // YAML files make one stream of documents (what `| kubectl apply -f -` reads); each says which file it is.
     const yaml = files.every((f) => /\.ya?ml$/.test(f.path));

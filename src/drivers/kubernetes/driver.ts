@@ -1,36 +1,18 @@
 /**
  * The Kubernetes driver: a pool is a Deployment (default `trireme-<pool>`), scaled through its `scale` subresource.
- * Its pods are its replicas, known by pod name (each replica runs with `--id $(POD_NAME)`). Scaling in, the controller first drains the idle victims (they stop taking jobs and wait); then this
- * driver sets `controller.kubernetes.io/pod-deletion-cost` lowest on them and highest on busy pods, and lowers the
- * count, so the ReplicaSet controller removes the drained pods and no running job is killed. serve's exit leaves the
- * Deployments as they are. A 403 names the verb and resource the controller's Role lacks.
+ * Its pods are its replicas, known by pod name (each replica runs with `--id $(POD_NAME)`). Scaling in, the controller
+ * first drains the idle victims (they stop taking jobs and wait); then this driver sets
+ * `controller.kubernetes.io/pod-deletion-cost` lowest on them and highest on busy pods, and lowers the count, so the
+ * ReplicaSet controller removes the drained pods and no running job is killed. serve's exit leaves the Deployments as
+ * they are. A 403 names the verb and resource the controller's Role lacks.
  *
- * Client: @kubernetes/client-node, loaded when the driver is built (in-cluster config, a kubeconfig, or the
- * default ~/.kube/config). It is an optional peer dependency of the package: a project without Kubernetes pools does
- * not install it (about 70 MB), and one that has them is told to when it is missing.
+ * Where each pool's Deployment is, settings.ts says (the exporters read the same rule). The API comes in as the narrow
+ * KubernetesApi: client.ts adapts @kubernetes/client-node to it, tests give a fake.
  */
-import { z } from 'zod';
-import { poolsOn } from './spec.js';
-import { MissingPackageError } from '../core/errors.js';
-import { manifest, PACKAGE_NAME } from '../paths.js';
-import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
-import type { Logger } from '../log.js';
-
-const shared = z.strictObject({
-  /** The namespace of the pools' Deployments. */
-  namespace: z.string().min(1).default('default'),
-  /** A kubeconfig file; default: in-cluster when running in a pod, else ~/.kube/config (or KUBECONFIG). */
-  kubeconfig: z.string().optional(),
-  /** A context of the kubeconfig other than its current one. */
-  context: z.string().optional(),
-});
-const pool = z.strictObject({
-  /** The pool's Deployment; default trireme-<pool>. */
-  deployment: z.string().min(1).optional(),
-  namespace: z.string().min(1).optional(),
-});
-
-export type KubernetesSettings = z.output<typeof shared>;
+import type { Config } from '../../core/config.js';
+import type { SetCountDriver, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
+import type { Logger } from '../../log.js';
+import { controllerNamespace, deploymentOf, sharedSettings, type DeploymentRef, type Surroundings } from './settings.js';
 
 /** pod-deletion-cost values: the ReplicaSet controller removes pods with the lowest cost first. */
 export const DELETION_COST = { victim: '-1000', busy: '1000' } as const;
@@ -93,12 +75,16 @@ export class KubernetesDriver implements SetCountDriver {
   readonly placement = 'elsewhere' as const;
   private readonly errors = new Map<string, string>();
   private readonly selectors = new Map<string, string>();
+  /** The namespace of the pools whose config names none: the controller's own pod's, else `default`. */
+  private readonly home: string;
 
-  constructor(private readonly api: KubernetesApi, private readonly settings: KubernetesSettings, private readonly pools: Record<string, { deployment?: string; namespace?: string }>, private readonly log: Logger) {}
+  /** `where`: what the controller reads of where it runs (its pod's namespace), for tests. */
+  constructor(private readonly api: KubernetesApi, private readonly config: Config, private readonly log: Logger, where: Surroundings = {}) {
+    this.home = controllerNamespace(sharedSettings(config), where);
+  }
 
-  private target(pool: string): { namespace: string; name: string } {
-    const p = this.pools[pool] ?? {};
-    return { namespace: p.namespace ?? this.settings.namespace, name: p.deployment ?? `trireme-${pool}` };
+  private target(pool: string): DeploymentRef {
+    return deploymentOf(this.config, pool, this.home);
   }
 
   /** Runs one API call; a failure is remembered as the pool's health and rethrown explained. */
@@ -155,55 +141,3 @@ export class KubernetesDriver implements SetCountDriver {
   /** Pods belong to the cluster: serve's exit leaves them running. */
   async close(): Promise<void> {}
 }
-
-/** The Kubernetes client's package, an optional peer dependency. */
-export const KUBERNETES_CLIENT = '@kubernetes/client-node';
-type ClientModule = typeof import('@kubernetes/client-node');
-
-/**
- * Loads the Kubernetes client for the kubernetes driver's `pools` (`load`: tests inject one). When the package is not
- * installed the error names it, the pools that need it and the command that installs it; a module that the client
- * itself cannot find (a broken install) is Node's own error, as it is.
- */
-export async function loadKubernetesClient(pools: string[], load: () => Promise<ClientModule> = () => import('@kubernetes/client-node')): Promise<ClientModule> {
-  try {
-    return await load();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const missing = (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && e.message.includes(`'${KUBERNETES_CLIENT}'`);
-    if (!missing) throw err;
-    const range = manifest().peerDependencies?.[KUBERNETES_CLIENT];
-    throw new MissingPackageError(`the kubernetes driver (pool${pools.length === 1 ? '' : 's'} ${pools.join(', ')}) needs the package ${KUBERNETES_CLIENT}, which is not installed (an optional peer dependency of ${PACKAGE_NAME}, left out where no pool runs on Kubernetes). Install it beside ${PACKAGE_NAME}: npm install ${KUBERNETES_CLIENT}${range ? `@${range}` : ''}`);
-  }
-}
-
-/** The API through @kubernetes/client-node 1.x. */
-function clientApi(k8s: ClientModule, settings: KubernetesSettings): KubernetesApi {
-  const kc = new k8s.KubeConfig();
-  if (settings.kubeconfig) kc.loadFromFile(settings.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  if (settings.context) kc.setCurrentContext(settings.context);
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  return {
-    readScale: (namespace, name) => apps.readNamespacedDeploymentScale({ namespace, name }),
-    patchScale: (namespace, name, replicas) => apps.patchNamespacedDeploymentScale({ namespace, name, body: { spec: { replicas } } }, merge),
-    listPods: (namespace, labelSelector) => core.listNamespacedPod({ namespace, labelSelector }),
-    annotatePod: async (namespace, name, annotations) => { await core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations } } }, merge); },
-  };
-}
-
-export const kubernetesDriver: DriverKind = {
-  scaleIn: 'set-count',
-  placement: 'elsewhere',
-  pool,
-  shared,
-  async create(ctx: DriverContext, settings) {
-    const s = shared.parse(settings);
-    const pools = Object.fromEntries(poolsOn<z.output<typeof pool>>(ctx.project, 'kubernetes'));
-    const k8s = await loadKubernetesClient(Object.keys(pools));
-    return new KubernetesDriver(clientApi(k8s, s), s, pools, ctx.logger.child({ driver: 'kubernetes' }));
-  },
-};

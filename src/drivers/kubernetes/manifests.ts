@@ -8,11 +8,16 @@
  * Every pod passes the restricted Pod Security level: it runs as the image's unprivileged user, with no privilege
  * escalation, no capabilities, the runtime's seccomp profile and a read-only root; what Trireme writes goes to
  * emptyDirs (/tmp: the ready file, tsx's compile cache; `.trireme` beside the config: serve's run folder).
+ *
+ * Everything goes into one namespace (settings.ts: exportNamespace), the one the exported controller, running there
+ * with this config, looks in; a pool whose config puts its Deployment elsewhere is refused rather than exported
+ * where the controller would not find it.
  */
-import type { Project } from '../project.js';
+import type { Project } from '../../project.js';
 import { posix } from 'node:path';
-import { replicaSpec } from '../drivers/spec.js';
-import { cpuQuantity, escapeDollars, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import { replicaSpec } from '../spec.js';
+import { cpuQuantity, escapeDollars, ExportError, IMAGE_CONFIG_PATH, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
+import { deploymentOf, exportNamespace } from './settings.js';
 
 const label = (name: string) => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'trireme' });
 /** The Redis URL and the API token come from a Secret the operator creates (see docs/deploy.md). */
@@ -40,17 +45,19 @@ function podFiles(configPath: string) {
 /** A word in `sh -c`: single-quoted, so that nothing in it is expanded. */
 const shellWord = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
-export function deploymentName(pool: string, project: Project): string {
-  const s = project.config.pools[pool].driver;
-  return (s.kind === 'kubernetes' && typeof s.settings.deployment === 'string') ? s.settings.deployment : `trireme-${pool}`;
-}
-
 export function kubernetesManifests(project: Project, o: ExportOptions): ExportFile[] {
   const files: ExportFile[] = [];
-  const ns = o.namespace;
+  const ns = exportNamespace(project.config, o.namespace);
+  const configPath = o.configPath ?? IMAGE_CONFIG_PATH;
+  const pools = Object.keys(project.config.pools).map((pool) => ({ pool, deployment: deploymentOf(project.config, pool, ns) }));
+  const elsewhere = pools.filter((p) => p.deployment.namespace !== ns);
+  if (elsewhere.length) {
+    // The ConfigMap, the Secret and the controller's Role live in one namespace, which is where its pods must be.
+    throw new ExportError(elsewhere.map((p) => `pools.${p.pool}.driver.namespace is "${p.deployment.namespace}", but the export writes the controller, the config and the Role into ${ns}, where the pool's pods need them: remove the pool's namespace to export it with the others`).join('; '));
+  }
   const image = imageWarning(o.image);
   const warnings = image ? [image] : [];
-  const { volumes, mounts } = podFiles(o.configPath);
+  const { volumes, mounts } = podFiles(configPath);
   if (!SYSTEM_NAMESPACES.has(ns)) {
     // First in the stream, and first of the files by name: `kubectl apply -f DIR` applies them in that order.
     files.push(yamlFile('00-namespace.yaml', o.source, [{
@@ -58,12 +65,11 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
       metadata: { name: ns, labels: { 'app.kubernetes.io/part-of': 'trireme', 'pod-security.kubernetes.io/enforce': 'restricted' } },
     }], 'The namespace, admitting only pods that pass the restricted Pod Security level.'));
   }
-  for (const pool of Object.keys(project.config.pools)) {
+  for (const { pool, deployment: { name } } of pools) {
     const p = project.config.pools[pool];
-    const spec = replicaSpec(project, pool, { configPath: o.configPath });
+    const spec = replicaSpec(project, pool, { configPath });
     // The kubelet expands $(VAR) in args and env values: what comes from the config is escaped, POD_NAME is meant.
     const args = [...spec.args.map(escapeDollars), '--id', '$(POD_NAME)'];
-    const name = deploymentName(pool, project);
     const limits: Record<string, string> = { memory: memoryQuantity(spec.resources.memory) };
     if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
     files.push(yamlFile(`pool-${pool}.yaml`, o.source, [{
@@ -94,7 +100,7 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
               lifecycle: {
                 // Drain before the SIGTERM: take no new job, let running ones finish within the grace. The kubelet
                 // does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment.
-                preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(o.configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
+                preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
               },
             }],
             volumes,
@@ -120,7 +126,7 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
             serviceAccountName: 'trireme-controller',
             securityContext: podSecurity,
             containers: [{
-              name: 'serve', image: o.image, args: ['-c', escapeDollars(o.configPath), 'serve', '--host', '0.0.0.0', '--no-tasks'],
+              name: 'serve', image: o.image, args: ['-c', escapeDollars(configPath), 'serve', '--host', '0.0.0.0', '--no-tasks'],
               env: [fromSecret('TRIREME_REDIS_URL', 'redis-url'), fromSecret('TRIREME_API_TOKEN', 'api-token')],
               ports: [{ name: 'http', containerPort: project.config.api.port }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },

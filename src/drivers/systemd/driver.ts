@@ -16,47 +16,12 @@
  * the replica reports: the machine's, or TRIREME_HOSTNAME from the host's environment file).
  */
 import { execFile } from 'node:child_process';
-import { z } from 'zod';
-import { parseDuration, parseSize } from '../core/units.js';
-import { ConfigError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
-import { poolsOn } from './spec.js';
-import type { StopReplicasDriver, DriverContext, DriverKind, DriverReplica, PoolHealth } from './driver.js';
-import { parseInstance } from '../core/replica.js';
-import type { PoolConfig } from '../core/config.js';
-import type { Logger } from '../log.js';
-
-const sizeOf = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
-});
-const host = z.strictObject({
-  /** The host's name: what its replicas report as their host (its hostname, or TRIREME_HOSTNAME there). */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-"'),
-  /** `user@host` for `systemctl --host` (SSH); left out: this machine. */
-  address: z.string().min(1).optional(),
-  cpu: z.number().positive(),
-  memory: sizeOf,
-  gpu: z.number().int().min(0).default(0),
-});
-const shared = z.strictObject({
-  /** The template unit's name, without `@.service`. */
-  unit: z.string().regex(/^[A-Za-z0-9:_.-]+$/).default('trireme-worker'),
-  /** The user's service manager (systemctl --user) rather than the system's. */
-  user: z.boolean().default(false),
-  /** The systemctl command. */
-  command: z.array(z.string().min(1)).min(1).default(['systemctl']),
-  /** The hosts replicas may run on; left out: this machine alone, with its whole capacity. */
-  hosts: z.array(host).min(1).optional(),
-  /** How long a host may take to answer before it counts as unreachable. */
-  timeout: z.union([z.string(), z.number()]).default('10s').transform((v) => parseDuration(v)),
-});
-const pool = z.strictObject({
-  /** The hosts this pool's replicas may run on (by name); default: all. */
-  hosts: z.array(z.string()).min(1).optional(),
-});
-
-export type SystemdSettings = z.output<typeof shared>;
-export type HostSpec = z.output<typeof host>;
+import type { Clock } from '../../core/clock.js';
+import type { StopReplicasDriver, DriverReplica, PoolHealth } from '../driver.js';
+import { parseInstance } from '../../core/replica.js';
+import type { PoolConfig } from '../../core/config.js';
+import type { Logger } from '../../log.js';
+import { unitNames, type HostSpec, type SystemdSettings, type UnitNames } from './settings.js';
 
 /** One line of `systemctl list-units --output=json`. */
 export interface UnitLine { unit: string; load: string; active: string; sub: string; description: string }
@@ -77,6 +42,7 @@ export class SystemdDriver implements StopReplicasDriver {
   readonly scaleIn = 'stop-replicas' as const;
   readonly placement = 'elsewhere' as const;
   private readonly hosts: HostState[];
+  private readonly units: UnitNames;
   private listed?: Promise<void>;
 
   constructor(
@@ -87,6 +53,7 @@ export class SystemdDriver implements StopReplicasDriver {
     private readonly log: Logger,
   ) {
     this.hosts = settings.hosts.map((spec) => ({ spec, up: true, units: new Map() }));
+    this.units = unitNames(settings);
   }
 
   private systemctl(h: HostSpec, args: string[]): Promise<string> {
@@ -106,11 +73,11 @@ export class SystemdDriver implements StopReplicasDriver {
   async maintain(): Promise<void> {
     this.listed = Promise.all(this.hosts.map(async (h) => {
       try {
-        const out = await this.systemctl(h.spec, ['list-units', '--all', '--output=json', '--no-pager', `${this.settings.unit}@*.service`]);
+        const out = await this.systemctl(h.spec, ['list-units', '--all', '--output=json', '--no-pager', this.units.pattern]);
         const lines = JSON.parse(out || '[]') as UnitLine[];
         h.units = new Map(lines.flatMap((u) => {
-          const m = new RegExp(`^${this.settings.unit.replace(/[.]/g, '\\.')}@(.+)\\.service$`).exec(u.unit);
-          return m ? [[m[1], { active: u.active, sub: u.sub }] as const] : [];
+          const instance = this.units.instanceOf(u.unit);
+          return instance ? [[instance, { active: u.active, sub: u.sub }] as const] : [];
         }));
         if (!h.up) this.log.info({ host: h.spec.name }, 'host answers again');
         h.up = true; h.lastError = undefined; h.downSince = undefined;
@@ -133,7 +100,7 @@ export class SystemdDriver implements StopReplicasDriver {
     return this.eligible(pool).filter((h) => h.up).flatMap((h) => [...h.units].flatMap(([instance, u]) => {
       const p = parseInstance(instance);
       if (p?.pool !== pool || !LIVE.has(u.active)) return [];
-      return [{ id: `${h.spec.name}:${instance}`, pool, handle: `${this.settings.unit}@${instance}.service on ${h.spec.name}`, host: h.spec.name, startedAt: 0, phase: u.active === 'deactivating' ? 'stopping' as const : 'running' as const }];
+      return [{ id: `${h.spec.name}:${instance}`, pool, handle: `${this.units.instance(instance)} on ${h.spec.name}`, host: h.spec.name, startedAt: 0, phase: u.active === 'deactivating' ? 'stopping' as const : 'running' as const }];
     }));
   }
 
@@ -174,7 +141,7 @@ export class SystemdDriver implements StopReplicasDriver {
       }
       const n = 1 + Math.max(0, ...[...h.units.keys()].map(parseInstance).filter((p) => p?.pool === pool).map((p) => p!.n));
       const instance = `${pool}-${n}`;
-      const unit = `${this.settings.unit}@${instance}.service`;
+      const unit = this.units.instance(instance);
       try {
         // The pool's memory as the unit's cgroup limit, set before the start (it holds for the instance's restarts).
         await this.systemctl(h.spec, ['set-property', '--runtime', unit, `MemoryMax=${this.pools[pool].resources.memory}`]);
@@ -197,7 +164,7 @@ export class SystemdDriver implements StopReplicasDriver {
     const h = this.hosts.find((x) => x.spec.name === replicaId.slice(0, i));
     if (!h) return;
     const instance = replicaId.slice(i + 1);
-    await this.systemctl(h.spec, ['stop', '--no-block', `${this.settings.unit}@${instance}.service`]);
+    await this.systemctl(h.spec, ['stop', '--no-block', this.units.instance(instance)]);
     const u = h.units.get(instance);
     if (u) u.active = 'deactivating';
   }
@@ -220,34 +187,3 @@ export class SystemdDriver implements StopReplicasDriver {
   /** Units belong to their hosts: serve's exit leaves them running. */
   async close(): Promise<void> {}
 }
-
-export const systemdDriver: DriverKind = {
-  scaleIn: 'stop-replicas',
-  placement: 'elsewhere',
-  pool,
-  shared,
-  async create(ctx: DriverContext, settings) {
-    const s = shared.parse(settings);
-    const { hostname, availableParallelism, totalmem } = await import('node:os');
-    const hosts = s.hosts ?? [{ name: hostname(), cpu: availableParallelism(), memory: totalmem(), gpu: ctx.gpus?.length ?? 0 }];
-    const cfg = ctx.project.config;
-    const mine = poolsOn<z.output<typeof pool>>(ctx.project, 'systemd');
-    const problems: string[] = [];
-    const names = new Set<string>();
-    for (const [i, h] of hosts.entries()) {
-      if (names.has(h.name)) problems.push(`drivers.systemd.hosts.${i}.name: "${h.name}" is named twice`);
-      names.add(h.name);
-    }
-    const poolHosts: Record<string, string[] | undefined> = {};
-    for (const [name, p] of mine) {
-      const wanted = p.hosts;
-      for (const [i, h] of (wanted ?? []).entries()) if (!names.has(h)) problems.push(`pools.${name}.driver.hosts.${i}: no host "${h}" under drivers.systemd.hosts`);
-      poolHosts[name] = wanted;
-      // Per-pool drop-ins are found by the unit name's prefix up to a dash: one pool's name and a dash must not
-      // begin another's, or the first's settings would apply to the second's replicas too.
-      for (const [other] of mine) if (other !== name && other.startsWith(`${name}-`)) problems.push(`pools.${other}: with the systemd driver a pool's name may not begin with another's and a dash ("${name}-"); rename one`);
-    }
-    if (problems.length) throw new ConfigError(problems, ctx.project.configPath ?? 'config');
-    return new SystemdDriver({ ...s, hosts }, cfg.pools, poolHosts, ctx.clock, ctx.logger.child({ driver: 'systemd' }));
-  },
-};

@@ -7,16 +7,23 @@
  * serve runs `docker compose` on this same file from inside its container, so the project folder is mounted at the
  * path it has on the host (relative paths in the file then mean the same thing to the engine) with the Docker socket.
  * Compose interpolates `$` in every value: `${PWD}` is meant, what comes from the config is escaped (`$$`).
+ *
+ * Compose runs every pool on this machine's engine, so the export also says (on stderr, not in the file, which may
+ * be used elsewhere) which pools ask for more than this machine has, before `docker compose up` refuses them.
  */
-import type { Project } from '../project.js';
-import { replicaSpec } from '../drivers/spec.js';
-import { escapeDollars, yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import { availableParallelism, totalmem } from 'node:os';
+import type { Project } from '../../project.js';
+import { oversizedPools } from '../../core/host-fit.js';
+import { replicaSpec } from '../spec.js';
+import { escapeDollars, IMAGE_CONFIG_PATH, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
+import { serviceOf } from './settings.js';
 
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)}M`;
 
 export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
   const cfg = project.config;
+  const configPath = o.configPath ?? IMAGE_CONFIG_PATH;
   const redisUrl = 'redis://redis:6379';
   const services: Record<string, unknown> = {
     redis: {
@@ -39,13 +46,12 @@ export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
     },
   };
   for (const [pool, p] of Object.entries(cfg.pools)) {
-    const spec = replicaSpec(project, pool, { configPath: o.configPath });
-    const service = p.driver.kind === 'compose' && typeof p.driver.settings.service === 'string' ? p.driver.settings.service : pool;
-    services[service] = {
+    const spec = replicaSpec(project, pool, { configPath });
+    services[serviceOf(cfg, pool)] = {
       image: o.image,
       command: spec.args.map(escapeDollars),
       environment: { TRIREME_REDIS_URL: redisUrl, ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, escapeDollars(v)])) },
-      volumes: [`./trireme.yml:${escapeDollars(o.configPath)}:ro`],
+      volumes: [`./trireme.yml:${escapeDollars(configPath)}:ro`],
       deploy: { resources: { limits: { cpus: String(spec.resources.cpu), memory: megabytes(spec.resources.memory) } } },
       stop_grace_period: seconds(spec.stopGraceMs),
       restart: 'unless-stopped',
@@ -53,5 +59,10 @@ export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
       depends_on: ['redis'],
     };
   }
-  return [yamlFile('compose.yml', o.source, [{ services, volumes: { 'redis-data': {} } }], 'serve scales the pool services with `docker compose up --scale`.')];
+  const file = yamlFile('compose.yml', o.source, [{ services, volumes: { 'redis-data': {} } }], 'serve scales the pool services with `docker compose up --scale`.');
+  const host = { cpu: availableParallelism(), memory: totalmem() };
+  const unfit = oversizedPools(cfg.pools, host, (r) => (r === 'cpu'
+    ? "Docker refuses to start a container whose cpus limit is above the host's CPUs"
+    : 'its memory limit cannot be met here')).map((x) => x.message);
+  return [unfit.length ? { ...file, warnings: unfit } : file];
 }

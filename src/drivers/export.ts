@@ -1,26 +1,54 @@
-/** What an exporter makes: files by relative path, each with a header saying where it came from. */
+/**
+ * What every exporter shares: the files it makes (by relative path, each with a header saying where it came from),
+ * the options `trireme export` gives it, and the helpers for engines' quirks. A driver lists its exporters in its
+ * registry entry (DriverKind.exports); `trireme export KIND` finds them there.
+ */
 import { stringify } from 'yaml';
+import type { Project } from '../project.js';
 
 export interface ExportFile {
   path: string;
   content: string;
-  /** What the file cannot do as asked, for stderr; the file says it too, in comments at its top. */
+  /**
+   * What the file cannot do as asked, for stderr. What holds wherever the file is used the file says too, in comments
+   * at its top; what is about this machine (a Compose pool bigger than it) only stderr says.
+   */
   warnings?: string[];
 }
 
 export interface ExportOptions {
-  /** The config file as replicas see it (inside an image, on a host). */
-  configPath: string;
+  /** The config file as replicas see it (inside an image, on a host); default: each exporter's own. */
+  configPath?: string;
   /** The image replicas and the controller run (Compose, Kubernetes). */
   image: string;
   /** Compose: the image serve runs (Trireme with the Docker CLI and Compose: deploy/docker/Dockerfile's controller target). */
   controllerImage: string;
-  /** The Kubernetes namespace. */
-  namespace: string;
+  /** Kubernetes: `--namespace`, the namespace to write into (drivers/kubernetes/settings.ts says the default). */
+  namespace?: string;
+  /** systemd: where the package is installed (its node_modules/.bin/trireme runs). */
+  prefix?: string;
+  /** systemd: the user replicas run as. */
+  user?: string;
+  /** systemd: the project folder on worker hosts (the config, the task modules). */
+  workdir?: string;
   /** What the files say they were generated from. */
   source: string;
   /** The config file's text, for engines that carry it (a Kubernetes ConfigMap). */
   configText: string;
+}
+
+/** Deployment files for one engine, from the config alone (no task code runs). */
+export type Exporter = (project: Project, o: ExportOptions) => ExportFile[];
+
+/** Where the images of deploy/docker/Dockerfile hold the config: the default `configPath` of container exports. */
+export const IMAGE_CONFIG_PATH = '/app/trireme.yml';
+
+/** An export that cannot be made as asked (the CLI exits 2): the message names the setting or flag and the fix. */
+export class ExportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportError';
+  }
 }
 
 /** YAML documents with a header comment (and a WARNING line per warning), as `kubectl apply -f` and `docker compose` read them. */

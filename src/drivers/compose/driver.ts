@@ -13,27 +13,10 @@
  */
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { z } from 'zod';
-import { poolsOn } from './spec.js';
-import type { SetCountDriver, DriverContext, DriverKind, DriverReplica, PoolHealth, ScaleIn } from './driver.js';
-import type { Logger } from '../log.js';
-
-const shared = z.strictObject({
-  /** The Compose file, relative to the config file. */
-  file: z.string().min(1, 'name the Compose file, e.g. compose.yml'),
-  /** The Compose project name (docker compose -p). */
-  project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lowercase letters, digits, "_" and "-", as Compose requires').default('trireme'),
-  /** The Compose command: `docker compose` (v2) by default, `docker-compose` for v1. */
-  command: z.array(z.string().min(1)).min(1).default(['docker', 'compose']),
-  /** The Docker command, for listing and removing containers. */
-  docker: z.string().min(1).default('docker'),
-});
-const pool = z.strictObject({
-  /** The pool's service; default: the pool's name. */
-  service: z.string().min(1).optional(),
-});
-
-export type ComposeSettings = z.output<typeof shared>;
+import type { Config } from '../../core/config.js';
+import type { SetCountDriver, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
+import type { Logger } from '../../log.js';
+import { serviceOf, sharedSettings, type ComposeSettings } from './settings.js';
 
 /** One line of `docker ps --format '{{json .}}'`, the fields this driver reads. */
 export interface PsLine { ID: string; Names: string; State: string; Labels: string; CreatedAt: string }
@@ -57,8 +40,11 @@ export class ComposeDriver implements SetCountDriver {
   readonly scaleIn = 'set-count' as const;
   readonly placement = 'elsewhere' as const;
   private readonly errors = new Map<string, string>();
+  private readonly settings: ComposeSettings;
 
-  constructor(private readonly settings: ComposeSettings, private readonly baseDir: string, private readonly services: Record<string, string>, private readonly log: Logger) {}
+  constructor(private readonly config: Config, private readonly baseDir: string, private readonly log: Logger) {
+    this.settings = sharedSettings(config);
+  }
 
   private exec(pool: string, argv: string[], timeoutMs = 120_000): Promise<string> {
     const [cmd, ...args] = argv;
@@ -79,7 +65,7 @@ export class ComposeDriver implements SetCountDriver {
   }
 
   private async containers(pool: string) {
-    const s = this.services[pool];
+    const s = serviceOf(this.config, pool);
     const out = await this.exec(pool, [this.settings.docker, 'ps', '--all', '--filter', `label=com.docker.compose.project=${this.settings.project}`,
       '--filter', `label=com.docker.compose.service=${s}`, '--format', '{{json .}}']);
     return parseContainers(out);
@@ -102,7 +88,7 @@ export class ComposeDriver implements SetCountDriver {
   }
 
   private async scale(pool: string, n: number): Promise<void> {
-    const s = this.services[pool];
+    const s = serviceOf(this.config, pool);
     await this.exec(pool, [...this.compose(), 'up', '-d', '--no-recreate', '--scale', `${s}=${n}`, s], 300_000);
   }
 
@@ -129,15 +115,3 @@ export class ComposeDriver implements SetCountDriver {
   /** Containers belong to the Compose project: serve's exit leaves them running. */
   async close(): Promise<void> {}
 }
-
-export const composeDriver: DriverKind = {
-  scaleIn: 'set-count',
-  placement: 'elsewhere',
-  pool,
-  shared,
-  async create(ctx: DriverContext, settings) {
-    const s = shared.parse(settings);
-    const services = Object.fromEntries(poolsOn<z.output<typeof pool>>(ctx.project, 'compose').map(([name, p]) => [name, p.service ?? name]));
-    return new ComposeDriver(s, ctx.project.baseDir, services, ctx.logger.child({ driver: 'compose' }));
-  },
-};

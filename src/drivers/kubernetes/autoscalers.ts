@@ -7,13 +7,20 @@
  * The per-replica target matches the pool's policy: target: concurrency x targetBacklogPerSlot jobs a replica;
  * threshold: its concurrency; hpa: hpaTarget. KEDA's list trigger reads the wait list only: jobs submitted with a
  * priority wait in BullMQ's `prioritized` sorted set, which it does not see.
+ *
+ * Each object sits beside the Deployment it scales (settings.ts: deploymentOf, with the export's namespace as home),
+ * since a scale target is looked up in the object's own namespace.
  */
-import type { Project } from '../project.js';
-import { perReplicaTarget } from '../core/config.js';
-import { deploymentName } from './kubernetes.js';
-import { yamlFile, type ExportFile, type ExportOptions } from './files.js';
+import type { Project } from '../../project.js';
+import { perReplicaTarget, type PoolConfig } from '../../core/config.js';
+import { yamlFile, type ExportFile, type ExportOptions } from '../export.js';
+import { deploymentOf, exportNamespace, type DeploymentRef } from './settings.js';
 
-
+/** Each pool with its config and its Deployment, where the export put it. */
+function deployments(project: Project, o: ExportOptions): [string, PoolConfig, DeploymentRef][] {
+  const home = exportNamespace(project.config, o.namespace);
+  return Object.entries(project.config.pools).map(([pool, p]) => [pool, p, deploymentOf(project.config, pool, home)]);
+}
 
 function behavior(project: Project, pool: string) {
   const s = project.config.pools[pool].scaling;
@@ -23,19 +30,21 @@ function behavior(project: Project, pool: string) {
 
 export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
   const cfg = project.config;
-  const docs: unknown[] = [{
+  const pools = deployments(project, o);
+  // One per namespace that holds a pool: a ScaledObject's authenticationRef names one of its own namespace.
+  const docs: unknown[] = [...new Set(pools.map(([, , d]) => d.namespace))].map((namespace) => ({
     apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
-    metadata: { name: 'trireme-redis', namespace: o.namespace },
+    metadata: { name: 'trireme-redis', namespace },
     // The Secret "trireme" holds redis-address (host:port) and redis-password: docs/deploy.md's recipe creates them.
     spec: { secretTargetRef: [{ parameter: 'address', name: 'trireme', key: 'redis-address' }, { parameter: 'password', name: 'trireme', key: 'redis-password' }] },
-  }];
-  for (const [pool, p] of Object.entries(cfg.pools)) {
+  }));
+  for (const [pool, p, { namespace, name }] of pools) {
     const s = p.scaling;
     docs.push({
       apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject',
-      metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },
+      metadata: { name, namespace, labels: { 'trireme.dev/pool': pool } },
       spec: {
-        scaleTargetRef: { name: deploymentName(pool, project) },
+        scaleTargetRef: { name },
         minReplicaCount: p.scaling.min,
         maxReplicaCount: p.scaling.max,
         pollingInterval: Math.max(1, Math.round(cfg.controller.interval / 1000)),
@@ -45,7 +54,7 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
         triggers: p.queues.map((q) => ({
           type: 'redis',
           authenticationRef: { name: 'trireme-redis' },
-          metadata: { listName: `${cfg.prefix}:${q}:wait`, listLength: String(perReplicaTarget(project.config.pools[pool])), activationListLength: '0' },
+          metadata: { listName: `${cfg.prefix}:${q}:wait`, listLength: String(perReplicaTarget(p)), activationListLength: '0' },
         })),
       },
     });
@@ -54,14 +63,14 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
 }
 
 export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
-  const pools = Object.entries(project.config.pools);
+  const pools = deployments(project, o);
   const warnings = pools.filter(([, p]) => p.scaling.min === 0).map(([pool]) => `pool ${pool} has min: 0, but an HPA keeps at least one replica: its minReplicas is 1 `
     + '(scaling to zero needs the HPAScaleToZero feature gate; KEDA does it: trireme export keda)');
-  const docs = pools.map(([pool, p]) => ({
+  const docs = pools.map(([pool, p, { namespace, name }]) => ({
     apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
-    metadata: { name: deploymentName(pool, project), namespace: o.namespace, labels: { 'trireme.dev/pool': pool } },
+    metadata: { name, namespace, labels: { 'trireme.dev/pool': pool } },
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName(pool, project) },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
       // The HPA cannot scale a Deployment to zero (without the HPAScaleToZero feature gate): at least one.
       minReplicas: Math.max(1, p.scaling.min),
       maxReplicas: Math.max(1, p.scaling.max),
@@ -70,7 +79,7 @@ export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
         type: 'External',
         external: {
           metric: { name: 'trireme_queue_jobs', selector: { matchLabels: { queue: q, state: 'waiting' } } },
-          target: { type: 'AverageValue', averageValue: String(perReplicaTarget(project.config.pools[pool])) },
+          target: { type: 'AverageValue', averageValue: String(perReplicaTarget(p)) },
         },
       })),
       behavior: behavior(project, pool),
