@@ -74,7 +74,7 @@ export async function discardUpload(req: FastifyRequest): Promise<void> {
 /** Multipart's own refusals (@fastify/multipart's limits) and storage's, in the API's shape. */
 export function uploadError(err: unknown, limits: { maxFiles: number; maxFileSize: number }): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof StorageError) return new ApiError(err.code === 'not_found' ? 404 : 400, err.code, err.message, err.field);
+  if (err instanceof StorageError) return new ApiError(err.code === 'not_found' ? 404 : err.code === 'not_served' ? 403 : 400, err.code, err.message, err.field);
   const code = (err as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new ApiError(413, 'file_too_large', `a file is larger than storage.maxFileSize (${limits.maxFileSize} bytes); nothing was kept`, 'files');
   if (code === 'FST_FILES_LIMIT') return new ApiError(413, 'too_many_files', `more than storage.maxFiles (${limits.maxFiles}) files; nothing was kept`, 'files');
