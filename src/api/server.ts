@@ -27,6 +27,7 @@ import { fileRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { uploadError } from './uploads.js';
 import { JobStorage } from '../storage.js';
+import { outboxState } from '../queue/run-outbox.js';
 
 export interface ApiOptions {
   project: Project;
@@ -76,7 +77,10 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const client = new TriremeClient(opts.project, opts.redisUrl, { failFast: true });
   await whenReady(client.redis, 10_000);
   const inspector = new Inspector(opts.project, client.redis);
-  const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
+  const metrics = new Metrics({
+    inspector, isLeader: () => opts.controller?.isLeader ?? false,
+    history: cfg.history ? () => outboxState(client.redis, cfg.prefix) : undefined,
+  });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, opts.project.baseDir) : undefined;
   // pg loads only where history is configured.

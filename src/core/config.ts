@@ -168,6 +168,8 @@ export const configSchema = z.strictObject({
     postgres: z.string().regex(/^postgres(ql)?:\/\//, 'write a URL such as postgres://trireme@127.0.0.1:5432/trireme'),
     /** Records written per transaction. */
     batch: z.number().int().positive().max(10_000).default(500),
+    /** History is reported stuck (`/readyz` degraded, `doctor` failing) when its oldest waiting record is older than this. */
+    stuckAfter: duration.default(300_000),
   }).optional(),
   /** The HTTP API and dashboard served by `trireme serve`. */
   api: z.strictObject({
