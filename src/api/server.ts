@@ -12,6 +12,7 @@ import { JobError } from '../queue/jobs.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Auth } from './auth.js';
 import { RequestGuard } from './guard.js';
+import { ConnectionCap } from './connections.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { LiveFeed } from './live.js';
@@ -90,12 +91,16 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     followPollMs: opts.followPollMs ?? 250, storage, history,
   };
   const uploadLimits = { maxFiles: cfg.storage?.maxFiles ?? 20, maxFileSize: cfg.storage?.maxFileSize ?? 100 * 1024 ** 2 };
+  const requestTimeout = cfg.api.requestTimeout;
   const app = Fastify({
     bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true,
-    // A client must send its whole request within this; partial bodies held open are cut off (408).
-    // Node checks that timeout on an interval (30 s by default): a quarter of it, so a cut-off is not late by much.
-    requestTimeout: cfg.api.requestTimeout, keepAliveTimeout: 5_000,
-    http: { connectionsCheckingInterval: Math.max(250, Math.min(5_000, cfg.api.requestTimeout / 4)) },
+    // A client must send its whole request, headers and body, within requestTimeout; one that trickles is cut off
+    // (408). Node reads these when the server is made (set afterwards, as Fastify does, a trickled body is never cut
+    // and headers get Node's own 60 s), so they go in `http` too. Node checks them on an interval (30 s by default):
+    // a quarter of the timeout, so a cut-off is not late by much. A connection with no traffic either way for
+    // connectionTimeout (a client that stopped reading a download) is closed; event streams send a comment every 15 s.
+    requestTimeout, connectionTimeout: Math.max(requestTimeout, 60_000), keepAliveTimeout: 5_000,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(5_000, requestTimeout / 4)) },
     // Refusals the router makes before any handler runs, in the API's error shape like every other.
     frameworkErrors: (err, _req, reply) => {
       const e = err as { code?: string; statusCode?: number };
@@ -107,9 +112,16 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
       void (reply as unknown as import('fastify').FastifyReply).code(api.status).send(api.toJSON());
     },
   });
-  app.server.maxConnections = cfg.api.maxConnections;
+  const cap = new ConnectionCap(cfg.api.maxConnections);
+  cap.attach(app.server);
   const guard = new RequestGuard(cfg.api);
-  app.addHook('onRequest', async (req) => { guard.check(req.method, req.headers); });
+  app.addHook('onRequest', async (req, reply) => {
+    if (cap.beyond(req.raw.socket)) {
+      void reply.header('connection', 'close');
+      cap.check(req.url);
+    }
+    guard.check(req.method, req.headers);
+  });
   app.addHook('onSend', async (_req, reply) => {
     // The dashboard must not be framed by another site (clickjacking) nor its responses sniffed into another type.
     void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY')

@@ -177,9 +177,9 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7070),
     /** Largest request body accepted. */
     bodyLimit: size.default(1024 * 1024),
-    /** How long a client may take to send a whole request (slow bodies are cut off with 408). */
+    /** How long a client may take to send a whole request, headers and body (a slow one is cut off with 408). */
     requestTimeout: duration.default(30_000),
-    /** Connections held open at once; more are refused, so slow clients cannot exhaust file descriptors. */
+    /** Connections held open at once; more are refused (but for a few kept for /healthz and /readyz), so slow clients cannot exhaust file descriptors. */
     maxConnections: z.number().int().positive().default(512),
     /** Host names the API answers to besides loopback ones (DNS rebinding guard); `["*"]` accepts any. */
     allowedHosts: z.array(z.string().min(1)).default([]),
