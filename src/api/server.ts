@@ -11,7 +11,7 @@ import { isRedisDown, whenReady } from '../queue/connection.js';
 import { JobError } from '../queue/jobs.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Auth } from './auth.js';
-import { RequestGuard } from './guard.js';
+import { checkDepth, RequestGuard } from './guard.js';
 import { ConnectionCap } from './connections.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
@@ -52,24 +52,6 @@ export interface Api {
 
 /** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
 const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') || f.startsWith('jobs') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
-
-const MAX_JSON_DEPTH = 64;
-
-/** How deep arrays and objects nest in a JSON text, read without parsing it (strings skipped). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 || c === 123) { if (++depth > max) max = depth; } else if (c === 93 || c === 125) depth--;
-  }
-  return max;
-}
 
 export async function createApi(opts: ApiOptions): Promise<Api> {
   const cfg = opts.project.config;
@@ -130,11 +112,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   // JSON with a nesting limit: a payload 5 000 arrays deep is refused with a 400 before anything recurses into it.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
-    const depth = jsonDepth(text);
-    if (depth > MAX_JSON_DEPTH) {
-      done(new ApiError(400, 'invalid_body', `the body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'body'), undefined);
-      return;
-    }
+    try { checkDepth(text, 'the body', 'body'); } catch (e) { done(e as ApiError, undefined); return; }
     if (text.trim() === '') { done(Object.assign(new Error('empty JSON body'), { statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }), undefined); return; }
     try { done(null, JSON.parse(text)); } catch (e) { done(Object.assign(e as Error, { statusCode: 400 }), undefined); }
   });

@@ -117,6 +117,28 @@ describe('job files on storage.dir', () => {
     assert.equal(await waiting(), 0, 'no job enqueued');
   });
 
+  test('a multipart payload nested 5 000 deep and a file part with no filename are 400s naming the part, not 500s; nothing is kept', async () => {
+    const raw = (parts: string[]) => {
+      const b = 'b0undary';
+      return send('POST', '/jobs', { 'content-type': `multipart/form-data; boundary=${b}` },
+        Buffer.from(`${parts.map((p) => `--${b}\r\n${p}\r\n`).join('')}--${b}--\r\n`));
+    };
+    const task = 'Content-Disposition: form-data; name="task"\r\n\r\nfx.files';
+    const deep = await raw([task, `Content-Disposition: form-data; name="payload"\r\n\r\n{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`]);
+    assert.equal(deep.status, 400, deep.text);
+    assert.deepEqual([deep.json.error.code, deep.json.error.field], ['invalid_body', 'body.payload']);
+    assert.match(deep.json.error.message, /form field payload nests 5001 levels deep; at most 64/);
+    const options = await raw([task, `Content-Disposition: form-data; name="options"\r\n\r\n${'['.repeat(100)}${']'.repeat(100)}`]);
+    assert.equal(options.status, 400, options.text);
+    assert.equal(options.json.error.field, 'body.options');
+    const nameless = await raw([task, 'Content-Disposition: form-data; name="file"\r\nContent-Type: application/octet-stream\r\n\r\nabc']);
+    assert.equal(nameless.status, 400, nameless.text);
+    assert.deepEqual([nameless.json.error.code, nameless.json.error.field], ['invalid_upload', 'files.0']);
+    assert.match(nameless.json.error.message, /the file part "file" has no filename/);
+    assert.deepEqual(jobFolders(), [], 'nothing left under jobs/');
+    assert.equal(await waiting(), 0, 'no job enqueued');
+  });
+
   test('an upload lands in input/, the task writes output/, both are listed and served with types and ranges', async () => {
     workers.push(new PoolWorker({ project, pool: 'main', redisUrl: redis.url }));
     await Promise.all(workers.map((w) => w.start()));
