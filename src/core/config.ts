@@ -177,6 +177,11 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7070),
     /** Largest request body accepted. */
     bodyLimit: size.default(1024 * 1024),
+    /**
+     * Most payload bytes one group submitted through the API may store: each run keeps its own copy in Redis, so
+     * `runs: 10000` of a 1 MiB payload would ask for 10 GiB. Runs x the payload's JSON size (payloads: their sum).
+     */
+    groupPayloadLimit: size.default(16 * 1024 * 1024),
     /** How long a client may take to send a whole request, headers and body (a slow one is cut off with 408). */
     requestTimeout: duration.default(30_000),
     /** Connections held open at once; more are refused (but for a few kept for /healthz and /readyz), so slow clients cannot exhaust file descriptors. */

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { startRedis, fixtureProject, waitFor, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
 import { buildProject } from '../../src/project.js';
@@ -152,6 +153,28 @@ describe('hostile and careless requests', () => {
     } finally {
       for (const s of held) s.destroy();
       await capped.close();
+    }
+  });
+
+  test('runs x payload past api.groupPayloadLimit is a 413 naming the limit, and Redis does not grow; a group within it is taken', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      const used = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      const before = await used();
+      // 100 KB, 1 000 runs: 100 MB stored, one copy a run, from a request of 100 KB.
+      const big = { blob: 'x'.repeat(100_000) };
+      const res = await send('POST', '/jobs', json, JSON.stringify({ task: 'fx.echo', payload: big, runs: 1000 }));
+      const grew = (await used()) - before;
+      console.log(`# 100 KB x 1 000 runs: ${res.status}, Redis grew by ${(grew / 1e6).toFixed(1)} MB`);
+      assert.equal(res.status, 413, JSON.stringify(res.body).slice(0, 300));
+      assert.deepEqual([res.body.error.code, res.body.error.field], ['group_too_large', 'body.runs']);
+      assert.match(res.body.error.message, /1000 runs of 100011 bytes.*over api\.groupPayloadLimit \(16777216 bytes\).*raise api\.groupPayloadLimit/);
+      assert.ok(grew < 1e6, `Redis grew by ${grew} bytes`);
+      const small = await send('POST', '/jobs', json, JSON.stringify({ task: 'fx.echo', payload: { blob: 'x'.repeat(10_000) }, runs: 100 }));
+      assert.equal(small.status, 201, JSON.stringify(small.body).slice(0, 300));
+      assert.equal(small.body.children.length, 100);
+    } finally {
+      admin.disconnect();
     }
   });
 
