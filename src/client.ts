@@ -37,7 +37,8 @@ export async function createClient(opts: ClientOptions = {}): Promise<TriremeCli
 
 /**
  * The URL of the private redis-server that `trireme serve` runs for a config with no Redis configured (its data
- * lives in `.trireme/redis` beside the config file), or undefined when none is running.
+ * lives in `.trireme/redis` beside the config file), with the password kept there, or undefined when none is running.
+ * Only the account that runs it can read that password.
  */
 export async function findLocalRedis(configPath = 'trireme.yml'): Promise<string | undefined> {
   const { findLocalRedis: find } = await import('./queue/embedded-redis.js');

@@ -7,7 +7,8 @@
  * controller lease) reads the list in batches, writes each batch in one transaction, and only then trims what it
  * wrote. PostgreSQL down: the list grows in Redis (persisted with it) and history is late; jobs neither slow nor stop;
  * nothing is lost when it comes back. A batch written twice (the recorder died between commit and trim) is harmless:
- * a run's key is (prefix, job, attempt, replica, start), and a run already there changes nothing.
+ * a run's key is (prefix, job, attempt, replica, start), and a run already there changes nothing. A record PostgreSQL
+ * refuses as data is cleaned, and set aside if still refused, so one bad record never stops history behind it.
  *
  * The schema is versioned: `trireme_migrations` holds the versions applied; `migrate()` applies the missing ones in
  * order, each in its own transaction, under an advisory lock so that two serves starting at once do not race.
@@ -16,6 +17,7 @@ import pg from 'pg';
 import type { Project } from './project.js';
 import type { JobView } from './queue/client.js';
 import { keys } from './queue/keys.js';
+import { storable } from './core/records.js';
 import type { Redis } from './queue/connection.js';
 import type { Logger } from './log.js';
 
@@ -72,6 +74,12 @@ CREATE INDEX trireme_jobs_task_finished ON trireme_jobs (prefix, task, finished_
 ];
 
 const LOCK_ID = 7_407_011; // pg_advisory_xact_lock key for migrations ("trireme")
+
+/** Records set aside (`~history-rejected`) kept at most; the oldest go first. */
+const REJECTED_KEPT = 10_000;
+
+/** PostgreSQL refused the values themselves (SQLSTATE classes 22, data exception, and 23, integrity), not the connection. */
+const refusedData = (e: unknown) => /^2[23]/.test((e as { code?: string }).code ?? '');
 
 /** Applies the migrations this database lacks; returns the versions applied now. */
 export async function migrate(pool: pg.Pool): Promise<number[]> {
@@ -167,7 +175,7 @@ export class HistoryRecorder {
   /** Records waiting in Redis for PostgreSQL. */
   backlog(): Promise<number> { return this.opts.redis.llen(keys.historyRuns(this.opts.prefix)); }
 
-  /** One pass: returns how many records it wrote (0: nothing waiting). Throws when PostgreSQL or Redis fails. */
+  /** One pass: returns how many records it took (0: nothing waiting). Throws when PostgreSQL or Redis fails. */
   async tick(): Promise<number> {
     if (!this.migrated) {
       const applied = await migrate(this.pool);
@@ -178,18 +186,53 @@ export class HistoryRecorder {
     const raw = await this.opts.redis.lrange(key, 0, this.opts.batch - 1);
     if (raw.length === 0) return 0;
     // The records as they are, joined into one JSON array: PostgreSQL parses them (no parse and re-serialise here).
-    // A record that is not JSON would fail the batch every time: then the batch goes again without such records.
     try {
-      await this.pool.query(RECORD_SQL, [`[${raw.join(',')}]`, this.opts.prefix]);
+      await this.write(raw);
     } catch (e) {
-      if ((e as { code?: string }).code !== '22P02') throw e;
-      const records = raw.filter((r) => { try { JSON.parse(r); return true; } catch { return false; } });
-      this.opts.logger?.warn({ dropped: raw.length - records.length }, 'history: dropped run records that are not JSON');
-      if (records.length) await this.pool.query(RECORD_SQL, [`[${records.join(',')}]`, this.opts.prefix]);
+      // A record PostgreSQL refuses would fail the batch every time, and history would stop for good behind it.
+      if (!refusedData(e)) throw e;
+      await this.salvage(raw, e as Error);
     }
     // Only what was read: replicas append at the tail meanwhile.
     await this.opts.redis.ltrim(key, raw.length, -1);
     return raw.length;
+  }
+
+  private write(records: string[]): Promise<unknown> {
+    return this.pool.query(RECORD_SQL, [`[${records.join(',')}]`, this.opts.prefix]);
+  }
+
+  /**
+   * A batch PostgreSQL refused as data: its records cleaned (NUL and lone surrogates, which older replicas did not
+   * clean, replaced) and written again; if the batch still fails, one at a time. A record that fails alone is set
+   * aside in `~history-rejected` (with the reason, readable later), counted in /metrics, and logged here once.
+   */
+  private async salvage(raw: string[], first: Error): Promise<void> {
+    const aside: { record: string; error: string }[] = [];
+    const cleaned: { raw: string; json: string }[] = [];
+    for (const r of raw) {
+      try { cleaned.push({ raw: r, json: JSON.stringify(storable(JSON.parse(r))) }); } catch { aside.push({ record: r, error: 'not JSON' }); }
+    }
+    try {
+      if (cleaned.length) await this.write(cleaned.map((c) => c.json));
+    } catch (e) {
+      if (!refusedData(e)) throw e;
+      for (const c of cleaned) {
+        try {
+          await this.write([c.json]);
+        } catch (err) {
+          if (!refusedData(err)) throw err;
+          aside.push({ record: c.raw, error: (err as Error).message });
+        }
+      }
+    }
+    if (!aside.length) return;
+    const rejected = keys.historyRejected(this.opts.prefix);
+    const at = Date.now();
+    await this.opts.redis.multi().rpush(rejected, ...aside.map((a) => JSON.stringify({ at, error: a.error, record: a.record })))
+      .ltrim(rejected, -REJECTED_KEPT, -1).exec();
+    this.opts.logger?.warn({ records: aside.length, err: aside[0].error, batchErr: first.message, key: rejected },
+      'history: PostgreSQL refuses some run records even cleaned; they are set aside (read them from the key) and history goes on');
   }
 
   async run(): Promise<void> {

@@ -8,6 +8,9 @@
  *   sends `Origin` (or `Sec-Fetch-Site: cross-site`) with it. A state-changing request whose Origin is neither the
  *   API's own nor in `api.allowedOrigins` is refused; so is one that says it is cross-site. Requests without those
  *   headers (curl, the CLI, servers) are not from a browser page and pass to the token check.
+ *
+ * And what would recurse without end: JSON nested deeper than 64 levels (a payload 5 000 arrays deep) is refused with
+ * a 400 before anything parses it, in a JSON body or in a multipart form field alike (checkDepth).
  */
 import { ApiError } from './errors.js';
 
@@ -70,4 +73,28 @@ export class RequestGuard {
       throw new ApiError(403, 'cross_origin', 'a cross-site page may not change state here', 'headers.sec-fetch-site');
     }
   }
+}
+
+const MAX_JSON_DEPTH = 64;
+
+/** How deep arrays and objects nest in a JSON text, read without parsing it (strings skipped). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > max) max = depth; } else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
+/** Throws a 400 naming `what` and `field` for JSON text nested deeper than the API accepts. */
+export function checkDepth(text: string, what: string, field: string): void {
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new ApiError(400, 'invalid_body', `${what} nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, field);
 }

@@ -7,8 +7,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
+import type { OutboxState } from '../queue/run-outbox.js';
 
-interface Source { inspector: Inspector; isLeader(): boolean }
+interface Source {
+  inspector: Inspector;
+  isLeader(): boolean;
+  /** With history on: the outbox in Redis (records waiting, the oldest, those set aside). */
+  history?: () => Promise<OutboxState>;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -16,6 +22,7 @@ export class Metrics {
   /** The pools as the API shows them, from the same snapshot: replicas, bounds and utilisation are computed once. */
   private pools: PoolStatus[] = [];
   private eventCounts: { pool: string; direction: string; count: number }[] = [];
+  private history?: OutboxState;
   readonly loopDuration: Histogram;
   /** Writes this process's controller could not make (a scale event, its decisions), by what and pool. */
   readonly droppedWrites: Counter;
@@ -104,6 +111,21 @@ export class Metrics {
       name: 'trireme_controller_leader', help: '1 when this process\'s controller holds the lease and acts.', registers: [r],
       collect() { this.set(src.isLeader() ? 1 : 0); },
     });
+    if (src.history) {
+      const history = () => this.history;
+      new Gauge({
+        name: 'trireme_history_waiting_records', help: 'Run records waiting in Redis to be written to PostgreSQL (history).', registers: [r],
+        collect() { const h = history(); if (h) this.set(h.waiting); else this.reset(); },
+      });
+      new Gauge({
+        name: 'trireme_history_oldest_waiting_seconds', help: 'How long ago the oldest run record waiting for PostgreSQL finished (0 with none waiting); history is stuck when it keeps growing.', registers: [r],
+        collect() { const h = history(); if (h) this.set(h.oldestFinishedAt === undefined ? 0 : Math.max(0, (Date.now() - h.oldestFinishedAt) / 1000)); else this.reset(); },
+      });
+      new Gauge({
+        name: 'trireme_history_rejected_records', help: 'Run records PostgreSQL refused even cleaned, set aside in Redis (<prefix>:~history-rejected, the newest 10 000 kept).', registers: [r],
+        collect() { const h = history(); if (h) this.set(h.rejected); else this.reset(); },
+      });
+    }
     new Gauge({
       name: 'trireme_scrape_redis_ok', help: '1 when the last scrape read Redis; 0 when it could not (the other trireme_ values are then empty).', registers: [r],
       collect() { this.set(snap() ? 1 : 0); },
@@ -142,10 +164,10 @@ export class Metrics {
 
   private async renderNow(): Promise<string> {
     try {
-      [this.snap, this.eventCounts] = await Promise.all([this.src.inspector.snapshot(), this.src.inspector.store.eventCounts()]);
+      [this.snap, this.eventCounts, this.history] = await Promise.all([this.src.inspector.snapshot(), this.src.inspector.store.eventCounts(), this.src.history?.()]);
       this.pools = await this.src.inspector.pools(this.snap);
     } catch {
-      this.snap = undefined; this.pools = []; this.eventCounts = [];
+      this.snap = undefined; this.pools = []; this.eventCounts = []; this.history = undefined;
     }
     return this.registry.metrics();
   }

@@ -11,7 +11,8 @@ import { isRedisDown, whenReady } from '../queue/connection.js';
 import { JobError } from '../queue/jobs.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Auth } from './auth.js';
-import { RequestGuard } from './guard.js';
+import { checkDepth, RequestGuard } from './guard.js';
+import { ConnectionCap } from './connections.js';
 import { ApiError, fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { LiveFeed } from './live.js';
@@ -27,6 +28,7 @@ import { fileRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { uploadError } from './uploads.js';
 import { JobStorage } from '../storage.js';
+import { outboxState } from '../queue/run-outbox.js';
 
 export interface ApiOptions {
   project: Project;
@@ -51,24 +53,6 @@ export interface Api {
 /** Where a submit problem sits in the request: the task and payloads at the top of the body, the rest in options. */
 const submitField = (f: string) => (f === 'task' || f === 'payload' || f.startsWith('payloads') || f.startsWith('jobs') ? `body.${f}` : f === 'id' ? 'params.id' : `body.options.${f}`);
 
-const MAX_JSON_DEPTH = 64;
-
-/** How deep arrays and objects nest in a JSON text, read without parsing it (strings skipped). */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 || c === 123) { if (++depth > max) max = depth; } else if (c === 93 || c === 125) depth--;
-  }
-  return max;
-}
-
 export async function createApi(opts: ApiOptions): Promise<Api> {
   const cfg = opts.project.config;
   const logger = opts.logger ?? silentLogger;
@@ -76,7 +60,10 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const client = new TriremeClient(opts.project, opts.redisUrl, { failFast: true });
   await whenReady(client.redis, 10_000);
   const inspector = new Inspector(opts.project, client.redis);
-  const metrics = new Metrics({ inspector, isLeader: () => opts.controller?.isLeader ?? false });
+  const metrics = new Metrics({
+    inspector, isLeader: () => opts.controller?.isLeader ?? false,
+    history: cfg.history ? () => outboxState(client.redis, cfg.prefix) : undefined,
+  });
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, opts.project.baseDir) : undefined;
   // pg loads only where history is configured.
@@ -86,12 +73,16 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     followPollMs: opts.followPollMs ?? 250, storage, history,
   };
   const uploadLimits = { maxFiles: cfg.storage?.maxFiles ?? 20, maxFileSize: cfg.storage?.maxFileSize ?? 100 * 1024 ** 2 };
+  const requestTimeout = cfg.api.requestTimeout;
   const app = Fastify({
     bodyLimit: cfg.api.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true,
-    // A client must send its whole request within this; partial bodies held open are cut off (408).
-    // Node checks that timeout on an interval (30 s by default): a quarter of it, so a cut-off is not late by much.
-    requestTimeout: cfg.api.requestTimeout, keepAliveTimeout: 5_000,
-    http: { connectionsCheckingInterval: Math.max(250, Math.min(5_000, cfg.api.requestTimeout / 4)) },
+    // A client must send its whole request, headers and body, within requestTimeout; one that trickles is cut off
+    // (408). Node reads these when the server is made (set afterwards, as Fastify does, a trickled body is never cut
+    // and headers get Node's own 60 s), so they go in `http` too. Node checks them on an interval (30 s by default):
+    // a quarter of the timeout, so a cut-off is not late by much. A connection with no traffic either way for
+    // connectionTimeout (a client that stopped reading a download) is closed; event streams send a comment every 15 s.
+    requestTimeout, connectionTimeout: Math.max(requestTimeout, 60_000), keepAliveTimeout: 5_000,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(250, Math.min(5_000, requestTimeout / 4)) },
     // Refusals the router makes before any handler runs, in the API's error shape like every other.
     frameworkErrors: (err, _req, reply) => {
       const e = err as { code?: string; statusCode?: number };
@@ -103,9 +94,16 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
       void (reply as unknown as import('fastify').FastifyReply).code(api.status).send(api.toJSON());
     },
   });
-  app.server.maxConnections = cfg.api.maxConnections;
+  const cap = new ConnectionCap(cfg.api.maxConnections);
+  cap.attach(app.server);
   const guard = new RequestGuard(cfg.api);
-  app.addHook('onRequest', async (req) => { guard.check(req.method, req.headers); });
+  app.addHook('onRequest', async (req, reply) => {
+    if (cap.beyond(req.raw.socket)) {
+      void reply.header('connection', 'close');
+      cap.check(req.url);
+    }
+    guard.check(req.method, req.headers);
+  });
   app.addHook('onSend', async (_req, reply) => {
     // The dashboard must not be framed by another site (clickjacking) nor its responses sniffed into another type.
     void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY')
@@ -114,11 +112,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   // JSON with a nesting limit: a payload 5 000 arrays deep is refused with a 400 before anything recurses into it.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
-    const depth = jsonDepth(text);
-    if (depth > MAX_JSON_DEPTH) {
-      done(new ApiError(400, 'invalid_body', `the body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'body'), undefined);
-      return;
-    }
+    try { checkDepth(text, 'the body', 'body'); } catch (e) { done(e as ApiError, undefined); return; }
     if (text.trim() === '') { done(Object.assign(new Error('empty JSON body'), { statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY' }), undefined); return; }
     try { done(null, JSON.parse(text)); } catch (e) { done(Object.assign(e as Error, { statusCode: 400 }), undefined); }
   });

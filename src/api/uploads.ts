@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
+import { checkDepth } from './guard.js';
 import { checkFileName, StorageError, type JobStorage } from '../storage.js';
 
 export interface Upload { body: Record<string, unknown>; staged?: string; files: string[] }
@@ -32,6 +33,8 @@ export async function readUpload(req: FastifyRequest, storage: JobStorage | unde
     if (part.type === 'file') {
       let name: string;
       try {
+        // A part sent as a file (a Content-Type other than text) but with no filename: say which, do not crash on it.
+        if (!part.filename) throw new ApiError(400, 'invalid_upload', `the file part "${part.fieldname.slice(0, 50)}" has no filename; send each file with filename="name.ext" in its Content-Disposition`, `files.${files.length}`);
         name = checkFileName(part.filename, `files.${files.length}`);
       } catch (e) {
         part.file.resume();
@@ -48,6 +51,8 @@ export async function readUpload(req: FastifyRequest, storage: JobStorage | unde
       const text = String(part.value);
       if (part.fieldname === 'task') body.task = text;
       else {
+        // The same nesting limit as a JSON body: a payload 5 000 arrays deep would overflow the stack further on.
+        checkDepth(text, `form field ${part.fieldname}`, `body.${part.fieldname}`);
         try { body[part.fieldname] = JSON.parse(text); } catch { throw new ApiError(400, 'invalid_json', `form field ${part.fieldname} is not valid JSON`, `body.${part.fieldname}`); }
       }
     }
@@ -74,7 +79,7 @@ export async function discardUpload(req: FastifyRequest): Promise<void> {
 /** Multipart's own refusals (@fastify/multipart's limits) and storage's, in the API's shape. */
 export function uploadError(err: unknown, limits: { maxFiles: number; maxFileSize: number }): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof StorageError) return new ApiError(err.code === 'not_found' ? 404 : 400, err.code, err.message, err.field);
+  if (err instanceof StorageError) return new ApiError(err.code === 'not_found' ? 404 : err.code === 'not_served' ? 403 : 400, err.code, err.message, err.field);
   const code = (err as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new ApiError(413, 'file_too_large', `a file is larger than storage.maxFileSize (${limits.maxFileSize} bytes); nothing was kept`, 'files');
   if (code === 'FST_FILES_LIMIT') return new ApiError(413, 'too_many_files', `more than storage.maxFiles (${limits.maxFiles}) files; nothing was kept`, 'files');

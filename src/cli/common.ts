@@ -43,8 +43,9 @@ export async function project(opts: GlobalOpts, load: import('../project.js').Lo
 
 /**
  * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server in `.trireme/redis` beside the
- * config file. `owned`: this process stops it when it exits (serve, last of all); `start: false` (read-only verbs) never
- * starts one and says so instead. A notice is printed only when a server is started, not each time one is reused.
+ * config file (its URL carries the password kept there, see embedded-redis.ts). `owned`: this process stops it when
+ * it exits (serve, last of all); `start: false` (read-only verbs) never starts one and says so instead. A notice is
+ * printed only when a server is started, not each time one is reused.
  */
 export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
   if (p.config.redis?.url) return { url: p.config.redis.url };
@@ -69,7 +70,8 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
   const embedded = await startEmbeddedRedis(dir, { detached: true });
   if (embedded.started) {
     const { describeUrl } = await import('../queue/connection.js');
-    process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`);
+    const where = relative(process.cwd(), dir) || '.';
+    process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${where}, AOF on; its password is in ${join(where, 'password')})\n`);
   }
   return { url: embedded.url, embedded };
 }

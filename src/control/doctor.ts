@@ -1,7 +1,8 @@
 /**
  * `trireme doctor`: health checks with a verdict each — Redis reachable (version, eviction policy), the controller
  * lease held and its loop fresh, each pool's replicas alive against what the autoscaler wants, disk and memory
- * headroom, shared storage writable. A failure means something is broken now; a warning, something to look at.
+ * headroom, shared storage writable, job history not stuck. A failure means something is broken now; a warning,
+ * something to look at.
  */
 import { access, constants, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
@@ -11,6 +12,8 @@ import type { Project } from '../project.js';
 import { Inspector } from './inspect.js';
 import { within } from '../queue/deadline.js';
 import { formatDuration } from '../core/units.js';
+import { outboxState, type OutboxState } from '../queue/run-outbox.js';
+import { keys } from '../queue/keys.js';
 
 export interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string }
 
@@ -60,6 +63,11 @@ export async function runChecks(project: Project, redis: Redis | undefined, opts
   }
   const storage = project.config.storage;
   if (storage) checks.push(storageCheck(storage.dir, (await inspector.workers()).replicas));
+  const history = project.config.history;
+  if (history) {
+    const state = await within(outboxState(redis, project.config.prefix).then((s) => s, () => undefined), 2_000, undefined);
+    if (state) checks.push(historyCheck(state, Date.now(), history.stuckAfter, project.config.prefix));
+  }
   return [...checks, ...await hostChecks(project)];
 }
 
@@ -74,6 +82,20 @@ export function storageCheck(dir: string, replicas: { id: string; host: string; 
   if (!reporting.length) return { name: 'storage.dir', status: 'warn', detail: `${dir}: no replica has reported on it yet (replicas probe it when they start)` };
   const hosts = [...new Set(reporting.map((r) => r.host))];
   return { name: 'storage.dir', status: 'ok', detail: `${dir} writable from ${reporting.length} replica(s) on ${hosts.length} host(s): ${hosts.join(', ')}` };
+}
+
+/**
+ * Job history as Redis holds it on its way to PostgreSQL: stuck (fail) when the oldest record waiting finished more than
+ * `stuckAfter` ago (PostgreSQL unreachable or refusing, or no serve holds the lease to record); a warning when records
+ * were set aside. `/readyz` reports the same.
+ */
+export function historyCheck(s: OutboxState, now: number, stuckAfter: number, prefix: string): Check {
+  const aside = s.rejected ? `; ${s.rejected} record(s) PostgreSQL refused are set aside in ${keys.historyRejected(prefix)} (LRANGE it to read them)` : '';
+  const age = s.oldestFinishedAt === undefined ? 0 : Math.max(0, now - s.oldestFinishedAt);
+  if (s.waiting && age > stuckAfter) {
+    return { name: 'history', status: 'fail', detail: `${s.waiting} run records wait in Redis; the oldest finished ${Math.round(age / 1000)} s ago (stuck after ${Math.round(stuckAfter / 1000)} s): is PostgreSQL up and writable, and does a trireme serve hold the controller lease? The serve's log says why it cannot write${aside}` };
+  }
+  return { name: 'history', status: aside ? 'warn' : 'ok', detail: `${s.waiting ? `${s.waiting} run records on their way to PostgreSQL` : 'no run record waiting'}${aside}` };
 }
 
 async function hostChecks(project: Project): Promise<Check[]> {

@@ -184,6 +184,8 @@ export const configSchema = z.strictObject({
     postgres: z.string().regex(/^postgres(ql)?:\/\//, 'write a URL such as postgres://trireme@127.0.0.1:5432/trireme'),
     /** Records written per transaction. */
     batch: z.number().int().positive().max(10_000).default(500),
+    /** History is reported stuck (`/readyz` degraded, `doctor` failing) when its oldest waiting record is older than this. */
+    stuckAfter: duration.default(300_000),
   }).optional(),
   /** The HTTP API and dashboard served by `trireme serve`. */
   api: z.strictObject({
@@ -191,9 +193,14 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7070),
     /** Largest request body accepted. */
     bodyLimit: size.default(1024 * 1024),
-    /** How long a client may take to send a whole request (slow bodies are cut off with 408). */
+    /**
+     * Most payload bytes one group submitted through the API may store: each run keeps its own copy in Redis, so
+     * `runs: 10000` of a 1 MiB payload would ask for 10 GiB. Runs x the payload's JSON size (payloads: their sum).
+     */
+    groupPayloadLimit: size.default(16 * 1024 * 1024),
+    /** How long a client may take to send a whole request, headers and body (a slow one is cut off with 408). */
     requestTimeout: duration.default(30_000),
-    /** Connections held open at once; more are refused, so slow clients cannot exhaust file descriptors. */
+    /** Connections held open at once; more are refused (but for a few kept for /healthz and /readyz), so slow clients cannot exhaust file descriptors. */
     maxConnections: z.number().int().positive().default(512),
     /** Host names the API answers to besides loopback ones (DNS rebinding guard); `["*"]` accepts any. */
     allowedHosts: z.array(z.string().min(1)).default([]),

@@ -32,7 +32,8 @@ export interface RunRecord {
   jobId: string; task: string; queue: string; pool: string; replica: string; host: string;
   attempt: number; maxAttempts: number;
   submittedAt: number; delay: number; startedAt: number; finishedAt: number;
-  outcome: 'completed' | 'failed' | 'cancelled' | 'handed-back';
+  /** `lost`: its replica died or was cut off mid-run; recorded by the replica that took the job over (ends then). */
+  outcome: 'completed' | 'failed' | 'cancelled' | 'handed-back' | 'lost';
   error?: string;
   /** The job's last run: it completed, was cancelled, or failed with no retry left. */
   final: boolean;
@@ -55,3 +56,20 @@ export interface StoredDecision {
 
 /** One pool's queues as the controller reads them. */
 export interface QueueLoad { waiting: number; running: number; delayedDue: number }
+
+/** NUL and UTF-16 halves without their other half: text PostgreSQL (jsonb, text) refuses. */
+// eslint-disable-next-line no-control-regex -- NUL is what it looks for
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Text as PostgreSQL can store it: NUL and lone surrogates become U+FFFD (the replacement character). */
+export function storableText(s: string): string {
+  return s.replace(UNSTORABLE, '\uFFFD');
+}
+
+/** A record with every string in it made storable (storableText), nested ones included. */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return storableText(value) as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storable(v)])) as T;
+  return value;
+}

@@ -3,9 +3,15 @@
  * `.trireme/redis` with AOF on, so jobs survive a restart of `trireme serve`. Workers started by `serve` are given
  * its URL; a second command in the same folder reuses the running one (its port is kept in `.trireme/redis/port`).
  * Started `detached` (by one-off verbs such as `submit`), it outlives the command so queued jobs stay reachable.
+ *
+ * It is private to the account that runs it: a password generated on first use (`.trireme/redis/password`, mode
+ * 0600) is given to redis-server in a config file of the same mode (never on its command line, which every account
+ * can read), every command finds the URL with it, and the folder is 0700 with its files 0600 (redis-server runs
+ * under umask 077). A folder from an older version, with no password, gets one the next time its server starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -28,44 +34,101 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Whether a Redis answers at `url`: 'ok', 'auth' (it answers but refuses these credentials), or 'down'. */
+async function probe(url: string): Promise<'ok' | 'auth' | 'down'> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
   r.on('error', () => {});
-  try { await r.connect(); return (await r.ping()) === 'PONG'; } catch { return false; } finally { r.disconnect(); }
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG' ? 'ok' : 'down';
+  } catch (e) {
+    return /NOAUTH|WRONGPASS|invalid password/i.test((e as Error).message) ? 'auth' : 'down';
+  } finally { r.disconnect(); }
+}
+
+const answers = async (url: string) => (await probe(url)) === 'ok';
+
+const urlOf = (port: number, password?: string) => `redis://${password ? `:${password}@` : ''}127.0.0.1:${port}`;
+
+/** The password kept under `dir`, made (64 hex characters, mode 0600) when `create` and there is none. */
+async function passwordOf(dir: string, create: boolean): Promise<string | undefined> {
+  const file = join(dir, 'password');
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (kept || !create) return kept || undefined;
+  const made = randomBytes(32).toString('hex');
+  // "wx": two commands starting at once keep the first one's password.
+  await writeFile(file, `${made}\n`, { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/** The folder 0700 and what is in it 0600 (folders 0700): files an older version made with the umask's modes too. */
+async function privatise(dir: string): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(e.parentPath ?? e.path, e.name);
+    if (e.isDirectory()) await chmod(path, 0o700).catch(() => {});
+    else if (e.isFile()) await chmod(path, 0o600).catch(() => {});
+  }
+}
+
+/**
+ * The URL (with its password) of the private redis-server running on `port` for `dir`: with the password kept
+ * there, or with none when the server is one an older version started without (it gets one when next started).
+ * Undefined when nothing answers there. A server that refuses the kept password is not ours to reuse: an error.
+ */
+async function running(dir: string, port: number): Promise<string | undefined> {
+  const password = await passwordOf(dir, false);
+  const first = await probe(urlOf(port, password));
+  if (first === 'ok') return urlOf(port, password);
+  if (first === 'down') return undefined;
+  if (password && (await probe(urlOf(port))) === 'ok') return urlOf(port);
+  throw new Error(`the private Redis on port ${port} refuses the password in ${join(dir, 'password')}; stop that redis-server, or remove ${join(dir, 'port')} if it is not this folder's`);
 }
 
 /**
  * The URL of the private redis-server kept under `dataDir` (`.trireme/redis` beside a config file) when one is
- * running; undefined when none answers. Starts nothing.
+ * running, with its password; undefined when none answers. Starts nothing.
  */
 export async function findLocalRedis(dataDir = '.trireme/redis'): Promise<string | undefined> {
-  const port = Number(await readFile(join(resolve(dataDir), 'port'), 'utf8').catch(() => ''));
+  const dir = resolve(dataDir);
+  const port = Number(await readFile(join(dir, 'port'), 'utf8').catch(() => ''));
   if (!port) return undefined;
-  const url = `redis://127.0.0.1:${port}`;
-  return (await answers(url)) ? url : undefined;
+  return running(dir, port);
 }
 
 /** Starts (or reuses) the private redis-server under `dataDir`. */
 export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { binary?: string; detached?: boolean; port?: number } = {}): Promise<EmbeddedRedis> {
   const dir = resolve(dataDir);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const portFile = join(dir, 'port');
   const previous = Number(await readFile(portFile, 'utf8').catch(() => ''));
-  if (previous && await answers(`redis://127.0.0.1:${previous}`)) {
-    return { url: `redis://127.0.0.1:${previous}`, started: false, stop: async () => {} };
-  }
+  const reused = previous ? await running(dir, previous) : undefined;
+  if (reused) return { url: reused, started: false, stop: async () => {} };
+  await privatise(dir);
+  const password = (await passwordOf(dir, true))!;
+  // The password goes in a config file only the owner reads; options on the command line follow it.
+  const conf = join(dir, 'redis.conf');
+  await writeFile(conf, `# Written by trireme for the private redis-server of this folder; the password is also in ./password\nrequirepass ${password}\n`, { mode: 0o600 });
+  await chmod(conf, 0o600);
   const port = opts.port ?? await freePort();
-  const child: ChildProcess = spawn(opts.binary ?? 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
-    '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
-  ], { stdio: 'ignore', detached: opts.detached });
+  // umask 077 while it starts: the AOF and log files redis-server makes are the owner's alone (spawn is synchronous).
+  const umask = process.umask(0o077);
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.binary ?? 'redis-server', [
+      conf, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
+      '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
+    ], { stdio: 'ignore', detached: opts.detached });
+  } finally {
+    process.umask(umask);
+  }
   if (opts.detached) child.unref();
   const spawned = await new Promise<boolean>((ok) => {
     child.once('spawn', () => ok(true));
     child.once('error', () => ok(false));
   });
   if (!spawned) throw new RedisNotFoundError();
-  const url = `redis://127.0.0.1:${port}`;
+  const url = urlOf(port, password);
   const deadline = Date.now() + 10_000;
   while (!(await answers(url))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -74,7 +137,7 @@ export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { bin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  await writeFile(portFile, String(port));
+  await writeFile(portFile, String(port), { mode: 0o600 });
   return {
     url,
     started: true,
@@ -129,5 +192,5 @@ export async function liveOwner(dataDir: string): Promise<number | undefined> {
 
 /** Marks this process as the owner (serve) of the private Redis under `dataDir`. */
 export async function claimOwner(dataDir: string): Promise<void> {
-  await writeFile(join(resolve(dataDir), 'owner'), String(process.pid));
+  await writeFile(join(resolve(dataDir), 'owner'), String(process.pid), { mode: 0o600 });
 }

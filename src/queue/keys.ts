@@ -21,4 +21,8 @@ export const keys = {
   cancel: (prefix: string) => `${prefix}:~cancel`,
   /** List: run records waiting to be written to PostgreSQL (history.ts); the recorder trims what it committed. */
   historyRuns: (prefix: string) => `${prefix}:~history-runs`,
+  /** List: run records PostgreSQL refused even cleaned, set aside as `{ at, error, record }` (the newest 10 000). */
+  historyRejected: (prefix: string) => `${prefix}:~history-rejected`,
+  /** String, while a job runs with history on: the run under way, so that a replica taking the job over records it as lost. */
+  openRun: (prefix: string, jobId: string) => `${prefix}:~run:${jobId}`,
 };

@@ -237,6 +237,7 @@ export class PoolWorker extends EventEmitter {
     }
     const began = Date.now();
     this.lastActivity = began;
+    this.outbox?.begin(queue, job, began);
     const abort = new JobAbort();
     this.running.set(job.id!, abort);
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';

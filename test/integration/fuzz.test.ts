@@ -52,7 +52,10 @@ function body(): string | undefined {
     // A multipart upload, well or badly formed (sent under whatever content type was drawn).
     const name = pick(['a.txt', '../x', 'a/b', '.env', '', 'ok.bin', 'é.txt', 'x'.repeat(300)]);
     const field = pick(['task', 'payload', 'options', 'jobs', '__proto__']);
-    return `--x\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${pick(['fx.echo', '{}', '{', 'null'])}\r\n--x\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n${'z'.repeat(Math.floor(rand() * 2000))}\r\n${chance(0.8) ? '--x--\r\n' : ''}`;
+    // Fields nested deep, and file parts with no filename (sent as a file by their content type), once 500s.
+    const value = pick(['fx.echo', '{}', '{', 'null', `{"a":${'['.repeat(3000)}${']'.repeat(3000)}}`]);
+    const file = chance(0.2) ? 'name="file"\r\nContent-Type: application/octet-stream' : `name="file"; filename="${name}"`;
+    return `--x\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n--x\r\nContent-Disposition: form-data; ${file}\r\n\r\n${'z'.repeat(Math.floor(rand() * 2000))}\r\n${chance(0.8) ? '--x--\r\n' : ''}`;
   }
   if (r < 0.55) {
     // Close to valid: a submit with one field wrong.

@@ -1,12 +1,16 @@
 /**
  * Job history in a real PostgreSQL (Debian's binaries, initdb in a temp folder, a private port) beside a real
- * redis-server: every job and run recorded with its timings, history kept after Redis is flushed, and PostgreSQL
- * stopped for 30 s in the middle of a run losing no record and stopping no job.
+ * redis-server: every job and run recorded with its timings, history kept after Redis is flushed, PostgreSQL
+ * stopped for 30 s in the middle of a run losing no record and stopping no job (and reported stuck meanwhile),
+ * records PostgreSQL refuses set aside rather than stopping history, and a run lost with a killed replica recorded.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startRedis, fixtureProject, waitFor, type TestRedis } from '../helpers.js';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedis, fixtureProject, waitFor, FIXTURE_TASKS, type TestRedis } from '../helpers.js';
 import { startPostgres, postgresBin, type TestPostgres } from '../postgres.js';
 import { PoolWorker } from '../../src/queue/worker.js';
 import { TriremeClient } from '../../src/queue/client.js';
@@ -15,7 +19,10 @@ import { startHousekeeping, type Housekeeping } from '../../src/control/housekee
 import { migrate, MIGRATIONS } from '../../src/history.js';
 import { systemClock } from '../../src/control/system-clock.js';
 import { silentLogger } from '../../src/log.js';
+import { runChecks } from '../../src/control/doctor.js';
+import { ReplicaRegistry } from '../../src/queue/registry.js';
 import type { Project } from '../../src/project.js';
+import { trireme, reapAll } from './procs.js';
 
 const skip = postgresBin() ? false : 'PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)';
 let redis: TestRedis;
@@ -39,7 +46,10 @@ describe('job history in PostgreSQL', { skip }, () => {
     [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
     db = new pg.Pool({ connectionString: postgres.url, max: 2 });
     db.on('error', () => {});
-    project = await fixtureProject({ concurrency: 50, pricePerHour: 3.6 }, { redis: { url: redis.url }, history: { postgres: postgres.url, batch: 500 } });
+    project = await fixtureProject({}, {
+      redis: { url: redis.url }, history: { postgres: postgres.url, batch: 500, stuckAfter: '5s' },
+      pools: { main: { queues: ['work'], concurrency: 50, pricePerHour: 3.6 }, lossy: { queues: ['lossy'], concurrency: 1 } },
+    });
     client = new TriremeClient(project, redis.url);
     worker = new PoolWorker({ project, pool: 'main', redisUrl: redis.url });
     await worker.start();
@@ -48,6 +58,7 @@ describe('job history in PostgreSQL', { skip }, () => {
     base = await api.listen('127.0.0.1', 0);
   });
   after(async () => {
+    await reapAll();
     await worker?.drain(1_000);
     await house?.stop();
     await api?.close();
@@ -125,6 +136,16 @@ describe('job history in PostgreSQL', { skip }, () => {
       await new Promise((r) => setTimeout(r, 30_000));
       upAt = done();
       waitingInRedis = await house.recorder!.backlog();
+      // Stuck history is reported: /readyz stays 200 (jobs and the API go on) but says degraded and why; doctor fails it.
+      const ready = await fetch(`${base}/readyz`);
+      const body = await ready.json() as { status: string; checks: Record<string, { ok: boolean; detail: string }> };
+      assert.equal(ready.status, 200, JSON.stringify(body));
+      assert.equal(body.status, 'degraded', JSON.stringify(body));
+      assert.equal(body.checks.history?.ok, false, JSON.stringify(body));
+      assert.match(body.checks.history.detail, /^\d+ run records wait in Redis; the oldest finished \d+ s ago \(stuck after 5 s\)/);
+      const doctor = (await runChecks(project, client.redis, { redisLabel: redis.url })).find((c) => c.name === 'history');
+      assert.equal(doctor?.status, 'fail', JSON.stringify(doctor));
+      assert.match(doctor!.detail, /run records wait in Redis; the oldest finished \d+ s ago/);
     } finally {
       await postgres.start();
     }
@@ -134,6 +155,8 @@ describe('job history in PostgreSQL', { skip }, () => {
     const ids = await submitting;
     await waitFor(() => done() >= start + 1_500, 120_000, 'every job to complete');
     await waitFor(async () => (await house.recorder!.backlog()) === 0 && (await jobRows()) >= before + 1_500, 120_000, 'history to catch up');
+    const caughtUp = await (await fetch(`${base}/readyz`)).json() as { status: string; checks: Record<string, { ok: boolean; detail: string }> };
+    assert.deepEqual([caughtUp.status, caughtUp.checks.history?.ok], ['ready', true], JSON.stringify(caughtUp));
     assert.equal(await jobRows(), before + 1_500, 'every job once');
     const [missing] = await rows('SELECT count(*)::int AS n FROM unnest($1::text[]) AS id WHERE NOT EXISTS (SELECT 1 FROM trireme_jobs j WHERE j.id = id)', [ids]);
     assert.equal(missing.n, 0);
@@ -170,5 +193,61 @@ describe('job history in PostgreSQL', { skip }, () => {
     const page = await (await fetch(`${base}/jobs?source=history&task=fx.fail`)).json() as { jobs: { task: string; state: string }[] };
     assert.deepEqual(page.jobs.map((j) => [j.task, j.state]), [['fx.fail', 'failed']]);
     assert.equal((await fetch(`${base}/jobs/work~not-a-job`)).status, 404);
+  });
+
+  test('errors holding NUL or a lone surrogate are recorded cleaned; records PostgreSQL still refuses are set aside, counted and readable, and history goes on', async () => {
+    const prefix = project.config.prefix;
+    const nul = await client.submit('fx.throw', { message: 'bad\u0000byte' });
+    const lone = await client.submit('fx.throw', { message: 'half \ud83d of an emoji' });
+    for (const j of [nul, lone]) await assert.rejects(client.waitFor(j.id, 30_000));
+    // Records no cleaning makes acceptable, as an older or foreign writer could leave them: not JSON, a start that is not a time.
+    const foreign = { jobId: 'work~foreign', task: 'fx.echo', queue: 'work', pool: 'main', replica: 'r', host: 'h', attempt: 1, maxAttempts: 1,
+      submittedAt: 1, delay: 0, startedAt: 'soon', finishedAt: 2, outcome: 'completed', final: true, cost: 0 };
+    await client.redis.rpush(`${prefix}:~history-runs`, 'not json {', JSON.stringify(foreign));
+    const later = await client.submit('fx.echo', { value: 'after' });
+    await client.waitFor(later.id, 30_000);
+    await waitFor(async () => (await rows('SELECT id FROM trireme_jobs WHERE id = ANY($1) AND finished_at IS NOT NULL', [[nul.id, lone.id, later.id]])).length === 3,
+      60_000, 'the three jobs in history');
+    const errors = new Map((await rows('SELECT id, error FROM trireme_jobs WHERE id = ANY($1)', [[nul.id, lone.id]])).map((r) => [r.id, r.error]));
+    assert.equal(errors.get(nul.id), 'bad\ufffdbyte', 'NUL replaced');
+    assert.equal(errors.get(lone.id), 'half \ufffd of an emoji', 'the lone surrogate replaced');
+    assert.equal(await house.recorder!.backlog(), 0, 'nothing left behind in the outbox');
+    const rejected = (await client.redis.lrange(`${prefix}:~history-rejected`, 0, -1)).map((r) => JSON.parse(r) as { at: number; error: string; record: string });
+    assert.deepEqual(rejected.map((r) => r.record), ['not json {', JSON.stringify(foreign)], 'kept as they were');
+    assert.match(rejected[0].error, /not JSON/);
+    assert.match(rejected[1].error, /bigint/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^trireme_history_rejected_records 2$/m);
+    assert.match(metrics, /^trireme_history_waiting_records 0$/m);
+  });
+
+  test('a run lost with a replica killed by SIGKILL mid-job is recorded as lost, beside the run that finished the job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-lost-'));
+    const config = join(dir, 'trireme.yml');
+    writeFileSync(config, JSON.stringify({
+      prefix: project.config.prefix, tasks: [FIXTURE_TASKS], defaultQueue: 'work', history: { postgres: postgres.url },
+      pools: { main: { queues: ['work'] }, lossy: { queues: ['lossy'], concurrency: 1 } },
+    }));
+    const doomed = trireme(['-c', config, 'worker', '--pool', 'lossy', '--lock', '1s', '--stalled-interval', '500ms'], { TRIREME_REDIS_URL: redis.url });
+    const registry = new ReplicaRegistry(client.redis, project.config.prefix);
+    const replica = await waitFor(async () => (await registry.list('lossy')).find((r) => r.state === 'idle'), 30_000, `the lossy replica: ${doomed.output()}`);
+    const pidFile = join(dir, 'job.pid');
+    const job = await client.submit('fx.sleep', { ms: 1_500, pidFile }, { queue: 'lossy' });
+    await waitFor(() => existsSync(pidFile), 30_000, 'the job running');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const rescuer = new PoolWorker({ project, pool: 'lossy', redisUrl: redis.url, lockDuration: 1_000, stalledInterval: 500 });
+    await rescuer.start();
+    try {
+      await client.waitFor(job.id, 60_000);
+      assert.equal((await client.getJob(job.id))?.starts, 2, 'BullMQ saw two starts');
+      const [row] = await waitFor(async () => rows('SELECT runs, outcome, attempts FROM trireme_jobs WHERE id = $1 AND finished_at IS NOT NULL', [job.id]).then((r) => r.length ? r : undefined), 60_000, 'the job in history');
+      assert.deepEqual([row.outcome, row.attempts, row.runs], ['completed', 1, 2], 'two runs for the two starts');
+      const runs = await rows('SELECT replica, host, outcome, attempt, (extract(epoch FROM started_at) * 1000)::float8 AS started FROM trireme_runs WHERE job_id = $1 ORDER BY started_at', [job.id]);
+      assert.deepEqual(runs.map((r) => [r.replica, r.outcome, r.attempt]), [[replica.id, 'lost', 1], [rescuer.id, 'completed', 1]]);
+      assert.equal(runs[0].host, replica.host);
+    } finally {
+      await rescuer.drain(1_000);
+    }
   });
 });

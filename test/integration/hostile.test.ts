@@ -6,8 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { connect } from 'node:net';
-import { startRedis, fixtureProject, type TestRedis } from '../helpers.js';
+import { connect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { startRedis, fixtureProject, waitFor, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
 import { buildProject } from '../../src/project.js';
 import { ConfigError } from '../../src/core/config.js';
@@ -85,6 +86,96 @@ describe('hostile and careless requests', () => {
     await closed;  // the server ends it; a ceiling comes from the test runner's timeout
     assert.match(reply, /^HTTP\/1\.1 408/);
     assert.equal((await send('GET', '/healthz')).status, 200);
+  });
+
+  test('a slowloris (headers or a body trickled a byte at a time) is cut at api.requestTimeout, well before Node\'s own 60 s', async () => {
+    // 1 s configured: the cut comes within a few seconds (Node checks on an interval); 20 s is a bound on behaviour
+    // (a setting that is not applied waits 60 s or until the trickle ends), not a speed target.
+    const trickle = async (head: string) => {
+      const sock = connect(port, '127.0.0.1');
+      let reply = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (d) => { reply += d; });
+      sock.on('error', () => {});
+      const started = Date.now();
+      const closed = new Promise<void>((done) => sock.on('close', () => done()));
+      sock.write(head);
+      const drip = setInterval(() => sock.write(head.endsWith('\r\n\r\n') ? ' ' : 'x'), 200);
+      const cap = setTimeout(() => sock.destroy(), 30_000);
+      await closed;
+      clearInterval(drip);
+      clearTimeout(cap);
+      return { ms: Date.now() - started, reply };
+    };
+    const headers = await trickle(`GET /pools HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: `);
+    const body = await trickle(`POST /jobs HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`);
+    console.log(`# slow headers cut after ${headers.ms} ms, slow body after ${body.ms} ms (requestTimeout 1 s)`);
+    for (const [what, r] of [['headers', headers], ['body', body]] as const) {
+      assert.ok(r.ms < 20_000, `a slow ${what} was cut after ${r.ms} ms`);
+      assert.match(r.reply, /^HTTP\/1\.1 408/, `slow ${what}: ${r.reply.slice(0, 80)}`);
+    }
+  });
+
+  test('with api.maxConnections slow connections held, /healthz and /readyz still answer; other routes say why they do not', async () => {
+    const project = await fixtureProject({}, { redis: { url: redis.url }, api: { requestTimeout: '60s', maxConnections: 8 } });
+    const capped = await createApi({ project, redisUrl: redis.url });
+    const cport = Number(new URL(await capped.listen('127.0.0.1', 0)).port);
+    const held: Socket[] = [];
+    // A new connection per request (no keep-alive agent): each must get in past the held ones.
+    const fresh = (path: string) => new Promise<{ status: number; body: any; connection?: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: cport, path, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text), connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const connections = () => new Promise<number>((resolve) => capped.app.server.getConnections((_e, n) => resolve(n)));
+    try {
+      for (let i = 0; i < 8; i++) {
+        const s = connect(cport, '127.0.0.1');
+        s.on('error', () => {});
+        s.write(`GET /pools HTTP/1.1\r\nHost: 127.0.0.1:${cport}\r\n`);
+        held.push(s);
+      }
+      await waitFor(async () => (await connections()) === 8, 10_000, 'the 8 slow connections to be held');
+      for (const path of ['/healthz', '/readyz']) {
+        const r = await fresh(path);
+        assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.connection, 'close', 'a connection past the cap is not kept alive');
+      }
+      const pools = await fresh('/pools');
+      assert.equal(pools.status, 503);
+      assert.equal(pools.body.error.code, 'too_many_connections');
+      assert.match(pools.body.error.message, /api\.maxConnections \(8\)/);
+      assert.equal(pools.connection, 'close');
+    } finally {
+      for (const s of held) s.destroy();
+      await capped.close();
+    }
+  });
+
+  test('runs x payload past api.groupPayloadLimit is a 413 naming the limit, and Redis does not grow; a group within it is taken', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      const used = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      const before = await used();
+      // 100 KB, 1 000 runs: 100 MB stored, one copy a run, from a request of 100 KB.
+      const big = { blob: 'x'.repeat(100_000) };
+      const res = await send('POST', '/jobs', json, JSON.stringify({ task: 'fx.echo', payload: big, runs: 1000 }));
+      const grew = (await used()) - before;
+      console.log(`# 100 KB x 1 000 runs: ${res.status}, Redis grew by ${(grew / 1e6).toFixed(1)} MB`);
+      assert.equal(res.status, 413, JSON.stringify(res.body).slice(0, 300));
+      assert.deepEqual([res.body.error.code, res.body.error.field], ['group_too_large', 'body.runs']);
+      assert.match(res.body.error.message, /1000 runs of 100011 bytes.*over api\.groupPayloadLimit \(16777216 bytes\).*raise api\.groupPayloadLimit/);
+      assert.ok(grew < 1e6, `Redis grew by ${grew} bytes`);
+      const small = await send('POST', '/jobs', json, JSON.stringify({ task: 'fx.echo', payload: { blob: 'x'.repeat(10_000) }, runs: 100 }));
+      assert.equal(small.status, 201, JSON.stringify(small.body).slice(0, 300));
+      assert.equal(small.body.children.length, 100);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   test('JSON nested 5 000 deep is a 400 naming the depth, not a 500', async () => {

@@ -5,10 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { startRedis, waitFor, alive, ROOT, CLI, type TestRedis } from '../helpers.js';
 import { loadProject, type Project } from '../../src/project.js';
+import { findLocalRedis } from '../../src/client.js';
 import { TriremeClient } from '../../src/queue/client.js';
 import { ReplicaRegistry } from '../../src/queue/registry.js';
 import { ControlStore } from '../../src/queue/control-store.js';
@@ -29,10 +31,8 @@ const replicas = async (pool: string) => new ReplicaRegistry(client.redis, proje
  * `serve` on a copy of the fixture config with no Redis, so that it starts its private one, in its own process group
  * (as a terminal runs it); resolves once it listens, with the private Redis's URL and the project read from the copy.
  */
-async function privateServe(name: string) {
-  const dir = mkdtempSync(join(tmpdir(), `trireme-${name}-`));
+async function privateServe(name: string, dir = privateConfig(name).dir) {
   const config = join(dir, 'trireme.yml');
-  writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
   const child = spawn(process.execPath, [CLI, '-c', config, 'serve', '--grace', '15s'], { detached: true, env: { ...process.env, TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json', TRIREME_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
@@ -45,10 +45,32 @@ async function privateServe(name: string) {
     try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
     throw e;
   }
-  const url = /started a private redis-server at (redis:\/\/\S+)/.exec(text)![1];
+  // Its URL as every command finds it: the port and the password under .trireme/redis (the notice hides the password).
+  const url = (await findLocalRedis(config))!;
   const p = await loadProject(config, { TRIREME_REDIS_URL: url });
   return { dir, config, child, out, exited, url, p };
 }
+
+/** A copy of the fixture config with no Redis, in a folder of its own. */
+function privateConfig(name: string): { dir: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), `trireme-${name}-`));
+  const config = join(dir, 'trireme.yml');
+  writeFileSync(config, readFileSync(CONFIG, 'utf8').replace('tasks: [./tasks.ts]', `tasks: [${JSON.stringify(join(ROOT, 'test/fixtures/tasks.ts'))}]`));
+  return { dir, config };
+}
+
+/** Stops the private Redis of a config if one is left running (a test that failed half-way, serve killed with -9). */
+async function stopPrivateRedis(config: string): Promise<void> {
+  const url = await findLocalRedis(config);
+  if (!url) return;
+  const r = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  await r.shutdown('NOSAVE').catch(() => {});
+  r.disconnect();
+}
+
+/** Every path under a folder. */
+const walk = (dir: string): string[] => readdirSync(dir, { recursive: true }).map((f) => join(dir, String(f)));
 
 describe('trireme serve', () => {
   before(async () => {
@@ -180,6 +202,86 @@ describe('trireme serve', () => {
     } finally {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
     }
+  });
+
+  test('the private Redis has a password, kept in a file only its owner reads, and private files: a client without it gets NOAUTH; submit and status find it', async () => {
+    const { dir, config, child, exited, url, out } = await privateServe('password');
+    try {
+      const rdir = join(dir, '.trireme/redis');
+      const port = Number(readFileSync(join(rdir, 'port'), 'utf8'));
+      const stranger = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      stranger.on('error', () => {});
+      try {
+        await stranger.connect();
+        await assert.rejects(stranger.ping(), /NOAUTH/, 'another local account, without the password');
+        await assert.rejects(stranger.get(`${project.config.prefix}:~tasks`), /NOAUTH/);
+      } finally { stranger.disconnect(); }
+      const password = readFileSync(join(rdir, 'password'), 'utf8').trim();
+      assert.match(password, /^[0-9a-f]{64}$/);
+      assert.equal(new URL(url).password, password, 'commands find the URL with its password');
+      assert.doesNotMatch(out(), new RegExp(password), 'the password is not printed');
+      const admin = new Redis(url);
+      const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))![1]);
+      admin.disconnect();
+      assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), new RegExp(password), 'nor on redis-server\'s command line, which every account can read');
+      const mode = (p: string) => statSync(p).mode & 0o777;
+      assert.equal(mode(rdir), 0o700);
+      const files = walk(rdir);
+      assert.ok(files.some((f) => f.endsWith('.aof')), files.join(' '));
+      for (const f of files) assert.equal(mode(f) & 0o077, 0, `${f} is ${mode(f).toString(8)}`);
+      const sub = await run(['-c', config, 'submit', 'fx.echo', '--data', '{"value":"pw"}', '--wait', '--json'], { TRIREME_REDIS_URL: '' });
+      assert.equal(sub.code, 0, sub.out);
+      assert.match(sub.out, /"echoed":\s?"pw"/);
+      const st = await run(['-c', config, 'status'], { TRIREME_REDIS_URL: '' });
+      assert.equal(st.code, 0, st.out);
+      assert.match(st.out, /light/);
+      process.kill(-child.pid!, 'SIGTERM');
+      assert.equal(await exited, 0, out().slice(-2000));
+    } finally {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      await stopPrivateRedis(config);
+    }
+  });
+
+  test('a data folder from before passwords keeps its jobs: the next start gives it a password and private modes', async () => {
+    const { dir, config } = privateConfig('upgrade');
+    const rdir = join(dir, '.trireme/redis');
+    mkdirSync(rdir, { recursive: true });
+    chmodSync(rdir, 0o755);
+    // As older versions left it: a Redis with no password and its files as the umask made them, and the port file.
+    const old = await startRedis({ dir: rdir });
+    writeFileSync(join(rdir, 'port'), String(old.port));
+    const oldProject = await loadProject(config, { TRIREME_REDIS_URL: old.url });
+    const c = new TriremeClient(oldProject, old.url);
+    const kept = await c.submit('fx.echo', { value: 'from before' }, { queue: 'heavy' });
+    await c.close();
+    await old.stop();
+    const { child, exited, url, p, out } = await privateServe('upgrade', dir);
+    try {
+      assert.ok(new URL(url).password, 'a password now');
+      assert.equal(statSync(rdir).mode & 0o777, 0o700);
+      for (const f of walk(rdir)) assert.equal(statSync(f).mode & 0o077, 0, f);
+      const c2 = new TriremeClient(p, url);
+      assert.deepEqual(((await c2.waitFor(kept.id, 60_000)) as { echoed: string }).echoed, 'from before', 'the job queued before ran');
+      await c2.close();
+      process.kill(-child.pid!, 'SIGTERM');
+      assert.equal(await exited, 0, out().slice(-2000));
+    } finally {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      await stopPrivateRedis(config);
+    }
+  });
+
+  test('serve --host 0.0.0.0 refused for want of a token starts no private Redis', async () => {
+    const { dir, config } = privateConfig('bind');
+    const r = await run(['-c', config, 'serve', '--host', '0.0.0.0'], { TRIREME_REDIS_URL: '' });
+    const left = await findLocalRedis(config);
+    await stopPrivateRedis(config);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /auth\.tokens: the API would listen on 0\.0\.0\.0/);
+    assert.doesNotMatch(r.out, /started a private redis-server/);
+    assert.equal(left, undefined, 'no private Redis left running');
+    assert.ok(!existsSync(join(dir, '.trireme/redis/port')));
   });
 
   test('a forced scale-down drains: running jobs finish, none is killed', async () => {

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -117,6 +117,28 @@ describe('job files on storage.dir', () => {
     assert.equal(await waiting(), 0, 'no job enqueued');
   });
 
+  test('a multipart payload nested 5 000 deep and a file part with no filename are 400s naming the part, not 500s; nothing is kept', async () => {
+    const raw = (parts: string[]) => {
+      const b = 'b0undary';
+      return send('POST', '/jobs', { 'content-type': `multipart/form-data; boundary=${b}` },
+        Buffer.from(`${parts.map((p) => `--${b}\r\n${p}\r\n`).join('')}--${b}--\r\n`));
+    };
+    const task = 'Content-Disposition: form-data; name="task"\r\n\r\nfx.files';
+    const deep = await raw([task, `Content-Disposition: form-data; name="payload"\r\n\r\n{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`]);
+    assert.equal(deep.status, 400, deep.text);
+    assert.deepEqual([deep.json.error.code, deep.json.error.field], ['invalid_body', 'body.payload']);
+    assert.match(deep.json.error.message, /form field payload nests 5001 levels deep; at most 64/);
+    const options = await raw([task, `Content-Disposition: form-data; name="options"\r\n\r\n${'['.repeat(100)}${']'.repeat(100)}`]);
+    assert.equal(options.status, 400, options.text);
+    assert.equal(options.json.error.field, 'body.options');
+    const nameless = await raw([task, 'Content-Disposition: form-data; name="file"\r\nContent-Type: application/octet-stream\r\n\r\nabc']);
+    assert.equal(nameless.status, 400, nameless.text);
+    assert.deepEqual([nameless.json.error.code, nameless.json.error.field], ['invalid_upload', 'files.0']);
+    assert.match(nameless.json.error.message, /the file part "file" has no filename/);
+    assert.deepEqual(jobFolders(), [], 'nothing left under jobs/');
+    assert.equal(await waiting(), 0, 'no job enqueued');
+  });
+
   test('an upload lands in input/, the task writes output/, both are listed and served with types and ranges', async () => {
     workers.push(new PoolWorker({ project, pool: 'main', redisUrl: redis.url }));
     await Promise.all(workers.map((w) => w.start()));
@@ -181,13 +203,84 @@ describe('job files on storage.dir', () => {
     const list = await send('GET', `/jobs/${iso.json.id}/files`);
     assert.ok(!list.json.output.some((f: { name: string }) => f.name === 'passwd'), 'the link is not listed');
     const link = await send('GET', `/jobs/${iso.json.id}/files/output/passwd`);
-    assert.equal(link.status, 404);
+    assert.equal(link.status, 403, 'refused as a link, not served');
+    assert.match(link.json.error.message, /"passwd" of job \S+ is a symbolic link/);
     assert.doesNotMatch(link.text, /root:/);
 
     const cmd = await upload({ task: 'fx.cmdfiles' }, [{ name: 'a.txt', content: 'from a command' }]);
     assert.equal(cmd.status, 201, cmd.text);
     await client.waitFor(cmd.json.id, 30_000);
     assert.equal((await send('GET', `/jobs/${cmd.json.id}/files/output/cmd.txt`)).text, 'FROM A COMMAND');
+  });
+
+  test('a job folder, or its output/ or input/, replaced by a link to a folder outside is refused: not listed, served or downloaded', async () => {
+    // What lies outside storage.dir and must never come out: a folder of secrets (as /etc, or the project's folder).
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'input'), { recursive: true });
+    mkdirSync(join(outside, 'output'), { recursive: true });
+    for (const f of ['secret.txt', 'input/secret.txt', 'output/secret.txt']) writeFileSync(join(outside, f), 'TOP SECRET');
+    const refusedAll = async (id: string, kind: 'input' | 'output', what: string) => {
+      const list = await send('GET', `/jobs/${id}/files`);
+      assert.equal(list.status, 403, `${what}: the list: ${list.text}`);
+      assert.equal(list.json?.error?.code, 'not_served', what);
+      assert.match(list.json.error.message, /symbolic link/, what);
+      assert.doesNotMatch(list.text, /secret/, what);
+      const file = await send('GET', `/jobs/${id}/files/${kind}/secret.txt`);
+      assert.equal(file.status, 403, `${what}: the file: ${file.text}`);
+      assert.doesNotMatch(file.text, /TOP SECRET/, what);
+      const copy = join(base, `copy-${id.replace(/\W/g, '')}`);
+      const dl = await run(['-c', config, 'job', id, '--download', copy], { TRIREME_REDIS_URL: redis.url });
+      assert.notEqual(dl.code, 0, `${what}: the CLI download: ${dl.out}`);
+      assert.match(dl.out, /symbolic link/, what);
+      assert.ok(!existsSync(join(copy, kind, 'secret.txt')), `${what}: nothing copied`);
+    };
+
+    // A real task run that swaps its own output/ for a link to the outside folder once it has written it.
+    const swap = await upload({ task: 'fx.files', payload: JSON.stringify({ swapOutput: join(outside, 'output') }) }, [{ name: 'a.txt', content: 'x' }]);
+    assert.equal(swap.status, 201, swap.text);
+    await client.waitFor(swap.json.id, 30_000);
+    await refusedAll(swap.json.id, 'output', 'output/ swapped by the task');
+
+    // The test acting as the task: input/ made a link, then the job's folder itself.
+    const inp = await upload({ task: 'fx.files', payload: '{}' }, [{ name: 'a.txt', content: 'x' }]);
+    await client.waitFor(inp.json.id, 30_000);
+    const inDir = join(dir, 'jobs', inp.json.id, 'input');
+    renameSync(inDir, `${inDir}-was`);
+    symlinkSync(join(outside, 'input'), inDir);
+    await refusedAll(inp.json.id, 'input', 'input/ a link');
+
+    const whole = await upload({ task: 'fx.files', payload: '{}' }, [{ name: 'a.txt', content: 'x' }]);
+    await client.waitFor(whole.json.id, 30_000);
+    const jobDir = join(dir, 'jobs', whole.json.id);
+    renameSync(jobDir, `${jobDir}-was`);
+    symlinkSync(outside, jobDir);
+    await refusedAll(whole.json.id, 'output', 'the job folder a link');
+    await refusedAll(whole.json.id, 'input', 'the job folder a link');
+    await assert.rejects(new JobStorage(dir, '/').prepare(whole.json.id), /symbolic link/, 'a replica does not run a job in a folder that is a link');
+
+    // A hard link (same filesystem) to a file outside: neither listed nor served.
+    const hard = await upload({ task: 'fx.files', payload: '{}' }, [{ name: 'a.txt', content: 'x' }]);
+    await client.waitFor(hard.json.id, 30_000);
+    linkSync(join(outside, 'secret.txt'), join(dir, 'jobs', hard.json.id, 'output', 'secret.txt'));
+    const hlist = await send('GET', `/jobs/${hard.json.id}/files`);
+    assert.equal(hlist.status, 200, hlist.text);
+    assert.ok(!hlist.json.output.some((f: { name: string }) => f.name === 'secret.txt'), 'a hard-linked file is not listed');
+    assert.ok(hlist.json.output.some((f: { name: string }) => f.name === 'summary.json'), 'the job\'s own files still are');
+    const hfile = await send('GET', `/jobs/${hard.json.id}/files/output/secret.txt`);
+    assert.equal(hfile.status, 403, hfile.text);
+    assert.match(hfile.json.error.message, /hard link/);
+    assert.doesNotMatch(hfile.text, /TOP SECRET/);
+
+    // storage.dir's jobs/ folder itself replaced by a link: nothing under it is served, and a sweep removes nothing there.
+    const root = join(base, 'other-root');
+    mkdirSync(root);
+    symlinkSync(outside, join(root, 'jobs'));
+    mkdirSync(join(outside, 'work~old'));
+    const other = new JobStorage(root, '/');
+    await assert.rejects(other.list('work~old'), /symbolic link/);
+    await assert.rejects(other.open('work~old', 'output', 'secret.txt'), /symbolic link/);
+    assert.equal(await other.sweep(async () => false, Date.now() + 10 * 3_600_000, { graceMs: 1 }), 0);
+    assert.ok(existsSync(join(outside, 'work~old')), 'the sweep did not follow jobs/ outside');
   });
 
   test('replicas report the folder writable in their heartbeat and doctor says so per host; a sweep removes folders of jobs that are gone', async () => {

@@ -29,6 +29,19 @@ const submitBody = z.strictObject({
   .refine((b) => !(b.jobs && (b.task !== undefined || b.payload !== undefined || b.payloads || b.runs || b.options)), { message: 'send either jobs (each with its task) or one task, not both', path: ['jobs'] })
   .refine((b) => b.jobs || b.task !== undefined, { message: 'name the task to run, e.g. "shap.explain"', path: ['task'] });
 
+/**
+ * A group stores one copy of its payload per run: a small request can ask Redis for gigabytes (100 KB x 1 000 runs
+ * grew it by 117 MB). Refused past api.groupPayloadLimit, before anything is built or stored.
+ */
+function checkGroupSize(payload: unknown, runs: number | undefined, limit: number): void {
+  const bytes = Buffer.byteLength(JSON.stringify(payload));
+  const stored = runs ? bytes * runs : bytes;
+  if (stored <= limit) return;
+  const what = runs ? `${runs} runs of ${bytes} bytes` : `payloads of ${bytes} bytes in all`;
+  throw new ApiError(413, 'group_too_large', `the group would store ${stored} bytes of payload in Redis (${what}), over api.groupPayloadLimit (${limit} bytes): `
+    + 'each run keeps its own copy. Send fewer runs or a smaller payload (a reference to data on storage.dir rather than the data), or raise api.groupPayloadLimit in the config', runs ? 'body.runs' : 'body.payloads');
+}
+
 /** Job event streams one API holds open at once. */
 const MAX_JOB_STREAMS = 200;
 const openStreams = new WeakMap<ApiContext, number>();
@@ -59,6 +72,7 @@ export const jobRoutes = (ctx: ApiContext) => [
       if (upload && (body.jobs || body.payloads || body.runs)) throw new ApiError(400, 'invalid_upload', 'files go with one job: send task, payload and options, not jobs, payloads or runs', 'body');
       if (body.jobs) return { jobs: await ctx.client.submitMany(undefined, body.jobs) };
       const task = body.task!;
+      if (body.runs || body.payloads) checkGroupSize(body.payloads ?? body.payload ?? {}, body.runs, ctx.project.config.api.groupPayloadLimit);
       const payloads = body.payloads ?? (body.runs ? Array.from({ length: body.runs }, () => body.payload ?? {}) : undefined);
       if (payloads) return ctx.client.submitGroup(task, payloads, body.options);
       const place = upload && ctx.storage ? (id: string) => placeUpload(ctx.storage!, upload, id) : undefined;

@@ -2,6 +2,8 @@
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
 import { within } from '../../queue/deadline.js';
+import { outboxState } from '../../queue/run-outbox.js';
+import { historyCheck } from '../../control/doctor.js';
 
 const started = Date.now();
 export const VERSION = '0.1.0';
@@ -14,12 +16,15 @@ export const systemRoutes = (ctx: ApiContext) => [
   }),
   route({
     method: 'GET', url: '/readyz', tag: 'system', access: 'public',
-    summary: 'Ready: Redis answers, and this process\'s controller loop ran recently (leader or standby); 503 otherwise',
+    summary: 'Ready: Redis answers, and this process\'s controller loop ran recently (leader or standby); 503 otherwise. A stuck job history says "degraded" (200): jobs and the API go on',
     handler: async ({ reply }) => {
       const ping = await within(ctx.client.redis.ping().then(() => true, () => false), 1_000, false);
       const checks: Record<string, { ok: boolean; detail: string }> = {
         redis: { ok: ping, detail: ping ? 'PING answered' : 'no answer to PING within 1 s' },
       };
+      const cfg = ctx.project.config;
+      const history = cfg.history && ping ? await within(outboxState(ctx.client.redis, cfg.prefix).then((s) => s, () => undefined), 1_000, undefined) : undefined;
+      const historyOk = history ? historyCheck(history, Date.now(), cfg.history!.stuckAfter, cfg.prefix) : undefined;
       if (ctx.controller) {
         const age = Date.now() - ctx.controller.lastTickAt;
         const limit = Math.max(3 * ctx.project.config.controller.interval, 5_000);
@@ -28,8 +33,10 @@ export const systemRoutes = (ctx: ApiContext) => [
           : { ok: true, detail: 'standby: another controller holds the lease' };
       }
       const ok = Object.values(checks).every((c) => c.ok);
+      // History only reports: a stuck history stops neither jobs nor the API, so it does not take this process out of service.
+      if (historyOk) checks.history = { ok: historyOk.status !== 'fail', detail: historyOk.detail };
       reply.code(ok ? 200 : 503);
-      return { status: ok ? 'ready' : 'not ready', checks };
+      return { status: !ok ? 'not ready' : checks.history?.ok === false ? 'degraded' : 'ready', checks };
     },
   }),
   route({

@@ -92,27 +92,34 @@ export async function retry(cmd: Command, id: string): Promise<void> {
   });
 }
 
-/** `job ID --files` / `--download DIR`: the job's folder on storage.dir, read from this host's view of it. */
+/**
+ * `job ID --files` / `--download DIR`: the job's folder on storage.dir, read from this host's view of it. A download
+ * reads each file as the API serves it (storage.ts: real folders, regular files, no links), never by its path.
+ */
 async function jobFiles(cmd: Command, id: string, o: { json?: boolean; download?: string }): Promise<void> {
   const { JobStorage, StorageError } = await import('../../storage.js');
-  const { copyFile, mkdir } = await import('node:fs/promises');
+  const { mkdir } = await import('node:fs/promises');
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
   const { join } = await import('node:path');
   const p = await project(globals(cmd));
   const st = p.config.storage;
   if (!st) throw new UsageError('job files need storage.dir in the config (docs/storage.md)');
   const storage = new JobStorage(st.dir, p.baseDir);
-  let files;
-  try {
-    files = await storage.list(id);
-  } catch (e) {
-    if (e instanceof StorageError) throw new UsageError(e.message);
-    throw e;
-  }
+  const refusal = (e: unknown) => {
+    // A folder or file that is refused is a failure to report (exit 1); a name that is not a job id is the caller's (2).
+    if (e instanceof StorageError) return e.code === 'not_served' ? new Error(e.message) : new UsageError(e.message);
+    return e;
+  };
+  const files = await storage.list(id).catch((e: unknown) => { throw refusal(e); });
   const dir = storage.dirOf(id);
   if (o.download) {
     for (const kind of ['input', 'output'] as const) {
       await mkdir(join(o.download, kind), { recursive: true });
-      for (const f of files[kind]) await copyFile(join(dir, kind, f.name), join(o.download, kind, f.name));
+      for (const f of files[kind]) {
+        const { stream } = await storage.open(id, kind, f.name).catch((e: unknown) => { throw refusal(e); });
+        await pipeline(stream!, createWriteStream(join(o.download, kind, f.name)));
+      }
     }
     process.stdout.write(`copied ${files.input.length} input and ${files.output.length} output file(s) of ${id} to ${o.download}\n`);
     return;

@@ -29,6 +29,11 @@ function detectGpus(): number[] {
 
 export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const p = await project(g, { tasks: o.tasks });
+  const port = o.port === undefined ? p.config.api.port : Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
+  const host = o.host ?? p.config.api.host;
+  // Check the bind before anything starts (the private Redis included), so a refused config leaves nothing running.
+  if (o.api) new Auth(p.config.auth).checkBind(host);
   const { url, embedded: first } = await redisFor(p, { owned: true });
   let embedded = first;
   const logger = createLogger('trireme');
@@ -64,11 +69,6 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
     onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
   });
-  const port = o.port === undefined ? p.config.api.port : Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
-  const host = o.host ?? p.config.api.host;
-  // Check the bind before anything starts, so a refused config leaves nothing running.
-  if (o.api) new Auth(p.config.auth).checkBind(host);
   const grace = parseDuration(o.grace);
   let api: Api | undefined;
   const demo = new AbortController();
