@@ -43,8 +43,15 @@ export async function project(opts: GlobalOpts, load: import('../project.js').Lo
  * config file. `owned`: this process stops it when it exits (serve, last of all); `start: false` (read-only verbs) never
  * starts one and says so instead. A notice is printed only when a server is started, not each time one is reused.
  */
-export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
-  if (p.config.redis?.url) return { url: p.config.redis.url };
+export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean; probe?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
+  if (p.config.redis?.url) {
+    // Every connection of a verb waits for Redis forever, silently: find out first, and say so within seconds.
+    if (opts.probe !== false) {
+      const { ensureRedisAnswers } = await import('../queue/connection.js');
+      await ensureRedisAnswers(p.config.redis.url, { source: redisSource(p) });
+    }
+    return { url: p.config.redis.url };
+  }
   const { join, relative } = await import('node:path');
   const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../queue/embedded-redis.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.
@@ -69,6 +76,11 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
     process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${relative(process.cwd(), dir) || '.'}, AOF on)\n`);
   }
   return { url: embedded.url, embedded };
+}
+
+/** Where the Redis URL in use was set, for messages that ask to check it. */
+export function redisSource(p: Project): string {
+  return process.env.TRIREME_REDIS_URL ? 'TRIREME_REDIS_URL' : `redis.url in ${p.configPath ?? 'the config'}`;
 }
 
 /** Runs a verb, mapping errors to exit codes and one-line messages. */
