@@ -8,9 +8,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { ROOT } from '../helpers.js';
-import { freePort } from '../../src/queue/embedded-redis.js';
-import { reapAll, run } from './procs.js';
+import { createServer } from 'node:net';
+import { ROOT, waitFor } from '../helpers.js';
+import { findLocalRedis, freePort, startEmbeddedRedis } from '../../src/queue/embedded-redis.js';
+import { loadProject } from '../../src/project.js';
+import { TriremeClient } from '../../src/queue/client.js';
+import { reapAll, run, trireme } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/autoscale.yml');
 
@@ -49,5 +52,64 @@ describe('a Redis URL that is wrong or does not answer', () => {
     const r = await run(['-c', config, 'status'], { TRIREME_REDIS_URL: '' });
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /redis\.url: "localhost:6379x" has no scheme/, r.out);
+  });
+});
+
+describe('the port and the private redis-server', () => {
+  after(reapAll);
+
+  test('serve on a taken port, or a refused bind, says what and how to fix it (exit 2) and leaves no private Redis running', async () => {
+    const { dir, config } = configCopy('port');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await run(['-c', config, 'serve', '--port', String(port)], { TRIREME_REDIS_URL: '' });
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, new RegExp(`trireme: port ${port} on 127\\.0\\.0\\.1 is taken \\(another trireme serve, or another program\\): pick another with trireme serve --port N \\(0 picks a free one\\), or set api\\.port in ${config.replace(/[.\\/]/g, '\\$&')}`), r.out);
+      assert.doesNotMatch(r.out, /EADDRINUSE|started a private redis-server/, r.out);
+      assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'no private Redis left running');
+    } finally {
+      blocker.close();
+    }
+    const open = await run(['-c', config, 'serve', '--host', '0.0.0.0', '--port', '0'], { TRIREME_REDIS_URL: '', TRIREME_API_TOKEN: '' });
+    assert.equal(open.code, 2, open.out);
+    assert.match(open.out, /beyond loopback, with no token/);
+    assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'no private Redis left running');
+  });
+
+  test('submit with no serve warns that nothing runs the job and stops the private Redis it started; the next serve runs the job', async () => {
+    const { dir, config } = configCopy('submit');
+    const r = await run(['-c', config, 'submit', 'fx.echo', '--data', '{"value":"queued"}', '--json'], { TRIREME_REDIS_URL: '' });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /started a private redis-server/);
+    assert.match(r.out, /warning: no trireme serve is running for \S+trireme\.yml: nothing runs the job until one starts \(trireme serve\)/);
+    assert.match(r.out, /stopped the private redis-server this command started \(its data stays in \S+ for the next trireme serve\)/);
+    assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'the private Redis is not left running');
+    const { id } = JSON.parse(/^\{.*\}$/m.exec(r.out)![0]) as { id: string };
+
+    const s = trireme(['-c', config, 'serve', '--port', '0'], { TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json' });
+    const url = await waitFor(() => /started a private redis-server at (redis:\/\/\S+)/.exec(s.output())?.[1], 60_000, `serve's Redis: ${s.output()}`);
+    const client = new TriremeClient(await loadProject(config, { TRIREME_REDIS_URL: url }), url);
+    try {
+      assert.equal(((await client.waitFor(id, 60_000)) as { echoed: string }).echoed, 'queued');
+    } finally {
+      await client.close();
+    }
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0, s.output().slice(-2000));
+    assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'serve stopped its Redis');
+  });
+
+  test('serve that finds a private Redis already running says so, owns it, and stops it when it exits', async () => {
+    const { dir, config } = configCopy('reuse');
+    const left = await startEmbeddedRedis(join(dir, '.trireme/redis'), { detached: true });
+    const s = trireme(['-c', config, 'serve', '--port', '0'], { TRIREME_REDIS_URL: '', TRIREME_LOG_FORMAT: 'json' });
+    await waitFor(() => /dashboard and API at/.test(s.output()), 60_000, `serve to listen: ${s.output()}`);
+    assert.match(s.output(), new RegExp(`using the private redis-server already running at ${left.url.replace(/[.\\/]/g, '\\$&')} \\(data in \\S+\\); this serve now owns it and stops it when it exits`));
+    assert.doesNotMatch(s.output(), /started a private redis-server/);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0, s.output().slice(-2000));
+    assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'serve stopped the Redis it found');
   });
 });

@@ -10,6 +10,9 @@ import { systemClock } from '../../control/system-clock.js';
 import { buildDrivers } from '../../drivers/index.js';
 import { redisControllerState } from '../../queue/controller-state.js';
 import { createApi, type Api } from '../../api/server.js';
+import type { EmbeddedRedis } from '../../queue/embedded-redis.js';
+import type { Housekeeping } from '../../control/housekeeping.js';
+import { within } from '../../queue/deadline.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../queue/client.js';
 import { parseDuration } from '../../core/units.js';
@@ -26,86 +29,133 @@ function detectGpus(): number[] {
   } catch { return []; }
 }
 
+/** Why serve cannot listen on host:port, in words that say how to pick another; undefined when it can. */
+async function cannotListen(host: string, port: number, configPath: string | undefined): Promise<string | undefined> {
+  const { createServer } = await import('node:net');
+  const code = await new Promise<string | undefined>((resolve) => {
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
+  return code === undefined ? undefined : listenProblem(host, port, code, configPath);
+}
+
+function listenProblem(host: string, port: number, code: string, configPath: string | undefined): string {
+  const pick = `pick another with trireme serve --port N (0 picks a free one), or set api.port in ${configPath ?? 'the config'}`;
+  if (code === 'EADDRINUSE') return `port ${port} on ${host} is taken (another trireme serve, or another program): ${pick}`;
+  if (code === 'EACCES') return `port ${port} on ${host} needs privileges this process lacks: ${pick}`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${host}: it is not an address of this machine; set --host or api.host`;
+  return `cannot listen on ${host}:${port} (${code}): ${pick}`;
+}
+
 export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const p = await project(g, { tasks: o.tasks });
-  const { url, embedded: first } = await redisFor(p, { owned: true });
-  let embedded = first;
-  const logger = createLogger('trireme');
-  // The private Redis (no redis.url configured): this serve owns it, restarts it if it dies, and stops it last.
-  let supervisor: { stop(): void } | undefined;
-  if (embedded) {
-    const { superviseEmbeddedRedis, claimOwner } = await import('../../queue/embedded-redis.js');
-    const dir = join(p.baseDir, '.trireme/redis');
-    await claimOwner(dir);
-    supervisor = superviseEmbeddedRedis(dir, url, {
-      log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-      onRestart: (r) => { embedded = r; },
-    });
-  }
-  const gpus = detectGpus();
-  // The config as validated here, for the replicas this serve starts (see writeSnapshot).
-  const runDir = join(p.baseDir, '.trireme/run');
-  await mkdir(runDir, { recursive: true });
-  const snapshot = join(runDir, `config-${process.pid}.json`);
-  const drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, snapshot) });
-  const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
-  const cfg = p.config;
-  const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
-  let onReconcile: ((s: number) => void) | undefined;
-  let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
-  const controller = new Controller({
-    project: p, state, drivers, clock: systemClock, logger, id,
-    onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
-  });
   const port = o.port === undefined ? p.config.api.port : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
   const host = o.host ?? p.config.api.host;
-  // Check the bind before anything starts, so a refused config leaves nothing running.
-  if (o.api) new Auth(p.config.auth).checkBind(host);
   const grace = parseDuration(o.grace);
-  let api: Api | undefined;
+  // Every check that can refuse comes before anything starts (the private Redis first of all), so a refusal leaves
+  // nothing running: the bind, and the port (a race with another program is still caught at listen, below).
+  if (o.api) {
+    new Auth(p.config.auth).checkBind(host);
+    const problem = await cannotListen(host, port, p.configPath);
+    if (problem) throw new UsageError(problem);
+  }
+  const logger = createLogger('trireme');
+  // What was started so far, stopped in reverse on a failure to start as on a signal.
+  const parts: { embedded?: EmbeddedRedis; supervisor?: { stop(): void }; controller?: Controller; housekeeping?: Housekeeping; api?: Api; snapshot?: string } = {};
   const demo = new AbortController();
   let demoClient: TriremeClient | undefined;
+  const redisDir = join(p.baseDir, '.trireme/redis');
+  // Each step is bounded: with Redis away, a close that waits for it would wait for good.
+  const shutdown = async () => {
+    demo.abort();
+    await within(demoClient?.close() ?? Promise.resolve(), 2_000, undefined);
+    await within(parts.api?.close() ?? Promise.resolve(), 5_000, undefined);
+    await parts.controller?.stop(grace);
+    await within(parts.housekeeping?.stop() ?? Promise.resolve(), 10_000, undefined);
+    parts.supervisor?.stop();
+    await parts.embedded?.stop();
+    if (parts.embedded) await rm(join(redisDir, 'owner'), { force: true });
+    if (parts.snapshot) await rm(parts.snapshot, { force: true });
+  };
   let stopping = false;
-  // Started after the controller; a signal before that finds none.
-  const started: { housekeeping?: import('../../control/housekeeping.js').Housekeeping } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining replicas');
     // Replicas get their grace; past it (and the driver's kill) nothing may keep serve from exiting.
     setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + 20_000).unref();
-    demo.abort();
-    await demoClient?.close().catch(() => {});
-    await api?.close().catch(() => {});
-    await controller.stop(grace);
-    await started.housekeeping?.stop().catch(() => {});
-    supervisor?.stop();
-    await embedded?.stop();
-    if (embedded) await rm(join(p.baseDir, '.trireme/redis/owner'), { force: true });
-    await rm(snapshot, { force: true });
+    await shutdown();
     process.exit(0);
   };
+  // From here on, a signal stops what was started so far (a Ctrl-C while the private Redis starts included).
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // Run under a supervisor that set TRIREME_PARENT_PID (tests do): when it dies, shut down rather than linger. It
   // need not be the direct parent (npx and shells sit between), so its liveness is what counts.
   const parent = Number(process.env.TRIREME_PARENT_PID);
   if (parent) setInterval(() => { if (parentGone(parent)) void stop('parent gone'); }, 1_000).unref();
-  await controller.start();
-  const { startHousekeeping } = await import('../../control/housekeeping.js');
-  started.housekeeping = await startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
   let address: string | undefined;
-  if (o.api) {
-    api = await createApi({ project: p, redisUrl: url, controller, logger });
-    onReconcile = (s) => api!.metrics.loopDuration.observe(s);
-    onDroppedWrite = (what, pool) => api!.metrics.droppedWrites.inc({ what, pool });
-    address = await api.listen(host, port);
-    process.stderr.write(`trireme: dashboard and API at ${address}/  (metrics: ${address}/metrics, API document: ${address}/openapi.json)\n`);
+  let gpus: number[] = [];
+  let url: string;
+  try {
+    const found = await redisFor(p, { owned: true });
+    url = found.url;
+    parts.embedded = found.embedded;
+    // The private Redis (no redis.url configured): this serve owns it, restarts it if it dies, and stops it last,
+    // also one it found running (a serve that crashed, a command still using it): it is said, not reused silently.
+    if (parts.embedded) {
+      const { superviseEmbeddedRedis, claimOwner } = await import('../../queue/embedded-redis.js');
+      if (!parts.embedded.started) {
+        const { shutdownRedis } = await import('../../queue/private-redis.js');
+        const { describeUrl } = await import('../../queue/connection.js');
+        process.stderr.write(`trireme: using the private redis-server already running at ${describeUrl(url)} (data in ${redisDir}); this serve now owns it and stops it when it exits\n`);
+        parts.embedded = { ...parts.embedded, stop: () => shutdownRedis(url) };
+      }
+      await claimOwner(redisDir);
+      parts.supervisor = superviseEmbeddedRedis(redisDir, url, {
+        log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+        onRestart: (r) => { parts.embedded = r; },
+      });
+    }
+    gpus = detectGpus();
+    // The config as validated here, for the replicas this serve starts (see writeSnapshot).
+    const runDir = join(p.baseDir, '.trireme/run');
+    await mkdir(runDir, { recursive: true });
+    parts.snapshot = join(runDir, `config-${process.pid}.json`);
+    const drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
+    const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+    const cfg = p.config;
+    const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+    let onReconcile: ((s: number) => void) | undefined;
+    let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
+    const controller = new Controller({
+      project: p, state, drivers, clock: systemClock, logger, id,
+      onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
+    });
+    parts.controller = controller;
+    await controller.start();
+    const { startHousekeeping } = await import('../../control/housekeeping.js');
+    parts.housekeeping = await startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
+    if (o.api) {
+      const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger });
+      onReconcile = (s) => api.metrics.loopDuration.observe(s);
+      onDroppedWrite = (what, pool) => api.metrics.droppedWrites.inc({ what, pool });
+      address = await api.listen(host, port).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' ? new UsageError(listenProblem(host, port, e.code, p.configPath)) : e;
+      });
+      process.stderr.write(`trireme: dashboard and API at ${address}/  (metrics: ${address}/metrics, API document: ${address}/openapi.json)\n`);
+    }
+  } catch (err) {
+    // Nothing this serve started outlives a failed start: replicas, the private Redis, the snapshot.
+    stopping = true;
+    await shutdown().catch(() => {});
+    throw err;
   }
   if (o.demo) {
     demoClient = new TriremeClient(p, url);
     for (const plan of startDemo(p, demoClient, logger, { signal: demo.signal })) process.stderr.write(`trireme: demo workload: ${plan}\n`);
   }
-  logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: controller.isLeader, api: address }, 'trireme serve running');
+  logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: parts.controller.isLeader, api: address }, 'trireme serve running');
 }

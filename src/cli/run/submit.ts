@@ -4,6 +4,7 @@ import { queueOfJobId } from '../../queue/job-id.js';
 import { parseDuration } from '../../core/units.js';
 import { intOpt, parseJson, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import type { SubmitCli } from '../submit.js';
+import type { Project } from '../../project.js';
 
 /** The lines of an NDJSON file (or stdin for "-"), parsed; a bad line is refused by its number. */
 async function readJobs(file: string, task: string | undefined): Promise<unknown[]> {
@@ -43,19 +44,21 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
   if (o.file) {
     if (o.key) throw new UsageError('--key names one job; with --file give each line its own options.idempotencyKey');
     const jobs = await readJobs(o.file, task);
-    const { url } = await redisFor(p);
+    const { url, embedded, release } = await redisFor(p);
     const client = new TriremeClient(p, url);
     try {
       // With TASK every line is a payload of it; without, every line is { task, payload?, options? }.
       const submitted = await client.submitMany(task, jobs, opts);
       process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.length} jobs submitted (${[...new Set(submitted.map((s) => s.queue))].join(', ')})\n`);
+      if (embedded?.started) noServe(p);
     } finally {
       await client.close();
+      await release?.();
     }
     return;
   }
   task = task!;
-  const { url } = await redisFor(p);
+  const { url, embedded, release } = await redisFor(p);
   const client = new TriremeClient(p, url);
   try {
     let submitted: Submitted & { children?: string[] };
@@ -66,6 +69,7 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
     } else {
       submitted = await client.submit(task, parseJson(o.data, '--data'), opts);
     }
+    if (embedded?.started) noServe(p);
     if (!o.wait) {
       process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.id}  (${task} -> queue ${submitted.queue}, pool ${submitted.pool})\n`);
       return;
@@ -83,7 +87,13 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
     }
   } finally {
     await client.close();
+    await release?.();
   }
+}
+
+/** This command had to start the private Redis: so no serve runs for this config, and nothing will run the job yet. */
+function noServe(p: Project): void {
+  process.stderr.write(`trireme: warning: no trireme serve is running for ${p.configPath ?? 'this config'}: nothing runs the job until one starts (trireme serve)\n`);
 }
 
 /** A one-line bar on stderr of a group's finished runs, redrawn every half second until stopped. */

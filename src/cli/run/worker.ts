@@ -39,11 +39,11 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
   } });
   if (o.pool && !Object.hasOwn(p.config.pools, o.pool)) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
-  const { url } = await redisFor(p);
+  const { url, release } = await redisFor(p);
   const logger = createLogger('trireme-worker');
   watchParent();
   if (!o.standby) {
-    await serveAs(make(p, o.pool!, url, logger, o), o);
+    await serveAs(make(p, o.pool!, url, logger, o), o, release);
     return;
   }
   if (!process.send) throw new UsageError('--standby runs under serve, which talks to it over IPC; run trireme worker --pool NAME by hand');
@@ -57,15 +57,20 @@ function make(p: Project, pool: string, url: string, logger: Logger, o: WorkerCl
   });
 }
 
-/** Starts consuming as `worker`, draining on SIGTERM/SIGINT and exiting with the drain's code. */
-async function serveAs(worker: PoolWorker, o: WorkerCli): Promise<void> {
+/**
+ * Starts consuming as `worker`, draining on SIGTERM/SIGINT and exiting with the drain's code. `release`: the private
+ * Redis this worker (run by hand, no serve) started, to stop once drained.
+ */
+async function serveAs(worker: PoolWorker, o: WorkerCli, release?: () => Promise<void>): Promise<void> {
   const grace = o.grace ? parseDuration(o.grace) : worker.pool.drainGrace;
   const stop = () => { void worker.drain(grace, 'signal'); };
   process.removeAllListeners('SIGTERM');
   process.removeAllListeners('SIGINT');
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  worker.once('drained', (reason) => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
+  worker.once('drained', (reason) => {
+    void (release?.() ?? Promise.resolve()).catch(() => {}).finally(() => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
+  });
   // Set before start(): a parent that dies while the replica connects still takes it down, by a drain.
   onParentGone = stop;
   // TRIREME_READY_FILE: a file that exists while the replica serves (a Kubernetes readiness probe reads it).
