@@ -87,7 +87,7 @@ export async function ensureRedisAnswers(url: string, opts: { source: string; ms
   if (/NOAUTH|WRONGPASS|invalid password/i.test(problem)) {
     throw new RedisUnreachableError(`Redis at ${describeUrl(url)} refused the connection (${problem}): check the user and password in ${opts.source}`);
   }
-  throw new RedisUnreachableError(`Redis does not answer at ${describeUrl(url)} (${problem}; waited ${ms / 1000} s). `
+  throw new RedisUnreachableError(`Redis does not answer at ${describeUrl(url)} (${problem}${/^no answer/.test(problem) ? '' : `; waited ${ms / 1000} s`}). `
     + `Check that redis-server runs there and is reachable from here, and that ${opts.source} is right; trireme doctor checks the whole setup`);
 }
 

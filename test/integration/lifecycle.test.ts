@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { ROOT, waitFor } from '../helpers.js';
+import { ROOT, startRedis, waitFor } from '../helpers.js';
 import { findLocalRedis, freePort, startEmbeddedRedis } from '../../src/queue/embedded-redis.js';
 import { loadProject } from '../../src/project.js';
 import { TriremeClient } from '../../src/queue/client.js';
@@ -31,7 +31,9 @@ describe('a Redis URL that is wrong or does not answer', () => {
   test('every verb says within seconds that Redis does not answer at the URL and what to check (exit 1)', { timeout: 120_000 }, async () => {
     const port = await freePort(); // nothing listens there
     const url = `redis://127.0.0.1:${port}`;
-    const verbs = [['status'], ['jobs'], ['submit', 'fx.echo'], ['workers'], ['job', 'heavy~x'], ['scale', 'heavy', '1'], ['serve', '--no-api'], ['worker', '--pool', 'light']];
+    const verbs = [['status'], ['jobs'], ['submit', 'fx.echo'], ['workers'], ['job', 'heavy~x'], ['scale', 'heavy', '1'], ['serve', '--no-api']];
+    // A replica waits for Redis instead (an engine would only restart it through an outage), and says so.
+    const worker = trireme(['-c', CONFIG, 'worker', '--pool', 'light'], { TRIREME_REDIS_URL: url, TRIREME_LOG_FORMAT: 'json' });
     const results = await Promise.all(verbs.map((v) => run(['-c', CONFIG, ...v], { TRIREME_REDIS_URL: url })));
     for (const [i, r] of results.entries()) {
       const what = `trireme ${verbs[i].join(' ')}: ${r.out}`;
@@ -39,6 +41,13 @@ describe('a Redis URL that is wrong or does not answer', () => {
       assert.match(r.out, new RegExp(`Redis does not answer at redis://127\\.0\\.0\\.1:${port} \\(connect ECONNREFUSED [^)]*; waited 5 s\\)`), what);
       assert.match(r.out, /check that redis-server runs there .*and that TRIREME_REDIS_URL is right/i, what);
     }
+    const warned = await waitFor(() => logLines(worker.output()).find((l) => l.msg.startsWith('Redis does not answer')), 60_000, `the worker's warning: ${worker.output()}`);
+    assert.equal(warned.level, 40);
+    assert.equal(warned.redis, url);
+    assert.match(String(warned.err), /ECONNREFUSED/);
+    assert.match(warned.msg, /waiting for it; check that redis-server runs there and that TRIREME_REDIS_URL is right/);
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0, worker.output());
   });
 
   test('a malformed URL is refused naming the problem (exit 2), from the environment or the config', async () => {
@@ -111,5 +120,54 @@ describe('the port and the private redis-server', () => {
     s.child.kill('SIGTERM');
     assert.equal((await s.exited).code, 0, s.output().slice(-2000));
     assert.equal(await findLocalRedis(join(dir, '.trireme/redis')), undefined, 'serve stopped the Redis it found');
+  });
+});
+
+/** serve's JSON log lines so far (stderr and stdout mixed: lines that are not JSON are skipped). */
+function logLines(out: string): { level: number; msg: string; [k: string]: unknown }[] {
+  return out.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).filter((x) => x);
+}
+
+describe('Redis going away under serve', () => {
+  after(reapAll);
+
+  test('the outage is logged once when it starts and once when it ends, /readyz says why, and Ctrl-C stops promptly while Redis is away', { timeout: 180_000 }, async () => {
+    const redis = await startRedis();
+    try {
+      const s = trireme(['-c', CONFIG, 'serve', '--port', '0'], { TRIREME_REDIS_URL: redis.url, TRIREME_LOG_FORMAT: 'json' });
+      const base = await waitFor(() => /dashboard and API at (http:\/\/[^\s/]+)\//.exec(s.output())?.[1], 60_000, `serve to listen: ${s.output()}`);
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, 'ready');
+      const downs = () => logLines(s.output()).filter((l) => l.msg.startsWith('Redis does not answer'));
+      const ups = () => logLines(s.output()).filter((l) => l.msg === 'Redis answers again');
+
+      await redis.kill();
+      const [down] = await waitFor(() => downs().length ? downs() : undefined, 30_000, `the outage logged: ${s.output().slice(-1500)}`);
+      assert.equal(down.level, 40, 'a warning');
+      assert.match(String(down.err), /ECONNREFUSED|ECONNRESET|Connection is closed/);
+      assert.match(down.msg, /scaling is on hold and submits are refused until it is back/);
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 503);
+      const body = await ready.json() as { checks: { redis: { ok: boolean; detail: string } } };
+      assert.equal(body.checks.redis.ok, false);
+      assert.match(body.checks.redis.detail, /^no answer since \d{4}-\d\d-\d\dT\S+ \(\d+ s\): .*(ECONNREFUSED|ECONNRESET|Connection is closed).*; scaling is on hold/);
+
+      await redis.start();
+      const [up] = await waitFor(() => ups().length ? ups() : undefined, 30_000, 'the end of the outage logged');
+      assert.equal(up.level, 30, 'info');
+      assert.ok(typeof up.downMs === 'number' && up.downMs > 0 && typeof up.lasted === 'string', JSON.stringify(up));
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, 'ready again');
+      assert.equal(downs().length, 1, 'the outage was logged once, not on every check');
+      assert.equal(ups().length, 1);
+
+      // Away again, and Ctrl-C: serve stops without waiting for Redis.
+      await redis.kill();
+      await waitFor(() => downs().length === 2, 30_000, 'the second outage logged');
+      s.child.kill('SIGINT');
+      const { code } = await s.exited;
+      assert.equal(code, 0, s.output().slice(-3000));
+      assert.doesNotMatch(s.output(), /shutdown took too long/);
+    } finally {
+      await redis.stop();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { redisControllerState } from '../../queue/controller-state.js';
 import { createApi, type Api } from '../../api/server.js';
 import type { EmbeddedRedis } from '../../queue/embedded-redis.js';
 import type { Housekeeping } from '../../control/housekeeping.js';
+import { RedisWatch } from '../../queue/redis-watch.js';
 import { within } from '../../queue/deadline.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../queue/client.js';
@@ -63,7 +64,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   }
   const logger = createLogger('trireme');
   // What was started so far, stopped in reverse on a failure to start as on a signal.
-  const parts: { embedded?: EmbeddedRedis; supervisor?: { stop(): void }; controller?: Controller; housekeeping?: Housekeeping; api?: Api; snapshot?: string } = {};
+  const parts: { embedded?: EmbeddedRedis; supervisor?: { stop(): void }; watch?: RedisWatch; controller?: Controller; housekeeping?: Housekeeping; api?: Api; snapshot?: string } = {};
   const demo = new AbortController();
   let demoClient: TriremeClient | undefined;
   const redisDir = join(p.baseDir, '.trireme/redis');
@@ -74,6 +75,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     await within(parts.api?.close() ?? Promise.resolve(), 5_000, undefined);
     await parts.controller?.stop(grace);
     await within(parts.housekeeping?.stop() ?? Promise.resolve(), 10_000, undefined);
+    parts.watch?.stop();
     parts.supervisor?.stop();
     await parts.embedded?.stop();
     if (parts.embedded) await rm(join(redisDir, 'owner'), { force: true });
@@ -119,6 +121,9 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
         onRestart: (r) => { parts.embedded = r; },
       });
     }
+    // Redis going away (and coming back) is said once each way; /readyz says why it is not ready meanwhile.
+    parts.watch = new RedisWatch({ url, clock: systemClock, logger });
+    parts.watch.start();
     gpus = detectGpus();
     // The config as validated here, for the replicas this serve starts (see writeSnapshot).
     const runDir = join(p.baseDir, '.trireme/run');
@@ -139,7 +144,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     const { startHousekeeping } = await import('../../control/housekeeping.js');
     parts.housekeeping = await startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
     if (o.api) {
-      const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger });
+      const watch = parts.watch;
+      const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger, redisOutage: () => watch.outage });
       onReconcile = (s) => api.metrics.loopDuration.observe(s);
       onDroppedWrite = (what, pool) => api.metrics.droppedWrites.inc({ what, pool });
       address = await api.listen(host, port).catch((e: NodeJS.ErrnoException) => {

@@ -9,13 +9,13 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../../log.js';
 import { PoolWorker } from '../../queue/worker.js';
 import { StandbyRegistry } from '../../queue/registry.js';
-import { connect } from '../../queue/connection.js';
+import { connect, describeUrl, redisProblem } from '../../queue/connection.js';
 import { within } from '../../queue/deadline.js';
 import { HOST } from '../../host.js';
 import { parseInstance, RECYCLE_EXIT_CODE } from '../../core/replica.js';
 import { parseDuration } from '../../core/units.js';
 import type { Project } from '../../project.js';
-import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
+import { parentGone, project, redisFor, redisSource, UsageError, type GlobalOpts } from '../common.js';
 import type { WorkerCli } from '../worker.js';
 
 /** What the local driver and a standby say to each other over IPC. */
@@ -39,9 +39,16 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
   } });
   if (o.pool && !Object.hasOwn(p.config.pools, o.pool)) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
-  const { url, release } = await redisFor(p);
+  // A replica waits for Redis rather than exit (an engine restarting it would only crash-loop through an outage),
+  // watching its parent from before it connects; it says so when Redis does not answer within seconds.
+  const { url, release } = await redisFor(p, { probe: false });
   const logger = createLogger('trireme-worker');
   watchParent();
+  if (p.config.redis?.url) {
+    void redisProblem(url).then((problem) => {
+      if (problem) logger.warn({ redis: describeUrl(url), err: problem }, `Redis does not answer: waiting for it; check that redis-server runs there and that ${redisSource(p)} is right`);
+    });
+  }
   if (!o.standby) {
     await serveAs(make(p, o.pool!, url, logger, o), o, release);
     return;
