@@ -88,6 +88,8 @@ export class PoolWorker extends EventEmitter {
   private readonly outbox?: RunOutbox;
   /** Set while Redis is away (logged once). */
   private redisAwaySince?: number;
+  /** Ends a drain's grace: running jobs are handed back (cleared by a stop-now). */
+  private graceTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -273,7 +275,7 @@ export class PoolWorker extends EventEmitter {
         throw new UnrecoverableError('cancelled');
       }
       if (this.handingBack && err instanceof AbortedError) {
-        this.log.warn({ job: job.id }, 'drain grace over: handing the job back to its queue');
+        this.log.warn({ job: job.id }, `${(abort.reason as Error)?.message ?? 'drain grace over'}: handing the job back to its queue`);
         await job.moveToWait(token);
         throw new WaitingError();
       }
@@ -370,10 +372,8 @@ export class PoolWorker extends EventEmitter {
     this.emit('draining', reason);
     // Take no new job (one fetched meanwhile goes back to its queue, see process()); running jobs go on.
     await within(Promise.all(this.workers.map((w) => w.pause(true))), 1_000, []);
-    const timer = setTimeout(() => {
-      this.handingBack = true;
-      for (const abort of this.running.values()) abort.abort(new Error('drain grace over'));
-    }, graceMs);
+    const timer = setTimeout(() => this.handBack('drain grace over'), graceMs);
+    this.graceTimer = timer;
     // Wait for this replica's own jobs, not for BullMQ's close: with Redis gone that would wait for Redis, and a
     // replica with nothing running has nothing to wait for. Past the grace (plus time to hand jobs back) go anyway:
     // the jobs recover as stalled once Redis is back.
@@ -398,6 +398,23 @@ export class PoolWorker extends EventEmitter {
     this.redis.disconnect();
     this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
     this.emit('drained', reason);
+  }
+
+  /**
+   * Stop now (a second signal while draining, a second Ctrl-C on serve): every running job goes back to its queue at
+   * once, without waiting out the grace. Before a drain has begun, begins one with no grace.
+   */
+  handBackNow(): Promise<void> {
+    if (!this.draining) return this.drain(0, 'signal');
+    this.log.info({ running: this.gate.busy }, 'stopping now: handing running jobs back');
+    clearTimeout(this.graceTimer);
+    this.handBack('stopping now');
+    return this.drainPromise!;
+  }
+
+  private handBack(why: string): void {
+    this.handingBack = true;
+    for (const abort of this.running.values()) abort.abort(new Error(why));
   }
 
   /** Resolves once no job runs here. */

@@ -3,10 +3,10 @@
  * going away under serve, Ctrl-C with jobs running (once, and twice), a port already taken, and the private
  * redis-server that one-off commands start. Real processes, a real redis-server per test, signals as a terminal sends.
  */
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { ROOT, startRedis, waitFor } from '../helpers.js';
@@ -168,6 +168,98 @@ describe('Redis going away under serve', () => {
       assert.doesNotMatch(s.output(), /shutdown took too long/);
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+describe('Ctrl-C on serve with a job running', () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  before(async () => { redis = await startRedis(); });
+  after(async () => { await reapAll(); await redis.stop(); });
+
+  /**
+   * serve (its own prefix, so no test sees another's jobs) with one fx.sleep job of `ms` running on the heavy pool
+   * (drainGrace 15 s; light keeps the default 30 s), as a terminal runs it.
+   */
+  async function serveWithJob(name: string, ms: number, serveArgs: string[] = []) {
+    const { dir, config } = configCopy(name, (t) => `prefix: ${name}\n${t}`);
+    const s = trireme(['-c', config, 'serve', '--port', '0', ...serveArgs], { TRIREME_REDIS_URL: redis.url, TRIREME_LOG_FORMAT: 'json' });
+    await waitFor(() => /dashboard and API at/.test(s.output()), 60_000, `serve to listen: ${s.output()}`);
+    const client = new TriremeClient(await loadProject(config, { TRIREME_REDIS_URL: redis.url }), redis.url);
+    const pidFile = join(dir, 'job.pid');
+    const job = await client.submit('fx.sleep', { ms, pidFile });
+    // Begun (its pid file written), not only fetched.
+    await waitFor(() => existsSync(pidFile), 60_000, 'the job running');
+    return { s, client, job };
+  }
+
+  test('with a short serve --grace, the cut-off job is handed back: waiting, not active, and no replica is killed', { timeout: 120_000 }, async () => {
+    const { s, client, job } = await serveWithJob('ctrlc-short', 120_000, ['--grace', '2s']);
+    try {
+      s.child.kill('SIGINT');
+      assert.equal((await s.exited).code, 0, s.output().slice(-3000));
+      assert.match(s.output(), /trireme: stopping: waiting up to 2s for running jobs \(serve --grace\); Ctrl-C again to stop now/);
+      assert.match(s.output(), /"msg":"shutdown grace over: the replica hands its running jobs back"/);
+      assert.match(s.output(), /"msg":"stopping now: handing the job back to its queue"/);
+      assert.doesNotMatch(s.output(), /"msg":"replica killed/);
+      const view = await client.getJob(job.id);
+      assert.equal(view?.state, 'waiting', JSON.stringify(view));
+      assert.equal(view?.attempts, 0, 'a job handed back keeps its attempt count');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('with no --grace the pools\' drainGrace rules, said at the first Ctrl-C, and a job within it completes', { timeout: 120_000 }, async () => {
+    const { s, client, job } = await serveWithJob('ctrlc-long', 4_000);
+    try {
+      s.child.kill('SIGINT');
+      assert.equal((await s.exited).code, 0, s.output().slice(-3000));
+      assert.match(s.output(), /trireme: stopping: waiting up to 30s for running jobs \(each pool's drainGrace; serve --grace sets a shorter bound\); Ctrl-C again to stop now/);
+      const view = await client.getJob(job.id);
+      assert.equal(view?.state, 'completed', JSON.stringify(view));
+      assert.equal(view?.attempts, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a replica that cannot hand back (its event loop blocked) is killed past its grace, and the kill is a warning', { timeout: 120_000 }, async () => {
+    const { config } = configCopy('ctrlc-hang', (t) => 'prefix: ctrlc-hang\n' + t);
+    const s = trireme(['-c', config, 'serve', '--port', '0', '--grace', '1s'], { TRIREME_REDIS_URL: redis.url, TRIREME_LOG_FORMAT: 'json' });
+    await waitFor(() => /dashboard and API at/.test(s.output()), 60_000, `serve to listen: ${s.output()}`);
+    const client = new TriremeClient(await loadProject(config, { TRIREME_REDIS_URL: redis.url }), redis.url);
+    try {
+      const pidFile = join(mkdtempSync(join(tmpdir(), 'trireme-hang-')), 'job.pid');
+      await client.submit('fx.hang', { pidFile });
+      await waitFor(() => existsSync(pidFile), 60_000, 'the job running');
+      s.child.kill('SIGINT');
+      assert.equal((await s.exited).code, 0, s.output().slice(-3000));
+      const killed = logLines(s.output()).find((l) => l.msg.startsWith('replica killed'));
+      assert.ok(killed, s.output().slice(-3000));
+      assert.equal(killed.level, 40, 'a warning');
+      assert.equal(killed.pool, 'heavy');
+      assert.match(killed.msg, /had not stopped within its grace .*stays active until its lock expires/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a second Ctrl-C stops now: says so, hands the running job back at once, and serve exits', { timeout: 120_000 }, async () => {
+    const { s, client, job } = await serveWithJob('ctrlc-twice', 120_000);
+    try {
+      s.child.kill('SIGINT');
+      await waitFor(() => /Ctrl-C again to stop now/.test(s.output()), 30_000, 'the first Ctrl-C said');
+      await waitFor(() => /"msg":"draining"/.test(s.output()), 30_000, 'the replicas draining');
+      s.child.kill('SIGINT');
+      assert.equal((await s.exited).code, 0, s.output().slice(-3000));
+      assert.match(s.output(), /trireme: stopping now: running jobs go back to their queues/);
+      assert.match(s.output(), /"msg":"stopping now: handing running jobs back"/);
+      assert.doesNotMatch(s.output(), /"msg":"replica killed/);
+      const view = await client.getJob(job.id);
+      assert.equal(view?.state, 'waiting', JSON.stringify(view));
+    } finally {
+      await client.close();
     }
   });
 });

@@ -16,7 +16,9 @@ import { RedisWatch } from '../../queue/redis-watch.js';
 import { within } from '../../queue/deadline.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../queue/client.js';
-import { parseDuration } from '../../core/units.js';
+import { formatDuration, parseDuration } from '../../core/units.js';
+import { STOP_SLACK_MS } from '../../drivers/spec.js';
+import type { Driver } from '../../drivers/driver.js';
 import { writeSnapshot } from '../../project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
@@ -54,7 +56,11 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const port = o.port === undefined ? p.config.api.port : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number from 0 to 65535, got "${o.port}"`);
   const host = o.host ?? p.config.api.host;
-  const grace = parseDuration(o.grace);
+  // Replicas on this host stop within their pool's drainGrace; serve --grace, when given, bounds that for all of them.
+  const bound = o.grace !== undefined ? parseDuration(o.grace) : undefined;
+  const ownGraces = Object.values(p.config.pools).filter((x) => x.driver.kind === 'local').map((x) => x.drainGrace);
+  const longest = Math.max(0, ...ownGraces);
+  const grace = bound === undefined ? longest : Math.min(bound, longest);
   // Every check that can refuse comes before anything starts (the private Redis first of all), so a refusal leaves
   // nothing running: the bind, and the port (a race with another program is still caught at listen, below).
   if (o.api) {
@@ -64,7 +70,10 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   }
   const logger = createLogger('trireme');
   // What was started so far, stopped in reverse on a failure to start as on a signal.
-  const parts: { embedded?: EmbeddedRedis; supervisor?: { stop(): void }; watch?: RedisWatch; controller?: Controller; housekeeping?: Housekeeping; api?: Api; snapshot?: string } = {};
+  const parts: {
+    embedded?: EmbeddedRedis; supervisor?: { stop(): void }; watch?: RedisWatch; drivers?: Record<string, Driver>; controller?: Controller;
+    housekeeping?: Housekeeping; api?: Api; snapshot?: string;
+  } = {};
   const demo = new AbortController();
   let demoClient: TriremeClient | undefined;
   const redisDir = join(p.baseDir, '.trireme/redis');
@@ -82,14 +91,27 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     if (parts.snapshot) await rm(parts.snapshot, { force: true });
   };
   let stopping = false;
+  let hurried = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) { if (signal !== 'parent gone') hurry(signal); return; }
     stopping = true;
-    logger.info({ signal }, 'shutting down: draining replicas');
-    // Replicas get their grace; past it (and the driver's kill) nothing may keep serve from exiting.
-    setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + 20_000).unref();
+    logger.info({ signal, graceMs: grace }, 'shutting down: draining replicas');
+    if (ownGraces.length) {
+      const why = bound !== undefined && bound < longest ? 'serve --grace' : "each pool's drainGrace; serve --grace sets a shorter bound";
+      process.stderr.write(`trireme: stopping: waiting up to ${formatDuration(grace)} for running jobs (${why}); Ctrl-C again to stop now\n`);
+    }
+    // Replicas get their grace; past it, the time to hand jobs back and the driver's kill, nothing may keep serve.
+    setTimeout(() => { logger.error('shutdown took too long: exiting'); process.exit(1); }, grace + STOP_SLACK_MS + 20_000).unref();
     await shutdown();
     process.exit(0);
+  };
+  // A second Ctrl-C: stop now. Running jobs go back to their queues (waiting, their attempt not counted) at once.
+  const hurry = (signal: string) => {
+    if (hurried) return;
+    hurried = true;
+    process.stderr.write('trireme: stopping now: running jobs go back to their queues\n');
+    logger.warn({ signal }, 'stopping now: replicas hand their running jobs back');
+    for (const d of new Set(Object.values(parts.drivers ?? {}))) d.hurry?.();
   };
   // From here on, a signal stops what was started so far (a Ctrl-C while the private Redis starts included).
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -129,7 +151,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     const runDir = join(p.baseDir, '.trireme/run');
     await mkdir(runDir, { recursive: true });
     parts.snapshot = join(runDir, `config-${process.pid}.json`);
-    const drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
+    const drivers = parts.drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
     const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
     const cfg = p.config;
     const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });

@@ -70,16 +70,19 @@ function make(p: Project, pool: string, url: string, logger: Logger, o: WorkerCl
  */
 async function serveAs(worker: PoolWorker, o: WorkerCli, release?: () => Promise<void>): Promise<void> {
   const grace = o.grace ? parseDuration(o.grace) : worker.pool.drainGrace;
-  const stop = () => { void worker.drain(grace, 'signal'); };
+  // The first signal drains within the grace; a second one (serve's stop-now, or past a shorter serve --grace)
+  // hands the running jobs back at once.
+  let signals = 0;
+  const stop = () => { void (signals++ === 0 ? worker.drain(grace, 'signal') : worker.handBackNow()); };
   process.removeAllListeners('SIGTERM');
   process.removeAllListeners('SIGINT');
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   worker.once('drained', (reason) => {
     void (release?.() ?? Promise.resolve()).catch(() => {}).finally(() => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
   });
   // Set before start(): a parent that dies while the replica connects still takes it down, by a drain.
-  onParentGone = stop;
+  onParentGone = () => { void worker.drain(grace, 'signal'); };
   // TRIREME_READY_FILE: a file that exists while the replica serves (a Kubernetes readiness probe reads it).
   const ready = process.env.TRIREME_READY_FILE;
   if (ready) worker.once('draining', () => { rmSync(ready, { force: true }); });
