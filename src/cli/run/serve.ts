@@ -2,9 +2,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../log.js';
+import { createLogger, type Logger } from '../../log.js';
 import { Controller } from '../../control/controller.js';
 import { systemClock } from '../../control/system-clock.js';
 import { buildDrivers } from '../../drivers/index.js';
@@ -16,10 +16,11 @@ import { RedisWatch } from '../../queue/redis-watch.js';
 import { within } from '../../queue/deadline.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../queue/client.js';
-import { formatDuration, parseDuration } from '../../core/units.js';
+import { formatDuration, formatSize, parseDuration } from '../../core/units.js';
+import { roomShortfalls } from '../../core/capacity.js';
 import { STOP_SLACK_MS } from '../../drivers/spec.js';
 import type { Driver } from '../../drivers/driver.js';
-import { writeSnapshot } from '../../project.js';
+import { writeSnapshot, type Project } from '../../project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
 import type { ServeCli } from '../serve.js';
@@ -49,6 +50,19 @@ function listenProblem(host: string, port: number, code: string, configPath: str
   if (code === 'EACCES') return `port ${port} on ${host} needs privileges this process lacks: ${pick}`;
   if (code === 'EADDRNOTAVAIL') return `cannot listen on ${host}: it is not an address of this machine; set --host or api.host`;
   return `cannot listen on ${host}:${port} (${code}): ${pick}`;
+}
+
+/** Pools whose max this host can never hold (capacity.ts roomShortfalls), said once at start with the fix. */
+function warnRoom(p: Project, drivers: Record<string, Driver>, gpus: number, logger: Logger): void {
+  // The host as the controller reads it.
+  const host = { cpu: availableParallelism(), memory: totalmem(), gpu: gpus };
+  const overcommit = p.config.capacity.overcommit;
+  for (const s of roomShortfalls(p.config, host, (pool) => drivers[pool].name === 'local')) {
+    const show = (n: number) => (s.by === 'cpu' ? `${Math.round(n * 100) / 100} cpu` : formatSize(n));
+    logger.warn({ pool: s.pool, max: s.max, fits: s.fits, by: s.by },
+      `pool ${s.pool} can never reach its max of ${s.max}: this host has room for ${s.fits} of its replicas (${show(s.room)} left beside the other pools' min replicas, ${show(s.each)} each); `
+      + `set pools.${s.pool}.resources.${s.by} to what one replica really uses, or raise capacity.overcommit (now ${overcommit})`);
+  }
 }
 
 export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
@@ -152,6 +166,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     await mkdir(runDir, { recursive: true });
     parts.snapshot = join(runDir, `config-${process.pid}.json`);
     const drivers = parts.drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
+    warnRoom(p, drivers, gpus.length, logger);
     const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
     const cfg = p.config;
     const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
