@@ -126,7 +126,8 @@ export class LocalDriver implements Driver {
     s.standby = undefined;
     s.replica = { id, pool, handle: `pid ${s.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
     s.child.send({ t: 'become', pool, id });
-    this.log.info({ pool, replica: id, pid: s.child.pid, standby: group }, 'replica started from a standby');
+    // The replica says 'replica started' itself once it takes jobs; this is serve's side of it.
+    this.log.info({ pool, replica: id, pid: s.child.pid, standby: group }, 'starting a replica from a standby');
     return true;
   }
 
@@ -156,7 +157,7 @@ export class LocalDriver implements Driver {
     const spec = this.spec(pool, id);
     const c = this.spawnChild(spec.args, spec.env, gpus);
     c.replica = { id, pool, handle: `pid ${c.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
-    this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'replica started');
+    this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'starting a replica');
     return true;
   }
 

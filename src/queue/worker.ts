@@ -18,6 +18,7 @@ import { keys } from './keys.js';
 import { bucketIndex } from '../core/histogram.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from './client.js';
+import { invalidPayload } from '../core/task.js';
 import { AbortedError, JobAbort, type Executor } from './isolation/executor.js';
 import { InProcessExecutor } from './isolation/in-process.js';
 import { IsolatedExecutor } from './isolation/isolated.js';
@@ -304,7 +305,7 @@ export class PoolWorker extends EventEmitter {
     let payload: unknown = job.data;
     if (schema) {
       const parsed = schema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`payload for "${job.name}" is invalid: ${parsed.error.message}`);
+      if (!parsed.success) throw new UnrecoverableError(invalidPayload(job.name, parsed.error));
       payload = parsed.data;
     }
     const workdir = this.storage ? await this.storage.prepare(job.id!) : undefined;
