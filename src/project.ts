@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { CommandTaskConfig, Config } from './core/config.js';
 import { ConfigError } from './core/errors.js';
+import { redisUrlProblem } from './core/redis-url.js';
 import { Router } from './core/routing.js';
 import { isTaskDefinition, type TaskDefinition } from './core/task.js';
 import { importTaskModule } from './loader.js';
@@ -93,7 +94,11 @@ export async function buildProject(raw: unknown, opts: BuildOptions): Promise<Pr
 /** A project from a validated config: environment overrides, the router, the tasks. */
 async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
   const redisUrl = opts.env?.TRIREME_REDIS_URL;
-  if (redisUrl) config.redis = { url: redisUrl };
+  if (redisUrl) {
+    const problem = redisUrlProblem(redisUrl);
+    if (problem) throw new ConfigError([problem], 'TRIREME_REDIS_URL');
+    config.redis = { url: redisUrl };
+  }
   // Secrets belong in the environment rather than in a file that gets committed.
   for (const [variable, readOnly] of [['TRIREME_API_TOKEN', false], ['TRIREME_API_READ_TOKEN', true]] as const) {
     const token = opts.env?.[variable];

@@ -9,6 +9,7 @@ import type { LiveFeed } from './live.js';
 import { ApiError } from './errors.js';
 import type { JobStorage } from '../storage.js';
 import type { HistoryReader } from '../history.js';
+import type { RedisOutage } from '../queue/redis-watch.js';
 
 export interface ApiContext {
   project: Project;
@@ -25,6 +26,8 @@ export interface ApiContext {
   storage?: JobStorage;
   /** Job history in PostgreSQL, when configured. */
   history?: HistoryReader;
+  /** Inside `trireme serve`: the Redis outage under way, if any (queue/redis-watch.ts), for /readyz to say why. */
+  redisOutage?: () => RedisOutage | undefined;
 }
 
 /** `name` when it is a pool; a 404 naming `field` (where the name came from, e.g. `params.name`) otherwise. */

@@ -39,6 +39,8 @@ export interface ApiOptions {
   tickMs?: number;
   /** How often job event streams poll for log lines, ms (250). */
   followPollMs?: number;
+  /** The Redis outage under way, if any (serve's RedisWatch), for /readyz. */
+  redisOutage?: () => import('../queue/redis-watch.js').RedisOutage | undefined;
 }
 
 export interface Api {
@@ -70,7 +72,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const history = cfg.history ? new (await import('../history.js')).HistoryReader(cfg.history.postgres, opts.project) : undefined;
   const ctx: ApiContext = {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
-    followPollMs: opts.followPollMs ?? 250, storage, history,
+    followPollMs: opts.followPollMs ?? 250, storage, history, redisOutage: opts.redisOutage,
   };
   const uploadLimits = { maxFiles: cfg.storage?.maxFiles ?? 20, maxFileSize: cfg.storage?.maxFileSize ?? 100 * 1024 ** 2 };
   const requestTimeout = cfg.api.requestTimeout;

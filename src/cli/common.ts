@@ -45,10 +45,18 @@ export async function project(opts: GlobalOpts, load: import('../project.js').Lo
  * The Redis to use: the config's or TRIREME_REDIS_URL, else the private redis-server in `.trireme/redis` beside the
  * config file (its URL carries the password kept there, see embedded-redis.ts). `owned`: this process stops it when
  * it exits (serve, last of all); `start: false` (read-only verbs) never starts one and says so instead. A notice is
- * printed only when a server is started, not each time one is reused.
+ * printed only when a server is started, not each time one is reused. `release`, when this one-off command started
+ * the server: call it when done, to stop the server unless a serve has taken it over or another process still uses it.
  */
-export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis }> {
-  if (p.config.redis?.url) return { url: p.config.redis.url };
+export async function redisFor(p: Project, opts: { owned?: boolean; start?: boolean; probe?: boolean } = {}): Promise<{ url: string; embedded?: EmbeddedRedis; release?: () => Promise<void> }> {
+  if (p.config.redis?.url) {
+    // Every connection of a verb waits for Redis forever, silently: find out first, and say so within seconds.
+    if (opts.probe !== false) {
+      const { ensureRedisAnswers } = await import('../queue/connection.js');
+      await ensureRedisAnswers(p.config.redis.url, { source: redisSource(p) });
+    }
+    return { url: p.config.redis.url };
+  }
   const { join, relative } = await import('node:path');
   const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../queue/embedded-redis.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.
@@ -68,12 +76,24 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
   // Always in its own process group: a Ctrl-C in the terminal reaches serve and its replicas, which drain, and not
   // the Redis they drain into; an owner (serve) stops it last. One that outlives a crashed owner is reused next time.
   const embedded = await startEmbeddedRedis(dir, { detached: true });
+  const shown = relative(process.cwd(), dir) || '.';
   if (embedded.started) {
     const { describeUrl } = await import('../queue/connection.js');
-    const where = relative(process.cwd(), dir) || '.';
-    process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${where}, AOF on; its password is in ${join(where, 'password')})\n`);
+    process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${shown}, AOF on; its password is in ${join(shown, 'password')})\n`);
   }
-  return { url: embedded.url, embedded };
+  // A one-off command stops what it started when done (private-redis.ts); serve owns what it finds or starts.
+  const release = embedded.started && !opts.owned ? async () => {
+    const { releasePrivateRedis } = await import('../queue/private-redis.js');
+    if (await releasePrivateRedis(embedded.url, () => embedded.stop(), async () => (await liveOwner(dir)) !== undefined)) {
+      process.stderr.write(`trireme: stopped the private redis-server this command started (its data stays in ${shown} for the next trireme serve)\n`);
+    }
+  } : undefined;
+  return { url: embedded.url, embedded, release };
+}
+
+/** Where the Redis URL in use was set, for messages that ask to check it. */
+export function redisSource(p: Project): string {
+  return process.env.TRIREME_REDIS_URL ? 'TRIREME_REDIS_URL' : `redis.url in ${p.configPath ?? 'the config'}`;
 }
 
 /** Runs a verb, mapping errors to exit codes and one-line messages. */

@@ -6,12 +6,12 @@
 import type { Command } from 'commander';
 import { action, globals, verb } from './common.js';
 
-export interface ServeCli { grace: string; host?: string; port?: string; api: boolean; demo?: boolean; tasks: boolean; record?: string }
+export interface ServeCli { grace?: string; host?: string; port?: string; api: boolean; demo?: boolean; tasks: boolean; record?: string }
 
 export function registerServe(program: Command): void {
   program.command('serve')
     .description('run the controller and local worker replicas for every pool, the HTTP API, /metrics and the dashboard')
-    .option('--grace <duration>', 'on shutdown, how long replicas may finish running jobs', '30s')
+    .option('--grace <duration>', "on shutdown, the longest replicas may take to finish running jobs before handing them back (default: each pool's drainGrace); a second Ctrl-C stops at once")
     .option('--host <host>', 'API and dashboard address (default: api.host, 127.0.0.1); beyond loopback needs a token')
     .option('--port <port>', 'API and dashboard port (default: api.port, 7070; 0 picks a free one)')
     .option('--no-api', 'run the controller and workers without the HTTP API and dashboard')

@@ -17,7 +17,7 @@ export function registerSubmit(program: Command): void {
     .option('--group <json-array>', 'fan-out: a JSON array of payloads, run as children of one parent job')
     .option('-f, --file <ndjson>', 'many jobs, all or nothing: one JSON per line, a payload of TASK, or without TASK {"task", "payload", "options"}; - reads stdin')
     .option('-w, --wait', 'wait until the job finishes and print its result; exit 1 if it failed')
-    .option('--timeout <duration>', 'with --wait: give up after this long', '0')
+    .option('--timeout <duration>', 'with --wait: stop waiting after this long; exit 124 if the job is still queued or running (it goes on)', '0')
     .option('--json', 'print machine-readable JSON')
     .option('--no-tasks', "submit by task name with the config's routes, without the task code (what happens anyway where it is not on this host, e.g. the controller's)")
     .addHelpText('after', `

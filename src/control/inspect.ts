@@ -157,6 +157,22 @@ export class Inspector {
 
   events(limit = 100): Promise<ScaleEvent[]> { return this.store.events(limit); }
 
+  /**
+   * What a submitter should hear about the pools its jobs went to: a pool whose autoscaling is paused does not grow
+   * for them, and with no live replica nothing runs them until it is resumed. Undefined when there is nothing to say.
+   */
+  async submitWarning(pools: string[]): Promise<string | undefined> {
+    const overrides = await this.store.overrides();
+    const paused = [...new Set(pools)].filter((p) => overrides[p]?.paused);
+    if (!paused.length) return undefined;
+    const live = await this.registry.list();
+    return paused.map((p) => {
+      const n = live.filter((r) => r.pool === p && r.state !== 'draining').length;
+      const pinned = overrides[p].replicas;
+      return `pool "${p}" is paused${pinned !== undefined ? ` (pinned at ${pinned})` : ''} with ${n} live replica(s): ${n === 0 ? 'nothing runs the job' : 'it does not grow for the job'} until it is resumed (trireme resume ${p}, or POST /pools/${p}/resume)`;
+    }).join('; ');
+  }
+
   /** Standby processes kept ready to become replicas, with their memory. */
   standbys(): Promise<StandbyInfo[]> { return new StandbyRegistry(this.redis, this.project.config.prefix).list(); }
 

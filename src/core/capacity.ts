@@ -86,3 +86,34 @@ export function limitsOf(config: Pick<Config, 'capacity' | 'budget'>, host: Part
 export function cappedWhy(why: string, to: number, g: Grant, starved: boolean): string {
   return `${why}, ${starved ? 'capacity-starved: ' : ''}capped at ${to} by ${g.limitedBy ?? 'capacity'}`;
 }
+
+/** A pool on this host whose max cannot be reached: `fits` of its replicas fit beside the other pools' min replicas. */
+export interface RoomShortfall { pool: string; max: number; fits: number; by: 'cpu' | 'memory'; each: number; room: number }
+
+/**
+ * Pools on this host (`onHost`: the local driver's) whose max can never be reached: with the other pools' min
+ * replicas in place, the host's room (capacity, else the machine, times overcommit) holds fewer of their replicas
+ * than their max, so the controller would cap them below it without a word. A pool's default `resources.cpu: 1`
+ * makes this common on a small machine: `max: 2` beside one other replica on 2 cores is capped at 1.
+ */
+export function roomShortfalls(config: Pick<Config, 'capacity' | 'budget' | 'pools'>, host: Partial<Resources>, onHost: (pool: string) => boolean): RoomShortfall[] {
+  const limit = limitsOf(config, host).find((l) => l.scope === 'host');
+  if (!limit) return [];
+  const pools = Object.entries(config.pools).filter(([name]) => onHost(name));
+  const out: RoomShortfall[] = [];
+  for (const [name, p] of pools) {
+    let worst: RoomShortfall | undefined;
+    for (const by of ['cpu', 'memory'] as const) {
+      const cap = limit[by];
+      const each = p.resources[by];
+      if (cap === undefined || each <= 0) continue;
+      const taken = pools.filter(([other]) => other !== name).reduce((n, [, q]) => n + q.scaling.min * q.resources[by], 0);
+      const room = Math.max(0, cap - taken);
+      // A hair of slack: 3 x 0.1 cpu is 0.30000000000000004.
+      const fits = Math.floor(room / each + 1e-9);
+      if (fits < p.scaling.max && (!worst || fits < worst.fits)) worst = { pool: name, max: p.scaling.max, fits, by, each, room };
+    }
+    if (worst) out.push(worst);
+  }
+  return out;
+}

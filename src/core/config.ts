@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
 import { ConfigError } from './errors.js';
+import { redisUrlProblem } from './redis-url.js';
 
 export { ConfigError };
 
@@ -135,7 +136,9 @@ const commandTask = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  redis: z.strictObject({ url: z.string().url('write a URL such as redis://127.0.0.1:6379') }).optional(),
+  redis: z.strictObject({
+    url: z.string().superRefine((url, ctx) => { const problem = redisUrlProblem(url); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
+  }).optional(),
   /** Prefix of every Redis key Trireme writes, so several deployments can share one Redis. */
   prefix: name.default('trireme'),
   /** Modules exporting task definitions (defineTask), relative to the config file. */

@@ -8,6 +8,27 @@ export interface PayloadSchema<P> {
   safeParse(value: unknown): { success: true; data: P } | { success: false; error: { message: string } };
 }
 
+/**
+ * A schema's refusal in words, one line per field: `payload.n: expected number, got string`. zod's error carries its
+ * issues (its message is their JSON, twenty lines with the regex for one bad field); another schema's message is
+ * taken as it is.
+ */
+export function payloadProblems(error: { message: string }, root = 'payload'): string[] {
+  const issues = (error as { issues?: { path?: PropertyKey[]; message?: string }[] }).issues;
+  if (!Array.isArray(issues) || issues.length === 0) return [error.message];
+  return issues.map((i) => {
+    const path = [root, ...(i.path ?? []).map(String)].join('.');
+    const message = String(i.message ?? 'invalid').replace(/^Invalid input: /, '').replace(/, received /, ', got ');
+    return `${path}: ${message}`;
+  });
+}
+
+/** `payload for "task" is invalid: ...`, with a line per field when there are several. */
+export function invalidPayload(task: string, error: { message: string }): string {
+  const lines = payloadProblems(error);
+  return `payload for "${task}" is invalid:${lines.length === 1 ? ` ${lines[0]}` : lines.map((l) => `\n  ${l}`).join('')}`;
+}
+
 export interface TaskContext {
   jobId: string;
   task: string;

@@ -59,8 +59,13 @@ interface DriverBase {
   health(pool: string): PoolHealth;
   /** Housekeeping on each controller pass while this controller leads (standbys, host checks). */
   maintain?(): Promise<void> | void;
-  /** Lets go: the local driver drains and stops what it started; remote drivers leave their replicas running. */
+  /**
+   * Lets go: the local driver drains and stops what it started, each replica within its pool's drainGrace and at most
+   * `graceMs`; remote drivers leave their replicas running.
+   */
   close(graceMs: number): Promise<void>;
+  /** While closing, stop now: replicas hand their running jobs back to their queues at once and exit (a second Ctrl-C). */
+  hurry?(): void;
 }
 
 /** A driver that stops the replicas it is told to. */

@@ -20,7 +20,7 @@ import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { StopReplicasDriver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
-import { replicaSpec } from './spec.js';
+import { replicaSpec, STOP_SLACK_MS } from './spec.js';
 
 /** A replica that exits sooner than this after its start counts as a crash at start. */
 const EARLY_EXIT_MS = 10_000;
@@ -127,7 +127,8 @@ export class LocalDriver implements StopReplicasDriver {
     s.standby = undefined;
     s.replica = { id, pool, handle: `pid ${s.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
     s.child.send({ t: 'become', pool, id });
-    this.log.info({ pool, replica: id, pid: s.child.pid, standby: group }, 'replica started from a standby');
+    // The replica says 'replica started' itself once it takes jobs; this is serve's side of it.
+    this.log.info({ pool, replica: id, pid: s.child.pid, standby: group }, 'starting a replica from a standby');
     return true;
   }
 
@@ -157,7 +158,7 @@ export class LocalDriver implements StopReplicasDriver {
     const spec = this.spec(pool, id);
     const c = this.spawnChild(spec.args, spec.env, gpus);
     c.replica = { id, pool, handle: `pid ${c.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
-    this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'replica started');
+    this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'starting a replica');
     return true;
   }
 
@@ -245,23 +246,48 @@ export class LocalDriver implements StopReplicasDriver {
   async stop(replicaId: string, graceMs: number): Promise<void> {
     const c = [...this.children.values()].find((x) => x.replica?.id === replicaId);
     if (!c || c.replica!.phase === 'stopping') return;
-    c.replica!.phase = 'stopping';
+    this.drainChild(c, graceMs);
+  }
+
+  /**
+   * Drains one child: SIGTERM, and the replica hands back what still runs after its pool's drainGrace. When `graceMs`
+   * is shorter (serve --grace), a second SIGTERM at `graceMs` tells it to hand back now. Past that and STOP_SLACK_MS
+   * it is killed, said as a warning: its running jobs stay active until their lock expires and another replica
+   * takes them over.
+   */
+  private drainChild(c: Child, graceMs: number): void {
+    if (c.replica) c.replica.phase = 'stopping';
     c.child.kill('SIGTERM');
-    // The worker drains within its grace; past that (plus slack) it is killed, and its jobs recover as stalled.
-    const timer = setTimeout(() => { try { process.kill(-c.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs + 10_000);
-    void c.exited.then(() => clearTimeout(timer));
+    if (c.standby) return;
+    const own = this.pool(c.replica!.pool).drainGrace;
+    const grace = Math.min(own, graceMs);
+    const timers = [setTimeout(() => this.kill(c, grace), grace + STOP_SLACK_MS)];
+    if (grace < own) {
+      timers.push(setTimeout(() => {
+        this.log.info({ pool: c.replica!.pool, replica: c.replica!.id, graceMs: grace }, 'shutdown grace over: the replica hands its running jobs back');
+        c.child.kill('SIGTERM');
+      }, grace));
+    }
+    void c.exited.then(() => { for (const t of timers) clearTimeout(t); });
+  }
+
+  private kill(c: Child, graceMs: number): void {
+    if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+    this.log.warn({ pool: c.replica?.pool, replica: c.replica?.id, pid: c.child.pid, graceMs },
+      'replica killed: it had not stopped within its grace and the time to hand its jobs back; a job it still ran stays active until its lock expires');
+    try { process.kill(-c.child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
 
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     const all = [...this.children.values()];
-    for (const c of all) {
-      if (c.replica) c.replica.phase = 'stopping';
-      c.child.kill('SIGTERM');
-    }
-    const timer = setTimeout(() => { for (const c of all) { try { process.kill(-c.child.pid!, 'SIGKILL'); } catch { /* gone */ } } }, graceMs + 5_000);
+    for (const c of all) this.drainChild(c, graceMs);
     await Promise.all(all.map((c) => c.exited));
-    clearTimeout(timer);
+  }
+
+  /** Stop now: a second SIGTERM makes each draining replica hand its running jobs back at once and exit. */
+  hurry(): void {
+    for (const c of this.children.values()) if (c.replica && c.child.exitCode === null) c.child.kill('SIGTERM');
   }
 }
 

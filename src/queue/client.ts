@@ -11,7 +11,7 @@ import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bu
 import type { Redis } from 'ioredis';
 import type { Project } from '../project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
-import { isTaskDefinition } from '../core/task.js';
+import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
 import { bullConnection, connect } from './connection.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './job-id.js';
@@ -264,7 +264,7 @@ export class TriremeClient {
     let data: unknown = payload ?? {};
     if (spec.schema) {
       const parsed = spec.schema.safeParse(data);
-      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', `payload for "${task}" is invalid: ${parsed.error.message}`);
+      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
       data = parsed.data;
     }
     const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);

@@ -7,8 +7,13 @@ import { Redis, type RedisOptions } from 'ioredis';
 /** The Redis connection type, for code outside queue/ that is handed one. */
 export type { Redis };
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { redactRedisUrl, redisUrlProblem } from '../core/redis-url.js';
+import { RedisUnreachableError } from './errors.js';
 
 export function redisOptions(url: string): RedisOptions {
+  // Checked where URLs come in (config, TRIREME_REDIS_URL); checked again here for URLs handed in by code.
+  const problem = redisUrlProblem(url);
+  if (problem) throw new Error(problem);
   const u = new URL(url);
   return {
     host: u.hostname || '127.0.0.1',
@@ -37,9 +42,53 @@ export function connect(url: string, name?: string, opts: { failFast?: boolean }
 
 /** Redacts a password from a URL for logs. */
 export function describeUrl(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
+  return redactRedisUrl(url);
+}
+
+/** How long a command waits for Redis to answer before it says that it does not. */
+export const REACH_MS = 5_000;
+
+/**
+ * Whether Redis answers PING at `url` within `ms`, on a short-lived connection of its own: undefined when it does,
+ * else what was seen (the last connection error: refused, a name that does not resolve, a wrong password). Commands
+ * call this before anything else, because their own connections wait for Redis forever without a word.
+ */
+export async function redisProblem(url: string, ms = REACH_MS): Promise<string | undefined> {
+  let last: string | undefined;
+  const redis = new Redis({
+    ...redisOptions(url), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: ms,
+    retryStrategy: () => 250, connectionName: 'trireme-probe',
+  });
+  try {
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      redis.once('ready', () => { clearTimeout(timer); resolve(true); });
+      redis.on('error', (e: Error) => {
+        // What the offline queue says about a connection still being made is not news; a refused password is final.
+        if (!/enableOfflineQueue|Stream isn't writeable/.test(e.message)) last = e.message;
+        if (/NOAUTH|WRONGPASS|invalid password/i.test(e.message)) { clearTimeout(timer); resolve(false); }
+      });
+      redis.connect().catch(() => {});
+    });
+    if (ready) {
+      try { if ((await redis.ping()) === 'PONG') return undefined; } catch (e) { last = (e as Error).message; }
+    }
+    return last ?? `no answer within ${ms / 1000} s`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Throws RedisUnreachableError, naming the URL, what was seen and what to check, unless Redis answers within `ms`. */
+export async function ensureRedisAnswers(url: string, opts: { source: string; ms?: number }): Promise<void> {
+  const ms = opts.ms ?? REACH_MS;
+  const problem = (await redisProblem(url, ms))?.replace(/\.$/, '');
+  if (problem === undefined) return;
+  if (/NOAUTH|WRONGPASS|invalid password/i.test(problem)) {
+    throw new RedisUnreachableError(`Redis at ${describeUrl(url)} refused the connection (${problem}): check the user and password in ${opts.source}`);
+  }
+  throw new RedisUnreachableError(`Redis does not answer at ${describeUrl(url)} (${problem}${/^no answer/.test(problem) ? '' : `; waited ${ms / 1000} s`}). `
+    + `Check that redis-server runs there and is reachable from here, and that ${opts.source} is right; trireme doctor checks the whole setup`);
 }
 
 /** Connection options in the shape BullMQ takes, for classes that open their own (blocking) connections. */

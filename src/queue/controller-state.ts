@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { ControllerState, QueueLoad } from '../core/state.js';
 import type { Counters } from '../core/rates.js';
 import { connect } from './connection.js';
+import { within } from './deadline.js';
 import { keys } from './keys.js';
 import { Lease } from './lease.js';
 import { ReplicaRegistry } from './registry.js';
@@ -62,7 +63,8 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
     },
     async close() {
       sub?.disconnect();
-      await redis.quit().catch(() => {});
+      // Bounded: with Redis away, QUIT waits in the offline queue for as long as the outage lasts.
+      await within(redis.quit(), 1_000, 'OK');
       redis.disconnect();
     },
   };

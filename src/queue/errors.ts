@@ -16,3 +16,11 @@ export class RedisNotFoundError extends Error {
     this.name = 'RedisNotFoundError';
   }
 }
+
+/** Redis is configured but does not answer: a failure (exit 1), not a usage error, since the config may be right. */
+export class RedisUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisUnreachableError';
+  }
+}

@@ -12,19 +12,20 @@ import type { Project, TaskEntry } from '../project.js';
 import type { PoolConfig } from '../core/config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { containerId, HOST } from '../host.js';
-import { bullConnection, connect } from './connection.js';
+import { bullConnection, connect, isRedisDown } from './connection.js';
 import { addTally, emptyTally, ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from './registry.js';
 import { keys } from './keys.js';
 import { bucketIndex } from '../core/histogram.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from './client.js';
+import { invalidPayload } from '../core/task.js';
 import { AbortedError, JobAbort, type Executor } from './isolation/executor.js';
 import { InProcessExecutor } from './isolation/in-process.js';
 import { IsolatedExecutor } from './isolation/isolated.js';
 import { minDefined } from './isolation/command.js';
 import { within } from './deadline.js';
 import { writeManifest } from './manifest.js';
-import { parseDuration } from '../core/units.js';
+import { formatDuration, parseDuration } from '../core/units.js';
 import { JobStorage } from '../storage.js';
 import { RunOutbox } from './run-outbox.js';
 
@@ -86,6 +87,10 @@ export class PoolWorker extends EventEmitter {
   private storageProbe?: NodeJS.Timeout;
   /** With history configured: where each run's record goes before its outcome is written. */
   private readonly outbox?: RunOutbox;
+  /** Set while Redis is away (logged once). */
+  private redisAwaySince?: number;
+  /** Ends a drain's grace: running jobs are handed back (cleared by a stop-now). */
+  private graceTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -138,7 +143,7 @@ export class PoolWorker extends EventEmitter {
           stalledInterval: this.opts.stalledInterval ?? 15_000,
           autorun: false,
         });
-        worker.on('error', (err) => this.log.warn({ err: err.message, queue }, 'queue worker error'));
+        worker.on('error', (err) => this.onQueueError(err, queue));
         this.gate.attach(queue, worker);
         this.workers.push(worker);
       }
@@ -184,11 +189,28 @@ export class PoolWorker extends EventEmitter {
     };
   }
 
+  /**
+   * BullMQ's workers report every failed reconnect (one per queue every 2 s) while Redis is away: say the outage once,
+   * and its end once, from the next heartbeat that gets through. Before the replica has started, waiting for Redis is
+   * its starter's to say (the CLI names the URL and where it was set).
+   */
+  private onQueueError(err: Error, queue: string): void {
+    if (!isRedisDown(err)) { this.log.warn({ err: err.message, queue }, 'queue worker error'); return; }
+    if (this.redisAwaySince !== undefined || !this.started) return;
+    this.redisAwaySince = Date.now();
+    this.log.warn({ err: err.message }, 'Redis does not answer: running jobs go on, no new ones are taken until it is back');
+  }
+
   private async beat(): Promise<void> {
     const tallies = new Map(this.tallies);
     this.tallies.clear();
     try {
       const control = await this.registry.beat(this.info(), tallies);
+      if (this.redisAwaySince !== undefined) {
+        const downMs = Date.now() - this.redisAwaySince;
+        this.redisAwaySince = undefined;
+        this.log.info({ downMs, lasted: formatDuration(downMs) }, 'Redis answers again');
+      }
       if (control === 'drain' || control === 'drain:hold') void this.drain(this.pool.drainGrace, 'requested', { hold: control === 'drain:hold' });
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
@@ -255,7 +277,7 @@ export class PoolWorker extends EventEmitter {
         throw new UnrecoverableError('cancelled');
       }
       if (this.handingBack && err instanceof AbortedError) {
-        this.log.warn({ job: job.id }, 'drain grace over: handing the job back to its queue');
+        this.log.warn({ job: job.id }, `${(abort.reason as Error)?.message ?? 'drain grace over'}: handing the job back to its queue`);
         await job.moveToWait(token);
         throw new WaitingError();
       }
@@ -284,7 +306,7 @@ export class PoolWorker extends EventEmitter {
     let payload: unknown = job.data;
     if (schema) {
       const parsed = schema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`payload for "${job.name}" is invalid: ${parsed.error.message}`);
+      if (!parsed.success) throw new UnrecoverableError(invalidPayload(job.name, parsed.error));
       payload = parsed.data;
     }
     const workdir = this.storage ? await this.storage.prepare(job.id!) : undefined;
@@ -346,14 +368,14 @@ export class PoolWorker extends EventEmitter {
     this.drainReason = reason;
     this.draining = true;
     this.log.info({ reason, graceMs, running: this.gate.busy, hold: hold || undefined }, 'draining');
-    await within(this.beat(), 2_000, undefined);
+    // With Redis away, a write would only wait out its bound: skip what only Redis needs (the entry expires by itself).
+    const redisUp = () => this.redis.status === 'ready';
+    if (redisUp()) await within(this.beat(), 2_000, undefined);
     this.emit('draining', reason);
     // Take no new job (one fetched meanwhile goes back to its queue, see process()); running jobs go on.
     await within(Promise.all(this.workers.map((w) => w.pause(true))), 1_000, []);
-    const timer = setTimeout(() => {
-      this.handingBack = true;
-      for (const abort of this.running.values()) abort.abort(new Error('drain grace over'));
-    }, graceMs);
+    const timer = setTimeout(() => this.handBack('drain grace over'), graceMs);
+    this.graceTimer = timer;
     // Wait for this replica's own jobs, not for BullMQ's close: with Redis gone that would wait for Redis, and a
     // replica with nothing running has nothing to wait for. Past the grace (plus time to hand jobs back) go anyway:
     // the jobs recover as stalled once Redis is back.
@@ -371,11 +393,30 @@ export class PoolWorker extends EventEmitter {
     clearInterval(this.storageProbe);
     await this.executor.close?.();
     this.sub?.disconnect();
-    await within(this.registry.remove(this.id), 2_000, undefined);
-    await within(this.redis.quit(), 1_000, 'OK');
+    if (redisUp()) {
+      await within(this.registry.remove(this.id), 2_000, undefined);
+      await within(this.redis.quit(), 1_000, 'OK');
+    }
     this.redis.disconnect();
     this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
     this.emit('drained', reason);
+  }
+
+  /**
+   * Stop now (a second signal while draining, a second Ctrl-C on serve): every running job goes back to its queue at
+   * once, without waiting out the grace. Before a drain has begun, begins one with no grace.
+   */
+  handBackNow(): Promise<void> {
+    if (!this.draining) return this.drain(0, 'signal');
+    this.log.info({ running: this.gate.busy }, 'stopping now: handing running jobs back');
+    clearTimeout(this.graceTimer);
+    this.handBack('stopping now');
+    return this.drainPromise!;
+  }
+
+  private handBack(why: string): void {
+    this.handingBack = true;
+    for (const abort of this.running.values()) abort.abort(new Error(why));
   }
 
   /** Resolves once no job runs here. */

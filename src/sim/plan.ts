@@ -16,10 +16,18 @@ export function planTables(config: Config, host: { cpu: number; memory: number; 
   });
   const sum = (k: keyof PlanRow) => rows.reduce((n, r) => n + (r[k] as number), 0);
   const total = { cpuMin: sum('cpuMin'), cpuMax: sum('cpuMax'), memMin: sum('memMin'), memMax: sum('memMax'), gpuMax: sum('gpuMax'), costMin: sum('costMin'), costMax: sum('costMax') };
+  // capacity.overcommit lets the local driver's pools declare more cpu and memory than a host has (as the controller
+  // allows them live): on a host they count for their declared resources divided by it. Other drivers' engines
+  // (Kubernetes requests, Compose limits) do not overcommit.
+  const overcommit = config.capacity.overcommit;
+  const share = (pool: string) => (config.pools[pool].driver.kind === 'local' ? 1 / overcommit : 1);
+  const onHosts = (k: 'cpuMin' | 'cpuMax' | 'memMin' | 'memMax') => rows.reduce((n, r) => n + r[k] * share(r.pool), 0);
   const hosts = (cpu: number, mem: number) => Math.max(Math.ceil(cpu / host.cpu), Math.ceil(mem / host.memory));
+  const hostsAtMin = hosts(onHosts('cpuMin'), onHosts('memMin'));
+  const hostsAtMax = hosts(onHosts('cpuMax'), onHosts('memMax'));
   const warnings: string[] = [];
   for (const [pool, p] of Object.entries(config.pools)) {
-    if (p.resources.cpu > host.cpu || p.resources.memory > host.memory) warnings.push(`${pool}: one replica (${p.resources.cpu} cpu, ${formatSize(p.resources.memory)}) does not fit a host of ${host.cpu} cpu, ${formatSize(host.memory)}`);
+    if (p.resources.cpu * share(pool) > host.cpu || p.resources.memory * share(pool) > host.memory) warnings.push(`${pool}: one replica (${p.resources.cpu} cpu, ${formatSize(p.resources.memory)}) does not fit a host of ${host.cpu} cpu, ${formatSize(host.memory)}${share(pool) < 1 ? `, even with capacity.overcommit ${overcommit}` : ''}`);
     if (p.resources.gpu > 0 && host.gpu === 0) warnings.push(`${pool}: asks for ${p.resources.gpu} GPU(s) a replica but the hosts declare none (capacity.gpu)`);
   }
   const text = [
@@ -29,8 +37,9 @@ export function planTables(config: Config, host: { cpu: number; memory: number; 
       ['total', '', String(total.cpuMin), String(total.cpuMax), formatSize(total.memMin), formatSize(total.memMax), String(total.gpuMax), total.costMin.toFixed(2), total.costMax.toFixed(2)],
     ]),
     '',
-    `hosts of ${host.cpu} cpu / ${formatSize(host.memory)}: ${hosts(total.cpuMin, total.memMin)} at min, ${hosts(total.cpuMax, total.memMax)} at max`,
+    `hosts of ${host.cpu} cpu / ${formatSize(host.memory)}: ${hostsAtMin} at min, ${hostsAtMax} at max`
+      + (overcommit > 1 ? ` (capacity.overcommit ${overcommit}: the local driver's pools count for 1/${overcommit} of their declared cpu and memory)` : ''),
     ...warnings.map((w) => `warning: ${w}`),
   ].join('\n');
-  return { rows, total, hostsAtMin: hosts(total.cpuMin, total.memMin), hostsAtMax: hosts(total.cpuMax, total.memMax), warnings, text };
+  return { rows, total, overcommit, hostsAtMin, hostsAtMax, warnings, text };
 }

@@ -90,9 +90,11 @@ describe('job history in PostgreSQL', { skip }, () => {
       assert.equal(r.attempts, 1);
       assert.equal(r.runs, 1);
       assert.ok(close(r.submitted, j.timestamp), `submitted ${r.submitted} vs ${j.timestamp}`);
-      // One clock (this process): fetched <= began <= ended <= BullMQ's finish, and the run took its 5 ms.
+      // One clock (this process): fetched <= began <= ended <= BullMQ's finish, and the duration is ended - began.
+      // Not "at least the 5 ms it slept": a timer can fire a millisecond early on Node's cached loop clock (one run
+      // read 4), so a lower bound from the sleep is no promise of the code.
       assert.ok(j.processedOn! <= r.started + 1 && r.started <= r.finished && r.finished <= j.finishedOn! + 1, `order for ${j.id}: ${j.processedOn} ${r.started} ${r.finished} ${j.finishedOn}`);
-      assert.ok(r.duration >= 5 && close(r.duration, r.finished - r.started), `duration ${r.duration}`);
+      assert.ok(r.duration >= 0 && close(r.duration, r.finished - r.started), `duration ${r.duration}`);
       assert.ok(close(r.wait, r.started - r.submitted), `wait ${r.wait}`);
       // 3.6 per hour over 50 slots: a 1 s run costs 0.00002.
       assert.ok(Math.abs(r.cost - (3.6 * r.duration) / 3_600_000 / 50) < 1e-9, `cost ${r.cost}`);
@@ -180,7 +182,9 @@ describe('job history in PostgreSQL', { skip }, () => {
     const sleep = day.tasks.filter((t) => t.task === 'fx.sleep');
     assert.equal(sleep.reduce((n, t) => n + t.jobs, 0), 11_500);
     assert.equal(sleep.reduce((n, t) => n + t.completed, 0), 11_500);
-    assert.ok(sleep.every((t) => t.durationP50 >= 5 && t.waitP95 >= 0 && t.cost > 0), JSON.stringify(sleep));
+    // The median of the recorded durations lies among them (not above the 5 ms slept: a timer may fire early).
+    const [range] = await rows("SELECT min(duration_ms)::float8 AS lo, max(duration_ms)::float8 AS hi FROM trireme_jobs WHERE task = 'fx.sleep'");
+    assert.ok(sleep.every((t) => t.durationP50 >= range.lo && t.durationP50 <= range.hi && t.waitP95 >= 0 && t.cost > 0), `${JSON.stringify(sleep)} vs ${JSON.stringify(range)}`);
     const fail = day.tasks.find((t) => t.task === 'fx.fail');
     assert.equal(fail?.failed, 1);
 

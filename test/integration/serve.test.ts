@@ -332,9 +332,9 @@ describe('trireme serve', () => {
     assert.match(d.health!, /crash-loop: \d+ replica\(s\) exited at start/);
     const status = await run(['-c', cfg, 'status'], { TRIREME_REDIS_URL: redis.url });
     assert.match(status.out, /\[crash-loop: /);
-    const startsSoFar = (s.output().match(/"msg":"replica started"/g) ?? []).length;
+    const startsSoFar = (s.output().match(/"msg":"starting a replica"/g) ?? []).length;
     await new Promise((r) => setTimeout(r, 3_000));
-    const startsLater = (s.output().match(/"msg":"replica started"/g) ?? []).length;
+    const startsLater = (s.output().match(/"msg":"starting a replica"/g) ?? []).length;
     assert.ok(startsLater - startsSoFar <= 2, `backoff holds starts back (${startsLater - startsSoFar} in 3 s)`);
     s.child.kill('SIGTERM');
     assert.equal((await s.exited).code, 0);

@@ -68,3 +68,16 @@ test('routing: first match wins, explicit queue wins, default otherwise', () => 
   assert.equal(r.queueFor('shap.explain'), 'shap');
   assert.equal(r.queueFor('api.ping'), 'default');
 });
+
+test('a Redis URL is checked where it comes in: each problem named, the password never shown', async () => {
+  const { redisUrlProblem, redactRedisUrl } = await import('../../src/core/redis-url.js');
+  for (const ok of ['redis://127.0.0.1:6379', 'redis://h', 'rediss://user:pw@h:6380/2', 'redis://[::1]:6379', 'redis://:pw@h:1/0']) assert.equal(redisUrlProblem(ok), undefined, ok);
+  assert.match(redisUrlProblem('localhost:6379x')!, /^"localhost:6379x" has no scheme: write redis:\/\/HOST:PORT/);
+  assert.match(redisUrlProblem('redis://localhost:6379x')!, /port "6379x" is not a port number \(1 to 65535\)/);
+  assert.match(redisUrlProblem('redis://h:0')!, /port "0" is not a port number/);
+  assert.match(redisUrlProblem('http://h:6379')!, /"http:\/\/" is not a Redis scheme/);
+  assert.match(redisUrlProblem('redis://:pw@:6379')!, /^"redis:\/\/:\*\*\*@:6379" names no host/);
+  assert.match(redisUrlProblem('redis://h/one')!, /database "one" is not a number/);
+  assert.equal(redactRedisUrl('redis://user:se:cret@h:1/0'), 'redis://user:***@h:1/0');
+  assert.deepEqual(problems({ redis: { url: 'localhost:6379x' }, pools: { a: { queues: ['default'] } } }), ['redis.url: "localhost:6379x" has no scheme: write redis://HOST:PORT (rediss:// for TLS), e.g. redis://127.0.0.1:6379']);
+});

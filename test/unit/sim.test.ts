@@ -248,3 +248,28 @@ test('flaps per hour: a pool stopped only to start again within its start-up tim
   const long = setup({ standby: false, scaling: { ...scaling, idleShutdown: '2m' } });
   assert.equal(simulate(long.config, long.router, trace, ownPolicy(long.config)).pools.heavy.flapsPerHour, 0);
 });
+
+test('plan counts the local driver\'s pools at their declared resources divided by capacity.overcommit, and says so', async () => {
+  const { planTables } = await import('../../src/sim/plan.js');
+  const { parseConfig } = await import('../../src/core/config.js');
+  const pools = { big: { queues: ['default'], resources: { cpu: 4, memory: '4Gi' }, scaling: { min: 1, max: 4 } } };
+  const host = { cpu: 2, memory: 4 * 1024 ** 3, gpu: 0 };
+  const plain = planTables(parseConfig({ pools }), host);
+  assert.deepEqual([plain.hostsAtMin, plain.hostsAtMax], [2, 8]);
+  assert.match(plain.warnings[0], /^big: one replica \(4 cpu, 4Gi\) does not fit a host of 2 cpu, 4Gi$/);
+  const over = planTables(parseConfig({ pools, capacity: { overcommit: 4 } }), host);
+  // 16 cpu and 16Gi declared at max count for 4 cpu and 4Gi: two hosts of 2 cpu; one replica fits a host.
+  assert.deepEqual([over.hostsAtMin, over.hostsAtMax, over.warnings], [1, 2, []]);
+  assert.match(over.text, /hosts of 2 cpu \/ 4Gi: 1 at min, 2 at max \(capacity\.overcommit 4: the local driver's pools count for 1\/4 of their declared cpu and memory\)/);
+});
+
+test('a pool this host can never hold at its max is found, beside the other pools\' min replicas', async () => {
+  const { roomShortfalls } = await import('../../src/core/capacity.js');
+  const { parseConfig } = await import('../../src/core/config.js');
+  const pools = { light: { queues: ['default'], scaling: { min: 1, max: 1 } }, heavy: { queues: ['h'], scaling: { min: 0, max: 2 } } };
+  const config = parseConfig({ pools });
+  // 2 cores, the default resources.cpu 1: light's min replica leaves room for one heavy replica.
+  assert.deepEqual(roomShortfalls(config, { cpu: 2, memory: 64 * 1024 ** 3 }, () => true), [{ pool: 'heavy', max: 2, fits: 1, by: 'cpu', each: 1, room: 1 }]);
+  assert.deepEqual(roomShortfalls(parseConfig({ pools, capacity: { overcommit: 2 } }), { cpu: 2, memory: 64 * 1024 ** 3 }, () => true), []);
+  assert.deepEqual(roomShortfalls(config, { cpu: 2, memory: 64 * 1024 ** 3 }, (p) => p === 'heavy'), [], 'pools elsewhere take no room here');
+});

@@ -59,6 +59,12 @@ const listQuery = z.strictObject({
   source: z.enum(['redis', 'history']).default('redis').describe('history: finished jobs from PostgreSQL (history.postgres), including those Redis no longer holds'),
 });
 
+/** A submit's answer, with `warning` when a pool it went to is paused (the job was accepted all the same). */
+async function warned<T extends object>(ctx: ApiContext, answer: T, pools: string[]): Promise<T & { warning?: string }> {
+  const warning = await ctx.inspector.submitWarning(pools).catch(() => undefined);
+  return warning ? { ...answer, warning } : answer;
+}
+
 export const jobRoutes = (ctx: ApiContext) => [
   route({
     method: 'POST', url: '/jobs', tag: 'jobs', access: 'write', status: 201, body: submitBody,
@@ -70,14 +76,17 @@ export const jobRoutes = (ctx: ApiContext) => [
     handler: async ({ body, req }) => {
       const upload = uploadOf(req);
       if (upload && (body.jobs || body.payloads || body.runs)) throw new ApiError(400, 'invalid_upload', 'files go with one job: send task, payload and options, not jobs, payloads or runs', 'body');
-      if (body.jobs) return { jobs: await ctx.client.submitMany(undefined, body.jobs) };
+      if (body.jobs) {
+        const jobs = await ctx.client.submitMany(undefined, body.jobs);
+        return warned(ctx, { jobs }, jobs.map((j) => j.pool));
+      }
       const task = body.task!;
       if (body.runs || body.payloads) checkGroupSize(body.payloads ?? body.payload ?? {}, body.runs, ctx.project.config.api.groupPayloadLimit);
       const payloads = body.payloads ?? (body.runs ? Array.from({ length: body.runs }, () => body.payload ?? {}) : undefined);
-      if (payloads) return ctx.client.submitGroup(task, payloads, body.options);
+      if (payloads) { const group = await ctx.client.submitGroup(task, payloads, body.options); return warned(ctx, group, [group.pool]); }
       const place = upload && ctx.storage ? (id: string) => placeUpload(ctx.storage!, upload, id) : undefined;
       const submitted = await ctx.client.submit(task, body.payload ?? {}, { ...body.options, beforeEnqueue: place });
-      return upload ? { ...submitted, files: upload.files } : submitted;
+      return warned(ctx, upload ? { ...submitted, files: upload.files } : submitted, [submitted.pool]);
     },
   }),
   route({

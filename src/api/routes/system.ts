@@ -19,8 +19,14 @@ export const systemRoutes = (ctx: ApiContext) => [
     summary: 'Ready: Redis answers, and this process\'s controller loop ran recently (leader or standby); 503 otherwise. A stuck job history says "degraded" (200): jobs and the API go on',
     handler: async ({ reply }) => {
       const ping = await within(ctx.client.redis.ping().then(() => true, () => false), 1_000, false);
+      const outage = ctx.redisOutage?.();
       const checks: Record<string, { ok: boolean; detail: string }> = {
-        redis: { ok: ping, detail: ping ? 'PING answered' : 'no answer to PING within 1 s' },
+        redis: {
+          ok: ping,
+          detail: ping ? 'PING answered' : outage
+            ? `no answer since ${new Date(outage.since).toISOString()} (${Math.round((Date.now() - outage.since) / 1000)} s): ${outage.error}; scaling is on hold and submits are refused until it is back`
+            : 'no answer to PING within 1 s',
+        },
       };
       const cfg = ctx.project.config;
       const history = cfg.history && ping ? await within(outboxState(ctx.client.redis, cfg.prefix).then((s) => s, () => undefined), 1_000, undefined) : undefined;

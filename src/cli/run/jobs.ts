@@ -1,6 +1,6 @@
 /** The bodies of `trireme jobs`, `job`, `cancel` and `retry`. */
 import type { Command } from 'commander';
-import { TriremeClient } from '../../queue/client.js';
+import { TriremeClient, type JobView } from '../../queue/client.js';
 import { cancelJob, followJob, JOB_STATES, JobError, jobNotFound, listJobs, retryJob, type JobStateFilter } from '../../queue/jobs.js';
 import { ago, globals, project, redisFor, table, UsageError } from '../common.js';
 import type { JobsCli } from '../jobs.js';
@@ -21,6 +21,22 @@ async function withClient<T>(cmd: Command, fn: (c: TriremeClient) => Promise<T>)
 }
 
 const secs = (ms?: number) => (ms === undefined ? '-' : ms < 10_000 ? `${(ms / 1000).toFixed(2)}s` : `${Math.round(ms / 1000)}s`);
+
+/**
+ * What is true of a job's attempts. BullMQ counts a start each time a replica takes the job: besides the attempts
+ * (finished runs) and the one running, a start is a run lost with its replica (a stall) or the job handed back
+ * without running (fetched while every slot was taken, or by a draining replica), which costs no attempt.
+ */
+export function attemptsLine(view: Pick<JobView, 'state' | 'attempts' | 'maxAttempts' | 'starts' | 'stalls'>): string {
+  const running = view.state === 'active' ? 1 : 0;
+  const handedBack = Math.max(0, view.starts - view.attempts - view.stalls - running);
+  const notes = [
+    ...(view.stalls ? [`${view.stalls} run(s) lost with their replica and run again`] : []),
+    ...(handedBack ? [`handed back ${handedBack} time(s) without running: the pool was busy or draining`] : []),
+  ];
+  const head = running ? `attempt    ${view.attempts + 1} of ${view.maxAttempts}, running` : `attempts   ${view.attempts} of ${view.maxAttempts}${view.starts === 0 ? ', not run yet' : ''}`;
+  return `${head}${notes.length ? `  (${notes.join('; ')})` : ''}`;
+}
 
 export async function jobs(cmd: Command, o: JobsCli): Promise<void> {
   await withClient(cmd, async (client) => {
@@ -52,7 +68,7 @@ export async function job(cmd: Command, id: string, o: { follow?: boolean; json?
       const lines = [
         `${view.id}  ${view.task} -> ${view.queue} (pool ${view.pool ?? '-'})`,
         `state      ${view.state}${view.progress ? `  progress ${JSON.stringify(view.progress)}` : ''}`,
-        `attempts   ${view.attempts}/${view.maxAttempts}${view.starts > Math.max(1, view.attempts) ? `  (started ${view.starts} times: ${view.stalls} run(s) lost with their replica and run again)` : ''}`,
+        attemptsLine(view),
         `submitted  ${new Date(view.submittedAt).toISOString()}`,
         `started    ${view.startedAt ? `${new Date(view.startedAt).toISOString()}  (waited ${secs(view.startedAt - view.submittedAt)})` : '-'}`,
         `finished   ${view.finishedAt ? `${new Date(view.finishedAt).toISOString()}  (ran ${secs(view.startedAt ? view.finishedAt - view.startedAt : undefined)})` : '-'}`,

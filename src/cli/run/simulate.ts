@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { readTrace } from '../../sim/trace.js';
 import { BASELINES } from '../../sim/policies.js';
 import { formatReport, htmlReport, runReport, svgChart } from '../../sim/report.js';
@@ -32,6 +33,8 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
   if (o.out) {
     const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlReport(report) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
     await writeFile(o.out, body);
+    // On stderr: stdout carries the report (or its JSON) and may be piped.
+    process.stderr.write(`trireme: wrote ${o.out.endsWith('.svg') ? 'the chart' : o.out.endsWith('.html') ? 'the report (table and chart)' : 'the report as JSON'} to ${resolve(o.out)}\n`);
   }
   if (o.json) {
     const slim = { ...report, policies: report.policies.map(({ series: _s, events: _e, accountTo: _a, ...rest }) => rest) };

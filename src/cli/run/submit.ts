@@ -1,9 +1,11 @@
 /** The body of `trireme submit`. */
 import { TriremeClient, type Submitted } from '../../queue/client.js';
+import { Inspector } from '../../control/inspect.js';
 import { queueOfJobId } from '../../queue/job-id.js';
 import { parseDuration } from '../../core/units.js';
 import { intOpt, parseJson, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import type { SubmitCli } from '../submit.js';
+import type { Project } from '../../project.js';
 
 /** The lines of an NDJSON file (or stdin for "-"), parsed; a bad line is refused by its number. */
 async function readJobs(file: string, task: string | undefined): Promise<unknown[]> {
@@ -46,19 +48,22 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
   if (o.file) {
     if (o.key) throw new UsageError('--key names one job; with --file give each line its own options.idempotencyKey');
     const jobs = await readJobs(o.file, task);
-    const { url } = await redisFor(p);
+    const { url, embedded, release } = await redisFor(p);
     const client = new TriremeClient(p, url);
     try {
       // With TASK every line is a payload of it; without, every line is { task, payload?, options? }.
       const submitted = await client.submitMany(task, jobs, opts);
       process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.length} jobs submitted (${[...new Set(submitted.map((s) => s.queue))].join(', ')})\n`);
+      if (embedded?.started) noServe(p);
+      await warnPaused(p, client, submitted.map((s) => s.pool));
     } finally {
       await client.close();
+      await release?.();
     }
     return;
   }
   task = task!;
-  const { url } = await redisFor(p);
+  const { url, embedded, release } = await redisFor(p);
   const client = new TriremeClient(p, url);
   try {
     let submitted: Submitted & { children?: string[] };
@@ -69,6 +74,8 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
     } else {
       submitted = await client.submit(task, parseJson(o.data, '--data'), opts);
     }
+    if (embedded?.started) noServe(p);
+    await warnPaused(p, client, [submitted.pool]);
     if (!o.wait) {
       process.stdout.write(o.json ? `${JSON.stringify(submitted)}\n` : `${submitted.id}  (${task} -> queue ${submitted.queue}, pool ${submitted.pool})\n`);
       return;
@@ -81,12 +88,36 @@ export async function runSubmit(g: GlobalOpts, task: string | undefined, o: Subm
       process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'completed', result })}\n` : `${submitted.id} completed: ${JSON.stringify(result)}\n`);
     } catch (err) {
       await bar?.stop();
-      process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'failed', error: (err as Error).message })}\n` : `${submitted.id} failed: ${(err as Error).message}\n`);
-      process.exitCode = 1;
+      // The wait ran out, or the job failed: its state tells which. Running out of time is not the job failing.
+      const state = (await client.getJob(submitted.id).catch(() => undefined))?.state;
+      if (state !== undefined && state !== 'failed' && state !== 'completed') {
+        const where = state === 'active' ? 'still running' : `still queued (${state})`;
+        process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state, timedOut: true })}\n`
+          : `${submitted.id} timed out waiting after ${o.timeout}: the job is ${where}, not failed; follow it with trireme job ${submitted.id} --follow\n`);
+        process.exitCode = WAIT_TIMED_OUT;
+      } else {
+        process.stdout.write(o.json ? `${JSON.stringify({ ...submitted, state: 'failed', error: (err as Error).message })}\n` : `${submitted.id} failed: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
     }
   } finally {
     await client.close();
+    await release?.();
   }
+}
+
+/** The exit code of `submit --wait --timeout` when the wait ran out and the job is still queued or running (1: it failed). */
+export const WAIT_TIMED_OUT = 124;
+
+/** A pool the jobs went to is paused: they were accepted, but it will not grow for them (Inspector.submitWarning). */
+async function warnPaused(p: Project, client: TriremeClient, pools: string[]): Promise<void> {
+  const warning = await new Inspector(p, client.redis).submitWarning(pools).catch(() => undefined);
+  if (warning) process.stderr.write(`trireme: warning: ${warning}\n`);
+}
+
+/** This command had to start the private Redis: so no serve runs for this config, and nothing will run the job yet. */
+function noServe(p: Project): void {
+  process.stderr.write(`trireme: warning: no trireme serve is running for ${p.configPath ?? 'this config'}: nothing runs the job until one starts (trireme serve)\n`);
 }
 
 /** A one-line bar on stderr of a group's finished runs, redrawn every half second until stopped. */

@@ -9,13 +9,13 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../../log.js';
 import { PoolWorker } from '../../queue/worker.js';
 import { StandbyRegistry } from '../../queue/registry.js';
-import { connect } from '../../queue/connection.js';
+import { connect, describeUrl, redisProblem } from '../../queue/connection.js';
 import { within } from '../../queue/deadline.js';
 import { HOST } from '../../host.js';
 import { parseInstance, RECYCLE_EXIT_CODE } from '../../core/replica.js';
 import { parseDuration } from '../../core/units.js';
 import type { Project } from '../../project.js';
-import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
+import { parentGone, project, redisFor, redisSource, UsageError, type GlobalOpts } from '../common.js';
 import type { WorkerCli } from '../worker.js';
 
 /** What the local driver and a standby say to each other over IPC. */
@@ -39,11 +39,18 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
   } });
   if (o.pool && !Object.hasOwn(p.config.pools, o.pool)) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
-  const { url } = await redisFor(p);
+  // A replica waits for Redis rather than exit (an engine restarting it would only crash-loop through an outage),
+  // watching its parent from before it connects; it says so when Redis does not answer within seconds.
+  const { url, release } = await redisFor(p, { probe: false });
   const logger = createLogger('trireme-worker');
   watchParent();
+  if (p.config.redis?.url) {
+    void redisProblem(url).then((problem) => {
+      if (problem) logger.warn({ redis: describeUrl(url), err: problem }, `Redis does not answer: waiting for it; check that redis-server runs there and that ${redisSource(p)} is right`);
+    });
+  }
   if (!o.standby) {
-    await serveAs(make(p, o.pool!, url, logger, o), o);
+    await serveAs(make(p, o.pool!, url, logger, o), o, release);
     return;
   }
   if (!process.send) throw new UsageError('--standby runs under serve, which talks to it over IPC; run trireme worker --pool NAME by hand');
@@ -57,17 +64,25 @@ function make(p: Project, pool: string, url: string, logger: Logger, o: WorkerCl
   });
 }
 
-/** Starts consuming as `worker`, draining on SIGTERM/SIGINT and exiting with the drain's code. */
-async function serveAs(worker: PoolWorker, o: WorkerCli): Promise<void> {
+/**
+ * Starts consuming as `worker`, draining on SIGTERM/SIGINT and exiting with the drain's code. `release`: the private
+ * Redis this worker (run by hand, no serve) started, to stop once drained.
+ */
+async function serveAs(worker: PoolWorker, o: WorkerCli, release?: () => Promise<void>): Promise<void> {
   const grace = o.grace ? parseDuration(o.grace) : worker.pool.drainGrace;
-  const stop = () => { void worker.drain(grace, 'signal'); };
+  // The first signal drains within the grace; a second one (serve's stop-now, or past a shorter serve --grace)
+  // hands the running jobs back at once.
+  let signals = 0;
+  const stop = () => { void (signals++ === 0 ? worker.drain(grace, 'signal') : worker.handBackNow()); };
   process.removeAllListeners('SIGTERM');
   process.removeAllListeners('SIGINT');
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  worker.once('drained', (reason) => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  worker.once('drained', (reason) => {
+    void (release?.() ?? Promise.resolve()).catch(() => {}).finally(() => process.exit(reason === 'recycle' ? RECYCLE_EXIT_CODE : 0));
+  });
   // Set before start(): a parent that dies while the replica connects still takes it down, by a drain.
-  onParentGone = stop;
+  onParentGone = () => { void worker.drain(grace, 'signal'); };
   // TRIREME_READY_FILE: a file that exists while the replica serves (a Kubernetes readiness probe reads it).
   const ready = process.env.TRIREME_READY_FILE;
   if (ready) worker.once('draining', () => { rmSync(ready, { force: true }); });

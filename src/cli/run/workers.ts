@@ -39,7 +39,7 @@ export async function doctor(cmd: Command, o: { json?: boolean }): Promise<void>
   // The whole project, task modules included: a module that fails to load is something to report.
   const p = await project(globals(cmd));
   // Looking never starts a server: with no Redis running, that is the finding.
-  const url = await redisFor(p, { start: false }).then((r) => r.url, () => undefined);
+  const url = await redisFor(p, { start: false, probe: false }).then((r) => r.url, () => undefined);
   const redis = url ? connect(url, 'trireme-cli') : undefined;
   try {
     const checks = await runChecks(p, redis, { redisLabel: url ? describeUrl(url) : 'the private redis-server beside the config (none is running)' });
