@@ -1,6 +1,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { fileURLToPath, URL } from 'node:url';
+import { layersPlugin } from './scripts/layers.mjs';
+
+const src = fileURLToPath(new URL('./src', import.meta.url));
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'scratch/', '**/.trireme/', 'test/.snippets/'] },
@@ -30,10 +34,11 @@ export default tseslint.config(
     languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
   {
-    // Only queue/ talks to BullMQ and Redis (types included).
+    // The layering of src/ (scripts/layers.mjs): what each folder may import, and which folders the datastores'
+    // clients and the HTTP server stay behind.
     files: ['src/**/*.ts'],
-    ignores: ['src/queue/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'bullmq', message: 'BullMQ stays behind src/queue/' }, { name: 'ioredis', message: 'Redis stays behind src/queue/: import the Redis type from queue/connection.js' }] }] },
+    plugins: { trireme: layersPlugin(src) },
+    rules: { 'trireme/layers': 'error' },
   },
   {
     // core/ is pure: no I/O, no clock (see ARCHITECTURE.md). Last, so that no broader block overrides its rules

@@ -2,8 +2,8 @@
  * The load for bench:api, in its own process: submits no-op jobs through the Trireme client at a fixed rate, in a
  * batch every 20 ms, until killed. Prints how many it submitted each second.
  */
-import { loadProject } from '../src/project.js';
-import { TriremeClient } from '../src/queue/client.js';
+import { loadProject } from '../src/project/project.js';
+import { TriremeClient } from '../src/jobs/client.js';
 
 const [config, rateArg] = process.argv.slice(2);
 const rate = Number(rateArg);

@@ -9,9 +9,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadProject } from '../src/project.js';
-import { ControlStore } from '../src/queue/control-store.js';
-import { connect } from '../src/queue/connection.js';
+import { loadProject } from '../src/project/project.js';
+import { ControlStore } from '../src/stores/control-store.js';
+import { connect } from '../src/redis/connection.js';
 import { benchRedis } from './redis.js';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '20' } } });

@@ -19,7 +19,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename, resolve, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadProject } from '../src/project.js';
+import { loadProject } from '../src/project/project.js';
 import { readTrace, type TraceJob } from '../src/sim/trace.js';
 import { runReport, table } from '../src/sim/report.js';
 import type { SimResult } from '../src/sim/engine.js';

@@ -4,8 +4,8 @@
  *
  *   node --import tsx bench/history-recorder.ts POSTGRES_URL REDIS_URL PREFIX
  */
-import { HistoryRecorder } from '../src/history.js';
-import { connect } from '../src/queue/connection.js';
+import { HistoryRecorder } from '../src/history/recorder.js';
+import { connect } from '../src/redis/connection.js';
 
 const [url, redisUrl, prefix] = process.argv.slice(2);
 const redis = connect(redisUrl);

@@ -1,7 +1,7 @@
 /** A private redis-server for a benchmark run, on a free loopback port, with nothing persisted. */
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/queue/embedded-redis.js';
+import { freePort } from '../src/redis/embedded.js';
 
 export async function benchRedis(): Promise<{ url: string; stop: () => void }> {
   const port = await freePort();

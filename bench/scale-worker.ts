@@ -9,9 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
-import { buildProject } from '../src/project.js';
-import { PoolWorker } from '../src/queue/worker.js';
-import { bullConnection } from '../src/queue/connection.js';
+import { buildProject } from '../src/project/project.js';
+import { PoolWorker } from '../src/replica/pool-worker.js';
+import { bullConnection } from '../src/redis/connection.js';
 import { latencies } from './scale-tasks.js';
 
 const [mode, redisUrl, concurrency, dir] = process.argv.slice(2);

@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadProject, writeSnapshot } from '../src/project.js';
-import { TriremeClient } from '../src/queue/client.js';
-import { ReplicaRegistry, StandbyRegistry } from '../src/queue/registry.js';
-import { ControlStore } from '../src/queue/control-store.js';
+import { loadProject, writeSnapshot } from '../src/project/project.js';
+import { TriremeClient } from '../src/jobs/client.js';
+import { ReplicaRegistry, StandbyRegistry } from '../src/stores/registry.js';
+import { ControlStore } from '../src/stores/control-store.js';
 import { benchRedis } from './redis.js';
 
 const { values } = parseArgs({ options: { tries: { type: 'string', default: '20' } } });

@@ -11,9 +11,9 @@
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { buildProject } from '../src/project.js';
-import { TriremeClient } from '../src/queue/client.js';
-import { bullConnection } from '../src/queue/connection.js';
+import { buildProject } from '../src/project/project.js';
+import { TriremeClient } from '../src/jobs/client.js';
+import { bullConnection } from '../src/redis/connection.js';
 import { benchRedis, commandCalls } from './redis.js';
 import { table } from '../src/sim/report.js';
 

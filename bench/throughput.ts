@@ -7,9 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
-import { buildProject } from '../src/project.js';
-import { PoolWorker } from '../src/queue/worker.js';
-import { bullConnection } from '../src/queue/connection.js';
+import { buildProject } from '../src/project/project.js';
+import { PoolWorker } from '../src/replica/pool-worker.js';
+import { bullConnection } from '../src/redis/connection.js';
 import { benchRedis } from './redis.js';
 import { probe } from './tasks.js';
 

@@ -8,10 +8,10 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadProject } from '../src/project.js';
-import { TriremeClient } from '../src/queue/client.js';
-import { ReplicaRegistry } from '../src/queue/registry.js';
-import { ControlStore } from '../src/queue/control-store.js';
+import { loadProject } from '../src/project/project.js';
+import { TriremeClient } from '../src/jobs/client.js';
+import { ReplicaRegistry } from '../src/stores/registry.js';
+import { ControlStore } from '../src/stores/control-store.js';
 import { benchRedis } from './redis.js';
 
 const { values } = parseArgs({ options: { tries: { type: 'string', default: '20' } } });

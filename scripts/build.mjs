@@ -23,7 +23,7 @@ await build({
   absWorkingDir: root,
   entryPoints: {
     main: 'src/cli/main.ts',
-    runner: 'src/queue/isolation/runner.ts',
+    runner: 'src/sandbox/runner.ts',
     ...Object.fromEntries(verbs.map((v) => [`verb-${v}`, `src/cli/run/${v}.ts`])),
   },
   outdir: 'dist/bin',

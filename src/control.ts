@@ -9,21 +9,21 @@ export type { Driver, StopReplicasDriver, SetCountDriver, DriverReplica, DriverT
 export { decide, emptyMemory, type Decision, type AutoscalerMemory, type PoolSettings } from './core/autoscaler.js';
 export type { Observation, ReplicaCounts } from './core/observation.js';
 export { parseConfig, resolveScaling } from './core/config.js';
-export { loadProject, buildProject, type Project } from './project.js';
-export { systemClock } from './control/system-clock.js';
+export { loadProject, buildProject, type Project } from './project/project.js';
+export { systemClock } from './system/system-clock.js';
 export { ManualClock, type Clock, type Timer } from './core/clock.js';
-export { createLogger, silentLogger, type Logger } from './log.js';
+export { createLogger, silentLogger, type Logger } from './system/log.js';
 export { buildDrivers, DRIVERS } from './drivers/index.js';
-export { redisControllerState, type RedisControllerState } from './queue/controller-state.js';
+export { redisControllerState, type RedisControllerState } from './control/redis-state.js';
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Controller as ControllerClass } from './control/controller.js';
 import { buildDrivers as build } from './drivers/index.js';
-import { redisControllerState as redisState } from './queue/controller-state.js';
-import { systemClock as clock0 } from './control/system-clock.js';
-import { silentLogger as silent, type Logger as L } from './log.js';
-import type { Project as P } from './project.js';
+import { redisControllerState as redisState } from './control/redis-state.js';
+import { systemClock as clock0 } from './system/system-clock.js';
+import { silentLogger as silent, type Logger as L } from './system/log.js';
+import type { Project as P } from './core/project.js';
 import type { Clock as C } from './core/clock.js';
 
 /**

@@ -8,12 +8,13 @@ export {
   defineTask, declareTask,
   type TaskContext, type TaskDefinition, type TaskHandler, type TaskOptions, type TaskRef, type PayloadSchema, type PayloadOf, type ResultOf,
 } from './core/task.js';
-export { createClient, findLocalRedis, type ClientOptions } from './client.js';
-export type { TriremeClient, SubmitOptions, Submitted, JobView, JobHandle, TaskHandle } from './queue/client.js';
-export type { JobQuery, JobPage, JobEvent, JobStateFilter } from './queue/jobs.js';
+export { createClient, findLocalRedis, type ClientOptions } from './jobs/create-client.js';
+export type { TriremeClient, SubmitOptions, Submitted, JobView, JobHandle, TaskHandle } from './jobs/client.js';
+export type { JobQuery, JobPage, JobEvent, JobStateFilter } from './jobs/operations.js';
 export { ConfigError } from './core/errors.js';
-export { SubmitError, RedisNotFoundError } from './queue/errors.js';
+export { SubmitError } from './jobs/errors.js';
+export { RedisNotFoundError } from './redis/errors.js';
 export type { Config, ConfigInput, PoolConfig } from './core/config.js';
 export { ManualClock, type Clock, type Timer } from './core/clock.js';
-export { systemClock } from './control/system-clock.js';
+export { systemClock } from './system/system-clock.js';
 export { RECYCLE_EXIT_CODE } from './core/replica.js';

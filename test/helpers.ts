@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/queue/embedded-redis.js';
-import { buildProject, type Project } from '../src/project.js';
+import { freePort } from '../src/redis/embedded.js';
+import { buildProject, type Project } from '../src/project/project.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURE_TASKS = join(ROOT, 'test/fixtures/tasks.ts');

@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../src/queue/embedded-redis.js';
+import { freePort } from '../src/redis/embedded.js';
 import { waitFor } from './helpers.js';
 
 export interface TestPostgres { url: string; port: number; stop(): Promise<void>; start(): Promise<void> }

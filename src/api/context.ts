@@ -1,15 +1,15 @@
 /** What the API's routes work with: one client, one inspector, the feed and metrics, and (inside serve) the controller. */
-import type { Project } from '../project.js';
-import type { TriremeClient } from '../queue/client.js';
+import type { Project } from '../core/project.js';
+import type { TriremeClient } from '../jobs/client.js';
 import type { Inspector } from '../control/inspect.js';
 import type { Controller } from '../control/controller.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../system/log.js';
 import type { Metrics } from './metrics.js';
 import type { LiveFeed } from './live.js';
 import { ApiError } from './errors.js';
-import type { JobStorage } from '../storage.js';
-import type { HistoryReader } from '../history.js';
-import type { RedisOutage } from '../queue/redis-watch.js';
+import type { JobStorage } from '../storage/job-folders.js';
+import type { HistoryReader } from '../history/reader.js';
+import type { RedisOutage } from '../redis/watch.js';
 
 export interface ApiContext {
   project: Project;
@@ -26,7 +26,7 @@ export interface ApiContext {
   storage?: JobStorage;
   /** Job history in PostgreSQL, when configured. */
   history?: HistoryReader;
-  /** Inside `trireme serve`: the Redis outage under way, if any (queue/redis-watch.ts), for /readyz to say why. */
+  /** Inside `trireme serve`: the Redis outage under way, if any (redis/watch.ts), for /readyz to say why. */
   redisOutage?: () => RedisOutage | undefined;
 }
 

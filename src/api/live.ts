@@ -5,11 +5,11 @@
  * changed or left. It runs for the life of the API (one snapshot a second) so that the dashboard's charts open with
  * the last 15 minutes already drawn.
  */
-import type { Redis } from '../queue/connection.js';
+import type { Redis } from '../redis/connection.js';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
-import type { ReplicaInfo } from '../queue/registry.js';
-import { connect } from '../queue/connection.js';
-import { keys } from '../queue/keys.js';
+import type { ReplicaInfo } from '../stores/registry.js';
+import { connect } from '../redis/connection.js';
+import { keys } from '../redis/keys.js';
 import { quantile } from '../core/histogram.js';
 
 export interface Frame { event: string; data: unknown }

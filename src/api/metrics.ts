@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
-import type { OutboxState } from '../queue/run-outbox.js';
+import type { OutboxState } from '../history/backlog.js';
 
 interface Source {
   inspector: Inspector;

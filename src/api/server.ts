@@ -3,13 +3,13 @@
  * errors in one shape, `/openapi.json` built from the routes' own schemas, and the dashboard's static files at `/`.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import type { Controller } from '../control/controller.js';
 import { Inspector } from '../control/inspect.js';
-import { TriremeClient, SubmitError } from '../queue/client.js';
-import { isRedisDown, whenReady } from '../queue/connection.js';
-import { JobError } from '../queue/jobs.js';
-import { silentLogger, type Logger } from '../log.js';
+import { TriremeClient, SubmitError } from '../jobs/client.js';
+import { isRedisDown, whenReady } from '../redis/connection.js';
+import { JobError } from '../jobs/operations.js';
+import { silentLogger, type Logger } from '../system/log.js';
 import { Auth } from './auth.js';
 import { checkDepth, RequestGuard } from './guard.js';
 import { ConnectionCap } from './connections.js';
@@ -27,8 +27,8 @@ import { dashboardRoutes } from './dashboard.js';
 import { fileRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { uploadError } from './uploads.js';
-import { JobStorage } from '../storage.js';
-import { outboxState } from '../queue/run-outbox.js';
+import { JobStorage } from '../storage/job-folders.js';
+import { outboxState } from '../history/backlog.js';
 
 export interface ApiOptions {
   project: Project;
@@ -40,7 +40,7 @@ export interface ApiOptions {
   /** How often job event streams poll for log lines, ms (250). */
   followPollMs?: number;
   /** The Redis outage under way, if any (serve's RedisWatch), for /readyz. */
-  redisOutage?: () => import('../queue/redis-watch.js').RedisOutage | undefined;
+  redisOutage?: () => import('../redis/watch.js').RedisOutage | undefined;
 }
 
 export interface Api {
@@ -69,7 +69,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const live = new LiveFeed(inspector, opts.redisUrl, opts.tickMs);
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, opts.project.baseDir) : undefined;
   // pg loads only where history is configured.
-  const history = cfg.history ? new (await import('../history.js')).HistoryReader(cfg.history.postgres, opts.project) : undefined;
+  const history = cfg.history ? new (await import('../history/reader.js')).HistoryReader(cfg.history.postgres, opts.project) : undefined;
   const ctx: ApiContext = {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
     followPollMs: opts.followPollMs ?? 250, storage, history, redisOutage: opts.redisOutage,

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import { checkDepth } from './guard.js';
-import { checkFileName, StorageError, type JobStorage } from '../storage.js';
+import { checkFileName, StorageError, type JobStorage } from '../storage/job-folders.js';
 
 export interface Upload { body: Record<string, unknown>; staged?: string; files: string[] }
 

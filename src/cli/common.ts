@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Redis } from '../queue/connection.js';
-import type { Project } from '../project.js';
-import type { EmbeddedRedis } from '../queue/embedded-redis.js';
-import { processAlive } from '../host.js';
+import type { Redis } from '../redis/connection.js';
+import type { Project } from '../project/project.js';
+import type { EmbeddedRedis } from '../redis/embedded.js';
+import { processAlive } from '../system/host.js';
 
 export class UsageError extends Error {
   constructor(message: string) { super(message); this.name = 'UsageError'; }
@@ -36,8 +36,8 @@ export function globals(cmd: Command): GlobalOpts {
 }
 
 /** Loads the config and the task modules (`tasks: false`: routes and pools only, no task code runs). */
-export async function project(opts: GlobalOpts, load: import('../project.js').LoadOptions = {}): Promise<Project> {
-  const { loadProject } = await import('../project.js');
+export async function project(opts: GlobalOpts, load: import('../project/project.js').LoadOptions = {}): Promise<Project> {
+  const { loadProject } = await import('../project/project.js');
   return loadProject(opts.config, process.env, load);
 }
 
@@ -52,13 +52,13 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
   if (p.config.redis?.url) {
     // Every connection of a verb waits for Redis forever, silently: find out first, and say so within seconds.
     if (opts.probe !== false) {
-      const { ensureRedisAnswers } = await import('../queue/connection.js');
+      const { ensureRedisAnswers } = await import('../redis/connection.js');
       await ensureRedisAnswers(p.config.redis.url, { source: redisSource(p) });
     }
     return { url: p.config.redis.url };
   }
   const { join, relative } = await import('node:path');
-  const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../queue/embedded-redis.js');
+  const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../redis/embedded.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.
   const dir = join(p.baseDir, '.trireme/redis');
   if (opts.start === false) {
@@ -78,12 +78,12 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
   const embedded = await startEmbeddedRedis(dir, { detached: true });
   const shown = relative(process.cwd(), dir) || '.';
   if (embedded.started) {
-    const { describeUrl } = await import('../queue/connection.js');
+    const { describeUrl } = await import('../redis/connection.js');
     process.stderr.write(`trireme: no Redis configured; started a private redis-server at ${describeUrl(embedded.url)} (data in ${shown}, AOF on; its password is in ${join(shown, 'password')})\n`);
   }
   // A one-off command stops what it started when done (private-redis.ts); serve owns what it finds or starts.
   const release = embedded.started && !opts.owned ? async () => {
-    const { releasePrivateRedis } = await import('../queue/private-redis.js');
+    const { releasePrivateRedis } = await import('../redis/ownership.js');
     if (await releasePrivateRedis(embedded.url, () => embedded.stop(), async () => (await liveOwner(dir)) !== undefined)) {
       process.stderr.write(`trireme: stopped the private redis-server this command started (its data stays in ${shown} for the next trireme serve)\n`);
     }
@@ -133,7 +133,7 @@ export function ago(at: number | undefined, now = Date.now()): string {
  * `start: false`, so that looking never starts a server behind the user's back.
  */
 export async function withRedis<T>(cmd: Command, fn: (p: Project, redis: Redis, url: string) => Promise<T>, opts: { start?: boolean; tasks?: boolean } = {}): Promise<T> {
-  const { connect } = await import('../queue/connection.js');
+  const { connect } = await import('../redis/connection.js');
   const p = await project(globals(cmd), { tasks: opts.tasks ?? false });
   const { url } = await redisFor(p, { start: opts.start });
   const redis = connect(url, 'trireme-cli');

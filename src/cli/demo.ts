@@ -3,9 +3,9 @@
  * (payload `{ ms }`, as the example's tasks take): pools that stay up get a steady trickle; pools that scale from zero
  * get a burst every cycle, sized to fill them, so a viewer sees them wake, grow, drain and sleep again.
  */
-import type { Project } from '../project.js';
-import type { TriremeClient } from '../queue/client.js';
-import type { Logger } from '../log.js';
+import type { Project } from '../project/project.js';
+import type { TriremeClient } from '../jobs/client.js';
+import type { Logger } from '../system/log.js';
 
 export interface DemoOptions { cycleMs?: number; signal: AbortSignal }
 

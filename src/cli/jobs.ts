@@ -1,6 +1,6 @@
-/** `trireme jobs`, `job ID [--follow]`, `cancel ID`, `retry ID`: thin clients of queue/jobs.ts, as the API is. */
+/** `trireme jobs`, `job ID [--follow]`, `cancel ID`, `retry ID`: thin clients of jobs/operations.ts, as the API is. */
 import type { Command } from 'commander';
-import { JOB_STATES } from '../queue/jobs.js';
+import { JOB_STATES } from '../jobs/operations.js';
 import { action, verb } from './common.js';
 
 export interface JobsCli { state?: string; queue?: string; pool?: string; task?: string; limit: string; cursor?: string; json?: boolean }

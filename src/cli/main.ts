@@ -4,7 +4,7 @@
  * replica loads what a replica needs.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { version } from '../paths.js';
+import { version } from '../system/paths.js';
 import { registerWorker } from './worker.js';
 import { registerSubmit } from './submit.js';
 import { registerServe } from './serve.js';

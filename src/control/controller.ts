@@ -10,7 +10,7 @@
  */
 import { availableParallelism, totalmem } from 'node:os';
 import type { Clock, Timer } from '../core/clock.js';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import { overrideDecision, type Decision } from '../core/autoscaler.js';
 import { LearnedCarrier } from './learned.js';
 import { limitsOf } from '../core/capacity.js';
@@ -19,8 +19,8 @@ import { sumCounters } from '../core/rates.js';
 import type { ControllerState, ReplicaInfo, StoredDecision } from '../core/state.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { poolSpecs } from '../drivers/index.js';
-import { silentLogger, type Logger } from '../log.js';
-import { within } from '../queue/deadline.js';
+import { silentLogger, type Logger } from '../system/log.js';
+import { within } from '../system/deadline.js';
 
 export interface ControllerOptions {
   project: Project;

@@ -7,13 +7,13 @@
 import { access, constants, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Redis } from '../queue/connection.js';
-import type { Project } from '../project.js';
+import type { Redis } from '../redis/connection.js';
+import type { Project } from '../core/project.js';
 import { Inspector } from './inspect.js';
-import { within } from '../queue/deadline.js';
+import { within } from '../system/deadline.js';
 import { formatDuration } from '../core/units.js';
-import { outboxState, type OutboxState } from '../queue/run-outbox.js';
-import { keys } from '../queue/keys.js';
+import { outboxState, type OutboxState } from '../history/backlog.js';
+import { keys } from '../redis/keys.js';
 
 export interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string }
 

@@ -2,12 +2,12 @@
  * What `serve` does beside the control loop while it holds the lease: take run records to PostgreSQL (history) and
  * sweep job folders on storage.dir whose job is gone or past `storage.retention`.
  */
-import type { HistoryRecorder } from '../history.js';
-import { JobStorage } from '../storage.js';
-import { TriremeClient } from '../queue/client.js';
-import { connect } from '../queue/connection.js';
-import type { Project } from '../project.js';
-import type { Logger } from '../log.js';
+import type { HistoryRecorder } from '../history/recorder.js';
+import { JobStorage } from '../storage/job-folders.js';
+import { TriremeClient } from '../jobs/client.js';
+import { connect } from '../redis/connection.js';
+import type { Project } from '../core/project.js';
+import type { Logger } from '../system/log.js';
 import type { Clock } from '../core/clock.js';
 
 /** A job folder younger than this is never swept as orphaned: its job may still be on its way into Redis. */
@@ -19,7 +19,7 @@ export async function startHousekeeping(o: { project: Project; redisUrl: string;
   const cfg = o.project.config;
   const redis = connect(o.redisUrl, 'trireme-housekeeping');
   // pg loads only where history is configured.
-  const recorder = cfg.history ? new (await import('../history.js')).HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
+  const recorder = cfg.history ? new (await import('../history/recorder.js')).HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
   const recording = recorder?.run();
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, o.project.baseDir) : undefined;
   const client = storage ? new TriremeClient(o.project, o.redisUrl) : undefined;

@@ -3,12 +3,12 @@
  * events. The API, the CLI and the dashboard all read through this one module, so they always agree. Everything here
  * reads Redis (what the controller and the replicas wrote), so it works from any host, leader or not.
  */
-import type { Redis } from '../queue/connection.js';
-import type { Project } from '../project.js';
-import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../queue/control-store.js';
-import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../queue/registry.js';
-import { queueDepths, type QueueDepth } from '../queue/counts.js';
-import { Lease } from '../queue/lease.js';
+import type { Redis } from '../redis/connection.js';
+import type { Project } from '../core/project.js';
+import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../stores/control-store.js';
+import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../stores/registry.js';
+import { queueDepths, type QueueDepth } from '../signals/bullmq.js';
+import { Lease } from '../stores/lease.js';
 
 export interface Depths { waiting: number; running: number; delayed: number; failed: number; completed: number }
 

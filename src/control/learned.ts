@@ -6,7 +6,7 @@
 import { learnedOf, withLearned } from '../core/autoscaler.js';
 import type { Planner } from '../core/plan.js';
 import type { ControlRecords } from '../core/state.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../system/log.js';
 
 export class LearnedCarrier {
   /** Each pool's learned memory as last written (JSON), so that it is written only when it changes. */

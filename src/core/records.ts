@@ -1,6 +1,6 @@
 /**
  * The records Trireme keeps beside BullMQ's (in Redis): what replicas say of themselves, scale events, manual
- * overrides, the controller's last decisions. Types only, shared by the side that writes them (queue/) and the
+ * overrides, the controller's last decisions. Types only, shared by the side that writes them (stores/, replica/) and the
  * sides that read them (control/, the faces).
  */
 

@@ -1,7 +1,7 @@
 /**
  * What the controller reads and writes beside its drivers, as small interfaces passed in, the way the HPA's replica
  * calculator takes its metrics client and pod lister: the lease, the replica directory, the records the faces read
- * (overrides, decisions, scale events) and the queues' signals. Redis implements them (queue/controller-state.ts);
+ * (overrides, decisions, scale events) and the queues' signals. Redis implements them (control/redis-state.ts);
  * tests hand the controller in-memory ones and drive it in virtual time.
  */
 import type { Counters } from './rates.js';

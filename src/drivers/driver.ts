@@ -89,10 +89,10 @@ export type Driver = StopReplicasDriver | SetCountDriver;
 
 /** What every driver is built with. */
 export interface DriverContext {
-  project: import('../project.js').Project;
+  project: import('../core/project.js').Project;
   redisUrl: string;
   clock: import('../core/clock.js').Clock;
-  logger: import('../log.js').Logger;
+  logger: import('../system/log.js').Logger;
   /** Extra environment for the replicas a local driver starts (serve's config snapshot). */
   childEnv?: Record<string, string>;
   /** GPU indices of this machine, for the local driver. */

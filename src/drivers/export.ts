@@ -4,7 +4,7 @@
  * registry entry (DriverKind.exports); `trireme export KIND` finds them there.
  */
 import { stringify } from 'yaml';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 
 export interface ExportFile {
   path: string;

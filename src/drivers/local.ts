@@ -14,11 +14,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import { standbyGroupOf, type PoolConfig } from '../core/config.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
-import { cliPath } from '../paths.js';
-import { silentLogger, type Logger } from '../log.js';
+import { cliPath } from '../system/paths.js';
+import { silentLogger, type Logger } from '../system/log.js';
 import type { StopReplicasDriver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
 import { replicaSpec, STOP_SLACK_MS } from './spec.js';
 

@@ -4,7 +4,7 @@
  * write it into Compose services, Kubernetes Deployments and systemd units, so a replica runs the same way wherever
  * it lives.
  */
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 
 /** What a draining replica may need beyond its grace to hand its jobs back and leave. */

@@ -157,7 +157,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       const up = r.readyAt <= now;
       return { id: r.id, registered: up, lastActivity: up ? (r.running > 0 ? now : r.idleFrom) : undefined, state: r.draining ? 'draining' : !up ? 'starting' : r.running > 0 ? 'busy' : 'idle' };
     });
-    // As live (queue/counts.ts): delayed jobs due within the pool's start-up time count as load.
+    // As live (signals/bullmq.ts): delayed jobs due within the pool's start-up time count as load.
     const delayedDue = p.delayed.reduce((n, due) => n + (due <= now + p.startup ? 1 : 0), 0);
     return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue }, counters: { ...p.counters }, replicas, external: [] };
   };

@@ -2,7 +2,7 @@
  * Running several policies over one trace and presenting the result: a table for people, JSON for tools, and an SVG
  * chart of queue depth and replicas over time per pool and policy (SVG, so it needs no browser).
  */
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import { simulate, type PoolResult, type SimOptions, type SimResult } from './engine.js';
 import { baseline, lowerBound, ownPolicy } from './policies.js';
 import type { TraceJob } from './trace.js';

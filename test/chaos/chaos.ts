@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, seeded, ROOT, type TestRedis } from '../helpers.js';
 import { trireme, reapAll, type Proc } from '../integration/procs.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ReplicaRegistry } from '../../src/queue/registry.js';
-import { Lease } from '../../src/queue/lease.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ReplicaRegistry } from '../../src/stores/registry.js';
+import { Lease } from '../../src/stores/lease.js';
 
 export const CHAOS_CONFIG = join(ROOT, 'test/chaos/chaos.yml');
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, fixtureProject, waitFor, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
-import { TriremeClient, SubmitError } from '../../src/queue/client.js';
-import { PoolWorker } from '../../src/queue/worker.js';
-import { keys } from '../../src/queue/keys.js';
-import type { Project } from '../../src/project.js';
+import { TriremeClient, SubmitError } from '../../src/jobs/client.js';
+import { PoolWorker } from '../../src/replica/pool-worker.js';
+import { keys } from '../../src/redis/keys.js';
+import type { Project } from '../../src/project/project.js';
 import { run } from './procs.js';
 
 let redis: TestRedis;

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRedis, waitFor, ROOT, CLI, type TestRedis } from '../helpers.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ControlStore } from '../../src/queue/control-store.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ControlStore } from '../../src/stores/control-store.js';
 import { parseContainers } from '../../src/drivers/compose/driver.js';
 import { trireme, reapAll } from './procs.js';
 

@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, ROOT, type TestRedis } from '../helpers.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
 import { reapAll, run, trireme } from './procs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'trireme-controller-host-'));

@@ -11,9 +11,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startRedis, waitFor, ROOT, FIXTURE_TASKS, type TestRedis } from '../helpers.js';
 import { startPostgres, postgresBin } from '../postgres.js';
 import { trireme, reapAll, type Proc } from './procs.js';
-import { connect } from '../../src/queue/connection.js';
-import { ReplicaRegistry } from '../../src/queue/registry.js';
-import { loadProject } from '../../src/project.js';
+import { connect } from '../../src/redis/connection.js';
+import { ReplicaRegistry } from '../../src/stores/registry.js';
+import { loadProject } from '../../src/project/project.js';
 
 const TOKEN = 'dashboard-token-0123456789';
 const RESULTS = join(ROOT, 'test-results');

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { ROOT, CLI, startRedis, waitFor, type TestRedis } from '../helpers.js';
 import { containerEnv, expandKubernetes, restrictedViolations, RESTRICTED_RULES, validateObject, type KubeObject } from '../kubernetes-checks.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
 import { Inspector } from '../../src/control/inspect.js';
 import { trireme as start, reapAll } from './procs.js';
 

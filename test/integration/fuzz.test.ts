@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis, fixtureProject, seeded, FIXTURE_TASKS, ROOT, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
-import { buildProject } from '../../src/project.js';
+import { buildProject } from '../../src/project/project.js';
 import { ConfigError } from '../../src/core/config.js';
 
 const SEED = Number(process.env.TRIREME_FUZZ_SEED ?? 1);

@@ -10,9 +10,9 @@ import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { startRedis, fixtureProject, waitFor, type TestRedis } from '../helpers.js';
 import { createApi, type Api } from '../../src/api/server.js';
-import { buildProject } from '../../src/project.js';
+import { buildProject } from '../../src/project/project.js';
 import { ConfigError } from '../../src/core/config.js';
-import { idempotentJobId } from '../../src/queue/job-id.js';
+import { idempotentJobId } from '../../src/jobs/ids.js';
 
 let redis: TestRedis;
 let api: Api;

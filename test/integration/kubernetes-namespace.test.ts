@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CLI } from '../helpers.js';
 import type { KubeObject } from '../kubernetes-checks.js';
-import { loadProject, type Project } from '../../src/project.js';
+import { loadProject, type Project } from '../../src/project/project.js';
 import { KubernetesDriver, type KubernetesApi } from '../../src/drivers/kubernetes/driver.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/system/log.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'trireme-k8s-ns-'));
 const IMAGE = 'registry.example/jobs:1';

@@ -10,9 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { ROOT, startRedis, waitFor } from '../helpers.js';
-import { findLocalRedis, freePort, startEmbeddedRedis } from '../../src/queue/embedded-redis.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
+import { findLocalRedis, freePort, startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
 import { reapAll, run, trireme } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/autoscale.yml');

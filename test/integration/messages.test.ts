@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { ROOT, startRedis, waitFor, type TestRedis } from '../helpers.js';
-import { loadProject, type Project } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ControlStore } from '../../src/queue/control-store.js';
-import { bullConnection } from '../../src/queue/connection.js';
+import { loadProject, type Project } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ControlStore } from '../../src/stores/control-store.js';
+import { bullConnection } from '../../src/redis/connection.js';
 import { createApi, type Api } from '../../src/api/server.js';
 import { reapAll, run, trireme } from './procs.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
-import { freePort } from '../../src/queue/embedded-redis.js';
+import { freePort } from '../../src/redis/embedded.js';
 import { trireme, reapAll, type Proc } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/api.yml');

@@ -9,13 +9,13 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { startRedis, waitFor, alive, ROOT, CLI, type TestRedis } from '../helpers.js';
-import { loadProject, type Project } from '../../src/project.js';
-import { findLocalRedis } from '../../src/client.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ReplicaRegistry } from '../../src/queue/registry.js';
-import { ControlStore } from '../../src/queue/control-store.js';
-import { Lease } from '../../src/queue/lease.js';
-import { StandbyRegistry } from '../../src/queue/registry.js';
+import { loadProject, type Project } from '../../src/project/project.js';
+import { findLocalRedis } from '../../src/jobs/create-client.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ReplicaRegistry } from '../../src/stores/registry.js';
+import { ControlStore } from '../../src/stores/control-store.js';
+import { Lease } from '../../src/stores/lease.js';
+import { StandbyRegistry } from '../../src/stores/registry.js';
 import { trireme, reapAll, run } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/autoscale.yml');

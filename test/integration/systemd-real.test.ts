@@ -17,8 +17,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
 import { trireme, reapAll } from './procs.js';
 
 const exec = promisify(execFile);

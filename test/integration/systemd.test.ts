@@ -15,9 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, ROOT, CLI, FIXTURE_TASKS, type TestRedis } from '../helpers.js';
-import { loadProject } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ControlStore } from '../../src/queue/control-store.js';
+import { loadProject } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ControlStore } from '../../src/stores/control-store.js';
 import type { UnitLine } from '../../src/drivers/systemd/driver.js';
 import { trireme, run, reapAll } from './procs.js';
 

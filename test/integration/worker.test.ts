@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { startRedis, waitFor, alive, ROOT, type TestRedis } from '../helpers.js';
-import { loadProject, type Project } from '../../src/project.js';
-import { TriremeClient } from '../../src/queue/client.js';
-import { ReplicaRegistry } from '../../src/queue/registry.js';
+import { loadProject, type Project } from '../../src/project/project.js';
+import { TriremeClient } from '../../src/jobs/client.js';
+import { ReplicaRegistry } from '../../src/stores/registry.js';
 import { trireme, reapAll, run } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/pools.yml');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { Controller } from '../../src/control/controller.js';
-import { buildProject } from '../../src/project.js';
+import { buildProject } from '../../src/project/project.js';
 import { MemoryDriver, MemoryState } from '../memory.js';
 
 const scaling = { policy: 'target', min: 0, max: 3, targetBacklogPerSlot: 1, cooldownDown: 0, stabilization: 0, idleShutdown: 0 };

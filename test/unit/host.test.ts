@@ -1,7 +1,7 @@
 /** A replica's container id, read from the bind mount of its /etc/hostname (a line Docker 20.10 wrote). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerId } from '../../src/host.js';
+import { containerId } from '../../src/system/host.js';
 
 test('the container id comes from the /etc/hostname mount; a host (or a host running containers) has none', () => {
   const inContainer = [

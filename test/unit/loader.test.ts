@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { importTaskModule } from '../../src/loader.js';
+import { importTaskModule } from '../../src/project/loader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trireme-loader-'));
 writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));

@@ -1,7 +1,7 @@
 /** Log lines for people on a terminal, JSON elsewhere. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logFormat, pretty } from '../../src/log.js';
+import { logFormat, pretty } from '../../src/system/log.js';
 
 test('the format: asked for wins, else pretty on a terminal and JSON elsewhere', () => {
   assert.equal(logFormat({ TRIREME_LOG_FORMAT: 'json' }, true), 'json');

@@ -4,8 +4,8 @@ import { stat } from 'node:fs/promises';
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { contentTypeOf, type JobStorage } from '../../storage.js';
-import { jobNotFound } from '../../queue/jobs.js';
+import { contentTypeOf, type JobStorage } from '../../storage/job-folders.js';
+import { jobNotFound } from '../../jobs/operations.js';
 
 const idParams = z.strictObject({ id: z.string().min(1) });
 const fileParams = z.strictObject({ id: z.string().min(1), kind: z.enum(['input', 'output']), name: z.string().min(1) });

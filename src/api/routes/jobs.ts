@@ -4,7 +4,7 @@ import { route } from '../route.js';
 import { historyOr404, historyRead, type ApiContext } from '../context.js';
 import { EventStream } from '../sse.js';
 import { ApiError } from '../errors.js';
-import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../queue/jobs.js';
+import { cancelJob, followJob, JOB_STATES, jobNotFound, listJobs, retryJob } from '../../jobs/operations.js';
 import { discardUpload, placeUpload, readUpload, uploadOf } from '../uploads.js';
 
 const submitOptions = z.strictObject({

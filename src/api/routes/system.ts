@@ -1,8 +1,8 @@
 /** Health, readiness, Prometheus metrics. */
 import { route } from '../route.js';
 import type { ApiContext } from '../context.js';
-import { within } from '../../queue/deadline.js';
-import { outboxState } from '../../queue/run-outbox.js';
+import { within } from '../../system/deadline.js';
+import { outboxState } from '../../history/backlog.js';
 import { historyCheck } from '../../control/doctor.js';
 
 const started = Date.now();

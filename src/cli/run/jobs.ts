@@ -1,7 +1,7 @@
 /** The bodies of `trireme jobs`, `job`, `cancel` and `retry`. */
 import type { Command } from 'commander';
-import { TriremeClient, type JobView } from '../../queue/client.js';
-import { cancelJob, followJob, JOB_STATES, JobError, jobNotFound, listJobs, retryJob, type JobStateFilter } from '../../queue/jobs.js';
+import { TriremeClient, type JobView } from '../../jobs/client.js';
+import { cancelJob, followJob, JOB_STATES, JobError, jobNotFound, listJobs, retryJob, type JobStateFilter } from '../../jobs/operations.js';
 import { ago, globals, project, redisFor, table, UsageError } from '../common.js';
 import type { JobsCli } from '../jobs.js';
 
@@ -110,10 +110,10 @@ export async function retry(cmd: Command, id: string): Promise<void> {
 
 /**
  * `job ID --files` / `--download DIR`: the job's folder on storage.dir, read from this host's view of it. A download
- * reads each file as the API serves it (storage.ts: real folders, regular files, no links), never by its path.
+ * reads each file as the API serves it (storage/job-folders.ts: real folders, regular files, no links), never by its path.
  */
 async function jobFiles(cmd: Command, id: string, o: { json?: boolean; download?: string }): Promise<void> {
-  const { JobStorage, StorageError } = await import('../../storage.js');
+  const { JobStorage, StorageError } = await import('../../storage/job-folders.js');
   const { mkdir } = await import('node:fs/promises');
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');

@@ -1,11 +1,11 @@
 /** The bodies of `trireme status`, `scale`, `pause` and `resume`. */
 import type { Command } from 'commander';
-import { ControlStore } from '../../queue/control-store.js';
+import { ControlStore } from '../../stores/control-store.js';
 import { Inspector } from '../../control/inspect.js';
 import { formatDuration, formatSize } from '../../core/units.js';
 import { table, UsageError, withRedis } from '../common.js';
 import { pinAboveMax } from '../../core/replica.js';
-import type { Project } from '../../project.js';
+import type { Project } from '../../project/project.js';
 
 function poolArg(p: Project, pool: string): void {
   if (!Object.hasOwn(p.config.pools, pool)) throw new UsageError(`no pool "${pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);

@@ -5,23 +5,23 @@ import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../log.js';
+import { createLogger, type Logger } from '../../system/log.js';
 import { Controller } from '../../control/controller.js';
-import { systemClock } from '../../control/system-clock.js';
+import { systemClock } from '../../system/system-clock.js';
 import { buildDrivers } from '../../drivers/index.js';
-import { redisControllerState } from '../../queue/controller-state.js';
+import { redisControllerState } from '../../control/redis-state.js';
 import { createApi, type Api } from '../../api/server.js';
-import type { EmbeddedRedis } from '../../queue/embedded-redis.js';
+import type { EmbeddedRedis } from '../../redis/embedded.js';
 import type { Housekeeping } from '../../control/housekeeping.js';
-import { RedisWatch } from '../../queue/redis-watch.js';
-import { within } from '../../queue/deadline.js';
+import { RedisWatch } from '../../redis/watch.js';
+import { within } from '../../system/deadline.js';
 import { Auth } from '../../api/auth.js';
-import { TriremeClient } from '../../queue/client.js';
+import { TriremeClient } from '../../jobs/client.js';
 import { formatDuration, formatSize, parseDuration } from '../../core/units.js';
 import { roomShortfalls } from '../../core/capacity.js';
 import { STOP_SLACK_MS } from '../../drivers/spec.js';
 import type { Driver } from '../../drivers/driver.js';
-import { writeSnapshot, type Project } from '../../project.js';
+import { writeSnapshot, type Project } from '../../project/project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
 import type { ServeCli } from '../serve.js';
@@ -144,10 +144,10 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     // The private Redis (no redis.url configured): this serve owns it, restarts it if it dies, and stops it last,
     // also one it found running (a serve that crashed, a command still using it): it is said, not reused silently.
     if (parts.embedded) {
-      const { superviseEmbeddedRedis, claimOwner } = await import('../../queue/embedded-redis.js');
+      const { superviseEmbeddedRedis, claimOwner } = await import('../../redis/embedded.js');
       if (!parts.embedded.started) {
-        const { shutdownRedis } = await import('../../queue/private-redis.js');
-        const { describeUrl } = await import('../../queue/connection.js');
+        const { shutdownRedis } = await import('../../redis/ownership.js');
+        const { describeUrl } = await import('../../redis/connection.js');
         process.stderr.write(`trireme: using the private redis-server already running at ${describeUrl(url)} (data in ${redisDir}); this serve now owns it and stops it when it exits\n`);
         parts.embedded = { ...parts.embedded, stop: () => shutdownRedis(url) };
       }

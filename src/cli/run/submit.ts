@@ -1,11 +1,11 @@
 /** The body of `trireme submit`. */
-import { TriremeClient, type Submitted } from '../../queue/client.js';
+import { TriremeClient, type Submitted } from '../../jobs/client.js';
 import { Inspector } from '../../control/inspect.js';
-import { queueOfJobId } from '../../queue/job-id.js';
+import { queueOfJobId } from '../../jobs/ids.js';
 import { parseDuration } from '../../core/units.js';
 import { intOpt, parseJson, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import type { SubmitCli } from '../submit.js';
-import type { Project } from '../../project.js';
+import type { Project } from '../../project/project.js';
 
 /** The lines of an NDJSON file (or stdin for "-"), parsed; a bad line is refused by its number. */
 async function readJobs(file: string, task: string | undefined): Promise<unknown[]> {

@@ -6,15 +6,15 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createLogger, type Logger } from '../../log.js';
-import { PoolWorker } from '../../queue/worker.js';
-import { StandbyRegistry } from '../../queue/registry.js';
-import { connect, describeUrl, redisProblem } from '../../queue/connection.js';
-import { within } from '../../queue/deadline.js';
-import { HOST } from '../../host.js';
+import { createLogger, type Logger } from '../../system/log.js';
+import { PoolWorker } from '../../replica/pool-worker.js';
+import { StandbyRegistry } from '../../stores/registry.js';
+import { connect, describeUrl, redisProblem } from '../../redis/connection.js';
+import { within } from '../../system/deadline.js';
+import { HOST } from '../../system/host.js';
 import { parseInstance, RECYCLE_EXIT_CODE } from '../../core/replica.js';
 import { parseDuration } from '../../core/units.js';
-import type { Project } from '../../project.js';
+import type { Project } from '../../project/project.js';
 import { parentGone, project, redisFor, redisSource, UsageError, type GlobalOpts } from '../common.js';
 import type { WorkerCli } from '../worker.js';
 

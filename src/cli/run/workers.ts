@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Inspector } from '../../control/inspect.js';
 import { runChecks } from '../../control/doctor.js';
-import { connect, describeUrl } from '../../queue/connection.js';
+import { connect, describeUrl } from '../../redis/connection.js';
 import { parseDuration } from '../../core/units.js';
 import { ago, globals, project, redisFor, table, UsageError, withRedis } from '../common.js';
 

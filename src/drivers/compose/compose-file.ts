@@ -12,7 +12,7 @@
  * be used elsewhere) which pools ask for more than this machine has, before `docker compose up` refuses them.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import type { Project } from '../../project.js';
+import type { Project } from '../../core/project.js';
 import { oversizedPools } from '../../core/host-fit.js';
 import { replicaSpec } from '../spec.js';
 import { escapeDollars, IMAGE_CONFIG_PATH, yamlFile, type ExportFile, type ExportOptions } from '../export.js';

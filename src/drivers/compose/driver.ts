@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Config } from '../../core/config.js';
 import type { SetCountDriver, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../system/log.js';
 import { serviceOf, sharedSettings, type ComposeSettings } from './settings.js';
 
 /** One line of `docker ps --format '{{json .}}'`, the fields this driver reads. */

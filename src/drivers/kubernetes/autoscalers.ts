@@ -11,7 +11,7 @@
  * Each object sits beside the Deployment it scales (settings.ts: deploymentOf, with the export's namespace as home),
  * since a scale target is looked up in the object's own namespace.
  */
-import type { Project } from '../../project.js';
+import type { Project } from '../../core/project.js';
 import { perReplicaTarget, type PoolConfig } from '../../core/config.js';
 import { yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 import { deploymentOf, exportNamespace, type DeploymentRef } from './settings.js';

@@ -5,7 +5,7 @@
  * them is told to when it is missing. Nothing here imports it at load time, so the registry stays light.
  */
 import { MissingPackageError } from '../../core/errors.js';
-import { manifest, PACKAGE_NAME } from '../../paths.js';
+import { manifest, PACKAGE_NAME } from '../../system/paths.js';
 import type { KubernetesApi } from './driver.js';
 import { inCluster, type KubernetesSettings } from './settings.js';
 

@@ -11,7 +11,7 @@
  */
 import type { Config } from '../../core/config.js';
 import type { SetCountDriver, DriverReplica, PoolHealth, ScaleIn } from '../driver.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../system/log.js';
 import { controllerNamespace, deploymentOf, sharedSettings, type DeploymentRef, type Surroundings } from './settings.js';
 
 /** pod-deletion-cost values: the ReplicaSet controller removes pods with the lowest cost first. */

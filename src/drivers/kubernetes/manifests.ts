@@ -13,7 +13,7 @@
  * with this config, looks in; a pool whose config puts its Deployment elsewhere is refused rather than exported
  * where the controller would not find it.
  */
-import type { Project } from '../../project.js';
+import type { Project } from '../../core/project.js';
 import { posix } from 'node:path';
 import { replicaSpec } from '../spec.js';
 import { cpuQuantity, escapeDollars, ExportError, IMAGE_CONFIG_PATH, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from '../export.js';

@@ -20,7 +20,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StopReplicasDriver, DriverReplica, PoolHealth } from '../driver.js';
 import { parseInstance } from '../../core/replica.js';
 import type { PoolConfig } from '../../core/config.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../system/log.js';
 import { unitNames, type HostSpec, type SystemdSettings, type UnitNames } from './settings.js';
 
 /** One line of `systemctl list-units --output=json`. */

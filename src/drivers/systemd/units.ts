@@ -6,7 +6,7 @@
  * instance by the driver (`set-property --runtime`), and TimeoutStopSec covers the longest drain grace (each replica
  * enforces its own grace; this is the kill after it).
  */
-import type { Project } from '../../project.js';
+import type { Project } from '../../core/project.js';
 import { RECYCLE_EXIT_CODE } from '../../core/replica.js';
 import { replicaSpec } from '../spec.js';
 import type { ExportFile, ExportOptions } from '../export.js';

@@ -19,7 +19,7 @@ export const keys = {
   events: (prefix: string) => `${prefix}:~events`,
   /** Pub/sub: job ids to cancel; every replica listens and aborts the job if it runs it. */
   cancel: (prefix: string) => `${prefix}:~cancel`,
-  /** List: run records waiting to be written to PostgreSQL (history.ts); the recorder trims what it committed. */
+  /** List: run records waiting to be written to PostgreSQL (history/recorder.ts); the recorder trims what it committed. */
   historyRuns: (prefix: string) => `${prefix}:~history-runs`,
   /** List: run records PostgreSQL refused even cleaned, set aside as `{ at, error, record }` (the newest 10 000). */
   historyRejected: (prefix: string) => `${prefix}:~history-rejected`,

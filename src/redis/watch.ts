@@ -6,9 +6,9 @@
  */
 import type { Clock, Timer } from '../core/clock.js';
 import { formatDuration } from '../core/units.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../system/log.js';
 import { connect, describeUrl, type Redis } from './connection.js';
-import { within } from './deadline.js';
+import { within } from '../system/deadline.js';
 
 export interface RedisOutage {
   /** When the first missed PING was sent (ms since the epoch). */

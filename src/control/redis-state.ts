@@ -3,16 +3,16 @@
  * decisions, scale events), queue depths and arrival counters, and the wake channel submitters publish on. One
  * connection for commands, one for the subscription.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
 import type { ControllerState, QueueLoad } from '../core/state.js';
 import type { Counters } from '../core/rates.js';
-import { connect } from './connection.js';
-import { within } from './deadline.js';
-import { keys } from './keys.js';
-import { Lease } from './lease.js';
-import { ReplicaRegistry } from './registry.js';
-import { ControlStore } from './control-store.js';
-import { queueDepths } from './counts.js';
+import { connect } from '../redis/connection.js';
+import { within } from '../system/deadline.js';
+import { keys } from '../redis/keys.js';
+import { Lease } from '../stores/lease.js';
+import { ReplicaRegistry } from '../stores/registry.js';
+import { ControlStore } from '../stores/control-store.js';
+import { queueDepths } from '../signals/bullmq.js';
 
 export interface RedisControllerState extends ControllerState {
   /** The command connection, for the few reads the controller's faces share (metrics, doctor). */

@@ -3,7 +3,7 @@
  * script each loop; a standby retries and takes over within one TTL after the holder dies.
  */
 import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;

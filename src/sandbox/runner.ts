@@ -5,8 +5,8 @@
  * with its memory, so the replica can retire it after maxTasksPerChild jobs or past maxMemory.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { isTaskDefinition, type TaskDefinition } from '../../core/task.js';
-import { importTaskModule } from '../../loader.js';
+import { isTaskDefinition, type TaskDefinition } from '../core/task.js';
+import { importTaskModule } from '../project/loader.js';
 
 export interface RunRequest { t: 'run'; id: number; module: string; task: string; payload: unknown; jobId: string; queue: string; attempt: number; workdir?: string }
 export type RunnerRequest = RunRequest | { t: 'abort'; id: number; reason: string } | { t: 'exit' };

@@ -1,12 +1,4 @@
-/** Errors of the queue side that callers catch by class; kept apart so that catching them loads no Redis client. */
-
-/** A refused request: `field` names what was wrong, for people and for API error bodies. */
-export class SubmitError extends Error {
-  constructor(readonly code: 'unknown_task' | 'invalid_payload' | 'unknown_queue' | 'invalid_option' | 'idempotency_conflict', readonly field: string, message: string) {
-    super(message);
-    this.name = 'SubmitError';
-  }
-}
+/** Errors about Redis that callers catch by class; kept apart so that catching them loads no Redis client. */
 
 /** No Redis is configured and none can be started here. */
 export class RedisNotFoundError extends Error {

@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisNotFoundError } from './errors.js';
-import { processAlive } from '../host.js';
+import { processAlive } from '../system/host.js';
 
 export { RedisNotFoundError };
 

@@ -3,7 +3,7 @@
  * decision per pool, and manual overrides (paused autoscaling, a pinned replica count).
  */
 import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 import type { Override, ScaleEvent, StoredDecision } from '../core/records.js';
 

@@ -9,15 +9,15 @@
  */
 import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
-import { bullConnection, connect } from './connection.js';
-import { idempotentJobId, newJobId, queueOfJobId } from './job-id.js';
+import { bullConnection, connect } from '../redis/connection.js';
+import { idempotentJobId, newJobId, queueOfJobId } from './ids.js';
 import { SubmitError } from './errors.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
-import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './jobs.js';
+import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './operations.js';
 import { Arrivals } from './arrivals.js';
 
 export { SubmitError };

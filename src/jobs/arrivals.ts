@@ -6,7 +6,7 @@
  * needs the wake only for a pool with no live replica, and reads rates over seconds.
  */
 import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 
 /** How long arrivals on a queue are added up before they are sent (after the first, which goes at once). */
 const ANNOUNCE_MS = 250;

@@ -5,7 +5,7 @@
  */
 import type { Job } from 'bullmq';
 import type { TriremeClient, JobView } from './client.js';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 
 /** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;

@@ -6,7 +6,7 @@
  * `.trireme/redis`, so what was submitted is there for the next serve.
  */
 import { connect } from './connection.js';
-import { within } from './deadline.js';
+import { within } from '../system/deadline.js';
 
 /**
  * Whether any connection other than this one is open on Redis; undefined when it cannot be asked. A connection the

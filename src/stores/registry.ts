@@ -4,7 +4,7 @@
  * reads the replica's control key, which is how a drain request reaches a replica on another host.
  */
 import type { Redis } from 'ioredis';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 import type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
 export type { ReplicaInfo, ReplicaState } from '../core/records.js';

@@ -5,9 +5,9 @@
  * gets the same retries as one submitted from the CLI, and an unknown task name is refused.
  */
 import type { Redis } from 'ioredis';
-import type { Project } from '../project.js';
+import type { Project } from '../core/project.js';
 import type { TaskOptions } from '../core/task.js';
-import { keys } from './keys.js';
+import { keys } from '../redis/keys.js';
 
 /** The part of a task's options that can travel without its code. */
 export type ManifestEntry = Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> & { kind: 'function' | 'command' };

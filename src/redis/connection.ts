@@ -4,7 +4,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 
-/** The Redis connection type, for code outside queue/ that is handed one. */
+/** The Redis connection type, for code outside the folders that import ioredis (scripts/layers.mjs) that is handed one. */
 export type { Redis };
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 import { redactRedisUrl, redisUrlProblem } from '../core/redis-url.js';

@@ -4,29 +4,15 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { CommandTaskConfig, Config } from './core/config.js';
-import { ConfigError } from './core/errors.js';
-import { redisUrlProblem } from './core/redis-url.js';
-import { Router } from './core/routing.js';
-import { isTaskDefinition, type TaskDefinition } from './core/task.js';
+import type { Config } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { redisUrlProblem } from '../core/redis-url.js';
+import { Router } from '../core/routing.js';
+import { isTaskDefinition, type TaskDefinition } from '../core/task.js';
 import { importTaskModule } from './loader.js';
 
-export type TaskEntry =
-  | { kind: 'function'; name: string; definition: TaskDefinition; module: string }
-  | { kind: 'command'; name: string; command: CommandTaskConfig; baseDir: string };
-
-export interface Project {
-  config: Config;
-  router: Router;
-  tasks: Map<string, TaskEntry>;
-  /** Folder of the config file; relative paths in it are taken from here. */
-  baseDir: string;
-  configPath?: string;
-  /** False for a routes-only project (a client that submits without the task code): only command tasks are known. */
-  tasksLoaded: boolean;
-  /** Loaded with `tasks: 'available'` where a task module is not on this host: the first one missing, and why. */
-  tasksMissing?: string;
-}
+export type { Project, TaskEntry } from '../core/project.js';
+import type { Project, TaskEntry } from '../core/project.js';
 
 export interface LoadOptions {
   /**
@@ -87,7 +73,7 @@ type BuildOptions = { baseDir: string; configPath?: string; env?: NodeJS.Process
 /** Builds a project from an already parsed config object (tests and embedding). */
 export async function buildProject(raw: unknown, opts: BuildOptions): Promise<Project> {
   // The schema library loads only when a config is validated: a replica started from a snapshot never needs it.
-  const [{ parseConfig }, { driverSchemas }] = await Promise.all([import('./core/config.js'), import('./drivers/index.js')]);
+  const [{ parseConfig }, { driverSchemas }] = await Promise.all([import('../core/config.js'), import('../drivers/index.js')]);
   return assemble(parseConfig(raw, opts.configPath ?? 'config', { drivers: driverSchemas() }), opts);
 }
 

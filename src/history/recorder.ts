@@ -1,113 +1,27 @@
 /**
- * Job history in PostgreSQL (`history: { postgres: URL }`): every run of every job, and one row per job, kept after
+ * Job history's write path (`history: { postgres: URL }`): every run of every job, and one row per job, kept after
  * Redis lets them go.
  *
  * The write path is an outbox. A replica appends each run's record to a Redis list before BullMQ records the job's
- * outcome (worker.ts), so a finished run always has its record; the recorder (in the `serve` that holds the
- * controller lease) reads the list in batches, writes each batch in one transaction, and only then trims what it
+ * outcome (replica/run-outbox.ts), so a finished run always has its record; the recorder (in the `serve` that holds
+ * the controller lease) reads the list in batches, writes each batch in one transaction, and only then trims what it
  * wrote. PostgreSQL down: the list grows in Redis (persisted with it) and history is late; jobs neither slow nor stop;
  * nothing is lost when it comes back. A batch written twice (the recorder died between commit and trim) is harmless:
  * a run's key is (prefix, job, attempt, replica, start), and a run already there changes nothing. A record PostgreSQL
  * refuses as data is cleaned, and set aside if still refused, so one bad record never stops history behind it.
- *
- * The schema is versioned: `trireme_migrations` holds the versions applied; `migrate()` applies the missing ones in
- * order, each in its own transaction, under an advisory lock so that two serves starting at once do not race.
  */
-import pg from 'pg';
-import type { Project } from './project.js';
-import type { JobView } from './queue/client.js';
-import { keys } from './queue/keys.js';
-import { storable } from './core/records.js';
-import type { Redis } from './queue/connection.js';
-import type { Logger } from './log.js';
-
-/** Versioned schema changes, applied in order; a released one is never edited, only followed by a new one. */
-export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
-  {
-    version: 1,
-    name: 'jobs and runs',
-    sql: `
-CREATE TABLE trireme_runs (
-  prefix       text        NOT NULL,
-  job_id       text        NOT NULL,
-  attempt      integer     NOT NULL,
-  replica      text        NOT NULL,
-  started_ms   bigint      NOT NULL,
-  task         text        NOT NULL,
-  queue        text        NOT NULL,
-  pool         text        NOT NULL,
-  host         text        NOT NULL,
-  started_at   timestamptz NOT NULL,
-  finished_at  timestamptz NOT NULL,
-  duration_ms  bigint      NOT NULL,
-  outcome      text        NOT NULL,
-  error        text,
-  cost         double precision NOT NULL DEFAULT 0,
-  PRIMARY KEY (prefix, job_id, attempt, replica, started_ms)
-);
-CREATE INDEX trireme_runs_finished ON trireme_runs (prefix, finished_at);
-CREATE TABLE trireme_jobs (
-  prefix       text        NOT NULL,
-  id           text        NOT NULL,
-  task         text        NOT NULL,
-  queue        text        NOT NULL,
-  pool         text        NOT NULL,
-  submitted_at timestamptz NOT NULL,
-  started_at   timestamptz,
-  finished_at  timestamptz,
-  attempts     integer     NOT NULL,
-  max_attempts integer     NOT NULL,
-  runs         integer     NOT NULL,
-  outcome      text        NOT NULL,
-  error        text,
-  wait_ms      bigint,
-  duration_ms  bigint,
-  cost         double precision NOT NULL DEFAULT 0,
-  replica      text,
-  host         text,
-  PRIMARY KEY (prefix, id)
-);
-CREATE INDEX trireme_jobs_finished ON trireme_jobs (prefix, finished_at);
-CREATE INDEX trireme_jobs_task_finished ON trireme_jobs (prefix, task, finished_at);
-`,
-  },
-];
-
-const LOCK_ID = 7_407_011; // pg_advisory_xact_lock key for migrations ("trireme")
+import type pg from 'pg';
+import { keys } from '../redis/keys.js';
+import { storable } from '../core/records.js';
+import type { Redis } from '../redis/connection.js';
+import type { Logger } from '../system/log.js';
+import { createPool, migrate } from './schema.js';
 
 /** Records set aside (`~history-rejected`) kept at most; the oldest go first. */
 const REJECTED_KEPT = 10_000;
 
 /** PostgreSQL refused the values themselves (SQLSTATE classes 22, data exception, and 23, integrity), not the connection. */
 const refusedData = (e: unknown) => /^2[23]/.test((e as { code?: string }).code ?? '');
-
-/** Applies the migrations this database lacks; returns the versions applied now. */
-export async function migrate(pool: pg.Pool): Promise<number[]> {
-  const c = await pool.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS trireme_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    const applied: number[] = [];
-    for (const m of MIGRATIONS) {
-      await c.query('BEGIN');
-      try {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
-        const done = await c.query('SELECT 1 FROM trireme_migrations WHERE version = $1', [m.version]);
-        if (done.rowCount === 0) {
-          await c.query(m.sql);
-          await c.query('INSERT INTO trireme_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-          applied.push(m.version);
-        }
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => {});
-        throw new Error(`history: migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
-      }
-    }
-    return applied;
-  } finally {
-    c.release();
-  }
-}
 
 /** One batch of run records in one statement: the runs, then each job's row folded from its new runs. */
 const RECORD_SQL = `
@@ -148,13 +62,6 @@ ON CONFLICT (prefix, id) DO UPDATE SET
   cost = j.cost + EXCLUDED.cost,
   replica = EXCLUDED.replica,
   host = EXCLUDED.host`;
-
-export function createPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'trireme' });
-  // A lost connection is reported by the query that used it; an idle client's error must not crash the process.
-  pool.on('error', () => {});
-  return pool;
-}
 
 /**
  * Takes run records (core/records.ts RunRecord, as JSON) from Redis to PostgreSQL in batches. `tick()` does one pass (a batch, or nothing); `run()` loops
@@ -267,69 +174,4 @@ export class HistoryRecorder {
     this.stopped = true;
     await this.pool.end().catch(() => {});
   }
-}
-
-export interface TaskDay {
-  task: string; day: string; jobs: number; completed: number; failed: number;
-  waitP50: number | null; waitP95: number | null; durationP50: number | null; durationP95: number | null; cost: number;
-}
-
-/** What the API reads from history: a job Redis no longer holds, job pages, and per-task daily figures. */
-export class HistoryReader {
-  private readonly pool: pg.Pool;
-  private readonly prefix: string;
-  constructor(url: string, private readonly project: Project) {
-    this.pool = createPool(url);
-    this.prefix = project.config.prefix;
-  }
-
-  /** A job as the API shows it (no payload or result: history keeps timings and outcomes), or undefined. */
-  async job(id: string): Promise<JobView | undefined> {
-    try {
-      const r = await this.pool.query('SELECT * FROM trireme_jobs WHERE prefix = $1 AND id = $2', [this.prefix, id]);
-      return r.rows[0] ? viewOf(r.rows[0]) : undefined;
-    } catch {
-      return undefined; // history unreachable: the job is as unknown as Redis says
-    }
-  }
-
-  /** Jobs finished before `before` (ms), newest first, optionally of one task. */
-  async list(q: { task?: string; before?: number; limit: number }): Promise<{ jobs: JobView[]; cursor?: string }> {
-    const r = await this.pool.query(
-      `SELECT * FROM trireme_jobs WHERE prefix = $1 AND finished_at IS NOT NULL AND finished_at < to_timestamp($2 / 1000.0)
-         AND ($3::text IS NULL OR task = $3) ORDER BY finished_at DESC, id LIMIT $4`,
-      [this.prefix, q.before ?? Date.now() + 86_400_000, q.task ?? null, q.limit]);
-    const jobs = r.rows.map(viewOf);
-    return { jobs, cursor: jobs.length === q.limit ? `h${jobs[jobs.length - 1].finishedAt}` : undefined };
-  }
-
-  /** Throughput, wait and duration percentiles (ms) and cost per task per day, for jobs finished in [from, to). */
-  async tasks(from: number, to: number): Promise<TaskDay[]> {
-    const r = await this.pool.query(
-      `SELECT task, to_char(date_trunc('day', finished_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, count(*)::int AS jobs,
-         (count(*) FILTER (WHERE outcome = 'completed'))::int AS completed, (count(*) FILTER (WHERE outcome <> 'completed'))::int AS failed,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_ms) AS wait_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY wait_ms) AS wait_p95,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS duration_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS duration_p95,
-         coalesce(sum(cost), 0) AS cost
-       FROM trireme_jobs WHERE prefix = $1 AND finished_at >= to_timestamp($2 / 1000.0) AND finished_at < to_timestamp($3 / 1000.0)
-       GROUP BY 1, 2 ORDER BY 2, 1`, [this.prefix, from, to]);
-    const n = (v: unknown) => (v === null ? null : Math.round(Number(v)));
-    return r.rows.map((x) => ({
-      task: x.task, day: x.day, jobs: x.jobs, completed: x.completed, failed: x.failed,
-      waitP50: n(x.wait_p50), waitP95: n(x.wait_p95), durationP50: n(x.duration_p50), durationP95: n(x.duration_p95), cost: Number(x.cost),
-    }));
-  }
-
-  async close(): Promise<void> { await this.pool.end().catch(() => {}); }
-}
-
-function viewOf(row: Record<string, any>): JobView {
-  const ms = (d: Date | null) => (d ? d.getTime() : undefined);
-  return {
-    id: row.id, task: row.task, queue: row.queue, pool: row.pool,
-    state: row.outcome === 'completed' ? 'completed' : row.outcome === 'retrying' || row.outcome === 'waiting' ? 'unknown' : 'failed',
-    payload: undefined, attempts: row.attempts, maxAttempts: row.max_attempts, starts: row.runs, stalls: 0, progress: undefined,
-    error: row.error ?? undefined, submittedAt: ms(row.submitted_at)!, startedAt: ms(row.started_at), finishedAt: ms(row.finished_at),
-    source: 'history',
-  };
 }

@@ -1,6 +1,6 @@
 /**
  * A replica's side of job history: the record of every run goes to a Redis list before BullMQ writes the run's
- * outcome, so a finished run always has its record; the controller's recorder (history.ts) takes the list to
+ * outcome, so a finished run always has its record; the controller's recorder (history/recorder.ts) takes the list to
  * PostgreSQL in batches.
  *
  * A run that never finishes (its replica killed with -9, or cut off from Redis until another took the job over) has
@@ -10,12 +10,12 @@
  * event loop each (group commit), so that history costs the job path as few round trips and commands as it can.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from './connection.js';
+import type { Redis } from '../redis/connection.js';
 import { storableText, type RunRecord } from '../core/records.js';
-import type { Logger } from '../log.js';
-import { HOST } from '../host.js';
-import { keys } from './keys.js';
-import { within } from './deadline.js';
+import type { Logger } from '../system/log.js';
+import { HOST } from '../system/host.js';
+import { keys } from '../redis/keys.js';
+import { within } from '../system/deadline.js';
 
 export interface OutboxReplica { id: string; pool: string; pricePerHour: number; concurrency: number }
 
@@ -151,18 +151,4 @@ export class RunOutbox {
     });
     return this.pushing;
   }
-}
-
-/** Where history stands in Redis: records waiting for PostgreSQL, when the oldest of them finished, and those set aside. */
-export interface OutboxState { waiting: number; oldestFinishedAt?: number; rejected: number }
-
-export async function outboxState(redis: Redis, prefix: string): Promise<OutboxState> {
-  const [[, waiting], [, head], [, rejected]] = (await redis.pipeline()
-    .llen(keys.historyRuns(prefix)).lindex(keys.historyRuns(prefix), 0).llen(keys.historyRejected(prefix)).exec()) as [Error | null, unknown][];
-  let oldestFinishedAt: number | undefined;
-  try {
-    const f = (JSON.parse(String(head)) as { finishedAt?: unknown }).finishedAt;
-    if (typeof f === 'number') oldestFinishedAt = f;
-  } catch { /* no head, or one that is not JSON: the recorder sets such records aside */ }
-  return { waiting: Number(waiting) || 0, oldestFinishedAt, rejected: Number(rejected) || 0 };
 }

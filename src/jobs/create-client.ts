@@ -4,9 +4,9 @@
  * `trireme` in a task module stays cheap.
  */
 import { dirname, join, resolve } from 'node:path';
-import type { ConfigInput } from './core/config.js';
-import type { TriremeClient } from './queue/client.js';
-import { RedisNotFoundError } from './queue/errors.js';
+import type { ConfigInput } from '../core/config.js';
+import type { TriremeClient } from './client.js';
+import { RedisNotFoundError } from '../redis/errors.js';
 
 export interface ClientOptions {
   /** Redis to use; default: TRIREME_REDIS_URL, the config's redis.url, else the private redis-server of `trireme serve`. */
@@ -21,7 +21,7 @@ export interface ClientOptions {
 /** A client that routes with the config and submits to Redis; `close()` it when done. */
 export async function createClient(opts: ClientOptions = {}): Promise<TriremeClient> {
   const env = opts.env ?? process.env;
-  const [{ loadProject, buildProject }, { TriremeClient: Client }] = await Promise.all([import('./project.js'), import('./queue/client.js')]);
+  const [{ loadProject, buildProject }, { TriremeClient: Client }] = await Promise.all([import('../project/project.js'), import('./client.js')]);
   const config = opts.config ?? env.TRIREME_CONFIG ?? 'trireme.yml';
   const project = typeof config === 'string'
     ? await loadProject(config, env, { tasks: false })
@@ -41,6 +41,6 @@ export async function createClient(opts: ClientOptions = {}): Promise<TriremeCli
  * Only the account that runs it can read that password.
  */
 export async function findLocalRedis(configPath = 'trireme.yml'): Promise<string | undefined> {
-  const { findLocalRedis: find } = await import('./queue/embedded-redis.js');
+  const { findLocalRedis: find } = await import('../redis/embedded.js');
   return find(join(dirname(resolve(configPath)), '.trireme/redis'));
 }

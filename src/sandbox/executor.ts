@@ -3,7 +3,7 @@
  * throws; a time limit is enforced by each mode as strongly as it can: in-process aborts the signal and stops waiting,
  * thread terminates the thread, process and command kill the child with SIGKILL.
  */
-import type { TaskEntry } from '../../project.js';
+import type { TaskEntry } from '../core/project.js';
 
 export interface TaskRun {
   entry: TaskEntry;
