@@ -93,8 +93,8 @@ describe('the Kubernetes driver', () => {
   test('a pool 0 -> 3 -> 1 -> 0 through serve: the busy pod is kept, the drained idle pods are the ones deleted', { timeout: 180_000 }, async () => {
     const serve = trireme(['-c', CONFIG, 'serve', '--grace', '5s'], env);
     await waitFor(async () => (await store.decisions()).heavy, 20_000, 'the controller');
-    const long = await client.submit('fx.sleep', { ms: 8_000 });
-    const short = await Promise.all([1, 2].map(() => client.submit('fx.sleep', { ms: 300 })));
+    // One batch, so that the wake's pass sees all three jobs (three submits one by one race the wake).
+    const [long, ...short] = await client.submitMany('fx.sleep', [{ ms: 8_000 }, { ms: 300 }, { ms: 300 }]);
     await waitFor(() => fake.deployments.get('trireme/trireme-heavy')!.replicas === 3, 20_000, 'the Deployment scaled to 3');
     for (const j of short) await client.waitFor(j.id, 30_000);
     await waitFor(async () => (await client.getJob(long.id))?.state === 'active', 20_000, 'the long job running');

@@ -90,7 +90,8 @@ describe('trireme serve', () => {
     await waitFor(async () => (await replicas('light')).length === 1, 20_000, 'the light pool at its min');
     assert.equal((await replicas('heavy')).length, 0);
     const submittedAt = Date.now();
-    const jobs = await Promise.all(Array.from({ length: 5 }, () => client.submit('fx.sleep', { ms: 1500 })));
+    // One batch, so that the wake's pass sees all five jobs (five submits one by one race the wake).
+    const jobs = await client.submitMany('fx.sleep', Array.from({ length: 5 }, () => ({ ms: 1500 })));
     const up = await waitFor(async () => (await store.events()).find((e) => e.pool === 'heavy' && e.to > e.from), 30_000, 'a heavy scale-up');
     // How soon is a figure (bench:wake measures it), not a bound here: the wake itself is tested in virtual time.
     console.log(`# heavy scaled up ${up.at - submittedAt} ms after the submit`);
