@@ -1,10 +1,15 @@
 /**
  * In-memory versions of the controller's state and of a driver, for unit tests of the controller's logic on a
- * ManualClock: what it pins, caps and stops, when a wake acts, how a set-count scale-in drains first.
+ * ManualClock (what it pins, caps and stops, when a wake acts, how a set-count scale-in drains first), and of a
+ * replica's parts (its job source, heartbeat sink and cancel feed), for unit tests of its drain, recycle and
+ * heartbeat rules.
  */
 import type { ControllerState, Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from '../src/core/state.js';
 import type { Counters } from '../src/core/rates.js';
 import type { Driver, DriverReplica, PoolHealth, ScaleIn } from '../src/drivers/driver.js';
+import { Bounce, HandBack, Unrecoverable, type CancelFeed, type HeartbeatSink, type JobHandler, type JobSource, type ReplicaControl, type ReplicaJob } from '../src/replica/parts.js';
+import type { SlotGate } from '../src/replica/slots.js';
+import type { QueueTally } from '../src/stores/registry.js';
 
 type ScaleInStyle = Driver['scaleIn'];
 
@@ -107,4 +112,62 @@ export class MemoryDriver {
   health(): PoolHealth { return { status: 'ok', restarts: 0 }; }
 
   async close(): Promise<void> {}
+}
+
+/** What became of a job handed to a replica by the in-memory source. */
+export type Outcome = { outcome: 'completed'; value: unknown } | { outcome: 'handed-back' | 'bounced' | 'unrecoverable' | 'failed'; error: string };
+
+/** An in-memory job source: the test hands the replica jobs one by one, as a queue consumer would. */
+export class MemoryJobSource implements JobSource {
+  private handler?: JobHandler;
+  state: 'new' | 'prepared' | 'running' | 'paused' | 'closed' = 'new';
+  private n = 0;
+
+  async prepare(queues: string[], gate: SlotGate, handler: JobHandler): Promise<void> {
+    this.handler = handler;
+    for (const q of queues) gate.attach(q, { concurrency: 1 });
+    this.state = 'prepared';
+  }
+
+  run(): void { this.state = 'running'; }
+  async pause(): Promise<void> { this.state = 'paused'; }
+  async close(): Promise<void> { this.state = 'closed'; }
+
+  /** A job of `task` with `data`, handed to the replica; resolves with what became of it. */
+  deliver(queue: string, task: string, data: unknown = {}, over: Partial<ReplicaJob> = {}): { id: string; done: Promise<Outcome> } {
+    if (!this.handler) throw new Error('the replica has not prepared its source');
+    const id = `${queue}~${++this.n}`;
+    const job: ReplicaJob = {
+      id, name: task, data, attemptsMade: 0, timestamp: 0, opts: { attempts: 1 },
+      log: async () => 0, updateProgress: async () => {}, getChildrenValues: async () => ({}), ...over,
+    };
+    const done = this.handler(queue, job).then((value): Outcome => ({ outcome: 'completed', value }), (e: Error): Outcome => ({
+      outcome: e instanceof HandBack ? 'handed-back' : e instanceof Bounce ? 'bounced' : e instanceof Unrecoverable ? 'unrecoverable' : 'failed', error: e.message,
+    }));
+    return { id, done };
+  }
+}
+
+/** The replica registry's part a replica sees: its beats, with a control the test may set for the next one. */
+export class MemoryHeartbeats implements HeartbeatSink {
+  beats: { at: number; info: ReplicaInfo; tallies: Map<string, QueueTally> }[] = [];
+  removed: string[] = [];
+  control: ReplicaControl | null = null;
+  constructor(private readonly clock: { now(): number }) {}
+  async beat(info: ReplicaInfo, tallies: Map<string, QueueTally>): Promise<string | null> {
+    this.beats.push({ at: this.clock.now(), info, tallies });
+    const c = this.control;
+    this.control = null;
+    return c;
+  }
+  async remove(id: string): Promise<void> { this.removed.push(id); }
+}
+
+/** The cancel channel, fired by the test. */
+export class MemoryCancels implements CancelFeed {
+  private fn?: (jobId: string) => void;
+  closed = false;
+  async listen(onCancel: (jobId: string) => void): Promise<void> { this.fn = onCancel; }
+  cancel(jobId: string): void { this.fn?.(jobId); }
+  close(): void { this.closed = true; }
 }

@@ -3,19 +3,21 @@
  * isolation mode under its time limit, heartbeats into the registry, recycles itself after maxTasksPerChild jobs or
  * past maxMemory, and drains on request: stop taking jobs, let running ones finish within the grace, hand the rest
  * back to their queue.
+ *
+ * Its job source, heartbeat sink, cancel feed and clock are parts passed in (parts.ts); by default they are built on
+ * BullMQ and Redis (redis-parts.ts). So the rules here (drain, hand-back, recycle, heartbeat, cancel, the slot gate)
+ * run in unit tests in virtual time with in-memory parts.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Project, TaskEntry } from '../core/project.js';
 import type { PoolConfig } from '../core/config.js';
+import type { Timer } from '../core/clock.js';
 import { silentLogger, type Logger } from '../system/log.js';
 import { containerId, HOST } from '../system/host.js';
-import { bullConnection, connect, isRedisDown } from '../redis/connection.js';
-import { addTally, emptyTally, ReplicaRegistry, type QueueTally, type ReplicaInfo, type ReplicaState } from '../stores/registry.js';
-import { keys } from '../redis/keys.js';
-import { bucketIndex } from '../core/histogram.js';
+import { isRedisDown } from '../redis/connection.js';
+import type { ReplicaInfo, ReplicaState } from '../stores/registry.js';
+import { Tallies } from './tallies.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from '../jobs/client.js';
 import { invalidPayload } from '../core/task.js';
@@ -23,11 +25,10 @@ import { AbortedError, JobAbort, type Executor } from '../sandbox/executor.js';
 import { InProcessExecutor } from '../sandbox/in-process.js';
 import { IsolatedExecutor } from '../sandbox/isolated.js';
 import { minDefined } from '../sandbox/command.js';
-import { within } from '../system/deadline.js';
-import { writeManifest } from '../jobs/manifest.js';
 import { formatDuration, parseDuration } from '../core/units.js';
 import { JobStorage } from '../storage/job-folders.js';
-import { RunOutbox } from './run-outbox.js';
+import { Bounce, every, HandBack, Unrecoverable, within, type ReplicaJob, type ReplicaParts } from './parts.js';
+import { redisParts } from './redis-parts.js';
 
 export { RECYCLE_EXIT_CODE } from '../core/replica.js';
 /** How long a replica drained with `hold` waits to be removed by its engine before it exits by itself. */
@@ -38,7 +39,10 @@ const BOUNCE_MS = 200;
 export interface PoolWorkerOptions {
   project: Project;
   pool: string;
-  redisUrl: string;
+  /** The Redis its parts are built on; left out only where `parts` are given. */
+  redisUrl?: string;
+  /** What the replica talks to (tests hand in-memory ones); built on BullMQ and Redis at `redisUrl` when left out. */
+  parts?: ReplicaParts;
   id?: string;
   logger?: Logger;
   heartbeatMs?: number;
@@ -53,9 +57,7 @@ export type DrainReason = 'requested' | 'recycle' | 'signal';
 export class PoolWorker extends EventEmitter {
   readonly id: string;
   readonly pool: PoolConfig;
-  private readonly redis: Redis;
-  private readonly registry: ReplicaRegistry;
-  private readonly workers: Worker[] = [];
+  private readonly parts: ReplicaParts;
   private readonly gate: SlotGate;
   private readonly executor: Executor;
   private readonly log: Logger;
@@ -63,18 +65,17 @@ export class PoolWorker extends EventEmitter {
   private readonly running = new Map<string, JobAbort>();
   /** Set when a drain's grace is over: every job still running is handed back to its queue. */
   private handingBack = false;
-  /** Listens on the cancel channel. */
-  private sub?: Redis;
-  private readonly tallies = new Map<string, QueueTally>();
+  /** What this replica counted since its last heartbeat, per queue. */
+  private readonly tallies = new Tallies();
   private readonly timeLimits = new Map<string, number | undefined>();
   private started = false;
   private draining = false;
-  private startedAt = Date.now();
+  private readonly startedAt: number;
   /** When this replica began taking jobs: a job submitted before it, on its first attempt, waited for a start. */
   private readyAt = Infinity;
-  private lastActivity = Date.now();
+  private lastActivity: number;
   private jobsDone = 0;
-  private heartbeat?: NodeJS.Timeout;
+  private stopHeartbeat?: () => void;
   private drainPromise?: Promise<void>;
   /** Ends a held drain (set while holding). */
   private release?: () => void;
@@ -84,13 +85,11 @@ export class PoolWorker extends EventEmitter {
   /** Job folders on storage.dir, when configured; `storageStatus` is what the last probe of it said. */
   private readonly storage?: JobStorage;
   private storageStatus?: string;
-  private storageProbe?: NodeJS.Timeout;
-  /** With history configured: where each run's record goes before its outcome is written. */
-  private readonly outbox?: RunOutbox;
+  private stopStorageProbe?: () => void;
   /** Set while Redis is away (logged once). */
   private redisAwaySince?: number;
   /** Ends a drain's grace: running jobs are handed back (cleared by a stop-now). */
-  private graceTimer?: NodeJS.Timeout;
+  private graceTimer?: Timer;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -98,13 +97,16 @@ export class PoolWorker extends EventEmitter {
     if (!pool) throw new Error(`no pool "${opts.pool}"; pools: ${Object.keys(opts.project.config.pools).join(', ')}`);
     this.pool = pool;
     this.id = opts.id ?? `${opts.pool}-${HOST}-${process.pid}-${randomUUID().slice(0, 6)}`;
-    this.redis = connect(opts.redisUrl, `trireme-replica-${this.id}`);
-    this.registry = new ReplicaRegistry(this.redis, opts.project.config.prefix, Math.max(3_000, (opts.heartbeatMs ?? 1_000) * 4));
-    this.gate = new SlotGate(pool.concurrency);
     this.log = (opts.logger ?? silentLogger).child({ pool: opts.pool, replica: this.id });
+    if (!opts.parts && !opts.redisUrl) throw new Error('a PoolWorker needs a redisUrl (or its parts)');
+    this.parts = opts.parts ?? redisParts({
+      project: opts.project, pool: opts.pool, redisUrl: opts.redisUrl!, id: this.id, logger: this.log, heartbeatMs: opts.heartbeatMs,
+      lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval, onError: (err, queue) => this.onQueueError(err, queue),
+    });
+    this.startedAt = this.lastActivity = this.parts.clock.now();
+    this.gate = new SlotGate(pool.concurrency);
     const st = opts.project.config.storage;
     if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
-    if (opts.project.config.history) this.outbox = new RunOutbox(this.redis, opts.project.config.prefix, { id: this.id, pool: opts.pool, pricePerHour: pool.pricePerHour, concurrency: pool.concurrency }, this.log);
     this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
       kind: pool.isolation,
       size: pool.concurrency,
@@ -131,23 +133,10 @@ export class PoolWorker extends EventEmitter {
   prepare(): Promise<void> {
     this.preparing ??= (async () => {
       this.executor.warm?.();
-      this.sub = connect(this.opts.redisUrl, `trireme-replica-sub-${this.id}`);
-      this.sub.on('message', (_channel, jobId: string) => this.running.get(jobId)?.abort(new CancelRequest()));
-      for (const queue of this.pool.queues) {
-        // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
-        const worker = new Worker(queue, (job, token) => this.process(queue, job, token), {
-          connection: bullConnection(this.opts.redisUrl, `trireme-worker-${this.id}`),
-          prefix: this.opts.project.config.prefix,
-          concurrency: this.pool.concurrency,
-          lockDuration: this.opts.lockDuration ?? 30_000,
-          stalledInterval: this.opts.stalledInterval ?? 15_000,
-          autorun: false,
-        });
-        worker.on('error', (err) => this.onQueueError(err, queue));
-        this.gate.attach(queue, worker);
-        this.workers.push(worker);
-      }
-      await Promise.all([this.sub.subscribe(keys.cancel(this.opts.project.config.prefix)), ...this.workers.map((w) => w.waitUntilReady())]);
+      await Promise.all([
+        this.parts.cancels.listen((jobId) => this.running.get(jobId)?.abort(new CancelRequest())),
+        this.parts.source.prepare(this.pool.queues, this.gate, (queue, job) => this.process(queue, job)),
+      ]);
     })();
     return this.preparing;
   }
@@ -162,8 +151,9 @@ export class PoolWorker extends EventEmitter {
       throw err;
     }
     if (this.draining) return;
-    this.readyAt = Date.now();
-    for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
+    const { clock } = this.parts;
+    this.readyAt = clock.now();
+    this.parts.source.run();
     this.started = true;
     if (this.storage) {
       const probe = async () => {
@@ -172,11 +162,10 @@ export class PoolWorker extends EventEmitter {
         if (this.storageStatus !== 'ok' && this.storageStatus !== was) this.log.error({ storage: this.storageStatus }, 'storage.dir is not writable from this replica');
       };
       await probe();
-      this.storageProbe = setInterval(() => void probe(), 60_000);
-      this.storageProbe.unref();
+      this.stopStorageProbe = every(clock, 60_000, () => void probe());
     }
-    this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000);
-    await Promise.all([this.beat(), writeManifest(this.redis, this.opts.project).catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish the task manifest'))]);
+    this.stopHeartbeat = every(clock, this.opts.heartbeatMs ?? 1_000, () => void this.beat());
+    await Promise.all([this.beat(), this.parts.publishManifest?.().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish the task manifest'))]);
     this.log.info({ queues: this.pool.queues, concurrency: this.pool.concurrency, isolation: this.pool.isolation }, 'replica started');
   }
 
@@ -197,69 +186,34 @@ export class PoolWorker extends EventEmitter {
   private onQueueError(err: Error, queue: string): void {
     if (!isRedisDown(err)) { this.log.warn({ err: err.message, queue }, 'queue worker error'); return; }
     if (this.redisAwaySince !== undefined || !this.started) return;
-    this.redisAwaySince = Date.now();
+    this.redisAwaySince = this.parts.clock.now();
     this.log.warn({ err: err.message }, 'Redis does not answer: running jobs go on, no new ones are taken until it is back');
   }
 
   private async beat(): Promise<void> {
-    const tallies = new Map(this.tallies);
-    this.tallies.clear();
+    const tallies = this.tallies.take();
     try {
-      const control = await this.registry.beat(this.info(), tallies);
+      const control = await this.parts.heartbeats.beat(this.info(), tallies);
       if (this.redisAwaySince !== undefined) {
-        const downMs = Date.now() - this.redisAwaySince;
+        const downMs = this.parts.clock.now() - this.redisAwaySince;
         this.redisAwaySince = undefined;
         this.log.info({ downMs, lasted: formatDuration(downMs) }, 'Redis answers again');
       }
       if (control === 'drain' || control === 'drain:hold') void this.drain(this.pool.drainGrace, 'requested', { hold: control === 'drain:hold' });
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
-      for (const [q, t] of tallies) addTally(this.tallyOf(q), t);
+      this.tallies.putBack(tallies);
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
 
-  /**
-   * Counts one finished job into its queue's tally, in place (this runs for every job: no allocation): outcome,
-   * service time, its duration bucket and, on its first attempt, its queue wait and whether it was a cold start.
-   */
-  private record(queue: string, job: Job, outcome: 'completed' | 'failed' | 'cancelled', began: number, ended: number): void {
-    const t = this.tallyOf(queue);
-    if (outcome === 'completed') t.completed++; else t.failed++;
-    if (outcome === 'cancelled') t.cancelled++;
-    const ms = ended - began;
-    t.serviceMs += ms;
-    const d = bucketIndex(ms / 1000);
-    t.duration[d] = (t.duration[d] ?? 0) + 1;
-    if (job.attemptsMade === 0) {
-      // Waiting starts when the job became runnable: submission plus any delay it was given.
-      const waitMs = Math.max(0, began - job.timestamp - (job.opts.delay ?? 0));
-      const w = bucketIndex(waitMs / 1000);
-      t.waits++; t.waitMs += waitMs;
-      t.wait[w] = (t.wait[w] ?? 0) + 1;
-      // A cold start: the job was runnable before this replica was ready, so it waited for a replica to start.
-      if (job.timestamp + (job.opts.delay ?? 0) < this.readyAt) t.cold++;
-    }
-  }
-
-  private tallyOf(queue: string): QueueTally {
-    let t = this.tallies.get(queue);
-    if (!t) this.tallies.set(queue, (t = emptyTally()));
-    return t;
-  }
-
-  private async process(queue: string, job: Job, token: string | undefined): Promise<unknown> {
-    if (this.state === 'draining') {
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-    if (!this.gate.tryAcquire(queue)) {
-      await job.moveToDelayed(Date.now() + BOUNCE_MS, token);
-      throw new DelayedError();
-    }
-    const began = Date.now();
+  private async process(queue: string, job: ReplicaJob): Promise<unknown> {
+    if (this.state === 'draining') throw new HandBack('draining');
+    if (!this.gate.tryAcquire(queue)) throw new Bounce(BOUNCE_MS);
+    const { clock, outbox } = this.parts;
+    const began = clock.now();
     this.lastActivity = began;
-    this.outbox?.begin(queue, job, began);
+    outbox?.begin(queue, job, began);
     const abort = new JobAbort();
     this.running.set(job.id!, abort);
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
@@ -273,40 +227,40 @@ export class PoolWorker extends EventEmitter {
       if (abort.reason instanceof CancelRequest) {
         outcome = 'cancelled';
         this.log.info({ job: job.id }, 'job cancelled');
-        // Unrecoverable: a cancelled job is not retried.
-        throw new UnrecoverableError('cancelled');
+        // A cancelled job is not retried.
+        throw new Unrecoverable('cancelled');
       }
       if (this.handingBack && err instanceof AbortedError) {
-        this.log.warn({ job: job.id }, `${(abort.reason as Error)?.message ?? 'drain grace over'}: handing the job back to its queue`);
-        await job.moveToWait(token);
-        throw new WaitingError();
+        const why = (abort.reason as Error)?.message ?? 'drain grace over';
+        this.log.warn({ job: job.id }, `${why}: handing the job back to its queue`);
+        throw new HandBack(why);
       }
       throw err;
     } finally {
       this.running.delete(job.id!);
       this.gate.release(queue);
       if (this.gate.busy === 0) this.onIdle?.();
-      this.lastActivity = Date.now();
+      this.lastActivity = clock.now();
       if (!this.handingBack) {
         this.jobsDone++;
-        this.record(queue, job, outcome, began, this.lastActivity);
+        this.tallies.record(queue, job, outcome, began, this.lastActivity, this.readyAt);
       }
       this.checkRecycle();
-      // Before BullMQ writes the outcome: a run is never finished in Redis without its history record.
-      await this.outbox?.record(queue, job, this.handingBack ? 'handed-back' : outcome, error, began, this.lastActivity);
+      // Before the source writes the outcome: a run is never finished in Redis without its history record.
+      await outbox?.record(queue, job, this.handingBack ? 'handed-back' : outcome, error, began, this.lastActivity);
     }
   }
 
-  private async runJob(queue: string, job: Job, abort: JobAbort): Promise<unknown> {
+  private async runJob(queue: string, job: ReplicaJob, abort: JobAbort): Promise<unknown> {
     if (job.name === GROUP_TASK) return this.collectGroup(job);
     const entry = this.opts.project.tasks.get(job.name);
-    if (!entry) throw new UnrecoverableError(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    if (!entry) throw new Unrecoverable(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
     // A submitter without the task code (a routes-only client) could not check the payload: check it here.
     const schema = entry.kind === 'function' ? entry.definition.options.schema : undefined;
     let payload: unknown = job.data;
     if (schema) {
       const parsed = schema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(invalidPayload(job.name, parsed.error));
+      if (!parsed.success) throw new Unrecoverable(invalidPayload(job.name, parsed.error));
       payload = parsed.data;
     }
     const workdir = this.storage ? await this.storage.prepare(job.id!) : undefined;
@@ -331,7 +285,7 @@ export class PoolWorker extends EventEmitter {
     return this.timeLimits.get(entry.name);
   }
 
-  private async collectGroup(job: Job): Promise<unknown[]> {
+  private async collectGroup(job: ReplicaJob): Promise<unknown[]> {
     const values = await job.getChildrenValues();
     const byId = new Map(Object.entries(values).map(([key, v]) => [key.slice(key.lastIndexOf(':') + 1), v]));
     return (job.data.order as string[]).map((id) => byId.get(id));
@@ -365,39 +319,35 @@ export class PoolWorker extends EventEmitter {
   }
 
   private async runDrain(graceMs: number, reason: DrainReason, hold: boolean): Promise<void> {
+    const { clock, source, heartbeats } = this.parts;
     this.drainReason = reason;
     this.draining = true;
     this.log.info({ reason, graceMs, running: this.gate.busy, hold: hold || undefined }, 'draining');
     // With Redis away, a write would only wait out its bound: skip what only Redis needs (the entry expires by itself).
-    const redisUp = () => this.redis.status === 'ready';
-    if (redisUp()) await within(this.beat(), 2_000, undefined);
+    if (this.parts.connected()) await within(clock, this.beat(), 2_000, undefined);
     this.emit('draining', reason);
     // Take no new job (one fetched meanwhile goes back to its queue, see process()); running jobs go on.
-    await within(Promise.all(this.workers.map((w) => w.pause(true))), 1_000, []);
-    const timer = setTimeout(() => this.handBack('drain grace over'), graceMs);
-    this.graceTimer = timer;
-    // Wait for this replica's own jobs, not for BullMQ's close: with Redis gone that would wait for Redis, and a
+    await within(clock, source.pause(), 1_000, undefined);
+    this.graceTimer = clock.setTimeout(() => this.handBack('drain grace over'), graceMs);
+    // Wait for this replica's own jobs, not for the source's close: with Redis gone that would wait for Redis, and a
     // replica with nothing running has nothing to wait for. Past the grace (plus time to hand jobs back) go anyway:
     // the jobs recover as stalled once Redis is back.
-    await within(this.whenIdle(), graceMs + 5_000, undefined);
-    clearTimeout(timer);
-    await within(Promise.all(this.workers.map((w) => w.close())), 2_000, []);
+    await within(clock, this.whenIdle(), graceMs + 5_000, undefined);
+    this.graceTimer.cancel();
+    await within(clock, source.close(), 2_000, undefined);
     if (hold) {
       this.log.info({ reason }, 'drained: waiting to be removed');
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, HOLD_MS);
-        this.release = () => { clearTimeout(t); resolve(); };
+        const t = clock.setTimeout(resolve, HOLD_MS);
+        this.release = () => { t.cancel(); resolve(); };
       });
     }
-    clearInterval(this.heartbeat);
-    clearInterval(this.storageProbe);
+    this.stopHeartbeat?.();
+    this.stopStorageProbe?.();
     await this.executor.close?.();
-    this.sub?.disconnect();
-    if (redisUp()) {
-      await within(this.registry.remove(this.id), 2_000, undefined);
-      await within(this.redis.quit(), 1_000, 'OK');
-    }
-    this.redis.disconnect();
+    this.parts.cancels.close();
+    if (this.parts.connected()) await within(clock, heartbeats.remove(this.id), 2_000, undefined);
+    await within(clock, this.parts.close(), 2_000, undefined);
     this.log.info({ reason, jobsDone: this.jobsDone }, 'drained');
     this.emit('drained', reason);
   }
@@ -409,7 +359,7 @@ export class PoolWorker extends EventEmitter {
   handBackNow(): Promise<void> {
     if (!this.draining) return this.drain(0, 'signal');
     this.log.info({ running: this.gate.busy }, 'stopping now: handing running jobs back');
-    clearTimeout(this.graceTimer);
+    this.graceTimer?.cancel();
     this.handBack('stopping now');
     return this.drainPromise!;
   }

@@ -9,13 +9,13 @@
  * written, in the same command, only if it is still this run's. Notes and records go one script call per turn of the
  * event loop each (group commit), so that history costs the job path as few round trips and commands as it can.
  */
-import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from '../redis/connection.js';
 import { storableText, type RunRecord } from '../core/records.js';
 import type { Logger } from '../system/log.js';
 import { HOST } from '../system/host.js';
 import { keys } from '../redis/keys.js';
 import { within } from '../system/deadline.js';
+import { isUnrecoverable, type ReplicaJob as Job } from './parts.js';
 
 export interface OutboxReplica { id: string; pool: string; pricePerHour: number; concurrency: number }
 
@@ -114,7 +114,7 @@ export class RunOutbox {
       replica: this.replica.id, host: HOST, attempt: job.attemptsMade + 1, startedAt: began, finishedAt: ended, outcome,
       ...(outcome === 'failed' || outcome === 'cancelled' ? { error: (error as Error)?.message ?? String(error) } : {}),
     });
-    rec.final = outcome === 'completed' || outcome === 'cancelled' || (outcome === 'failed' && (error instanceof UnrecoverableError || job.attemptsMade + 1 >= rec.maxAttempts));
+    rec.final = outcome === 'completed' || outcome === 'cancelled' || (outcome === 'failed' && (isUnrecoverable(error) || job.attemptsMade + 1 >= rec.maxAttempts));
     await this.push(JSON.stringify(rec), open && { key: keys.openRun(this.prefix, job.id!), note: open.note });
   }
 

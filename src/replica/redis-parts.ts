@@ -1,0 +1,117 @@
+/**
+ * A replica's parts on BullMQ and Redis (parts.ts has the interfaces): one BullMQ Worker per queue of the pool as the
+ * job source, the replica registry as the heartbeat sink, the cancel channel as the cancel feed, the run outbox and
+ * the task manifest. What the replica's handler throws (HandBack, Bounce, Unrecoverable) becomes BullMQ's own
+ * moveToWait + WaitingError, moveToDelayed + DelayedError and UnrecoverableError here, and nowhere else.
+ */
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Project } from '../core/project.js';
+import type { Logger } from '../system/log.js';
+import { systemClock } from '../system/system-clock.js';
+import { bullConnection, connect, type Redis } from '../redis/connection.js';
+import { keys } from '../redis/keys.js';
+import { ReplicaRegistry } from '../stores/registry.js';
+import { writeManifest } from '../jobs/manifest.js';
+import { RunOutbox } from './run-outbox.js';
+import { Bounce, HandBack, Unrecoverable, type CancelFeed, type JobHandler, type JobSource, type ReplicaParts } from './parts.js';
+import type { SlotGate } from './slots.js';
+
+export interface RedisPartsOptions {
+  project: Project;
+  pool: string;
+  redisUrl: string;
+  /** The replica's id (connection names, the outbox's records). */
+  id: string;
+  logger: Logger;
+  heartbeatMs?: number;
+  /** BullMQ lock duration: how long a job of a dead replica stays locked before another may take it. */
+  lockDuration?: number;
+  /** How often this replica looks for stalled jobs of dead replicas. */
+  stalledInterval?: number;
+  /** Every queue worker's errors (Redis away, a script error). */
+  onError(err: Error, queue: string): void;
+}
+
+/** BullMQ Workers, one per queue, fetching for the replica's handler. */
+class BullmqSource implements JobSource {
+  private readonly workers: Worker[] = [];
+
+  constructor(private readonly o: RedisPartsOptions) {}
+
+  async prepare(queues: string[], gate: SlotGate, handler: JobHandler): Promise<void> {
+    const { project, redisUrl, id } = this.o;
+    for (const queue of queues) {
+      // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
+      const worker = new Worker(queue, (job: Job, token?: string) => handler(queue, job).catch((err: unknown) => settle(job, token, err)), {
+        connection: bullConnection(redisUrl, `trireme-worker-${id}`),
+        prefix: project.config.prefix,
+        concurrency: gate.capacity,
+        lockDuration: this.o.lockDuration ?? 30_000,
+        stalledInterval: this.o.stalledInterval ?? 15_000,
+        autorun: false,
+      });
+      worker.on('error', (err) => this.o.onError(err, queue));
+      gate.attach(queue, worker);
+      this.workers.push(worker);
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  run(): void {
+    for (const w of this.workers) w.run().catch((err) => this.o.logger.error({ err: (err as Error).message }, 'queue worker stopped'));
+  }
+
+  async pause(): Promise<void> { await Promise.all(this.workers.map((w) => w.pause(true))); }
+
+  async close(): Promise<void> { await Promise.all(this.workers.map((w) => w.close())); }
+}
+
+/** What the handler's outcome means to BullMQ: the job handed back, bounced, failed for good, or failed as thrown. */
+async function settle(job: Job, token: string | undefined, err: unknown): Promise<never> {
+  if (err instanceof HandBack) {
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+  if (err instanceof Bounce) {
+    await job.moveToDelayed(Date.now() + err.ms, token);
+    throw new DelayedError();
+  }
+  if (err instanceof Unrecoverable) throw new UnrecoverableError(err.message);
+  throw err;
+}
+
+/** The cancel channel: a running job's id published by `DELETE /jobs/:id` or `trireme cancel`. */
+class RedisCancels implements CancelFeed {
+  private sub?: Redis;
+
+  constructor(private readonly o: RedisPartsOptions) {}
+
+  async listen(onCancel: (jobId: string) => void): Promise<void> {
+    this.sub = connect(this.o.redisUrl, `trireme-replica-sub-${this.o.id}`);
+    this.sub.on('message', (_channel, jobId: string) => onCancel(jobId));
+    await this.sub.subscribe(keys.cancel(this.o.project.config.prefix));
+  }
+
+  close(): void { this.sub?.disconnect(); }
+}
+
+/** A replica's parts on the Redis at `redisUrl`. */
+export function redisParts(o: RedisPartsOptions): ReplicaParts {
+  const redis = connect(o.redisUrl, `trireme-replica-${o.id}`);
+  const { config } = o.project;
+  const pool = config.pools[o.pool];
+  const registry = new ReplicaRegistry(redis, config.prefix, Math.max(3_000, (o.heartbeatMs ?? 1_000) * 4));
+  return {
+    clock: systemClock,
+    source: new BullmqSource(o),
+    heartbeats: registry,
+    cancels: new RedisCancels(o),
+    outbox: config.history ? new RunOutbox(redis, config.prefix, { id: o.id, pool: o.pool, pricePerHour: pool.pricePerHour, concurrency: pool.concurrency }, o.logger) : undefined,
+    publishManifest: () => writeManifest(redis, o.project),
+    connected: () => redis.status === 'ready',
+    close: async () => {
+      if (redis.status === 'ready') await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 1_000))]).catch(() => {});
+      redis.disconnect();
+    },
+  };
+}
