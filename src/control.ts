@@ -16,28 +16,4 @@ export { createLogger, silentLogger, type Logger } from './system/log.js';
 export { buildDrivers, DRIVERS } from './drivers/index.js';
 export { redisControllerState, type RedisControllerState } from './control/redis-state.js';
 
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { Controller as ControllerClass } from './control/controller.js';
-import { buildDrivers as build } from './drivers/index.js';
-import { redisControllerState as redisState } from './control/redis-state.js';
-import { systemClock as clock0 } from './system/system-clock.js';
-import { silentLogger as silent, type Logger as L } from './system/log.js';
-import type { Project as P } from './core/project.js';
-import type { Clock as C } from './core/clock.js';
-
-/**
- * A controller the way `serve` builds one: its state in Redis at `redisUrl`, one driver per kind the pools name
- * (local child processes by default). Call `start()` to take part in the lease and reconcile, `stop(graceMs)` to
- * drain what it started.
- */
-export async function createController(opts: { project: P; redisUrl: string; logger?: L; clock?: C; id?: string }): Promise<ControllerClass> {
-  const { project, redisUrl } = opts;
-  const logger = opts.logger ?? silent;
-  const clock = opts.clock ?? clock0;
-  const id = opts.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
-  const cfg = project.config;
-  const drivers = await build({ project, redisUrl, clock, logger });
-  const state = redisState(redisUrl, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
-  return new ControllerClass({ project, state, drivers, clock, logger, id });
-}
+export { assembleController as createController, type AssembleOptions as CreateControllerOptions } from './control/assemble.js';

@@ -8,7 +8,6 @@
  * Its state (lease, replica directory, records, queue signals) and its drivers are passed in (core/state.ts,
  * drivers/driver.ts), so that this logic runs in unit tests with in-memory state on a manual clock.
  */
-import { availableParallelism, totalmem } from 'node:os';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../core/project.js';
 import { overrideDecision, type Decision } from '../core/autoscaler.js';
@@ -20,6 +19,7 @@ import type { ControllerState, ReplicaInfo, StoredDecision } from '../core/state
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { poolSpecs } from '../drivers/index.js';
 import { silentLogger, type Logger } from '../system/log.js';
+import { readMachine } from '../system/host.js';
 import { within } from '../system/deadline.js';
 
 export interface ControllerOptions {
@@ -34,12 +34,14 @@ export interface ControllerOptions {
   id: string;
   /** Called after each reconcile pass with how long it took, in seconds (for the loop-duration metric). */
   onReconcile?: (seconds: number) => void;
-  /** This host's capacity, for pools on the local driver; read from the machine once when left out. */
+  /** This host's capacity, for pools on the local driver; read from the machine (GPUs from nvidia-smi) when left out. */
   host?: { cpu: number; memory: number; gpu: number };
   /** Writes that failed (a scale event, the decisions): counted for /metrics, logged with the pool. */
   onDroppedWrite?: (what: 'event' | 'decisions' | 'learned', pool: string) => void;
   /** Called with every pass's input and its plans, before they are carried out (a recording for replay tests). */
   onPass?: (input: PassInput, plans: PoolPlan[]) => void;
+  /** What runs beside the loop (housekeeping): started after the first pass, stopped after the drivers close. */
+  alongside?: () => Promise<{ stop(): Promise<void> }>;
 }
 
 /** A replica a driver lists, with what it says of itself in the replica directory. */
@@ -57,6 +59,7 @@ export class Controller {
   private readonly learned: LearnedCarrier;
   private readonly log: Logger;
   private timer?: Timer;
+  private companion?: { stop(): Promise<void> };
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
   lastTickAt = 0;
@@ -67,8 +70,7 @@ export class Controller {
     for (const pool of Object.keys(opts.project.config.pools)) {
       if (!opts.drivers[pool]) throw new Error(`no driver for pool "${pool}"`);
     }
-    // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.
-    const host = opts.host ?? { cpu: availableParallelism(), memory: totalmem(), gpu: 0 };
+    const host = opts.host ?? (({ cpu, memory, gpus }) => ({ cpu, memory, gpu: gpus.length }))(readMachine());
     // How each pool scales in and whether it shares this host: what its driver says of itself.
     const traits = (pool: string) => ({ scaleIn: opts.drivers[pool].scaleIn, onHost: opts.drivers[pool].placement === 'this-host' });
     this.planner = new Planner(poolSpecs(opts.project.config, traits), limitsOf(opts.project.config, host));
@@ -85,6 +87,12 @@ export class Controller {
   async start(): Promise<void> {
     await this.opts.state.queues.onWake((queue) => this.onWake(queue));
     await this.tick();
+    this.companion = await this.opts.alongside?.();
+  }
+
+  /** Stop now (a second Ctrl-C on serve): replicas hand their running jobs back at once. */
+  hurry(): void {
+    for (const d of this.drivers) d.hurry?.();
   }
 
   private schedule(): void {
@@ -282,6 +290,8 @@ export class Controller {
     // A pass in flight may be waiting on a Redis that is gone: wait for it only a little.
     await within(this.running, 2_000, undefined);
     await Promise.all(this.drivers.map((d) => d.close(graceMs)));
+    // What the replicas recorded while draining goes out before housekeeping stops (its own bound applies).
+    await within(this.companion?.stop() ?? Promise.resolve(), 10_000, undefined);
     await within(this.opts.state.lease.release(), 2_000, undefined);
     await this.opts.state.close();
   }

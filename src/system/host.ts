@@ -5,8 +5,9 @@
  * network mode, where the host name does not (with `network_mode: host` every container has the host's name).
  * And whether another process of this machine is alive.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 
 export const HOST = process.env.TRIREME_HOSTNAME || hostname();
 
@@ -31,4 +32,22 @@ export function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** What this machine offers the local driver's pools: CPUs, memory, and the indices of its GPUs. */
+export interface Machine { cpu: number; memory: number; gpus: number[] }
+
+/**
+ * This machine, read once: a host short of file descriptors can report no CPUs at all later, which must not shrink
+ * every pool. GPUs are those `nvidia-smi -L` lists; none where it is missing.
+ */
+export function readMachine(): Machine {
+  return { cpu: availableParallelism(), memory: totalmem(), gpus: detectGpus() };
+}
+
+function detectGpus(): number[] {
+  try {
+    const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
+    return out.split('\n').filter((l) => l.startsWith('GPU ')).map((_, i) => i);
+  } catch { return []; }
 }

@@ -254,4 +254,19 @@ describe('job history in PostgreSQL', { skip }, () => {
       await rescuer.drain(1_000);
     }
   });
+
+  test('createController builds what serve builds: its housekeeping takes run records to PostgreSQL while it leads', async () => {
+    const { createController } = await import('../../src/control.js');
+    const { keys } = await import('../../src/redis/keys.js');
+    const embedded = await fixtureProject({ scaling: { min: 0, max: 1 } }, { redis: { url: redis.url }, history: { postgres: postgres.url } });
+    const controller = await createController({ project: embedded, redisUrl: redis.url, machine: { cpu: 2, memory: 2 ** 32, gpus: [] } });
+    await controller.start();
+    try {
+      const record = { jobId: 'work~embedded-1', task: 'fx.echo', queue: 'work', pool: 'main', replica: 'elsewhere', host: 'h', attempt: 1, maxAttempts: 1, submittedAt: 1, delay: 0, startedAt: 2, finishedAt: 3, outcome: 'completed', final: true, cost: 0 };
+      await client.redis.rpush(keys.historyRuns(embedded.config.prefix), JSON.stringify(record));
+      await waitFor(async () => (await rows("SELECT outcome FROM trireme_jobs WHERE id = 'work~embedded-1'"))[0]?.outcome === 'completed', 30_000, 'the record in PostgreSQL');
+    } finally {
+      await controller.stop(1_000);
+    }
+  });
 });

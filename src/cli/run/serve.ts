@@ -1,38 +1,25 @@
 /** The body of `trireme serve`. */
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { availableParallelism, hostname, totalmem } from 'node:os';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../system/log.js';
-import { Controller } from '../../control/controller.js';
+import type { Controller } from '../../control/controller.js';
+import { assembleController } from '../../control/assemble.js';
 import { systemClock } from '../../system/system-clock.js';
-import { buildDrivers } from '../../drivers/index.js';
-import { redisControllerState } from '../../control/redis-state.js';
 import { createApi, type Api } from '../../api/server.js';
 import type { EmbeddedRedis } from '../../redis/embedded.js';
-import type { Housekeeping } from '../../control/housekeeping.js';
 import { RedisWatch } from '../../redis/watch.js';
 import { within } from '../../system/deadline.js';
+import { readMachine, type Machine } from '../../system/host.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../jobs/client.js';
 import { formatDuration, formatSize, parseDuration } from '../../core/units.js';
 import { roomShortfalls } from '../../core/capacity.js';
 import { STOP_SLACK_MS } from '../../drivers/spec.js';
-import type { Driver } from '../../drivers/driver.js';
 import { writeSnapshot, type Project } from '../../project/project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
 import type { ServeCli } from '../serve.js';
-
-/** GPU indices from nvidia-smi, or none. */
-function detectGpus(): number[] {
-  try {
-    const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
-    return out.split('\n').filter((l) => l.startsWith('GPU ')).map((_, i) => i);
-  } catch { return []; }
-}
 
 /** Why serve cannot listen on host:port, in words that say how to pick another; undefined when it can. */
 async function cannotListen(host: string, port: number, configPath: string | undefined): Promise<string | undefined> {
@@ -54,9 +41,10 @@ function listenProblem(host: string, port: number, code: string, configPath: str
 }
 
 /** Pools whose max this host can never hold (capacity.ts roomShortfalls), said once at start with the fix. */
-function warnRoom(p: Project, drivers: Record<string, Driver>, host: { cpu: number; memory: number; gpu: number }, logger: Logger): void {
+function warnRoom(p: Project, controller: Controller, machine: Machine, logger: Logger): void {
   const overcommit = p.config.capacity.overcommit;
-  for (const s of roomShortfalls(p.config, host, (pool) => drivers[pool].placement === 'this-host')) {
+  const host = { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length };
+  for (const s of roomShortfalls(p.config, host, (pool) => controller.driverOf(pool).placement === 'this-host')) {
     const show = (n: number) => (s.by === 'cpu' ? `${Math.round(n * 100) / 100} cpu` : formatSize(n));
     logger.warn({ pool: s.pool, max: s.max, fits: s.fits, by: s.by },
       `pool ${s.pool} can never reach its max of ${s.max}: this host has room for ${s.fits} of its replicas (${show(s.room)} left beside the other pools' min replicas, ${show(s.each)} each); `
@@ -84,8 +72,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const logger = createLogger('trireme');
   // What was started so far, stopped in reverse on a failure to start as on a signal.
   const parts: {
-    embedded?: EmbeddedRedis; supervisor?: { stop(): void }; watch?: RedisWatch; drivers?: Record<string, Driver>; controller?: Controller;
-    housekeeping?: Housekeeping; api?: Api; snapshot?: string; recording?: WriteStream;
+    embedded?: EmbeddedRedis; supervisor?: { stop(): void }; watch?: RedisWatch; controller?: Controller;
+    api?: Api; snapshot?: string; recording?: WriteStream;
   } = {};
   const demo = new AbortController();
   let demoClient: TriremeClient | undefined;
@@ -95,8 +83,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     demo.abort();
     await within(demoClient?.close() ?? Promise.resolve(), 2_000, undefined);
     await within(parts.api?.close() ?? Promise.resolve(), 5_000, undefined);
+    // The controller drains the replicas, then stops its housekeeping (history, the storage sweep).
     await parts.controller?.stop(grace);
-    await within(parts.housekeeping?.stop() ?? Promise.resolve(), 10_000, undefined);
     parts.watch?.stop();
     parts.supervisor?.stop();
     await parts.embedded?.stop();
@@ -125,7 +113,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     hurried = true;
     process.stderr.write('trireme: stopping now: running jobs go back to their queues\n');
     logger.warn({ signal }, 'stopping now: replicas hand their running jobs back');
-    for (const d of new Set(Object.values(parts.drivers ?? {}))) d.hurry?.();
+    parts.controller?.hurry();
   };
   // From here on, a signal stops what was started so far (a Ctrl-C while the private Redis starts included).
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -160,32 +148,24 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     // Redis going away (and coming back) is said once each way; /readyz says why it is not ready meanwhile.
     parts.watch = new RedisWatch({ url, clock: systemClock, logger });
     parts.watch.start();
-    gpus = detectGpus();
+    const machine = readMachine();
+    gpus = machine.gpus;
     // The config as validated here, for the replicas this serve starts (see writeSnapshot).
     const runDir = join(p.baseDir, '.trireme/run');
     await mkdir(runDir, { recursive: true });
     parts.snapshot = join(runDir, `config-${process.pid}.json`);
-    const drivers = parts.drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
-    const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
-    const cfg = p.config;
-    const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
-    let onReconcile: ((s: number) => void) | undefined;
-    let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
-    // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.
-    const machine = { cpu: availableParallelism(), memory: totalmem(), gpu: gpus.length };
-    warnRoom(p, drivers, machine, logger);
     // --record: the machine first, then one line per pass, so that a replay builds the same limits (test/integration/replay.test.ts).
     const recording = parts.recording = o.record ? createWriteStream(o.record) : undefined;
-    recording?.write(`${JSON.stringify({ host: machine })}\n`);
-    const controller = new Controller({
-      project: p, state, drivers, clock: systemClock, logger, id, host: machine,
+    recording?.write(`${JSON.stringify({ host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length } })}\n`);
+    let onReconcile: ((s: number) => void) | undefined;
+    let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
+    const controller = parts.controller = await assembleController({
+      project: p, redisUrl: url, logger, machine, childEnv: await writeSnapshot(p, parts.snapshot),
       onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
       onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
     });
-    parts.controller = controller;
+    warnRoom(p, controller, machine, logger);
     await controller.start();
-    const { startHousekeeping } = await import('../../control/housekeeping.js');
-    parts.housekeeping = await startHousekeeping({ project: p, redisUrl: url, logger, clock: systemClock, isLeader: () => controller.isLeader });
     if (o.api) {
       const watch = parts.watch;
       const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger, redisOutage: () => watch.outage });
