@@ -230,7 +230,7 @@ export class TriremeClient {
       name: GROUP_TASK,
       queueName: queue,
       data: { task, size: payloads.length, order: prepared.map((p) => p.jobOpts.jobId) },
-      opts: { jobId: parentId, removeOnComplete: { age: 86_400, count: 10_000 }, removeOnFail: { age: 7 * 86_400 } },
+      opts: { jobId: parentId, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
       children: prepared.map((p) => ({ name: task, queueName: p.queue, data: p.data, opts: p.jobOpts })),
     });
     await this.announce(queue, payloads.length);

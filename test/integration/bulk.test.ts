@@ -138,4 +138,12 @@ describe('bulk submit', () => {
     } while (cursor);
     assert.deepEqual(seen.filter((id) => ids.includes(id)), [...ids].reverse());
   });
+
+  test('a group\'s parent job is kept as long as its runs are: a day completed, a week failed, both bounded in count', async () => {
+    const group = await client.submitGroup('fx.square', [{ n: 1 }, { n: 2 }]);
+    const parent = await client.queue(group.queue).getJob(group.id);
+    const child = await client.queue(group.queue).getJob(group.children[0]);
+    assert.deepEqual([parent!.opts.removeOnComplete, parent!.opts.removeOnFail], [child!.opts.removeOnComplete, child!.opts.removeOnFail]);
+    assert.deepEqual(parent!.opts.removeOnFail, { age: 7 * 86_400, count: 10_000 });
+  });
 });
