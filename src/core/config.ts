@@ -270,14 +270,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type PoolConfig = Config['pools'][string];
 
-/**
- * The standby group a pool's replicas start from on the local driver, or undefined when it keeps none: the pool's
- * own when its environment (or GPUs) must be set before its code loads, else the one the host shares.
- */
-export function standbyGroupOf(name: string, p: PoolConfig): string | undefined {
-  if (p.driver.kind !== 'local' || !(p.standby ?? p.scaling.min === 0)) return undefined;
-  return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
-}
 /** A pool's scaling settings as written (before the preset and defaults are applied). */
 export type ScalingInput = z.output<typeof scalingFields>;
 /** A pool's scaling settings with the preset and defaults applied: what every reader sees. */

@@ -90,6 +90,8 @@ export type Driver = StopReplicasDriver | SetCountDriver;
 /** What every driver is built with. */
 export interface DriverContext {
   project: import('../core/project.js').Project;
+  /** The pools this driver serves (those of the config that name its kind). */
+  pools: string[];
   redisUrl: string;
   clock: import('../core/clock.js').Clock;
   logger: import('../system/log.js').Logger;
@@ -108,6 +110,11 @@ export interface DriverContext {
  * settings against the schemas; the driver and its exporters read them, typed, from the project's config.
  */
 export interface DriverKind extends DriverTraits {
+  /**
+   * The standby group a pool's replicas start from, for a driver that keeps standbys (processes with everything
+   * loaded that become a replica at once), or undefined when the pool keeps none. The simulator models them from it.
+   */
+  standbyGroup?(name: string, pool: import('../core/config.js').PoolConfig): string | undefined;
   pool: import('zod').ZodType;
   shared: import('zod').ZodType;
   create(ctx: DriverContext): Promise<Driver>;

@@ -5,7 +5,7 @@
  * index.ts with its entry), and one line below. Importing this module loads no engine client: each driver loads its
  * own when it is built.
  */
-import type { Config, DriverSchemas } from '../core/config.js';
+import type { Config, DriverSchemas, PoolConfig } from '../core/config.js';
 import type { PoolSpec } from '../core/plan.js';
 import type { Driver, DriverContext, DriverKind } from './driver.js';
 import { localDriver } from './local.js';
@@ -26,13 +26,14 @@ export function driverSchemas(): DriverSchemas {
 }
 
 /** Builds one driver per kind the config's pools use; returns each pool's. */
-export async function buildDrivers(ctx: DriverContext): Promise<Record<string, Driver>> {
+export async function buildDrivers(ctx: Omit<DriverContext, 'pools'>): Promise<Record<string, Driver>> {
   const cfg = ctx.project.config;
   const byKind = new Map<string, Promise<Driver>>();
   const out: Record<string, Driver> = {};
   for (const [pool, p] of Object.entries(cfg.pools)) {
     const kind = p.driver.kind;
-    if (!byKind.has(kind)) byKind.set(kind, DRIVERS[kind].create(ctx));
+    const pools = Object.keys(cfg.pools).filter((name) => cfg.pools[name].driver.kind === kind);
+    if (!byKind.has(kind)) byKind.set(kind, DRIVERS[kind].create({ ...ctx, pools }));
     out[pool] = await byKind.get(kind)!;
   }
   return out;
@@ -55,3 +56,9 @@ export function poolSpecs(config: Config, with_: (pool: string) => Partial<PoolS
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Where a pool's replicas run, by its driver's placement: `this-host` ones share this machine's capacity. */
+export const placementOf = (p: PoolConfig): DriverKind['placement'] => DRIVERS[p.driver.kind].placement;
+
+/** The standby group a pool's replicas start from, where its driver keeps standbys (the local driver's). */
+export const standbyGroupOf = (name: string, p: PoolConfig): string | undefined => DRIVERS[p.driver.kind].standbyGroup?.(name, p);

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Project } from '../core/project.js';
-import { standbyGroupOf, type PoolConfig } from '../core/config.js';
+import type { PoolConfig } from '../core/config.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../system/paths.js';
 import { silentLogger, type Logger } from '../system/log.js';
@@ -38,6 +38,8 @@ interface Child {
 
 export interface LocalDriverOptions {
   project: Project;
+  /** The pools this driver serves; every pool of the project when left out. */
+  pools?: string[];
   redisUrl: string;
   clock: Clock;
   logger?: Logger;
@@ -63,7 +65,10 @@ export class LocalDriver implements StopReplicasDriver {
   private readonly log: Logger;
   private closing = false;
 
+  private readonly pools: string[];
+
   constructor(private readonly opts: LocalDriverOptions) {
+    this.pools = opts.pools ?? Object.keys(opts.project.config.pools);
     this.freeGpus = [...(opts.gpus ?? [])];
     this.log = (opts.logger ?? silentLogger).child({ driver: 'local' });
   }
@@ -102,13 +107,13 @@ export class LocalDriver implements StopReplicasDriver {
 
   /** Which standby serves a pool: its own when its environment must be set before its code loads, else the host's. */
   private groupOf(name: string): string | undefined {
-    return this.opts.standbys === false ? undefined : standbyGroupOf(name, this.pool(name));
+    return this.opts.standbys === false ? undefined : standbyGroup(name, this.pool(name));
   }
 
   /** Keeps one standby per group that some pool uses; called on every controller pass and after each start. */
   maintain(): void {
     if (this.closing) return;
-    const groups = new Set(Object.keys(this.opts.project.config.pools).map((p) => this.groupOf(p)).filter((g): g is string => !!g));
+    const groups = new Set(this.pools.map((p) => this.groupOf(p)).filter((g): g is string => !!g));
     for (const group of groups) {
       if ([...this.children.values()].some((c) => c.standby?.group === group)) continue;
       const f = this.standbyFailures.get(group);
@@ -295,13 +300,24 @@ function newId(pool: string): string {
   return `${pool}-${hostname()}-${randomUUID().slice(0, 8)}`;
 }
 
+/**
+ * The standby group a pool's replicas start from, or undefined when it keeps none (`standby: false`, or min above 0
+ * unless `standby: true`): the pool's own when its environment (or GPUs) must be set before its code loads, else the
+ * one the host shares.
+ */
+function standbyGroup(name: string, p: PoolConfig): string | undefined {
+  if (!(p.standby ?? p.scaling.min === 0)) return undefined;
+  return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
+}
+
 /** The registry's entry: no settings; replicas are child processes of serve on this machine. */
 export const localDriver: DriverKind = {
   scaleIn: 'stop-replicas',
   placement: 'this-host',
   pool: z.strictObject({}),
   shared: z.strictObject({}),
+  standbyGroup,
   create: async (ctx) => new LocalDriver({
-    project: ctx.project, redisUrl: ctx.redisUrl, clock: ctx.clock, logger: ctx.logger, gpus: ctx.gpus, env: ctx.childEnv, workerArgs: ctx.workerArgs,
+    project: ctx.project, pools: ctx.pools, redisUrl: ctx.redisUrl, clock: ctx.clock, logger: ctx.logger, gpus: ctx.gpus, env: ctx.childEnv, workerArgs: ctx.workerArgs,
   }),
 };

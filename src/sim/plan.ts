@@ -5,6 +5,7 @@
 import type { Config } from '../core/config.js';
 import { formatSize } from '../core/units.js';
 import { table } from './report.js';
+import { placementOf } from '../drivers/index.js';
 
 export interface PlanRow { pool: string; min: number; max: number; cpuMin: number; cpuMax: number; memMin: number; memMax: number; gpuMax: number; costMin: number; costMax: number }
 
@@ -20,7 +21,7 @@ export function planTables(config: Config, host: { cpu: number; memory: number; 
   // allows them live): on a host they count for their declared resources divided by it. Other drivers' engines
   // (Kubernetes requests, Compose limits) do not overcommit.
   const overcommit = config.capacity.overcommit;
-  const share = (pool: string) => (config.pools[pool].driver.kind === 'local' ? 1 / overcommit : 1);
+  const share = (pool: string) => (placementOf(config.pools[pool]) === 'this-host' ? 1 / overcommit : 1);
   const onHosts = (k: 'cpuMin' | 'cpuMax' | 'memMin' | 'memMax') => rows.reduce((n, r) => n + r[k] * share(r.pool), 0);
   const hosts = (cpu: number, mem: number) => Math.max(Math.ceil(cpu / host.cpu), Math.ceil(mem / host.memory));
   const hostsAtMin = hosts(onHosts('cpuMin'), onHosts('memMin'));

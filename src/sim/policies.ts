@@ -13,7 +13,8 @@
  *  - `fixed-idle`: Trireme's own policy with keep-warm off, so a pool at zero stops after its fixed `idleShutdown`
  *    and starts only when work arrives: the reference for what learned keep-warm saves in cold starts.
  */
-import { standbyGroupOf, type Config } from '../core/config.js';
+import type { Config } from '../core/config.js';
+import { standbyGroupOf } from '../drivers/index.js';
 import type { PoolSettings } from '../core/autoscaler.js';
 import type { SimPolicy } from './engine.js';
 import { liveReplicas } from '../core/observation.js';

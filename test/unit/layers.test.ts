@@ -57,3 +57,11 @@ test('docs/architecture.md lists every folder with what it may import, as script
     assert.equal(cell, may.includes('*') ? 'anything' : may.length ? may.map((m) => `\`${m}\``).join(', ') : 'nothing', `src/${folder}/ may import`);
   }
 });
+
+test('no code outside src/drivers/ tests a driver\'s name: placement, scale-in style and standbys are traits of the registry', () => {
+  const kinds = ['local', 'compose', 'kubernetes', 'systemd'];
+  const test = new RegExp(`(kind|name)\\s*[!=]==?\\s*'(${kinds.join('|')})'|'(${kinds.join('|')})'\\s*[!=]==?`);
+  const offenders = files(SRC).filter((f) => !f.startsWith(join(SRC, 'drivers'))).flatMap((f) => readFileSync(f, 'utf8').split('\n')
+    .flatMap((line, i) => (test.test(line) ? [`${relative(ROOT, f)}:${i + 1}: ${line.trim()}`] : [])));
+  assert.deepEqual(offenders, []);
+});

@@ -11,6 +11,7 @@ import type { EmbeddedRedis } from '../../redis/embedded.js';
 import { RedisWatch } from '../../redis/watch.js';
 import { within } from '../../system/deadline.js';
 import { readMachine, type Machine } from '../../system/host.js';
+import { placementOf } from '../../drivers/index.js';
 import { Auth } from '../../api/auth.js';
 import { TriremeClient } from '../../jobs/client.js';
 import { formatDuration, formatSize, parseDuration } from '../../core/units.js';
@@ -59,7 +60,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const host = o.host ?? p.config.api.host;
   // Replicas on this host stop within their pool's drainGrace; serve --grace, when given, bounds that for all of them.
   const bound = o.grace !== undefined ? parseDuration(o.grace) : undefined;
-  const ownGraces = Object.values(p.config.pools).filter((x) => x.driver.kind === 'local').map((x) => x.drainGrace);
+  const ownGraces = Object.values(p.config.pools).filter((x) => placementOf(x) === 'this-host').map((x) => x.drainGrace);
   const longest = Math.max(0, ...ownGraces);
   const grace = bound === undefined ? longest : Math.min(bound, longest);
   // Every check that can refuse comes before anything starts (the private Redis first of all), so a refusal leaves
