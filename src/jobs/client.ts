@@ -14,7 +14,7 @@ import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '.
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
 import { bullConnection, connect } from '../redis/connection.js';
-import { idempotentJobId, newJobId, queueOfJobId } from './ids.js';
+import { bullmqIdOf, idempotentJobId, newJobId, publicIdOf, queueOfJobId } from './ids.js';
 import { SubmitError } from './errors.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
 import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './operations.js';
@@ -32,6 +32,10 @@ const MAX_RETRIES = 1000;
 /** Results are kept a day for lookups, failures a week for inspection; both bounded so Redis does not grow. Shared by every job (BullMQ only reads them). */
 const KEEP_COMPLETED = Object.freeze({ age: 86_400, count: 10_000 });
 const KEEP_FAILED = Object.freeze({ age: 7 * 86_400, count: 10_000 });
+const NUMBERED_REFUSED = 'numbered ids are given by BullMQ once the job is stored: they cannot be used with an idempotency key or files';
+
+/** What every job of one task submitted with one set of options shares (see TriremeClient.template). */
+interface Template { queue: string; pool: string; base: JobsOptions; numbered: boolean }
 
 export interface SubmitOptions {
   queue?: string;
@@ -45,6 +49,12 @@ export interface SubmitOptions {
    * job's folder here, so they are in place before any replica can run it. A throw enqueues nothing.
    */
   beforeEnqueue?: (id: string) => Promise<void>;
+  /**
+   * `numbered`: BullMQ numbers the job (its id is then `<queue>~<number>`), which costs less per job than Trireme's own
+   * ids (see docs/benchmarks.md, Enqueue). The id is known only once the job is in Redis, so it cannot be used with an
+   * idempotency key, files (`beforeEnqueue`) or a group.
+   */
+  ids?: 'numbered';
 }
 
 export interface Submitted { id: string; task: string; queue: string; pool: string }
@@ -153,10 +163,10 @@ export class TriremeClient {
     const spec = given ?? this.loadedSpec(task) ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
     if (opts.beforeEnqueue) await opts.beforeEnqueue(jobOpts.jobId!);
-    await this.queue(queue).add(task, data, jobOpts);
+    const job = await this.queue(queue).add(task, data, jobOpts);
     const announced = this.announce(queue);
     if (announced) await announced;
-    return { id: jobOpts.jobId!, task, queue, pool };
+    return { id: jobOpts.jobId ?? publicIdOf(queue, job.id!), task, queue, pool };
   }
 
   /**
@@ -167,15 +177,22 @@ export class TriremeClient {
    */
   async submitMany(task: string | undefined, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted[]> {
     if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'jobs', 'send at least one job');
-    const entries = payloads.map((p) => (task === undefined ? p as { task: string; payload?: unknown; options?: SubmitOptions } : { task, payload: p, options: opts }));
     const specs = new Map<string, TaskSpec>();
-    const prepared: (ReturnType<TriremeClient['prepare']> & { task: string })[] = [];
-    for (const [i, e] of entries.entries()) {
+    // One task with one set of options (a list of payloads): its options are checked once, not once a job.
+    let shared: Template | undefined;
+    /** Each job as BullMQ's addBulk takes it, with its queue, pool and (once stored, where numbered) its id. */
+    const prepared: { name: string; data: unknown; opts: JobsOptions; queue: string; pool: string; id?: string }[] = new Array(payloads.length);
+    for (let i = 0; i < payloads.length; i++) {
       try {
-        if (!e || typeof e !== 'object' || typeof e.task !== 'string') throw new SubmitError('unknown_task', 'task', 'each job needs a task name');
-        let spec = specs.get(e.task);
-        if (!spec) { spec = await this.spec(e.task); specs.set(e.task, spec); }
-        prepared.push({ ...this.prepare(e.task, spec, e.payload ?? {}, e.options ?? {}), task: e.task });
+        const e = task === undefined ? payloads[i] as { task?: unknown; payload?: unknown; options?: SubmitOptions } | undefined : undefined;
+        const name = task ?? (e && typeof e === 'object' && typeof e.task === 'string' ? e.task : undefined);
+        if (name === undefined) throw new SubmitError('unknown_task', 'task', 'each job needs a task name');
+        let spec = specs.get(name);
+        if (!spec) { spec = await this.spec(name); specs.set(name, spec); }
+        const options = task === undefined ? e!.options ?? {} : opts;
+        const t = task === undefined ? this.template(name, spec, options) : (shared ??= this.template(name, spec, options));
+        const job = this.jobOf(t, name, spec, task === undefined ? e!.payload ?? {} : payloads[i] ?? {}, options);
+        prepared[i] = { name, data: job.data, opts: job.jobOpts, queue: job.queue, pool: job.pool, id: job.jobOpts.jobId };
       } catch (err) {
         if (err instanceof SubmitError) {
           const field = task === undefined ? `jobs.${i}.${err.field === 'payload' || err.field === 'task' ? err.field : `options.${err.field}`}` : `payloads.${i}${err.field === 'payload' ? '' : `.${err.field}`}`;
@@ -191,11 +208,14 @@ export class TriremeClient {
     }
     for (const [queue, list] of byQueue) {
       for (let i = 0; i < list.length; i += BULK_CHUNK) {
-        await this.queue(queue).addBulk(list.slice(i, i + BULK_CHUNK).map((p) => ({ name: p.task, data: p.data, opts: p.jobOpts })));
+        const chunk = list.length <= BULK_CHUNK ? list : list.slice(i, i + BULK_CHUNK);
+        const jobs = await this.queue(queue).addBulk(chunk);
+        // Numbered jobs have their id once BullMQ has stored them.
+        chunk.forEach((p, j) => { p.id ??= publicIdOf(queue, jobs[j].id!); });
       }
     }
     await Promise.all([...byQueue].map(([queue, list]) => this.announce(queue, list.length)));
-    return prepared.map((p) => ({ id: p.jobOpts.jobId!, task: p.task, queue: p.queue, pool: p.pool }));
+    return prepared.map((p) => ({ id: p.id!, task: p.name, queue: p.queue, pool: p.pool }));
   }
 
   /** A handle on a submitted job. */
@@ -214,6 +234,7 @@ export class TriremeClient {
    */
   async submitGroup(task: string, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted & { children: string[] }> {
     if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'payloads', 'a group needs at least one payload');
+    if (opts.ids !== undefined) throw new SubmitError('invalid_option', 'ids', 'a group lists its runs by id before they are stored: its runs take Trireme\'s own ids');
     const spec = await this.spec(task);
     const prepared = payloads.map((p, i) => {
       try {
@@ -260,17 +281,19 @@ export class TriremeClient {
     throw new SubmitError('unknown_task', 'task', `unknown task "${task}"; the replicas know: ${[...this.manifest.tasks.keys()].sort().join(', ')}`);
   }
 
+  /** One job routed, validated and given its BullMQ options. */
   private prepare(task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
-    let data: unknown = payload ?? {};
-    if (spec.schema) {
-      const parsed = spec.schema.safeParse(data);
-      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
-      data = parsed.data;
-    }
+    return this.jobOf(this.template(task, spec, opts), task, spec, payload, opts);
+  }
+
+  /**
+   * What every job of `task` submitted with `opts` shares: its queue and pool, and its BullMQ options checked once
+   * (a list of one task's payloads checks them once, not once a job).
+   */
+  private template(task: string, spec: TaskSpec, opts: SubmitOptions): Template {
     const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
     const pool = this.project.router.poolFor(queue);
     if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
-    const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
     let delay = 0;
     if (opts.delay !== undefined) {
       try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
@@ -282,11 +305,32 @@ export class TriremeClient {
     if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
       throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
     }
-    const jobOpts: JobsOptions = { jobId: key ? idempotentJobId(queue, key) : newJobId(queue), attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
-    if (spec.backoff) jobOpts.backoff = spec.backoff;
-    if (priority) jobOpts.priority = priority;
-    if (delay) jobOpts.delay = delay;
-    return { queue, pool, jobOpts, data };
+    if (opts.ids !== undefined && opts.ids !== 'numbered') throw new SubmitError('invalid_option', 'ids', `ids takes "numbered" (or nothing, for Trireme's own ids), got "${String(opts.ids)}"`);
+    const numbered = opts.ids === 'numbered';
+    if (numbered && (opts.idempotencyKey || opts.beforeEnqueue)) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
+    // BullMQ copies a job's options into its own object: one object serves every numbered job of the list.
+    const base: JobsOptions = { attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+    if (spec.backoff) base.backoff = spec.backoff;
+    if (priority) base.priority = priority;
+    if (delay) base.delay = delay;
+    return { queue, pool, base, numbered };
+  }
+
+  /** One job of a template: its payload checked against the task's schema, its id. */
+  private jobOf(t: Template, task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
+    let data: unknown = payload ?? {};
+    if (spec.schema) {
+      const parsed = spec.schema.safeParse(data);
+      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
+      data = parsed.data;
+    }
+    const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
+    if (t.numbered) {
+      if (key) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
+      return { queue: t.queue, pool: t.pool, jobOpts: t.base, data };
+    }
+    const jobOpts: JobsOptions = { ...t.base, jobId: key ? idempotentJobId(t.queue, key) : newJobId(t.queue) };
+    return { queue: t.queue, pool: t.pool, jobOpts, data };
   }
 
   /** Counts arrivals on a queue and wakes the controller for its pool, a batch at a time (arrivals.ts). */
@@ -316,8 +360,8 @@ export class TriremeClient {
     const queue = this.queueOfJob(id);
     if (!queue) return undefined;
     // State first, then the job: read the other way round, a job finishing in between shows as failed with no error.
-    const state = await queue.getJobState(id);
-    const job = await queue.getJob(id);
+    const state = await queue.getJobState(bullmqIdOf(id));
+    const job = await queue.getJob(bullmqIdOf(id));
     if (!job) return undefined;
     const finished = state === 'completed' || state === 'failed';
     return this.view(job, job.finishedOn && !finished ? undefined : state);
@@ -327,7 +371,7 @@ export class TriremeClient {
   async view(job: Job, known?: string): Promise<JobView> {
     const state = known ?? await job.getState();
     return {
-      id: job.id!,
+      id: publicIdOf(job.queueName, job.id!),
       task: job.name,
       queue: job.queueName,
       pool: this.project.router.poolFor(job.queueName),
@@ -360,7 +404,7 @@ export class TriremeClient {
     events.on('error', () => {});
     try {
       await events.waitUntilReady();
-      const job = await this.queue(queue).getJob(id);
+      const job = await this.queue(queue).getJob(bullmqIdOf(id));
       if (!job) throw new SubmitError('invalid_option', 'id', `no job ${id}`);
       return await job.waitUntilFinished(events, timeoutMs);
     } finally {

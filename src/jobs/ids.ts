@@ -1,6 +1,11 @@
 /**
  * Trireme job ids carry their queue (`<queue>~<id>`), so a job can be found from its id alone. `~` cannot appear in a
  * queue name (config names allow letters, digits, ".", "_", "-"), and BullMQ forbids only ":" in custom ids.
+ *
+ * Most jobs are stored under their Trireme id (a custom BullMQ id: `<queue>~<uuid>`, `<queue>~k-<key>`). A job
+ * submitted with `ids: 'numbered'` is numbered by BullMQ itself (cheaper: BullMQ's addJob does less for its own ids),
+ * and its Trireme id is `<queue>~<number>`; the two functions below map between them. A custom id is never all digits
+ * after its `~`, so the two kinds cannot be taken for each other.
  */
 import { createHash, randomUUID } from 'node:crypto';
 
@@ -24,4 +29,20 @@ export function queueOfJobId(id: string): string | undefined {
   if (id.includes(':') || id.length > 200) return undefined;
   const i = id.indexOf('~');
   return i > 0 ? id.slice(0, i) : undefined;
+}
+
+const NUMBERED = /^\d+$/;
+
+/** Whether BullMQ numbered this job (its id is all digits): one submitted with `ids: 'numbered'`. */
+export const isNumbered = (bullmqId: string): boolean => NUMBERED.test(bullmqId);
+
+/** The id BullMQ stores the job under: a numbered job's number, else the Trireme id itself. */
+export function bullmqIdOf(id: string): string {
+  const tail = id.slice(id.indexOf('~') + 1);
+  return NUMBERED.test(tail) ? tail : id;
+}
+
+/** The Trireme id of the job BullMQ holds in `queue` under `bullmqId`. */
+export function publicIdOf(queue: string, bullmqId: string): string {
+  return NUMBERED.test(bullmqId) ? `${queue}~${bullmqId}` : bullmqId;
 }

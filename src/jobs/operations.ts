@@ -6,6 +6,7 @@
 import type { Job } from 'bullmq';
 import type { TriremeClient, JobView } from './client.js';
 import { keys } from '../redis/keys.js';
+import { bullmqIdOf } from './ids.js';
 
 /** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;
@@ -89,7 +90,7 @@ export function jobNotFound(id: string): JobError {
 }
 
 async function load(client: TriremeClient, id: string): Promise<Job> {
-  const job = await client.queueOfJob(id)?.getJob(id);
+  const job = await client.queueOfJob(id)?.getJob(bullmqIdOf(id));
   if (!job) throw jobNotFound(id);
   return job;
 }
@@ -166,10 +167,10 @@ export async function* followJob(client: TriremeClient, id: string, opts: { poll
   while (!opts.signal?.aborted) {
     // State, then the job, then its logs: a job seen finished has its result stored, and every line it logged (a
     // replica stores the last line before it settles the job).
-    const now = await queue.getJobState(id);
-    const job = await queue.getJob(id);
+    const now = await queue.getJobState(first.id!);
+    const job = await queue.getJob(first.id!);
     if (!job || now === 'unknown') { yield { type: 'end', state: 'removed' }; return; }
-    const { logs } = await queue.getJobLogs(id, logged, logged + 999, true);
+    const { logs } = await queue.getJobLogs(first.id!, logged, logged + 999, true);
     for (const line of logs) yield { type: 'log', index: logged++, line };
     if (now !== state) { state = now; yield { type: 'state', state, job: await client.view(job, now) }; }
     const p = JSON.stringify(job.progress ?? 0);

@@ -13,7 +13,8 @@ import { keys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../stores/registry.js';
 import { writeManifest } from '../jobs/manifest.js';
 import { RunOutbox } from './run-outbox.js';
-import { Bounce, HandBack, Unrecoverable, type CancelFeed, type JobHandler, type JobSource, type ReplicaParts } from './parts.js';
+import { Bounce, HandBack, Unrecoverable, type CancelFeed, type JobHandler, type JobSource, type ReplicaJob, type ReplicaParts } from './parts.js';
+import { isNumbered, publicIdOf } from '../jobs/ids.js';
 import type { SlotGate } from './slots.js';
 
 export interface RedisPartsOptions {
@@ -42,7 +43,7 @@ class BullmqSource implements JobSource {
     const { project, redisUrl, id } = this.o;
     for (const queue of queues) {
       // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
-      const worker = new Worker(queue, (job: Job, token?: string) => handler(queue, job).catch((err: unknown) => settle(job, token, err)), {
+      const worker = new Worker(queue, (job: Job, token?: string) => handler(queue, isNumbered(job.id!) ? asNumbered(queue, job) : job).catch((err: unknown) => settle(job, token, err)), {
         connection: bullConnection(redisUrl, `trireme-worker-${id}`),
         prefix: project.config.prefix,
         concurrency: gate.capacity,
@@ -64,6 +65,17 @@ class BullmqSource implements JobSource {
   async pause(): Promise<void> { await Promise.all(this.workers.map((w) => w.pause(true))); }
 
   async close(): Promise<void> { await Promise.all(this.workers.map((w) => w.close())); }
+}
+
+/**
+ * A job BullMQ numbered (submitted with `ids: 'numbered'`) as the replica sees it: under its Trireme id
+ * (`<queue>~<number>`, jobs/ids.ts), every call still on BullMQ's job.
+ */
+function asNumbered(queue: string, job: Job): ReplicaJob {
+  return {
+    id: publicIdOf(queue, job.id!), name: job.name, data: job.data, attemptsMade: job.attemptsMade, timestamp: job.timestamp, opts: job.opts,
+    log: (line) => job.log(line), updateProgress: (v) => job.updateProgress(v), getChildrenValues: () => job.getChildrenValues(),
+  };
 }
 
 /** What the handler's outcome means to BullMQ: the job handed back, bounced, failed for good, or failed as thrown. */

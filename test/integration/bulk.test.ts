@@ -146,4 +146,27 @@ describe('bulk submit', () => {
     assert.deepEqual([parent!.opts.removeOnComplete, parent!.opts.removeOnFail], [child!.opts.removeOnComplete, child!.opts.removeOnFail]);
     assert.deepEqual(parent!.opts.removeOnFail, { age: 7 * 86_400, count: 10_000 });
   });
+
+  test('ids: numbered lets BullMQ number the jobs: queue~N ids that complete, are found, followed, waited on and cancelled as any other', async () => {
+    const worker = new PoolWorker({ project, pool: 'main', redisUrl: redis.url });
+    await worker.start();
+    try {
+      const jobs = await client.submitMany('fx.square', [{ n: 2 }, { n: 3 }], { ids: 'numbered' });
+      for (const j of jobs) assert.match(j.id, /^work~\d+$/);
+      assert.deepEqual(await Promise.all(jobs.map((j) => client.waitFor(j.id, 30_000))), [4, 9]);
+      const view = await client.getJob(jobs[0].id);
+      assert.deepEqual([view?.id, view?.state, view?.result], [jobs[0].id, 'completed', 4]);
+      assert.ok((await client.list({ queue: 'work', state: ['completed'], limit: 500 })).jobs.some((v) => v.id === jobs[1].id), 'listed under its Trireme id');
+      const one = await client.submit('fx.sleep', { ms: 60_000 }, { ids: 'numbered' });
+      assert.match(one.id, /^work~\d+$/);
+      await waitFor(async () => (await client.getJob(one.id))?.state === 'active', 30_000, 'the numbered job running');
+      const cancelled = await client.cancel(one.id);
+      assert.deepEqual([cancelled.was, cancelled.state], ['active', 'failed'], 'the replica knew it by its Trireme id');
+      assert.equal((await client.getJob(one.id))?.error, 'cancelled');
+    } finally {
+      await worker.drain(1_000);
+    }
+    await assert.rejects(client.submit('fx.echo', {}, { ids: 'numbered', idempotencyKey: 'k1' }), (e: unknown) => e instanceof SubmitError && e.field === 'ids');
+    await assert.rejects(client.submitGroup('fx.echo', [{}], { ids: 'numbered' }), (e: unknown) => e instanceof SubmitError && e.field === 'ids');
+  });
 });
