@@ -102,7 +102,7 @@ export class LocalDriver implements StopReplicasDriver {
 
   /** Which standby serves a pool: its own when its environment must be set before its code loads, else the host's. */
   private groupOf(name: string): string | undefined {
-    return this.opts.standbys === false ? undefined : standbyGroupOf(name, this.pool(name));
+    return this.opts.standbys === false ? undefined : standbyGroupOf(this.opts.project.config, name);
   }
 
   /** Keeps one standby per group that some pool uses; called on every controller pass and after each start. */

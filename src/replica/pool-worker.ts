@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Project, TaskEntry } from '../core/project.js';
+import { taskSettings, type Project, type TaskEntry } from '../core/project.js';
 import type { PoolConfig } from '../core/config.js';
 import { silentLogger, type Logger } from '../system/log.js';
 import { containerId, HOST } from '../system/host.js';
@@ -19,9 +19,8 @@ import { bucketIndex } from '../core/histogram.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from '../jobs/client.js';
 import { invalidPayload } from '../core/task.js';
-import { AbortedError, JobAbort, type Executor } from '../sandbox/executor.js';
-import { InProcessExecutor } from '../sandbox/in-process.js';
-import { IsolatedExecutor } from '../sandbox/isolated.js';
+import { AbortedError, JobAbort } from '../sandbox/executor.js';
+import { PoolExecutor } from '../sandbox/pool-executor.js';
 import { minDefined } from '../sandbox/command.js';
 import { within } from '../system/deadline.js';
 import { writeManifest } from '../jobs/manifest.js';
@@ -57,7 +56,7 @@ export class PoolWorker extends EventEmitter {
   private readonly registry: ReplicaRegistry;
   private readonly workers: Worker[] = [];
   private readonly gate: SlotGate;
-  private readonly executor: Executor;
+  private readonly executor: PoolExecutor;
   private readonly log: Logger;
   /** Running jobs by id, each with its own abort: a cancel stops one job, a drain's hand-back stops them all. */
   private readonly running = new Map<string, JobAbort>();
@@ -105,15 +104,7 @@ export class PoolWorker extends EventEmitter {
     const st = opts.project.config.storage;
     if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
     if (opts.project.config.history) this.outbox = new RunOutbox(this.redis, opts.project.config.prefix, { id: this.id, pool: opts.pool, pricePerHour: pool.pricePerHour, concurrency: pool.concurrency }, this.log);
-    this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
-      kind: pool.isolation,
-      size: pool.concurrency,
-      // Isolated runners are the "children" that maxTasksPerChild counts, as in Celery; threads share the replica's
-      // memory, so maxMemory recycles a thread pool's replica instead.
-      maxTasks: pool.maxTasksPerChild,
-      maxMemory: pool.isolation === 'process' ? pool.maxMemory : undefined,
-      init: { preload: [...new Set([...opts.project.tasks.values()].flatMap((t) => (t.kind === 'function' ? [t.module] : [])))] },
-    });
+    this.executor = new PoolExecutor({ project: opts.project, pool: opts.pool, logger: this.log });
   }
 
   /** Derived from what the replica does, never stored: a job that arrives during start-up shows as busy at once. */
@@ -124,13 +115,13 @@ export class PoolWorker extends EventEmitter {
   private preparing?: Promise<void>;
 
   /**
-   * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the cancel
-   * channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept for one pool does this
+   * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the warm runners'
+   * processes, the cancel channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept for one pool does this
    * while it waits, so that becoming a replica costs no connection set-up.
    */
   prepare(): Promise<void> {
     this.preparing ??= (async () => {
-      this.executor.warm?.();
+      this.executor.warm();
       this.sub = connect(this.opts.redisUrl, `trireme-replica-sub-${this.id}`);
       this.sub.on('message', (_channel, jobId: string) => this.running.get(jobId)?.abort(new CancelRequest()));
       for (const queue of this.pool.queues) {
@@ -161,6 +152,9 @@ export class PoolWorker extends EventEmitter {
       if (this.draining) return;
       throw err;
     }
+    // A replica takes jobs once its warm runners have loaded (or failed to): a job it takes must not wait for a load
+    // that another replica has already paid. A standby has usually loaded them before it is woken.
+    await this.executor.ready();
     if (this.draining) return;
     this.readyAt = Date.now();
     for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
@@ -186,7 +180,14 @@ export class PoolWorker extends EventEmitter {
       startedAt: this.startedAt, lastActivity: this.lastActivity, jobsDone: this.jobsDone,
       running: this.gate.busy, concurrency: this.pool.concurrency,
       ...(this.storageStatus !== undefined ? { storage: this.storageStatus } : {}),
+      ...this.runnerInfo(),
     };
+  }
+
+  /** Its warm runners (processes, start-up cost), when it keeps any: a standby reports them too. */
+  runnerInfo(): Pick<ReplicaInfo, 'runners'> {
+    const runners = this.executor.runners();
+    return runners.length ? { runners } : {};
   }
 
   /**
@@ -204,8 +205,9 @@ export class PoolWorker extends EventEmitter {
   private async beat(): Promise<void> {
     const tallies = new Map(this.tallies);
     this.tallies.clear();
+    const runnerTallies = this.executor.takeRunnerTallies();
     try {
-      const control = await this.registry.beat(this.info(), tallies);
+      const control = await this.registry.beat(this.info(), tallies, runnerTallies);
       if (this.redisAwaySince !== undefined) {
         const downMs = Date.now() - this.redisAwaySince;
         this.redisAwaySince = undefined;
@@ -215,6 +217,7 @@ export class PoolWorker extends EventEmitter {
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
       for (const [q, t] of tallies) addTally(this.tallyOf(q), t);
+      this.executor.keepRunnerTallies(runnerTallies);
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
@@ -302,7 +305,7 @@ export class PoolWorker extends EventEmitter {
     const entry = this.opts.project.tasks.get(job.name);
     if (!entry) throw new UnrecoverableError(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
     // A submitter without the task code (a routes-only client) could not check the payload: check it here.
-    const schema = entry.kind === 'function' ? entry.definition.options.schema : undefined;
+    const schema = taskSettings(entry).schema;
     let payload: unknown = job.data;
     if (schema) {
       const parsed = schema.safeParse(job.data);
@@ -432,7 +435,6 @@ class CancelRequest extends Error {
 }
 
 function taskTimeLimit(entry: TaskEntry): number | undefined {
-  if (entry.kind === 'command') return entry.command.timeLimit;
-  const t = entry.definition.options.timeLimit;
+  const t = taskSettings(entry).timeLimit;
   return t === undefined ? undefined : parseDuration(t);
 }
