@@ -73,6 +73,8 @@ export class PoolWorker extends EventEmitter {
   private readyAt = Infinity;
   private lastActivity = Date.now();
   private jobsDone = 0;
+  /** Jobs whose code ran in this process (an in-process pool's TypeScript tasks): what its maxTasksPerChild counts. */
+  private jobsHere = 0;
   private heartbeat?: NodeJS.Timeout;
   private drainPromise?: Promise<void>;
   /** Ends a held drain (set while holding). */
@@ -304,6 +306,7 @@ export class PoolWorker extends EventEmitter {
     if (job.name === GROUP_TASK) return this.collectGroup(job);
     const entry = this.opts.project.tasks.get(job.name);
     if (!entry) throw new UnrecoverableError(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    if (this.executor.runsHere(entry)) this.jobsHere++;
     // A submitter without the task code (a routes-only client) could not check the payload: check it here.
     const schema = taskSettings(entry).schema;
     let payload: unknown = job.data;
@@ -343,9 +346,9 @@ export class PoolWorker extends EventEmitter {
   private checkRecycle(): void {
     if (this.draining) return;
     const max = this.pool.maxTasksPerChild;
-    // Isolated modes recycle their runners, not the replica (see the executor).
-    if (max && this.pool.isolation === 'in-process' && this.jobsDone >= max) {
-      this.log.info({ jobsDone: this.jobsDone }, 'maxTasksPerChild reached: recycling');
+    // Isolated modes and warm runners recycle their own processes, not the replica (see the executor).
+    if (max && this.jobsHere >= max) {
+      this.log.info({ jobsDone: this.jobsDone, jobsHere: this.jobsHere }, 'maxTasksPerChild reached: recycling');
       void this.drain(this.pool.drainGrace, 'recycle');
     } else if (this.pool.maxMemory && this.pool.isolation !== 'process' && process.memoryUsage.rss() > this.pool.maxMemory) {
       this.log.info({ rss: process.memoryUsage().rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');

@@ -62,6 +62,14 @@ export class PoolExecutor implements Executor {
     await Promise.all([...this.external.values()].map((r) => r.ready()));
   }
 
+  /**
+   * Whether a task's code runs in the replica's own process (TypeScript tasks of an in-process pool): only those
+   * count towards the replica's maxTasksPerChild; the others run in processes recycled by their own count.
+   */
+  runsHere(entry: TaskEntry): boolean {
+    return entry.kind === 'function' && this.poolConfig.isolation === 'in-process';
+  }
+
   run(run: TaskRun): Promise<unknown> {
     return (this.byKind[run.entry.kind] as (run: TaskRun) => Promise<unknown>)(run);
   }

@@ -47,14 +47,15 @@ export type RunnerState = 'starting' | 'idle' | 'busy' | 'exiting' | 'dead';
 
 /** How long the pipes may stay open after the process exits (a grandchild holding them): then the job settles anyway. */
 const CLOSE_WAIT_MS = 200;
-/** Lines of stderr kept to explain an exit. */
+/** Lines of stderr kept (since the start, or since the job began) to explain an exit. */
 const TAIL = 12;
 
 /** A job's error as the runner reported it; `retry: false` makes the job fail for good. */
 export class TaskError extends Error {
   constructor(message: string, readonly retry: boolean, stack?: string) {
     super(message);
-    this.name = 'TaskError';
+    // BullMQ does not retry an error of this name, whatever attempts the job has left.
+    this.name = retry ? 'TaskError' : 'UnrecoverableError';
     if (stack) this.stack = stack;
   }
 }
@@ -130,6 +131,8 @@ export class RunnerProcess {
   begin(id: string, task: string, payload: unknown, job: JobInfo, sink: RunSink): void {
     this.state = 'busy';
     this.current = { id, sink };
+    // An exit explains itself with this job's stderr, not an earlier one's.
+    this.stderrTail.length = 0;
     this.send({ t: 'run', id, task, payload, job });
   }
 
