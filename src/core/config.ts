@@ -190,11 +190,6 @@ export const runnerSchema = z.strictObject({
       : 'give command (a program that speaks the runner protocol, docs/runners.md) or python (task modules for the shipped Python runner, e.g. python: ./ml/tasks.py)' });
   }
   if (r.interpreter && !r.python) ctx.addIssue({ code: 'custom', path: ['interpreter'], message: 'interpreter is for python runners; with command, put the program first in command' });
-  const seen = new Set<string>();
-  r.tasks.forEach((t, i) => {
-    if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tasks', i], message: `task "${t.name}" is listed twice` });
-    seen.add(t.name);
-  });
 });
 
 export const configSchema = z.strictObject({
@@ -343,7 +338,8 @@ function checkRunners(cfg: Record<string, unknown>, needs: [unknown, (string | n
       if (!task) return;
       if (isObj(t) && t.queue) needs.push([t.queue, ['runners', runner, 'tasks', i, 'queue']]);
       const other = owner.get(task);
-      if (other && other !== `runners.${runner}`) ctx.addIssue({ code: 'custom', path: ['runners', runner, 'tasks', i], message: `task "${task}" is already served by ${other}; a task name belongs to one runner or command` });
+      if (other === `runners.${runner}`) ctx.addIssue({ code: 'custom', path: ['runners', runner, 'tasks', i], message: `task "${task}" is listed twice` });
+      else if (other) ctx.addIssue({ code: 'custom', path: ['runners', runner, 'tasks', i], message: `task "${task}" is already served by ${other}; a task name belongs to one runner or command` });
       owner.set(task, `runners.${runner}`);
     });
   }
