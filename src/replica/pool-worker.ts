@@ -155,8 +155,12 @@ export class PoolWorker extends EventEmitter {
       throw err;
     }
     // A replica takes jobs once its warm runners have loaded (or failed to): a job it takes must not wait for a load
-    // that another replica has already paid. A standby has usually loaded them before it is woken.
+    // that another replica has already paid. A standby has usually loaded them before it is woken. Meanwhile it
+    // heartbeats as starting, its runners loading, so that a long model load shows (and a drain reaches it).
+    const loading = this.executor.runners().some((r) => r.starting > 0) ? setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 1_000) : undefined;
+    if (loading) void this.beat();
     await this.executor.ready();
+    clearInterval(loading);
     if (this.draining) return;
     this.readyAt = Date.now();
     for (const w of this.workers) w.run().catch((err) => this.log.error({ err: (err as Error).message }, 'queue worker stopped'));
