@@ -118,8 +118,8 @@ export class PoolWorker extends EventEmitter {
 
   /**
    * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the warm runners'
-   * processes, the cancel channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept for one pool does this
-   * while it waits, so that becoming a replica costs no connection set-up.
+   * processes, the cancel channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept
+   * for one pool does this while it waits, so that becoming a replica costs no connection set-up nor model load.
    */
   prepare(): Promise<void> {
     this.preparing ??= (async () => {

@@ -14,7 +14,7 @@ import { formatSize } from '../core/units.js';
 import type { Logger } from '../system/log.js';
 import { AbortedError, guarded, TimeLimitError, type JobAbort, type TaskRun } from './executor.js';
 import { treeRss } from './process-tree.js';
-import { RunnerProcess, type RunnerSpec } from './runner-process.js';
+import { RunnerProcess, TaskError, type RunnerSpec } from './runner-process.js';
 
 /** How long a runner whose job was cancelled may take to stop it by itself before it is killed. */
 const ABORT_GRACE_MS = 2_000;
@@ -52,6 +52,8 @@ export class ExternalRunnerPool {
   private retry?: Timer;
   private stats = { starts: 0, failedStarts: 0, lastStartupMs: undefined as number | undefined, lastError: undefined as string | undefined };
   private tally: RunnerTally = emptyRunnerTally();
+  /** A runner that does not serve every task its config lists is said once. */
+  private saidMissing = false;
 
   constructor(private readonly opts: ExternalRunnerPoolOptions) {
     this.log = opts.logger.child({ runner: opts.spec.name });
@@ -91,6 +93,10 @@ export class ExternalRunnerPool {
   async run(run: TaskRun): Promise<unknown> {
     const r = await this.acquire(run.abort);
     if (run.abort.aborted) { this.offer(r); throw new AbortedError(run.abort.reason); }
+    if (r.tasks && !r.tasks.has(run.entry.name)) {
+      this.offer(r);
+      throw new TaskError(`${r.label} does not serve task "${run.entry.name}" (it serves: ${[...r.tasks].join(', ') || 'none'}); register it in the runner's code, or take it out of runners.${this.name}.tasks`, false);
+    }
     const id = String(++this.seq);
     const { clock, maxMemory, memoryCheckMs = 1_000 } = this.opts;
     let memoryTimer: Timer | undefined;
@@ -188,6 +194,11 @@ export class ExternalRunnerPool {
       const b = bucketIndex(r.startupMs! / 1000);
       this.tally.startup[b] = (this.tally.startup[b] ?? 0) + 1;
       this.log.info({ runnerPid: r.pid, startupMs: r.startupMs }, 'runner ready');
+      const missing = r.tasks ? this.opts.spec.tasks.filter((t) => !r.tasks!.has(t)) : [];
+      if (missing.length && !this.saidMissing) {
+        this.saidMissing = true;
+        this.log.warn({ missing, serves: [...r.tasks!] }, `runner "${this.name}" does not serve ${missing.join(', ')}, which runners.${this.name}.tasks lists: their jobs will fail until its code registers them`);
+      }
       this.offer(r);
     }, (err: Error) => {
       this.failures++;

@@ -25,6 +25,8 @@ export interface RunnerSpec {
   startTimeout: number;
   /** Where the config set it, for messages: `runners.ml.command`, `runners.ml.interpreter`. */
   source: string;
+  /** The task names the config gives it (`runners.NAME.tasks`). */
+  tasks: string[];
 }
 
 /** Where one run's output and outcome go. */

@@ -10,7 +10,7 @@ import type { RunnerSpec } from './runner-process.js';
 
 export function runnerSpec(name: string, config: RunnerConfig, baseDir: string): RunnerSpec {
   const cwd = resolve(baseDir, config.cwd ?? '.');
-  const base = { name, cwd, env: config.env, startTimeout: config.startTimeout };
+  const base = { name, cwd, env: config.env, startTimeout: config.startTimeout, tasks: config.tasks.map((t) => t.name) };
   if (config.python) {
     // A file (./ml/tasks.py, tasks.py) is found from the config's folder; a dotted name (ml.tasks) on the runner's sys.path.
     const modules = config.python.map((m) => (/[\\/]|\.py$/.test(m) ? (isAbsolute(m) ? m : resolve(baseDir, m)) : m));

@@ -198,6 +198,11 @@ describe('warm runners', () => {
     const again = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number; jobs: number };
     assert.equal(again.pid, pid);
     assert.equal(again.jobs, 2, 'it ran node.pid and the cancelled hang');
+    // A task the config lists but the runner did not name at ready fails at once, saying so, without a retry.
+    const missing = await settled((await client.submit('node.missing', {}, { retries: 2 })).id);
+    assert.match(missing.error!, /^runner "node" \(pid \d+\) does not serve task "node\.missing" \(it serves: node\.echo, .*\); register it in the runner's code, or take it out of runners\.node\.tasks$/);
+    assert.equal(missing.attempts, 1);
+    assert.match(w.output(), /does not serve node\.missing, which runners\.node\.tasks lists/);
     assert.equal(await stop(w), 0);
   });
 
