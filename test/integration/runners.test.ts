@@ -206,6 +206,20 @@ describe('warm runners', () => {
     assert.equal(await stop(w), 0);
   });
 
+  test('a runner that cannot load: the replica starts anyway, the job fails with the import error, the start is retried later', async () => {
+    const log = join(tmp, 'broken.log');
+    const w = trireme(['-c', CONFIG, 'worker', '--pool', 'broken', ...FAST], { TRIREME_REDIS_URL: redis.url, IMPORT_LOG: log });
+    await waitFor(async () => (await registry().list('broken')).some((r) => r.state === 'idle' && r.runners?.[0]?.failedStarts === 1), 30_000, `the replica up, its runner failed: ${w.output().slice(-800)}`);
+    const [info] = await registry().list('broken');
+    assert.match(info.runners![0].lastError!, /^runner "broken" \(pid \d+\) exited with code 1 before it was ready: .*ModuleNotFoundError: No module named 'a_module_that_is_not_installed'$/);
+    const job = await settled((await client.submit('broken.x', {})).id);
+    assert.equal(job.state, 'failed');
+    assert.match(job.error!, /exited with code 1 before it was ready: .*ModuleNotFoundError/);
+    await waitFor(async () => (await registry().list('broken'))[0].runners![0].failedStarts >= 2, 10_000, 'the job\'s own start attempt to have failed too');
+    assert.match(w.output(), /"msg":"runner failed to start"/);
+    assert.equal(await stop(w), 0);
+  });
+
   test('Debian\'s /usr/bin/python3 runs the same runner file (interpreter:)', { skip: !existsSync('/usr/bin/python3') && 'no /usr/bin/python3' }, async () => {
     const w = await worker('deb', { IMPORT_SECONDS: '0' });
     const r = await client.waitFor((await client.submit('deb.version', {})).id, 30_000) as { executable: string };
