@@ -91,7 +91,7 @@ describe('warm runners', () => {
     assert.equal(w.imports().length, 2 + retired);
   });
 
-  test('print() lines land in their own job\'s log, in order, with ctx.log and progress', async () => {
+  test('print() lines land in their own job\'s log, in order, with ctx.log and progress; ctx.workdir is the job\'s folder', async () => {
     const w = await worker('py');
     const tags = ['a', 'b', 'c', 'd', 'e', 'f'];
     const jobs = await Promise.all(tags.map((tag) => client.submit('py.print', { tag, lines: 25, gapMs: tag < 'd' ? 1 : 0 })));
@@ -100,6 +100,11 @@ describe('warm runners', () => {
       assert.deepEqual(await logs(j.id), [...Array.from({ length: 25 }, (_, n) => `${tags[i]} line ${n + 1}`), 'logged through ctx']);
       assert.equal((await client.getJob(j.id))?.progress, 100);
     }
+    // ctx.workdir: the job's folder on storage.dir, its output/ ready to write to.
+    const files = await client.submit('py.files', {});
+    const { workdir } = await client.waitFor(files.id, 30_000) as { workdir: string };
+    assert.equal(workdir, join(ROOT, 'test/fixtures/.trireme/runner-storage/jobs', files.id));
+    assert.equal(readFileSync(join(workdir, 'output/result.txt'), 'utf8'), `written by ${files.id}`);
     assert.equal(await stop(w), 0);
   });
 
