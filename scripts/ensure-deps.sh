@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # Makes sure the system programs Trireme runs are here: redis-server (the queue's store, started privately when no
-# Redis is configured) and python3 (the example's command task); with `test`, also what the tests drive for real:
+# Redis is configured) and python3 (the example's Python tasks, on the
+# shipped Python runner); with `test`, also what the tests drive for real:
 # prometheus (promtool and a scraping server), chromium (the dashboard tests) and postgresql (the history tests run
 # initdb and a private server). On Debian/Ubuntu as root it
 # installs them; elsewhere it says what to install. Runs before `npm start` and `npm test`.

@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 import type { OutboxState } from '../history/backlog.js';
+import type { QueueStats } from '../stores/control-store.js';
+import { RUNNER_EXIT_REASONS } from '../core/records.js';
 
 interface Source {
   inspector: Inspector;
@@ -97,8 +99,36 @@ export class Metrics {
         for (const [queue, s] of snap()?.stats ?? []) this.inc({ queue }, s.cold);
       },
     });
-    r.registerMetric(this.redisHistogram('trireme_job_duration_seconds', 'How long job attempts ran, by queue.', (s) => ({ counts: s.duration, sum: s.serviceMs / 1000 })) as never);
-    r.registerMetric(this.redisHistogram('trireme_job_queue_wait_seconds', 'How long jobs waited in their queue before their first attempt, by queue.', (s) => ({ counts: s.wait, sum: s.waitMs / 1000 })) as never);
+    const perQueue = (pick: (s: QueueStats) => { counts: number[]; sum: number }) => () => [...this.snap?.stats ?? []].map(([queue, s]) => ({ labels: { queue }, ...pick(s) }));
+    r.registerMetric(this.redisHistogram('trireme_job_duration_seconds', 'How long job attempts ran, by queue.', perQueue((s) => ({ counts: s.duration, sum: s.serviceMs / 1000 }))) as never);
+    r.registerMetric(this.redisHistogram('trireme_job_queue_wait_seconds', 'How long jobs waited in their queue before their first attempt, by queue.', perQueue((s) => ({ counts: s.wait, sum: s.waitMs / 1000 }))) as never);
+    // Warm runners (runners: in the config): what a cold start of one costs, why they end, and what is up now.
+    r.registerMetric(this.redisHistogram('trireme_runner_startup_seconds', 'How long warm runner processes took from spawn to ready (interpreter, imports, model), by pool and runner.',
+      () => (this.snap?.runners ?? []).map((x) => ({ labels: { pool: x.pool, runner: x.runner }, counts: x.startup, sum: x.startMs / 1000 }))) as never);
+    new Counter({
+      name: 'trireme_runner_exits_total', help: 'Warm runner processes that ended, by pool, runner and reason (max-tasks, max-memory, time-limit, cancel, crashed, start-failed, start-timeout, closed).',
+      labelNames: ['pool', 'runner', 'reason'], registers: [r],
+      collect() {
+        this.reset();
+        for (const x of snap()?.runners ?? []) for (const reason of RUNNER_EXIT_REASONS) if (x.exits[reason]) this.inc({ pool: x.pool, runner: x.runner, reason }, x.exits[reason]);
+      },
+    });
+    new Gauge({
+      name: 'trireme_runner_processes', help: 'Warm runner processes of live replicas and standbys, by pool, runner and state (starting, idle, busy).',
+      labelNames: ['pool', 'runner', 'state'], registers: [r],
+      collect() {
+        this.reset();
+        const s = snap();
+        if (!s) return;
+        for (const x of s.runners) for (const state of ['starting', 'idle', 'busy'] as const) this.set({ pool: x.pool, runner: x.runner, state }, 0);
+        const holders = [...s.replicas, ...s.standbys.filter((b) => b.pool)];
+        for (const h of holders) {
+          for (const x of h.runners ?? []) {
+            for (const state of ['starting', 'idle', 'busy'] as const) this.inc({ pool: h.pool, runner: x.name, state }, x[state]);
+          }
+        }
+      },
+    });
     this.loopDuration = new Histogram({
       name: 'trireme_controller_loop_duration_seconds', help: 'How long one reconcile pass of this process\'s controller took.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [r],
@@ -132,19 +162,18 @@ export class Metrics {
     });
   }
 
-  /** A histogram whose buckets come from Redis, in prom-client's metric shape. */
-  private redisHistogram(name: string, help: string, pick: (s: Snapshot['stats'] extends Map<string, infer S> ? S : never) => { counts: number[]; sum: number }) {
+  /** A histogram whose buckets come from Redis, in prom-client's metric shape: one series per row `rows` gives. */
+  private redisHistogram(name: string, help: string, rows: () => { labels: Record<string, string>; counts: number[]; sum: number }[]) {
     return {
       name, help, type: 'histogram', aggregator: 'sum',
       get: async () => {
         const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-        for (const [queue, s] of this.snap?.stats ?? []) {
-          const { counts, sum } = pick(s);
+        for (const { labels, counts, sum } of rows()) {
           const cum = cumulative(counts);
-          JOB_SECONDS_BUCKETS.forEach((le, i) => values.push({ labels: { queue, le }, value: cum[i], metricName: `${name}_bucket` }));
-          values.push({ labels: { queue, le: '+Inf' }, value: cum[cum.length - 1], metricName: `${name}_bucket` });
-          values.push({ labels: { queue }, value: sum, metricName: `${name}_sum` });
-          values.push({ labels: { queue }, value: cum[cum.length - 1], metricName: `${name}_count` });
+          JOB_SECONDS_BUCKETS.forEach((le, i) => values.push({ labels: { ...labels, le }, value: cum[i], metricName: `${name}_bucket` }));
+          values.push({ labels: { ...labels, le: '+Inf' }, value: cum[cum.length - 1], metricName: `${name}_bucket` });
+          values.push({ labels, value: sum, metricName: `${name}_sum` });
+          values.push({ labels, value: cum[cum.length - 1], metricName: `${name}_count` });
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },

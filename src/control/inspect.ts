@@ -5,7 +5,8 @@
  */
 import type { Redis } from '../redis/connection.js';
 import type { Project } from '../core/project.js';
-import { ControlStore, type Override, type QueueStats, type ScaleEvent, type StoredDecision } from '../stores/control-store.js';
+import { ControlStore, type Override, type QueueStats, type RunnerStats, type ScaleEvent, type StoredDecision } from '../stores/control-store.js';
+import { runnersOfPool } from '../core/runners.js';
 import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../stores/registry.js';
 import { queueDepths, type QueueDepth } from '../signals/bullmq.js';
 import { Lease } from '../stores/lease.js';
@@ -181,15 +182,21 @@ export class Inspector {
     return new Lease(this.redis, this.project.config.prefix, 'inspector', 1).currentHolder();
   }
 
+  /** The (pool, runner) pairs the config makes: which pools keep which warm runners. */
+  private runnerPairs?: { pool: string; runner: string }[];
+
   /** One read of everything the views need. */
   async snapshot(): Promise<Snapshot> {
     const cfg = this.project.config;
     const queues = Object.values(cfg.pools).flatMap((p) => p.queues);
-    const [replicas, depths, decisions, overrides, stats] = await Promise.all([
+    this.runnerPairs ??= Object.keys(cfg.pools).flatMap((pool) => runnersOfPool(cfg, pool).map((runner) => ({ pool, runner })));
+    const [replicas, depths, decisions, overrides, stats, runners, standbys] = await Promise.all([
       this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, Date.now(), 0),
-      this.store.decisions(), this.store.overrides(), this.store.stats(queues),
+      this.store.decisions(), this.store.overrides(), this.store.stats(queues), this.store.runnerStats(this.runnerPairs),
+      // Standbys matter here only for the runners they keep loaded.
+      this.runnerPairs.length ? this.standbys() : Promise.resolve([]),
     ]);
-    return { at: Date.now(), replicas, depths, decisions, overrides, stats };
+    return { at: Date.now(), replicas, depths, decisions, overrides, stats, runners, standbys };
   }
 }
 
@@ -200,4 +207,8 @@ export interface Snapshot {
   decisions: Record<string, StoredDecision>;
   overrides: Record<string, Override>;
   stats: Map<string, QueueStats>;
+  /** Each warm runner's start-ups and exits, per pool that routing sends its tasks to. */
+  runners: RunnerStats[];
+  /** Standbys, read when some pool keeps warm runners (a pool's own standby loads them while it waits); else empty. */
+  standbys: StandbyInfo[];
 }

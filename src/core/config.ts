@@ -135,6 +135,62 @@ const commandTask = z.strictObject({
   queue: name.optional(),
 });
 
+/**
+ * Warm runners (docs/runners.md): long-lived programs that load a team's code once and run its tasks one job at a
+ * time over the runner protocol. Each runner is given as `command` (any program that speaks the protocol) or `python`
+ * (task modules for the Python runner Trireme ships), with the task names it serves. Its own limits override the
+ * pool's for its processes; the pool that serves a task's queue runs it, whatever that pool's isolation.
+ */
+const runnerTaskName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a task name starts with a letter or digit and uses letters, digits, ".", "_", ":" or "-"');
+/** One task of a runner: a name, with its own retries, time limit and queue when set. */
+export interface RunnerTaskConfig { name: string; retries?: number; timeLimit?: number; queue?: string }
+const runnerTask = z.union([
+  runnerTaskName.transform((name): RunnerTaskConfig => ({ name })),
+  z.strictObject({
+    name: runnerTaskName,
+    /** Retries after the first failure; the runner's `retries` when left out. */
+    retries: count.optional(),
+    /** A shorter limit for this task; the runner's (and the pool's) still apply. */
+    timeLimit: duration.optional(),
+    /** Overrides routing for this task. */
+    queue: name.optional(),
+  }).transform((t): RunnerTaskConfig => t),
+], { error: 'write a task name (ml.predict) or { name, retries?, timeLimit?, queue? }' });
+
+export const runnerSchema = z.strictObject({
+  /** argv of a program that speaks the runner protocol (requests on fd 3, replies on fd 4; docs/runners.md). */
+  command: z.array(z.string().min(1)).min(1, 'give the program and its arguments, e.g. [node, runners/echo.mjs]').optional(),
+  /** Task modules for the shipped Python runner: files (./ml/tasks.py, relative to the config file) or dotted module names. */
+  python: z.union([z.string().min(1).transform((m) => [m]), z.array(z.string().min(1)).min(1, 'list at least one task module')]).optional(),
+  /** The Python that runs `python` runners (a virtualenv's bin/python, /usr/bin/python3); `python3` from PATH when left out. */
+  interpreter: z.string().min(1).optional(),
+  /** The task names this runner serves; routes send them to queues like any task's. */
+  tasks: z.array(runnerTask).min(1, 'list the task names this runner serves, e.g. [ml.predict]'),
+  /** Hard limit per job: the runner is killed and replaced past it (the pool's timeLimit applies when shorter). */
+  timeLimit: duration.optional(),
+  /** Replace a runner process after this many jobs (the pool's maxTasksPerChild when left out). */
+  maxTasksPerChild: z.number().int().positive().optional(),
+  /** Replace a runner process whose RSS with its children's passes this (the pool's maxMemory when left out). */
+  maxMemory: size.optional(),
+  /** How long a runner may take to load (interpreter, imports, model) before it is killed and its start counts as failed. */
+  startTimeout: duration.default(300_000),
+  /** Environment added to the replica's own (which carries the pool's env). */
+  env: z.record(z.string(), z.string()).default({}),
+  /** Working directory, relative to the config file (default: the config file's folder). */
+  cwd: z.string().min(1).optional(),
+  /** Retries after the first failure, for its tasks that do not set their own. */
+  retries: count.default(0),
+  /** Sends every task of this runner to this queue, whatever the routes say. */
+  queue: name.optional(),
+}).superRefine((r, ctx) => {
+  if (!r.command === !r.python) {
+    ctx.addIssue({ code: 'custom', path: [], message: r.command
+      ? 'give command or python, not both: python runs the shipped Python runner with your modules; command runs your own runner program'
+      : 'give command (a program that speaks the runner protocol, docs/runners.md) or python (task modules for the shipped Python runner, e.g. python: ./ml/tasks.py)' });
+  }
+  if (r.interpreter && !r.python) ctx.addIssue({ code: 'custom', path: ['interpreter'], message: 'interpreter is for python runners; with command, put the program first in command' });
+});
+
 export const configSchema = z.strictObject({
   redis: z.strictObject({
     url: z.string().superRefine((url, ctx) => { const problem = redisUrlProblem(url); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
@@ -145,6 +201,8 @@ export const configSchema = z.strictObject({
   tasks: z.array(z.string()).default([]),
   /** External programs run as tasks, by task name. */
   commands: z.record(name, commandTask).default({}),
+  /** Warm runners by name: long-lived programs (Python or any language) that run their tasks one job at a time. */
+  runners: z.record(name, runnerSchema).default({}),
   routes: z.array(z.strictObject({ match: z.string().min(1), queue: name })).default([]),
   defaultQueue: name.default('default'),
   pools: z.record(name, poolSchema).refine((p) => Object.keys(p).length > 0, 'declare at least one pool'),
@@ -261,8 +319,28 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
   const needs: [unknown, (string | number)[]][] = [[cfg.defaultQueue ?? 'default', ['defaultQueue']]];
   if (Array.isArray(cfg.routes)) cfg.routes.forEach((r: unknown, i) => { if (isObj(r)) needs.push([r.queue, ['routes', i, 'queue']]); });
   if (isObj(cfg.commands)) for (const [n, c] of Object.entries(cfg.commands)) if (isObj(c) && c.queue) needs.push([c.queue, ['commands', n, 'queue']]);
+  checkRunners(cfg, needs, ctx);
   for (const [queue, path] of needs) {
     if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+  }
+}
+
+/** Runner tasks: each name once across runners and commands, each explicit queue served (added to `needs`). */
+function checkRunners(cfg: Record<string, unknown>, needs: [unknown, (string | number)[]][], ctx: Ctx): void {
+  const owner = new Map<string, string>();
+  if (isObj(cfg.commands)) for (const n of Object.keys(cfg.commands)) owner.set(n, `commands.${n}`);
+  for (const [runner, r] of Object.entries(isObj(cfg.runners) ? cfg.runners : {})) {
+    if (!isObj(r)) continue;
+    if (r.queue) needs.push([r.queue, ['runners', runner, 'queue']]);
+    (Array.isArray(r.tasks) ? r.tasks : []).forEach((t: unknown, i: number) => {
+      const task = typeof t === 'string' ? t : isObj(t) && typeof t.name === 'string' ? t.name : undefined;
+      if (!task) return;
+      if (isObj(t) && t.queue) needs.push([t.queue, ['runners', runner, 'tasks', i, 'queue']]);
+      const other = owner.get(task);
+      if (other === `runners.${runner}`) ctx.addIssue({ code: 'custom', path: ['runners', runner, 'tasks', i], message: `task "${task}" is listed twice` });
+      else if (other) ctx.addIssue({ code: 'custom', path: ['runners', runner, 'tasks', i], message: `task "${task}" is already served by ${other}; a task name belongs to one runner or command` });
+      owner.set(task, `runners.${runner}`);
+    });
   }
 }
 
@@ -275,6 +353,7 @@ export type ScalingInput = z.output<typeof scalingFields>;
 /** A pool's scaling settings with the preset and defaults applied: what every reader sees. */
 export type ScalingConfig = PoolConfig['scaling'];
 export type CommandTaskConfig = Config['commands'][string];
+export type RunnerConfig = Config['runners'][string];
 
 /**
  * Jobs (waiting + running) one replica of the pool is meant to hold, by its policy: target: concurrency x

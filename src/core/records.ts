@@ -22,6 +22,50 @@ export interface ReplicaInfo {
   concurrency: number;
   /** With storage.dir set: "ok", or why this replica cannot write it (doctor reports it per host). */
   storage?: string;
+  /** Its warm runners (`runners:`), one entry per runner it keeps. */
+  runners?: RunnerStatus[];
+}
+
+/** One warm runner of a replica (or of a standby): its processes and what its start-up costs. */
+export interface RunnerStatus {
+  name: string;
+  /** Processes it may keep (the pool's concurrency). */
+  size: number;
+  starting: number;
+  idle: number;
+  busy: number;
+  /** Processes that said ready, and starts that failed (exited, timed out or could not run), since the replica began. */
+  starts: number;
+  failedStarts: number;
+  /** Milliseconds from spawn to `ready` of its last process to start: interpreter, imports, model. */
+  lastStartupMs?: number;
+  /** Why its last start failed, while the next has not succeeded. */
+  lastError?: string;
+}
+
+/** Why a runner process ended: the reasons `trireme_runner_exits_total` counts. */
+export const RUNNER_EXIT_REASONS = ['max-tasks', 'max-memory', 'time-limit', 'cancel', 'crashed', 'start-failed', 'start-timeout', 'closed'] as const;
+export type RunnerExitReason = typeof RUNNER_EXIT_REASONS[number];
+
+/** What a replica adds up for one runner between heartbeats: start-ups (count, time, per-bucket counts) and exits. */
+export interface RunnerTally {
+  starts: number;
+  startMs: number;
+  /** Per-bucket counts of start-up seconds (core/histogram.ts). */
+  startup: number[];
+  exits: Partial<Record<RunnerExitReason, number>>;
+}
+
+export function emptyRunnerTally(): RunnerTally {
+  return { starts: 0, startMs: 0, startup: [], exits: {} };
+}
+
+/** Adds `add` into `into` (a heartbeat that did not get through keeps its counts for the next). */
+export function addRunnerTally(into: RunnerTally, add: RunnerTally): void {
+  into.starts += add.starts;
+  into.startMs += add.startMs;
+  add.startup.forEach((n, i) => { into.startup[i] = (into.startup[i] ?? 0) + (n ?? 0); });
+  for (const [k, n] of Object.entries(add.exits) as [RunnerExitReason, number][]) into.exits[k] = (into.exits[k] ?? 0) + n;
 }
 
 /**

@@ -19,11 +19,28 @@ function fill(tr, r) {
   tr.replaceChildren(
     h('td', {}, h('code', {}, r.id)), h('td', {}, r.pool), h('td', {}, r.host), h('td', {}, r.container ?? String(r.pid)),
     h('td', {}, h('span', { class: `state ${r.state}` }, r.state)), h('td', {}, fmt.ago(r.startedAt)), h('td', {}, fmt.ago(r.lastActivity)),
-    h('td', { class: 'num' }, r.jobsDone), h('td', { class: 'num' }, `${r.running}/${r.concurrency}`), h('td', {}, tr.stopButton),
+    h('td', { class: 'num' }, r.jobsDone), h('td', { class: 'num' }, `${r.running}/${r.concurrency}`), h('td', { class: 'runners' }, ...runners(r.runners)),
+    h('td', {}, tr.stopButton),
   );
   tr.stopButton.disabled = r.state === 'draining';
   tr.dataset.state = r.state;
   if (focused) tr.stopButton.focus();
+}
+
+/**
+ * A replica's warm runners: processes up of the pool's concurrency, those still loading, and what the last start-up
+ * cost (interpreter, imports, model), so an operator sees what a cold start of the runner costs.
+ */
+function runners(list) {
+  if (!list?.length) return ['-'];
+  return list.map((x) => {
+    const up = x.idle + x.busy;
+    const parts = [`${up}/${x.size} up`];
+    if (x.starting) parts.push(`${x.starting} loading`);
+    if (x.lastStartupMs !== undefined) parts.push(`start ${fmt.secs(x.lastStartupMs)}`);
+    return h('div', { class: x.lastError ? 'runner failing' : 'runner', dataset: { runner: x.name }, title: x.lastError ?? `${x.starts} start(s), ${x.failedStarts} failed` },
+      h('code', {}, x.name), ` ${parts.join(' · ')}`);
+  });
 }
 
 function upsert(r) {

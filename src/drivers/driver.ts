@@ -114,7 +114,7 @@ export interface DriverKind extends DriverTraits {
    * The standby group a pool's replicas start from, for a driver that keeps standbys (processes with everything
    * loaded that become a replica at once), or undefined when the pool keeps none. The simulator models them from it.
    */
-  standbyGroup?(name: string, pool: import('../core/config.js').PoolConfig): string | undefined;
+  standbyGroup?(config: import('../core/config.js').Config, pool: string): string | undefined;
   pool: import('zod').ZodType;
   shared: import('zod').ZodType;
   create(ctx: DriverContext): Promise<Driver>;

@@ -61,4 +61,4 @@ const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntrie
 export const placementOf = (p: PoolConfig): DriverKind['placement'] => DRIVERS[p.driver.kind].placement;
 
 /** The standby group a pool's replicas start from, where its driver keeps standbys (the local driver's). */
-export const standbyGroupOf = (name: string, p: PoolConfig): string | undefined => DRIVERS[p.driver.kind].standbyGroup?.(name, p);
+export const standbyGroupOf = (config: Config, pool: string): string | undefined => DRIVERS[config.pools[pool].driver.kind].standbyGroup?.(config, pool);

@@ -15,7 +15,8 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Project } from '../core/project.js';
-import type { PoolConfig } from '../core/config.js';
+import type { Config, PoolConfig } from '../core/config.js';
+import { runnersOfPool } from '../core/runners.js';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../system/paths.js';
 import { silentLogger, type Logger } from '../system/log.js';
@@ -107,7 +108,7 @@ export class LocalDriver implements StopReplicasDriver {
 
   /** Which standby serves a pool: its own when its environment must be set before its code loads, else the host's. */
   private groupOf(name: string): string | undefined {
-    return this.opts.standbys === false ? undefined : standbyGroup(name, this.pool(name));
+    return this.opts.standbys === false ? undefined : standbyGroup(this.opts.project.config, name);
   }
 
   /** Keeps one standby per group that some pool uses; called on every controller pass and after each start. */
@@ -302,12 +303,15 @@ function newId(pool: string): string {
 
 /**
  * The standby group a pool's replicas start from, or undefined when it keeps none (`standby: false`, or min above 0
- * unless `standby: true`): the pool's own when its environment (or GPUs) must be set before its code loads, else the
- * one the host shares.
+ * unless `standby: true`): the pool's own when its environment (or GPUs) must be set before its code loads or it
+ * keeps warm runners, else the one the host shares.
  */
-function standbyGroup(name: string, p: PoolConfig): string | undefined {
+function standbyGroup(config: Config, name: string): string | undefined {
+  const p = config.pools[name];
   if (!(p.standby ?? p.scaling.min === 0)) return undefined;
-  return Object.keys(p.env).length > 0 || p.resources.gpu > 0 ? `pool:${name}` : 'host';
+  // A pool with warm runners gets its own standby: it starts the runners while it waits, so a woken pool's first
+  // job does not pay their load (the host's standby does not know which pool it will become).
+  return Object.keys(p.env).length > 0 || p.resources.gpu > 0 || runnersOfPool(config, name).length > 0 ? `pool:${name}` : 'host';
 }
 
 /** The registry's entry: no settings; replicas are child processes of serve on this machine. */

@@ -9,7 +9,7 @@
  */
 import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Project } from '../core/project.js';
+import { taskSettings, type Project } from '../core/project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
@@ -262,7 +262,7 @@ export class TriremeClient {
   private loadedSpec(task: string): TaskSpec | undefined {
     const entry = this.project.tasks.get(task);
     if (!entry) return undefined;
-    return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
+    return taskSettings(entry);
   }
 
   /** What is known of a task: its loaded definition or command, else (routes-only) the manifest replicas publish. */

@@ -5,19 +5,18 @@
  * gets the same retries as one submitted from the CLI, and an unknown task name is refused.
  */
 import type { Redis } from 'ioredis';
-import type { Project } from '../core/project.js';
+import { taskSettings, type Project, type TaskEntry } from '../core/project.js';
 import type { TaskOptions } from '../core/task.js';
 import { keys } from '../redis/keys.js';
 
 /** The part of a task's options that can travel without its code. */
-export type ManifestEntry = Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> & { kind: 'function' | 'command' };
+export type ManifestEntry = Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> & { kind: TaskEntry['kind'] };
 
 export function manifestOf(project: Project): Record<string, ManifestEntry> {
   const out: Record<string, ManifestEntry> = {};
   for (const t of project.tasks.values()) {
-    out[t.name] = t.kind === 'function'
-      ? { kind: 'function', queue: t.definition.options.queue, retries: t.definition.options.retries, backoff: t.definition.options.backoff, priority: t.definition.options.priority }
-      : { kind: 'command', queue: t.command.queue, retries: t.command.retries };
+    const { queue, retries, backoff, priority } = taskSettings(t);
+    out[t.name] = { kind: t.kind, queue, retries, backoff, priority };
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /**
  * A loaded project: the validated config, its router, and every task it declares (TypeScript tasks from the modules
- * under `tasks:` and command tasks from `commands:`), with the file each came from so isolated runners can load it.
+ * under `tasks:`, command tasks from `commands:` and warm runners' tasks from `runners:`), with the file each came
+ * from so isolated runners can load it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { isTaskDefinition, type TaskDefinition } from '../core/task.js';
 import { importTaskModule } from './loader.js';
 
 export type { Project, TaskEntry } from '../core/project.js';
-import type { Project, TaskEntry } from '../core/project.js';
+import { taskSettings, type Project, type TaskEntry } from '../core/project.js';
 
 export interface LoadOptions {
   /**
@@ -120,8 +121,15 @@ async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
     if (tasks.has(name)) problems.push(`commands.${name}: a TypeScript task has this name too`);
     tasks.set(name, { kind: 'command', name, command, baseDir: opts.baseDir });
   }
+  for (const [runner, rc] of Object.entries(config.runners)) {
+    rc.tasks.forEach((task, i) => {
+      // Names shared with a command are reported by the schema; one shared with a TypeScript task shows only here.
+      if (tasks.get(task.name)?.kind === 'function') problems.push(`runners.${runner}.tasks.${i}: a TypeScript task is named "${task.name}" too`);
+      tasks.set(task.name, { kind: 'runner', name: task.name, runner, config: rc, task, baseDir: opts.baseDir });
+    });
+  }
   for (const entry of tasks.values()) {
-    const queue = entry.kind === 'function' ? entry.definition.options.queue : entry.command.queue;
+    const queue = taskSettings(entry).queue;
     if (queue && !router.poolFor(queue)) problems.push(`task "${entry.name}": queue "${queue}" is served by no pool`);
   }
   if (problems.length) throw new ConfigError(problems, opts.configPath ?? 'config');

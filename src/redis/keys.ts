@@ -12,6 +12,8 @@ export const keys = {
   wake: (prefix: string) => `${prefix}:~wake`,
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,
+  /** Hash: a warm runner's start-ups (count, ms, per-bucket counts) and exits by reason, summed over a pool's replicas. */
+  runnerStats: (prefix: string, pool: string, runner: string) => `${prefix}:~runner-stats:${pool}:${runner}`,
   scaleCounts: (prefix: string) => `${prefix}:~scale-counts`,
   /** What submitters without the task code need to know of each task (manifest.ts). */
   tasks: (prefix: string) => `${prefix}:~tasks`,

@@ -6,6 +6,7 @@
 import type { Clock } from '../core/clock.js';
 import type { ReplicaInfo } from '../core/records.js';
 import type { QueueTally } from '../stores/registry.js';
+import type { RunnerTally } from '../core/records.js';
 import type { SlotGate } from './slots.js';
 
 /**
@@ -62,7 +63,7 @@ export type ReplicaControl = 'drain' | 'drain:hold';
 
 /** Where a replica's heartbeats go (the replica registry), with its tallies since the last one. */
 export interface HeartbeatSink {
-  beat(info: ReplicaInfo, tallies: Map<string, QueueTally>): Promise<ReplicaControl | string | null>;
+  beat(info: ReplicaInfo, tallies: Map<string, QueueTally>, runners: Map<string, RunnerTally>): Promise<ReplicaControl | string | null>;
   remove(id: string): Promise<void>;
 }
 

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Project, TaskEntry } from '../core/project.js';
+import { taskSettings, type Project, type TaskEntry } from '../core/project.js';
 import type { PoolConfig } from '../core/config.js';
 import type { Timer } from '../core/clock.js';
 import { silentLogger, type Logger } from '../system/log.js';
@@ -21,9 +21,8 @@ import { Tallies } from './tallies.js';
 import { SlotGate } from './slots.js';
 import { GROUP_TASK } from '../jobs/client.js';
 import { invalidPayload } from '../core/task.js';
-import { AbortedError, JobAbort, type Executor } from '../sandbox/executor.js';
-import { InProcessExecutor } from '../sandbox/in-process.js';
-import { IsolatedExecutor } from '../sandbox/isolated.js';
+import { AbortedError, JobAbort } from '../sandbox/executor.js';
+import { PoolExecutor } from '../sandbox/pool-executor.js';
 import { minDefined } from '../sandbox/command.js';
 import { formatDuration, parseDuration } from '../core/units.js';
 import { JobStorage } from '../storage/job-folders.js';
@@ -59,7 +58,7 @@ export class PoolWorker extends EventEmitter {
   readonly pool: PoolConfig;
   private readonly parts: ReplicaParts;
   private readonly gate: SlotGate;
-  private readonly executor: Executor;
+  private readonly executor: PoolExecutor;
   private readonly log: Logger;
   /** Running jobs by id, each with its own abort: a cancel stops one job, a drain's hand-back stops them all. */
   private readonly running = new Map<string, JobAbort>();
@@ -75,6 +74,8 @@ export class PoolWorker extends EventEmitter {
   private readyAt = Infinity;
   private lastActivity: number;
   private jobsDone = 0;
+  /** Jobs whose code ran in this process (an in-process pool's TypeScript tasks): what its maxTasksPerChild counts. */
+  private jobsHere = 0;
   private stopHeartbeat?: () => void;
   private drainPromise?: Promise<void>;
   /** Ends a held drain (set while holding). */
@@ -107,15 +108,7 @@ export class PoolWorker extends EventEmitter {
     this.gate = new SlotGate(pool.concurrency);
     const st = opts.project.config.storage;
     if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
-    this.executor = pool.isolation === 'in-process' ? new InProcessExecutor() : new IsolatedExecutor({
-      kind: pool.isolation,
-      size: pool.concurrency,
-      // Isolated runners are the "children" that maxTasksPerChild counts, as in Celery; threads share the replica's
-      // memory, so maxMemory recycles a thread pool's replica instead.
-      maxTasks: pool.maxTasksPerChild,
-      maxMemory: pool.isolation === 'process' ? pool.maxMemory : undefined,
-      init: { preload: [...new Set([...opts.project.tasks.values()].flatMap((t) => (t.kind === 'function' ? [t.module] : [])))] },
-    });
+    this.executor = new PoolExecutor({ project: opts.project, pool: opts.pool, logger: this.log });
   }
 
   /** Derived from what the replica does, never stored: a job that arrives during start-up shows as busy at once. */
@@ -126,13 +119,13 @@ export class PoolWorker extends EventEmitter {
   private preparing?: Promise<void>;
 
   /**
-   * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the cancel
-   * channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept for one pool does this
-   * while it waits, so that becoming a replica costs no connection set-up.
+   * Everything that can be done before the replica takes jobs: an isolated pool's first runner, the warm runners'
+   * processes, the cancel channel, and one BullMQ worker per queue, connected but not yet fetching. A standby kept
+   * for one pool does this while it waits, so that becoming a replica costs no connection set-up nor model load.
    */
   prepare(): Promise<void> {
     this.preparing ??= (async () => {
-      this.executor.warm?.();
+      this.executor.warm();
       await Promise.all([
         this.parts.cancels.listen((jobId) => this.running.get(jobId)?.abort(new CancelRequest())),
         this.parts.source.prepare(this.pool.queues, this.gate, (queue, job) => this.process(queue, job)),
@@ -150,8 +143,15 @@ export class PoolWorker extends EventEmitter {
       if (this.draining) return;
       throw err;
     }
-    if (this.draining) return;
+    // A replica takes jobs once its warm runners have loaded (or failed to): a job it takes must not wait for a load
+    // that another replica has already paid. A standby has usually loaded them before it is woken. Meanwhile it
+    // heartbeats as starting, its runners loading, so that a long model load shows (and a drain reaches it).
     const { clock } = this.parts;
+    const loading = this.executor.runners().some((r) => r.starting > 0) ? every(clock, this.opts.heartbeatMs ?? 1_000, () => void this.beat()) : undefined;
+    if (loading) void this.beat();
+    await this.executor.ready();
+    loading?.();
+    if (this.draining) return;
     this.readyAt = clock.now();
     this.parts.source.run();
     this.started = true;
@@ -175,7 +175,14 @@ export class PoolWorker extends EventEmitter {
       startedAt: this.startedAt, lastActivity: this.lastActivity, jobsDone: this.jobsDone,
       running: this.gate.busy, concurrency: this.pool.concurrency,
       ...(this.storageStatus !== undefined ? { storage: this.storageStatus } : {}),
+      ...this.runnerInfo(),
     };
+  }
+
+  /** Its warm runners (processes, start-up cost), when it keeps any: a standby reports them too. */
+  runnerInfo(): Pick<ReplicaInfo, 'runners'> {
+    const runners = this.executor.runners();
+    return runners.length ? { runners } : {};
   }
 
   /**
@@ -192,8 +199,9 @@ export class PoolWorker extends EventEmitter {
 
   private async beat(): Promise<void> {
     const tallies = this.tallies.take();
+    const runnerTallies = this.executor.takeRunnerTallies();
     try {
-      const control = await this.parts.heartbeats.beat(this.info(), tallies);
+      const control = await this.parts.heartbeats.beat(this.info(), tallies, runnerTallies);
       if (this.redisAwaySince !== undefined) {
         const downMs = this.parts.clock.now() - this.redisAwaySince;
         this.redisAwaySince = undefined;
@@ -203,6 +211,7 @@ export class PoolWorker extends EventEmitter {
     } catch (err) {
       // Redis is away: keep the tallies for the next beat; BullMQ reconnects the workers by itself.
       this.tallies.putBack(tallies);
+      this.executor.keepRunnerTallies(runnerTallies);
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
@@ -255,8 +264,9 @@ export class PoolWorker extends EventEmitter {
     if (job.name === GROUP_TASK) return this.collectGroup(job);
     const entry = this.opts.project.tasks.get(job.name);
     if (!entry) throw new Unrecoverable(`this replica does not know task "${job.name}"; is the worker running the same config as the submitter?`);
+    if (this.executor.runsHere(entry)) this.jobsHere++;
     // A submitter without the task code (a routes-only client) could not check the payload: check it here.
-    const schema = entry.kind === 'function' ? entry.definition.options.schema : undefined;
+    const schema = taskSettings(entry).schema;
     let payload: unknown = job.data;
     if (schema) {
       const parsed = schema.safeParse(job.data);
@@ -294,9 +304,9 @@ export class PoolWorker extends EventEmitter {
   private checkRecycle(): void {
     if (this.draining) return;
     const max = this.pool.maxTasksPerChild;
-    // Isolated modes recycle their runners, not the replica (see the executor).
-    if (max && this.pool.isolation === 'in-process' && this.jobsDone >= max) {
-      this.log.info({ jobsDone: this.jobsDone }, 'maxTasksPerChild reached: recycling');
+    // Isolated modes and warm runners recycle their own processes, not the replica (see the executor).
+    if (max && this.jobsHere >= max) {
+      this.log.info({ jobsDone: this.jobsDone, jobsHere: this.jobsHere }, 'maxTasksPerChild reached: recycling');
       void this.drain(this.pool.drainGrace, 'recycle');
     } else if (this.pool.maxMemory && this.pool.isolation !== 'process' && process.memoryUsage.rss() > this.pool.maxMemory) {
       this.log.info({ rss: process.memoryUsage().rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');
@@ -382,7 +392,6 @@ class CancelRequest extends Error {
 }
 
 function taskTimeLimit(entry: TaskEntry): number | undefined {
-  if (entry.kind === 'command') return entry.command.timeLimit;
-  const t = entry.definition.options.timeLimit;
+  const t = taskSettings(entry).timeLimit;
   return t === undefined ? undefined : parseDuration(t);
 }

@@ -1,10 +1,9 @@
 /**
  * Process and thread isolation: each job runs in a child process or a worker thread, so a crash, a leak or a stuck
  * loop stays there, and a time limit stops it for real (SIGKILL, terminate()). Runners are kept warm between jobs
- * (runner-pool.ts); command tasks start their own program per job whatever the mode.
+ * (runner-pool.ts). TypeScript tasks only: pool-executor.ts sends command and warm runners' tasks elsewhere.
  */
 import type { Executor, TaskRun } from './executor.js';
-import { runCommand } from './command.js';
 import { RunnerPool, type RunnerPoolOptions } from './runner-pool.js';
 
 export class IsolatedExecutor implements Executor {
@@ -18,7 +17,7 @@ export class IsolatedExecutor implements Executor {
   warm(): void { this.runners.warm(); }
 
   run(run: TaskRun): Promise<unknown> {
-    return run.entry.kind === 'command' ? runCommand(run) : this.runners.run(run);
+    return this.runners.run(run);
   }
 
   close(): Promise<void> { return this.runners.close(); }

@@ -28,7 +28,7 @@ export function ownPolicy(config: Config): SimPolicy {
     interval: config.controller.interval,
     wake: true,
     settings: (pool) => ({ ...config.pools[pool].scaling, concurrency: config.pools[pool].concurrency }),
-    standby: (pool) => standbyGroupOf(pool, config.pools[pool]),
+    standby: (pool) => standbyGroupOf(config, pool),
   };
 }
 

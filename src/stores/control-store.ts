@@ -83,6 +83,20 @@ export class ControlStore {
   }
 
   /** Job counters per queue: arrivals (written by clients), outcomes and histograms (written by replicas). */
+  /** Totals of each (pool, runner) pair given. */
+  async runnerStats(pairs: { pool: string; runner: string }[]): Promise<RunnerStats[]> {
+    if (pairs.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const { pool, runner } of pairs) p.hgetall(keys.runnerStats(this.prefix, pool, runner));
+    const res = (await p.exec()) ?? [];
+    return pairs.map(({ pool, runner }, i) => {
+      const h = (res[i]?.[1] ?? {}) as Record<string, string>;
+      const n = (k: string) => Number(h[k] ?? 0);
+      const exits = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith('exit:')).map(([k, v]) => [k.slice(5), Number(v)]));
+      return { pool, runner, starts: n('starts'), startMs: n('startMs'), startup: Array.from({ length: JOB_SECONDS_BUCKETS.length + 1 }, (_, b) => n(`s${b}`)), exits };
+    });
+  }
+
   async stats(queues: string[]): Promise<Map<string, QueueStats>> {
     const p = this.redis.pipeline();
     for (const q of queues) p.hgetall(keys.stats(this.prefix, q));
@@ -90,6 +104,9 @@ export class ControlStore {
     return new Map(queues.map((q, i) => [q, parseStats((res[i]?.[1] ?? {}) as Record<string, string>)]));
   }
 }
+
+/** A warm runner's totals over a pool's replicas: start-ups (count, seconds, per-bucket counts) and exits by reason. */
+export interface RunnerStats { pool: string; runner: string; starts: number; startMs: number; startup: number[]; exits: Record<string, number> }
 
 export interface QueueStats {
   submitted: number; completed: number; failed: number; cancelled: number; serviceMs: number;

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from '../redis/keys.js';
-import type { ReplicaInfo, ReplicaState } from '../core/records.js';
+import type { ReplicaInfo, ReplicaState, RunnerTally } from '../core/records.js';
 
 export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
@@ -35,8 +35,11 @@ export function addTally(into: QueueTally, add: QueueTally): void {
 export class ReplicaRegistry {
   constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 5_000) {}
 
-  /** Writes the replica's state and tallies; returns a control command waiting for it ('drain'), if any. */
-  async beat(info: ReplicaInfo, tallies: Map<string, QueueTally> = new Map()): Promise<string | null> {
+  /**
+   * Writes the replica's state and tallies (per queue, and per warm runner); returns a control command waiting for it
+   * ('drain'), if any.
+   */
+  async beat(info: ReplicaInfo, tallies: Map<string, QueueTally> = new Map(), runners: Map<string, RunnerTally> = new Map()): Promise<string | null> {
     const key = keys.replica(this.prefix, info.id);
     const m = this.redis.multi()
       .hset(key, flatten(info))
@@ -51,6 +54,12 @@ export class ReplicaRegistry {
       for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
       if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
       if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
+    }
+    for (const [runner, t] of runners) {
+      const stats = keys.runnerStats(this.prefix, info.pool, runner);
+      if (t.starts) m.hincrby(stats, 'starts', t.starts).hincrbyfloat(stats, 'startMs', t.startMs);
+      t.startup.forEach((n, i) => { if (n) m.hincrby(stats, `s${i}`, n); });
+      for (const [reason, n] of Object.entries(t.exits)) if (n) m.hincrby(stats, `exit:${reason}`, n);
     }
     const res = await m.exec();
     const control = res?.[3]?.[1];
@@ -88,8 +97,14 @@ export class ReplicaRegistry {
 
 function flatten(info: ReplicaInfo): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(info)) if (v !== undefined) out[k] = String(v);
+  // Objects (a replica's runners) travel as JSON in their field.
+  for (const [k, v] of Object.entries(info)) if (v !== undefined) out[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
   return out;
+}
+
+function json<T>(text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try { return JSON.parse(text) as T; } catch { return undefined; }
 }
 
 function unflatten(h: Record<string, string>): ReplicaInfo {
@@ -98,11 +113,15 @@ function unflatten(h: Record<string, string>): ReplicaInfo {
     state: h.state as ReplicaState, startedAt: Number(h.startedAt), lastActivity: Number(h.lastActivity),
     jobsDone: Number(h.jobsDone), running: Number(h.running), concurrency: Number(h.concurrency),
     ...(h.storage !== undefined ? { storage: h.storage } : {}),
+    ...(h.runners !== undefined ? { runners: json(h.runners) ?? [] } : {}),
   };
 }
 
-/** A standby process: loaded and waiting to become a replica (of `pool`, or of any pool without env when empty). */
-export interface StandbyInfo { id: string; host: string; pid: number; pool: string; rss: number; startedAt: number }
+/**
+ * A standby process: loaded and waiting to become a replica (of `pool`, or of any pool without env when empty); a
+ * pool's own standby with warm runners reports them (started while it waits).
+ */
+export interface StandbyInfo { id: string; host: string; pid: number; pool: string; rss: number; startedAt: number; runners?: ReplicaInfo['runners'] }
 
 /** Standbys announce themselves like replicas do (a hash with a TTL and one index), apart from the replica counts. */
 export class StandbyRegistry {
@@ -129,7 +148,7 @@ export class StandbyRegistry {
     res.forEach(([, h], i) => {
       const x = h as Record<string, string>;
       if (!x?.id) { dead.push(ids[i]); return; }
-      out.push({ id: x.id, host: x.host, pid: Number(x.pid), pool: x.pool ?? '', rss: Number(x.rss), startedAt: Number(x.startedAt) });
+      out.push({ id: x.id, host: x.host, pid: Number(x.pid), pool: x.pool ?? '', rss: Number(x.rss), startedAt: Number(x.startedAt), ...(x.runners !== undefined ? { runners: json(x.runners) ?? [] } : {}) });
     });
     if (dead.length) await this.redis.zrem(keys.standbys(this.prefix), ...dead);
     return out;

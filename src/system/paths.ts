@@ -41,3 +41,8 @@ export function version(): string {
 export function cliPath(): string {
   return join(packageRoot(), 'bin/trireme.cjs');
 }
+
+/** The Python runner Trireme ships (runners/python/trireme.py), which `runners: { NAME: { python: ... } }` runs. */
+export function pythonRunnerPath(): string {
+  return join(packageRoot(), 'runners/python/trireme.py');
+}

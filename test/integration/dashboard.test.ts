@@ -130,6 +130,12 @@ describe('dashboard in Chromium', () => {
     await page.goto(`${base}/#/workers`);
     await page.waitForSelector('#workers tbody tr[data-pool="light"][data-state="idle"]', { timeout: 15_000 });
     const row = page.locator('#workers tbody tr[data-pool="light"]').first();
+    // Its warm Python runner (dashboard.yml: a module that takes 0.5 s to import): both processes up, and what the
+    // start-up cost.
+    const runner = await row.locator('td.runners [data-runner="py"]').textContent() ?? '';
+    const started = /^py 2\/2 up · start (\d+\.\d\d)s$/.exec(runner);
+    assert.ok(started && Number(started[1]) >= 0.5, `the runner cell: ${runner}`);
+    await page.screenshot({ path: join(RESULTS, 'workers.png'), fullPage: true });
     const id = await row.getAttribute('data-replica');
     await row.getByRole('button', { name: /drain replica/ }).click();
     await page.locator('#confirm-ok').click();

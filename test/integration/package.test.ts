@@ -2,7 +2,8 @@
  * The package as a user gets it: `npm pack` (prepack builds dist/), `npm install <tarball> --omit=dev` into a fresh
  * project, once as an ES module project and once as CommonJS, a trireme.yml and a TypeScript task that imports from
  * `trireme-jobs` (the npm name: `trireme` is another project's), `tsc --noEmit` over a typed client, `npx trireme
- * serve` (the command keeps its name), and a job submitted through the library's client with its result read back.
+ * serve` (the command keeps its name), and jobs submitted through the library's client with their results read back:
+ * the TypeScript task, and a Python task on the warm runner the package ships (runners/python, in package.json files).
  * The install warns of no engine on this Node (20) and leaves out the Kubernetes client, an optional peer dependency
  * that only the kubernetes driver loads; using that driver without it is refused with the command that installs it.
  */
@@ -48,7 +49,8 @@ export async function check(): Promise<number> {
 const CLIENT_ESM = `import { createClient } from '${NAME}';
 const client = await createClient();
 const job = await client.task('math.add').submit({ a: 2, b: 3 });
-process.stdout.write(JSON.stringify(await job.result(60_000)));
+const py = await client.task('py.double').submit({ n: 21 });
+process.stdout.write(JSON.stringify({ ...(await job.result(60_000)), py: await py.result(60_000) }));
 await client.close();
 `;
 
@@ -56,12 +58,24 @@ const CLIENT_CJS = `const { createClient } = require('${NAME}');
 (async () => {
   const client = await createClient();
   const job = await client.task('math.add').submit({ a: 2, b: 3 });
-  process.stdout.write(JSON.stringify(await job.result(60_000)));
+  const py = await client.task('py.double').submit({ n: 21 });
+  process.stdout.write(JSON.stringify({ ...(await job.result(60_000)), py: await py.result(60_000) }));
   await client.close();
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+/** A Python task on the runner the package ships: \`python:\` finds it inside node_modules, nothing to install. */
+const PY_TASKS = `from trireme import task
+
+
+@task("py.double")
+def double(payload, ctx):
+    return {"n": payload["n"] * 2, "job": ctx.job_id}
+`;
+
 const CONFIG = `tasks: [./tasks.ts]
+runners:
+  py: { python: ./py_tasks.py, tasks: [py.double] }
 defaultQueue: work
 pools:
   main:
@@ -95,6 +109,7 @@ async function project(kind: 'esm' | 'cjs'): Promise<string> {
   projects[kind] = dir;
   writeFileSync(join(dir, 'trireme.yml'), CONFIG);
   writeFileSync(join(dir, 'tasks.ts'), TASKS);
+  writeFileSync(join(dir, 'py_tasks.py'), PY_TASKS);
   writeFileSync(join(dir, 'typed.ts'), TYPED);
   writeFileSync(join(dir, kind === 'esm' ? 'client.mjs' : 'client.cjs'), kind === 'esm' ? CLIENT_ESM : CLIENT_CJS);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
@@ -123,8 +138,10 @@ async function serveAndSubmit(dir: string, client: string): Promise<void> {
   const { stdout } = await run(process.execPath, [client], { cwd: dir, timeout: 90_000 }).catch((e: Error) => {
     throw new Error(`${e.message}\nserve's output:\n${out.slice(-3000)}`);
   });
-  const result = JSON.parse(stdout) as { sum: number; pid: number };
+  const result = JSON.parse(stdout) as { sum: number; pid: number; py: { n: number; job: string } };
   assert.equal(result.sum, 5);
+  assert.equal(result.py.n, 42, 'the Python task ran on the runner shipped in the package');
+  assert.match(result.py.job, /^work~/);
   assert.notEqual(result.pid, serve.pid, 'a replica ran the task, not serve');
   process.kill(-serve.pid!, 'SIGTERM');
   await exited;

@@ -1,6 +1,7 @@
 /**
  * The body of `trireme worker`: a replica, or a standby that becomes one. A standby has Node, BullMQ, the config
- * and the task modules loaded (and, when kept for one pool, its connections open and its isolated runner warm); the
+ * and the task modules loaded (and, when kept for one pool, its connections open, its isolated runner warm and its
+ * warm runners' processes loaded); the
  * local driver sends it `{ t: 'become', pool, id }` over the IPC channel the moment a pool needs a replica, and it
  * starts consuming at once.
  */
@@ -98,7 +99,8 @@ async function standby(p: Project, url: string, logger: Logger, o: WorkerCli): P
   const redis = connect(url, 'trireme-standby');
   const registry = new StandbyRegistry(redis, p.config.prefix);
   const id = `standby-${hostname()}-${process.pid}`;
-  const info = () => ({ id, host: hostname(), pid: process.pid, pool: o.pool ?? '', rss: process.memoryUsage.rss(), startedAt });
+  // A pool's own standby reports its warm runners as they load, so an operator sees what a wake will find ready.
+  const info = () => ({ id, host: hostname(), pid: process.pid, pool: o.pool ?? '', rss: process.memoryUsage.rss(), startedAt, ...prepared?.runnerInfo() });
   const startedAt = Date.now();
   const beat = () => registry.beat(info()).catch(() => {});
   await beat();

@@ -4,17 +4,28 @@ import { Inspector } from '../../control/inspect.js';
 import { runChecks } from '../../control/doctor.js';
 import { connect, describeUrl } from '../../redis/connection.js';
 import { parseDuration } from '../../core/units.js';
+import type { RunnerStatus } from '../../core/records.js';
 import { ago, globals, project, redisFor, table, UsageError, withRedis } from '../common.js';
 
 export async function workers(cmd: Command, o: { pool?: string; json?: boolean }): Promise<void> {
   await withRedis(cmd, async (p, redis) => {
     const w = await new Inspector(p, redis).workers(o.pool);
     if (o.json) { process.stdout.write(`${JSON.stringify(w, null, 2)}\n`); return; }
-    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING']];
-    for (const r of w.replicas) rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`]);
+    const anyRunners = w.replicas.some((r) => r.runners?.length);
+    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING', ...(anyRunners ? ['RUNNERS'] : [])]];
+    for (const r of w.replicas) {
+      rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`,
+        ...(anyRunners ? [runnerSummary(r.runners ?? [])] : [])]);
+    }
     process.stdout.write(w.total ? table(rows) : 'no live replicas\n');
     process.stdout.write(`${w.total} replica(s): ${Object.entries(w.byState).map(([s, n]) => `${n} ${s}`).join(', ')}\n`);
   }, { start: false });
+}
+
+/** `ml 2/2 up, start 2.1s`: each warm runner's processes up and its last start-up (what a cold start costs). */
+function runnerSummary(runners: RunnerStatus[]): string {
+  if (!runners.length) return '-';
+  return runners.map((x) => `${x.name} ${x.idle + x.busy}/${x.size} up${x.starting ? `, ${x.starting} loading` : ''}${x.lastStartupMs !== undefined ? `, start ${(x.lastStartupMs / 1000).toFixed(1)}s` : ''}${x.lastError ? ', failing to start' : ''}`).join('; ');
 }
 
 export async function drain(cmd: Command, id: string, o: { wait?: boolean; timeout: string }): Promise<void> {
