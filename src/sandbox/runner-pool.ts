@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RunnerInit, RunnerMessage, RunnerRequest } from './runner.js';
-import { guarded, type TaskRun } from './executor.js';
+import { AbortedError, guarded, type TaskRun } from './executor.js';
 
 const DEV = import.meta.url.endsWith('.ts');
 /** The runner entry beside this code: runner.ts in the sources, runner.js in the library, runner.cjs in the bundle. */
@@ -36,6 +36,8 @@ export interface RunnerPoolOptions {
 /** One runner, process or thread, seen through the same small surface. */
 interface Runner {
   readonly ready: Promise<void>;
+  /** Set once `ready` has resolved: a job on a warm runner starts without waiting a turn. */
+  isReady: boolean;
   /** Resolves with how it ended ("code 3", "signal SIGKILL"). */
   readonly exited: Promise<string>;
   listener?: (m: RunnerMessage) => void;
@@ -49,8 +51,8 @@ function start(kind: RunnerKind, init: RunnerInit): Runner {
   let failReady!: (e: Error) => void;
   const ready = new Promise<void>((ok, fail) => { markReady = ok; failReady = fail; });
   ready.catch(() => {}); // a runner that dies before it is used fails the job that awaits it, not the process
-  const runner: Runner = { ready, exited: undefined as never, jobs: 0, post: () => {}, kill: () => {} };
-  const onMessage = (m: RunnerMessage) => { if (m.t === 'ready') markReady(); else runner.listener?.(m); };
+  const runner: Runner = { ready, isReady: false, exited: undefined as never, jobs: 0, post: () => {}, kill: () => {} };
+  const onMessage = (m: RunnerMessage) => { if (m.t === 'ready') { runner.isReady = true; markReady(); } else runner.listener?.(m); };
   if (kind === 'process') {
     const child: ChildProcess = fork(RUNNER, [], {
       execArgv: DEV ? ['--import', TSX] : [],
@@ -117,32 +119,46 @@ export class RunnerPool {
     this.warm(); // the next job finds a runner ready while slots remain
     const id = ++this.seq;
     let settled = false;
-    const exchange = async () => {
-      await r.ready;
-      return new Promise<unknown>((ok, fail) => {
-        r.listener = (m) => {
-          if (!('id' in m) || m.id !== id) return;
-          if (m.t === 'log') run.log(m.line);
-          else if (m.t === 'progress') run.progress(m.value);
-          else {
-            settled = true;
-            r.listener = undefined;
-            this.release(r, m.rss);
-            if (m.t === 'done') ok(m.result);
-            else fail(Object.assign(new Error(m.message), { name: m.name, ...(m.stack ? { stack: m.stack } : {}) }));
-          }
-        };
-        void r.exited.then((how) => { if (!settled) fail(new Error(`task ${this.opts.kind} exited with ${how} before finishing`)); });
-        const entry = run.entry as Extract<TaskRun['entry'], { kind: 'function' }>;
-        r.post({ t: 'run', id, module: entry.module, task: entry.name, payload: run.payload, jobId: run.jobId, queue: run.queue, attempt: run.attempt, workdir: run.workdir });
-      });
-    };
-    return guarded(run, exchange, () => {
+    const exchange = () => new Promise<unknown>((ok, fail) => {
+      r.listener = (m) => {
+        if (!('id' in m) || m.id !== id) return;
+        if (m.t === 'log') run.log(m.line);
+        else if (m.t === 'progress') run.progress(m.value);
+        else {
+          settled = true;
+          r.listener = undefined;
+          this.release(r, m.rss);
+          if (m.t === 'done') ok(m.result);
+          else fail(Object.assign(new Error(m.message), { name: m.name, ...(m.stack ? { stack: m.stack } : {}) }));
+        }
+      };
+      void r.exited.then((how) => { if (!settled) fail(new Error(`task ${this.opts.kind} exited with ${how} before finishing`)); });
+      const entry = run.entry as Extract<TaskRun['entry'], { kind: 'function' }>;
+      r.post({ t: 'run', id, module: entry.module, task: entry.name, payload: run.payload, jobId: run.jobId, queue: run.queue, attempt: run.attempt, workdir: run.workdir });
+    });
+    const go = () => guarded(run, exchange, () => {
       if (!run.abort.aborted) { r.kill(); return; } // the time limit: stop it for real, now
       // Cancelled or handed back: the task hears its signal and may stop by itself; a runner that does not is killed.
       r.post({ t: 'abort', id, reason: String((run.abort.reason as Error)?.message ?? run.abort.reason) });
       const timer = setTimeout(() => { if (!settled) r.kill(); }, ABORT_GRACE_MS);
       void r.exited.then(() => clearTimeout(timer));
+    });
+    if (r.isReady) return go();
+    // The job's time limit counts from when its runner can take it: a runner still booting (a busy machine, a big
+    // module) gets that long again to be ready, and the job's own time starts after. A cancel or a hand-back while it
+    // boots ends the job at once; the runner stays for the next one.
+    return new Promise<unknown>((ok, fail) => {
+      let waiting = true;
+      let timer: NodeJS.Timeout | undefined;
+      const stop = (err: Error) => { if (!waiting) return; waiting = false; clearTimeout(timer); fail(err); };
+      if (run.timeLimit) timer = setTimeout(() => { r.kill(); stop(new Error(`the task ${this.opts.kind} was not ready within the time limit of ${run.timeLimit} ms`)); }, run.timeLimit);
+      run.abort.onAbort((reason) => stop(new AbortedError(reason)));
+      r.ready.then(() => {
+        if (!waiting) return;
+        waiting = false;
+        clearTimeout(timer);
+        go().then(ok, fail);
+      }, (e: Error) => stop(e));
     });
   }
 
