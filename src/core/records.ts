@@ -55,7 +55,11 @@ export interface StoredDecision {
 }
 
 /** One pool's queues as the controller reads them. */
-export interface QueueLoad { waiting: number; running: number; delayedDue: number }
+export interface QueueLoad {
+  waiting: number; running: number; delayedDue: number;
+  /** How long its longest-waiting job has been runnable, ms (0 when none waits); undefined when the source cannot tell. */
+  oldestWait?: number;
+}
 
 /** NUL and UTF-16 halves without their other half: text PostgreSQL (jsonb, text) refuses. */
 // eslint-disable-next-line no-control-regex -- NUL is what it looks for

@@ -159,7 +159,8 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     });
     // As live (signals/bullmq.ts): delayed jobs due within the pool's start-up time count as load.
     const delayedDue = p.delayed.reduce((n, due) => n + (due <= now + p.startup ? 1 : 0), 0);
-    return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue }, counters: { ...p.counters }, replicas, external: [] };
+    const oldest = p.waiting.oldestArrival();
+    return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue, oldestWait: oldest === undefined ? 0 : now - oldest }, counters: { ...p.counters }, replicas, external: [] };
   };
   const act = (p: PoolState, a: Action) => {
     const byId = new Map(live(p).map((r) => [r.id, r]));

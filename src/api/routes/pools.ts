@@ -59,7 +59,7 @@ export const poolRoutes = (ctx: ApiContext) => {
     route({
       method: 'GET', url: '/history', tag: 'scaling', access: 'read',
       query: z.strictObject({ minutes: z.coerce.number().min(1).max(15).default(15) }),
-      summary: 'The last minutes (up to 15) of one-second ticks, as columns per pool: queued (waiting + running), replicas, desired, jobs/s in and out, p95 wait',
+      summary: 'The last minutes (up to 15) of one-second ticks, as columns per pool: queued (waiting + running), replicas, desired, jobs/s in and out, p95 wait, oldest wait',
       handler: async ({ query }) => ctx.live.history(query.minutes * 60_000),
     }),
     route({
