@@ -11,7 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
-import { advise, elapsed, emptyGaps, observeLoad, observeWant, pattern, worthKeepingWarm, WINDOW, type IdleGaps } from './keepwarm.js';
+import { advise, elapsed, emptyGaps, observeLoad, observeWant, pattern, warmWindow, WINDOW, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -110,9 +110,9 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
   // Keep-warm learns from fresh observations only: a Redis outage is not an idle spell.
   let gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
-  const learned = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
-  // A pattern too wide to pay for (keepwarm.ts `worthKeepingWarm`) is left to the fixed timer.
-  const keepWarm = learned && worthKeepingWarm(learned, s.idleShutdown, s.startupTime) ? learned : undefined;
+  const keepWarm = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
+  // Where it keeps warm: the whole window of the pattern, or its end when the whole would cost too much.
+  const window = keepWarm && warmWindow(keepWarm, s.idleShutdown, s.startupTime);
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
   const recentFlaps = (mem.flaps ?? []).filter((t) => t > now - HOUR);
   // The flap guard: a pool that keeps going idle-to-min only to start again soon after holds its idle replicas longer
@@ -179,7 +179,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     if (l === 0) {
       const idle = now - lastBusyAt;
       if (keepWarm) {
-        const a = advise(keepWarm, elapsed(keepWarm, gaps, now), current, s.startupTime);
+        const a = advise(keepWarm, window!, elapsed(keepWarm, gaps, now), current, s.startupTime);
         if (a.action === 'hold') return hold(a.why);
         if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(keepWarm.size, b.min)), a.why, memory, 0, 0);
         return out(b.min, a.why, memory);
@@ -201,7 +201,7 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   if (keepWarm && current === 0 && l === 0) {
     // At zero between bursts: start one replica just before the next is due (speculative: need stays 0, so host
     // capacity or the budget may refuse it for another pool's real work).
-    const a = advise(keepWarm, elapsed(keepWarm, gaps, now), 0, s.startupTime);
+    const a = advise(keepWarm, window!, elapsed(keepWarm, gaps, now), 0, s.startupTime);
     if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(keepWarm.size, b.min)), a.why, memory, 0, 0);
     return out(0, a.why, memory);
   }

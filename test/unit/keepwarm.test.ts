@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../../src/core/autoscaler.js';
 import { resolveScaling, parseConfig } from '../../src/core/config.js';
 import { emptyReplicas, type Observation } from '../../src/core/observation.js';
-import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps, worthKeepingWarm } from '../../src/core/keepwarm.js';
+import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps, warmWindow } from '../../src/core/keepwarm.js';
 
 const settings = (scaling: Record<string, unknown>): PoolSettings => {
   const cfg = parseConfig({ pools: { p: { queues: ['default'], concurrency: 1, scaling } } });
@@ -118,21 +118,29 @@ test('scheduled work: bursts that start every 4 minutes but last 10 s to 2 minut
   assert.ok(learned.filter(({ d }) => d.desired === 0).length / learned.length > 0.2, 'stopped between bursts');
 });
 
-test('a pattern too wide to pay for is left to the fixed timer: bursts every 20 to 60 minutes, a pool that stops after 20 s', () => {
-  // Regular by the spread rule (p99 within 4x p5), but a pre-warmed replica would wait ~20 minutes on a typical gap
-  // where the fixed timer costs 20 s and a start-up.
-  const gaps = [20, 45, 30, 60, 25, 50, 35, 40, 55, 28].map((m) => m * 60_000);
-  const starts = gaps.reduce<number[]>((acc, g) => [...acc, acc[acc.length - 1] + 10_000 + g], [10_000]);
+test('a pattern too wide to keep warm whole is kept warm at its end, within twice what the fixed timer spends per gap', () => {
+  // Gaps of 20 to 60 minutes: regular by the spread rule, but a replica kept warm from their p5 would wait ~20
+  // minutes on a typical gap where the fixed timer spends 20 s and a start-up.
+  const gaps = [20, 45, 30, 60, 25, 50, 35, 40, 55, 28, 33, 47].map((m) => m * 60_000);
+  const g = gaps.reduce((acc, gap, i) => {
+    const t = i * 4 * 3_600_000;
+    return observeLoad(observeLoad(observeLoad(acc, 1, t), 0, t + 1_000), 1, t + 1_000 + gap);
+  }, emptyGaps());
+  const p = pattern(g)!;
+  assert.ok(p, 'the gaps are a pattern by the spread rule');
+  const w = warmWindow(p, 20_000, 5_000);
+  assert.equal(w.late, true);
+  assert.equal(w.until, p.p99 + 5_000);
+  // The earliest start within the budget (2 x 25 s per gap), to the second: a start a second earlier costs more.
+  assert.ok(w.expected <= 50_000 && w.expected > 45_000, `expected warm wait ${w.expected} ms`);
+  assert.ok(w.from > p.p50, `kept warm only late in the window (from ${w.from / 60_000} min)`);
+  // A pool that holds 15 idle minutes anyway keeps warm across the whole window, from p5 less a start-up.
+  assert.deepEqual([warmWindow(p, 900_000, 30_000).late, warmWindow(p, 900_000, 30_000).from], [false, p.p5 - 30_000 - 5_000]);
+  // In a run: the 20 s pool stops at once after each burst and starts again late in the gap, saying why.
+  const starts = gaps.reduce<number[]>((acc, gap) => [...acc, acc[acc.length - 1] + 10_000 + gap], [10_000]);
   const short = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '20s', startupTime: '5s' });
-  const a = run(starts, short);
-  assert.ok(pattern(a.decisions[a.decisions.length - 1].d.memory.idle!), 'the gaps are a pattern by the spread rule');
-  assert.ok(!a.decisions.some(({ d }) => /keep-warm/.test(d.why)), 'but no keep-warm decision');
-  // A pool that holds 15 idle minutes anyway: keeping warm across the window costs no more than its timer, so it acts.
-  const long = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '15m', startupTime: '30s' });
-  assert.ok(run(starts, long).decisions.some(({ d }) => /keep-warm/.test(d.why)), 'keep-warm decides for the 15-minute pool');
-  const p = { p5: 600_000, p50: 610_000, p99: 640_000, n: 30, basis: 'start' as const, size: 1 };
-  assert.equal(worthKeepingWarm(p, 20_000, 5_000), true, 'a 10-minute schedule, 20 s timer: 20 s of warm wait');
-  assert.equal(worthKeepingWarm({ ...p, p50: 1_800_000 }, 20_000, 5_000), false);
+  const a = run(starts, short, () => 10_000, () => 1);
+  assert.ok(a.decisions.some(({ d }) => /keep-warm: next burst expected \d+ s to \d+ s from now \(p5-p99 of \d+ idle gaps\), kept warm for the last \d+ s of that: pre-warm, 0 -> 1$/.test(d.reason)));
 });
 
 test('periods are learned from burst starts', () => {
