@@ -8,9 +8,9 @@
  *    replica-seconds and fewer cold starts, or a lower p95 at the same cost. `trade` where their points below ours on
  *    one figure are all above ours on the other (a policy that lets jobs wait for its poll to save cold starts);
  *    `MISSED` where one is below on one figure and not above on the other;
- *  - on the traces with a regular pattern (scheduled-heavy, workday-bursts, hourly-batch): at least 30 % fewer cold
- *    starts than fixed-idle (the same policy, keep-warm off) at equal replica-seconds, at some setting of ours
- *    within fixed-idle's span (printed with the span over which the cut holds).
+ *  - on the traces with a regular pattern (scheduled-heavy, workday-bursts, hourly-batch), for pools at min 0 (where
+ *    keep-warm acts): at least 30 % fewer cold starts than fixed-idle (the same policy, keep-warm off) at equal
+ *    replica-seconds, at some setting of ours within fixed-idle's span (printed with the span over which it holds).
  * The simulator's speed is checked on a synthetic day of 100 000 jobs (target: under 10 s for one run of Trireme's).
  *
  *   npm run bench:autoscale [-- --config FILE.yml ...] [-- --svg DIR] [-- TRACE.csv ... | DIR]
@@ -85,6 +85,8 @@ for (const config of configs) {
         verdicts.push(`${name} ${pool} vs ${policy}: ${j.verdict === 'ok' ? 'on or below -> ok' : j.verdict === 'trade' ? `${j.below.length} point(s) below ours on one figure, each above ours on the other -> trade` : `${j.below.length} point(s) below ours -> MISSED`}${detail}${beyond}`);
       }
       if (REGULAR.some((r) => name.endsWith(r))) {
+        // Keep-warm acts on pools at min 0 only; above it the two curves are one.
+        if (project.config.pools[pool].scaling.min > 0) { verdicts.push(`${name} ${pool} cold starts vs fixed-idle: min ${project.config.pools[pool].scaling.min}, keep-warm does not act -> n/a`); continue; }
         const fixed = curves['fixed-idle'].points;
         if (fixed.every((p) => p.coldStartsPer1k === 0)) { verdicts.push(`${name} ${pool} cold starts vs fixed-idle: none at any setting -> n/a`); continue; }
         const cut = coldCut(ours, fixed, CUT);

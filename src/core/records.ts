@@ -41,6 +41,12 @@ export interface RunRecord {
   cost: number;
 }
 
+/**
+ * A job a pool ran, as job history (PostgreSQL) or Redis remembers it: what `trireme tune` replays. `service` is the
+ * time its runs took (seconds); `delay` how long after its submit it was meant to become runnable (ms).
+ */
+export interface RanJob { task: string; queue: string; submittedAt: number; delay: number; service: number; priority?: number }
+
 export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }
 export interface Override { paused: boolean; replicas?: number; at: number }
 export interface StoredDecision {

@@ -38,6 +38,9 @@ export function span(s) {
   return parts.join('');
 }
 
+/** Tick steps of an elapsed-time axis, seconds: round spans only (never 5h33m20s). */
+const SPANS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -67,7 +70,7 @@ export function renderChart(root, spec, uPlot, width) {
     series,
     axes: [
       // uPlot hands null for the splits of a log axis it leaves unlabelled.
-      { label: spec.x.label, space: 70, values: (_u, splits) => splits.map((v) => (v === null ? '' : elapsed ? span(v) : compact(v))) },
+      { label: spec.x.label, space: 70, ...(elapsed ? { incrs: SPANS } : {}), values: (_u, splits) => splits.map((v) => (v === null ? '' : elapsed ? span(v) : compact(v))) },
       { label: spec.y.label, size: 56, values: (_u, splits) => splits.map((v) => (v === null ? '' : compact(v))) },
     ],
     legend: { live: true },
@@ -92,10 +95,15 @@ export function renderTable(root, t) {
   root.append(el('div', { class: 'table-wrap' }, table));
 }
 
-/** Draws a report page: a heading, then per section its text, its charts, and the tables beneath them. */
-export function renderPage(root, page, uPlot) {
-  root.append(el('h1', {}, page.title));
-  if (page.subtitle) root.append(el('p', { class: 'subtitle' }, page.subtitle));
+/**
+ * Draws a report page: its title (left out with `{ title: false }`, where the page sits under a heading of its own),
+ * then per section its text, its charts, and the tables beneath them.
+ */
+export function renderPage(root, page, uPlot, opts = {}) {
+  if (opts.title !== false) {
+    root.append(el('h1', {}, page.title));
+    if (page.subtitle) root.append(el('p', { class: 'subtitle' }, page.subtitle));
+  }
   const plots = [];
   for (const s of page.sections) {
     const section = el('section');

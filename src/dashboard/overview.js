@@ -2,6 +2,7 @@
 // charts of the last 15 minutes with one time axis and a shared cursor: queued jobs and replicas per pool with scale
 // events as dots, throughput, and queue wait (p95 of the jobs started, and the oldest job still waiting).
 import { $, h, act, fmt } from './lib.js';
+import { timeAxis } from './charts.js';
 
 const WINDOW_S = 15 * 60;
 const cards = new Map();
@@ -44,6 +45,7 @@ function card(name) {
   c.root.append(
     h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.stats, c.reason,
     h('div', { class: 'controls' }, c.input, setBtn, c.toggle),
+    h('a', { class: 'tune-link', href: `#/tune/${encodeURIComponent(name)}` }, 'Cost curves and tuning →'),
   );
   cards.set(name, c);
   return c.root;
@@ -125,7 +127,11 @@ function makeChart(key, title, opts, data) {
   const box = h('div', { class: 'chart', dataset: { chart: key } }, h('h4', {}, title));
   $('#charts').append(box);
   const width = Math.max(300, box.clientWidth - 12);
-  const plot = new window.uPlot({ width, height: 150, cursor: { sync: { key: 'trireme' } }, legend: { live: true }, ...opts }, data, box);
+  // Wall-clock x axis whose ticks are spaced for their labels (uPlot's default packs "9:23pm9:24pm" together).
+  const axes = [{ ...timeAxis(), ...opts.axes?.[0] }, ...(opts.axes ?? [{}]).slice(1)];
+  const plot = new window.uPlot({ width, height: 150, cursor: { sync: { key: 'trireme' } }, legend: { live: true }, ...opts, axes }, data, box);
+  // Kept on its box: the browser test reads where the axis put its labels.
+  box.uplot = plot;
   charts.set(key, plot);
   return plot;
 }

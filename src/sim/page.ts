@@ -5,7 +5,8 @@
  */
 import { formatDuration } from '../core/units.js';
 import type { SimResult } from './engine.js';
-import type { PolicyCurve } from './sweep.js';
+import type { CurvePoint, PolicyCurve } from './sweep.js';
+import { frontier } from './curves.js';
 
 export interface ChartSeries {
   label: string;
@@ -53,11 +54,14 @@ export function align(series: { label: string; points: [number, number][]; style
 const round = (n: number, d: number) => +n.toFixed(d);
 
 /**
- * A pool's cost curves: cold starts per 1 000 jobs and p95 wait against replica-seconds, one line per policy (its
- * runs, cheapest first) and, as rings, each policy at its own settings.
+ * A pool's cost curves: cold starts per 1 000 jobs and p95 wait against replica-seconds, one line per policy (the
+ * frontier of its runs on that figure: the settings no other of its settings beats there) and, as rings, marked
+ * points (by default each policy at its own settings).
  */
-export function curveCharts(pool: string, curves: PolicyCurve[]): ChartSpec[] {
+export function curveCharts(pool: string, curves: PolicyCurve[], marks?: { label: string; point: CurvePoint }[]): ChartSpec[] {
   const positive = curves.every((c) => c.points.every((p) => p.replicaSeconds > 0));
+  const rings = marks ?? [{ label: 'own settings', points: curves.map((c) => c.own) }].flatMap((m) => m.points.map((point) => ({ label: m.label, point })));
+  const ringSeries = [...new Set(rings.map((r) => r.label))].map((label, i) => ({ label, points: rings.filter((r) => r.label === label).map((r) => r.point), colour: ['#1b1f24', '#d10000', '#7a7a7a'][i % 3] }));
   const chart = (metric: 'coldStartsPer1k' | 'waitP95', title: string, y: string): ChartSpec => ({
     title: `${pool}: ${title}`,
     x: { label: positive ? 'replica-seconds (log scale)' : 'replica-seconds', kind: 'number', log: positive },
@@ -65,10 +69,11 @@ export function curveCharts(pool: string, curves: PolicyCurve[]): ChartSpec[] {
     ...align([
       ...curves.map((c, i) => ({
         label: c.knob ? `${c.policy} (${c.knob})` : c.policy,
-        points: c.points.map((p): [number, number] => [round(p.replicaSeconds, 0), round(p[metric], 2)]),
+        // The settings worth having on this figure (its frontier): the line a cost comparison reads.
+        points: frontier(c.points, metric).map((p): [number, number] => [round(p.replicaSeconds, 0), round(p[metric], 2)]),
         style: { points: true, colour: COLOURS[i % COLOURS.length] },
       })),
-      { label: 'own settings', points: curves.map((c): [number, number] => [round(c.own.replicaSeconds, 0), round(c.own[metric], 2)]), style: { points: 'only' as const, colour: '#1b1f24' } },
+      ...ringSeries.map((m) => ({ label: m.label, points: m.points.map((p): [number, number] => [round(p.replicaSeconds, 0), round(p[metric], 2)]), style: { points: 'only' as const, colour: m.colour } })),
     ]),
   });
   return [chart('coldStartsPer1k', 'cold starts against cost', 'cold starts per 1 000 jobs'), chart('waitP95', 'p95 wait against cost', 'p95 wait (s)')];

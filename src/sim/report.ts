@@ -8,7 +8,8 @@ import { simulate, type PoolResult, type SimOptions, type SimResult } from './en
 import { lowerBound, policyFor, type BaselineOptions } from './policies.js';
 import { curveCharts, curveTable, replayCharts, type Page, type TableSpec } from './page.js';
 import { svgCharts } from './svg.js';
-import { valuesLabel, type SweepReport } from './sweep.js';
+import { valuesLabel, type CurvePoint, type SweepReport } from './sweep.js';
+import type { PoolTune } from './tune.js';
 import type { TraceJob } from './trace.js';
 
 export interface Report {
@@ -112,4 +113,50 @@ export function formatSweep(s: SweepReport): string {
 /** A sweep's curves as SVG, per pool. */
 export function sweepSvg(s: SweepReport, heading?: string): string {
   return svgCharts(Object.entries(s.pools).filter(([, p]) => p.jobs > 0).flatMap(([pool, p]) => curveCharts(pool, Object.values(p.curves))), { heading });
+}
+
+/** What `trireme tune` found for one pool, as its report page shows it. */
+export interface TunedPool { pool: string; source: string; tune: PoolTune; replay: Pick<SimResult, 'policy' | 'series'>[] }
+
+const settingText = (s: CurvePoint['setting']) => Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ');
+
+/** `tune --out`: per pool, the curves with the current and the recommended settings marked, the replay of both, the tables. */
+export function tunePage(pools: TunedPool[], goal: string): Page {
+  return {
+    title: 'Trireme tune',
+    subtitle: `goal: ${goal}`,
+    sections: pools.map(({ pool, source, tune, replay }) => ({
+      heading: `pool ${pool}`,
+      text: `${tune.jobs} jobs from ${source}, replayed against ${tune.runs} settings.\nRecommended: ${tune.recommended.why}.`,
+      charts: [
+        ...curveCharts(pool, [
+          { policy: 'trireme', knob: 'settings', points: tune.curves.trireme, own: tune.current },
+          { policy: 'fixed-idle', knob: 'settings', points: tune.curves['fixed-idle'], own: tune.current },
+        ], [{ label: 'current settings', point: tune.current }, { label: 'recommended', point: tune.recommended }]),
+        ...replayCharts(pool, replay),
+      ],
+      tables: [
+        { caption: 'current and recommended', head: ['', 'settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'], rows: [tune.current, tune.recommended].map((p, i) => [i ? 'recommended' : 'current', settingText(p.setting), p.replicaSeconds.toFixed(0), p.coldStartsPer1k.toFixed(1), p.waitP95.toFixed(1), String(p.flaps)]) },
+        ...(['trireme', 'fixed-idle'] as const).map((c) => ({
+          caption: `${c === 'trireme' ? 'keep-warm on' : 'keep-warm off'}: the efficient settings`,
+          head: ['settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'],
+          rows: tune.curves[c].map((p) => [settingText(p.setting), p.replicaSeconds.toFixed(0), p.coldStartsPer1k.toFixed(1), p.waitP95.toFixed(1), String(p.flaps)]),
+        })),
+      ],
+    })),
+  };
+}
+
+/** `tune` for people: per pool, the curves' efficient settings, then the recommendation with its YAML. */
+export function formatTune(pools: TunedPool[], goal: string): string {
+  const out = [`goal: ${goal}`];
+  for (const { pool, source, tune } of pools) {
+    out.push('', `pool ${pool}: ${tune.jobs} jobs from ${source}, ${tune.runs} settings replayed`);
+    const rows = [['curve', 'settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'], ['now', settingText(tune.current.setting), fmt(tune.current.replicaSeconds, 0), fmt(tune.current.coldStartsPer1k), fmt(tune.current.waitP95), String(tune.current.flaps)]];
+    for (const c of ['trireme', 'fixed-idle'] as const) {
+      for (const p of tune.curves[c]) rows.push([c, settingText(p.setting), fmt(p.replicaSeconds, 0), fmt(p.coldStartsPer1k), fmt(p.waitP95), String(p.flaps)]);
+    }
+    out.push(table(rows), '', `${tune.recommended.met ? 'recommended' : 'closest (goal not met)'}: ${tune.recommended.why}`, '', tune.recommended.yaml.trimEnd());
+  }
+  return out.join('\n');
 }

@@ -33,6 +33,16 @@ export function logTicks(min: number, max: number, count = 5): number[] {
   return tens.length >= 2 ? tens : all.filter((t) => t.m !== 2).map((t) => t.v);
 }
 
+const SPANS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+
+/** Ticks of an elapsed-time axis (seconds) at a round span: 30 s, 10 min, 6 h... */
+export function spanTicks(min: number, max: number, count = 5): number[] {
+  const step = SPANS.find((s) => (max - min) / s <= count) ?? SPANS[SPANS.length - 1];
+  const out: number[] = [];
+  for (let v = Math.ceil(min / step) * step; v <= max; v += step) out.push(v);
+  return out;
+}
+
 /** 1 234 567 -> "1.2M", 34 000 -> "34k", 0.25 -> "0.25". */
 export function compact(n: number): string {
   const a = Math.abs(n);
@@ -71,7 +81,8 @@ function chart(spec: ChartSpec, x0: number, y0: number): { svg: string; height: 
     out.push(`<text x="${x0 + M.left - 6}" y="${(py(t) + 4).toFixed(1)}" font-size="11" text-anchor="end">${compact(t)}</text>`);
   }
   // x ticks far enough apart that their labels never touch (about 70 px each).
-  for (const t of (log ? logTicks : ticks)(xMin, xMax, Math.max(2, Math.floor(pw / 90)))) {
+  const xCount = Math.max(2, Math.floor(pw / 90));
+  for (const t of log ? logTicks(xMin, xMax, xCount) : spec.x.kind === 'elapsed' ? spanTicks(xMin, xMax, xCount) : ticks(xMin, xMax, xCount)) {
     if (t < xMin || t > xMax) continue;
     out.push(`<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${y0 + M.top + ph}" y2="${y0 + M.top + ph + 4}" stroke="#888"/>`);
     out.push(`<text x="${px(t).toFixed(1)}" y="${y0 + M.top + ph + 16}" font-size="11" text-anchor="middle">${esc(fmtX(t))}</text>`);

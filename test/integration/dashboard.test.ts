@@ -83,6 +83,52 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  test('chart time axes keep their labels apart, at the width of a laptop and of a narrow window', async () => {
+    for (const width of [1440, 700]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+      await page.goto(`${base}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      // A few ticks so that every chart spans a couple of minutes of history.
+      await page.waitForTimeout(1_500);
+      const axes = await page.evaluate(() => [...document.querySelectorAll('[data-chart]')].map((box) => {
+        const u = (box as HTMLElement & { uplot: any }).uplot;
+        const axis = u.axes[0];
+        const ctx = document.createElement('canvas').getContext('2d')!;
+        ctx.font = axis.font[0];
+        const labels = (axis._splits as number[]).map((v, i) => ({ x: u.valToPos(v, 'x'), text: String(axis._values[i] ?? ''), w: ctx.measureText(String(axis._values[i] ?? '')).width / devicePixelRatio }))
+          .filter((l) => l.text !== '');
+        const gaps = labels.slice(1).map((l, i) => l.x - labels[i].x - (l.w + labels[i].w) / 2);
+        return { chart: box.getAttribute('data-chart'), labels: labels.map((l) => l.text), minGap: Math.min(...gaps) };
+      }));
+      assert.ok(axes.length >= 3, `charts found: ${axes.length}`);
+      for (const a of axes) {
+        assert.ok(a.labels.length >= 2, `${a.chart} at ${width} px: labels ${a.labels}`);
+        assert.ok(a.minGap >= 4, `${a.chart} at ${width} px: labels ${a.labels.join(' | ')} come within ${a.minGap.toFixed(1)} px of each other`);
+      }
+      await page.close();
+    }
+  });
+
+  test('a pool card links to its cost curves: what it ran, replayed, with the recommendation and the YAML to paste', async () => {
+    const page = await open(`${base}/`);
+    await page.locator('article[data-pool="heavy"] a.tune-link').click();
+    assert.equal(new URL(page.url()).hash, '#/tune/heavy');
+    // The burst above ran on heavy: its jobs, still in Redis, are replayed (no history in this config).
+    await page.waitForSelector('body[data-tuned="heavy"]', { timeout: 120_000 });
+    assert.match(await page.locator('#tune-status').textContent() ?? '', /^\d+ jobs from the jobs Redis still holds/);
+    assert.match(await page.locator('#tune-recommended').textContent() ?? '', /(Recommended|Closest)/);
+    assert.match(await page.locator('#tune-recommended pre.yaml').textContent() ?? '', /^pools:\n {2}heavy:\n {4}scaling:\n {6}min: \d+\n {6}max: \d+\n/);
+    // The curves and the replay, drawn with labelled axes, and the tables beneath.
+    const charts = page.locator('#tune-report figure.chart');
+    assert.ok(await charts.count() >= 4, `charts: ${await charts.count()}`);
+    assert.match(await page.locator('#tune-report').textContent() ?? '', /heavy: cold starts against cost.*heavy: p95 wait against cost.*heavy: replicas over time/s);
+    assert.ok(await page.locator('#tune-report table.report-table').count() >= 2);
+    await page.screenshot({ path: join(RESULTS, 'tune.png'), fullPage: true });
+    assert.deepEqual((page as Page & { external: string[] }).external, [], 'no request left the server');
+    await page.close();
+  });
+
   test('a running job\'s page shows its log lines as they are written, then the result', async () => {
     const { id } = await post(base, '/jobs', { task: 'fx.logs', payload: { lines: 8, gapMs: 500 } });
     const page = await open(`${base}/#/jobs/${encodeURIComponent(id)}`);
