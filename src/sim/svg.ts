@@ -63,7 +63,11 @@ function chart(spec: ChartSpec, x0: number, y0: number): { svg: string; height: 
   let xMax = xs.length ? Math.max(...xs) : 1;
   if (xMax === xMin) xMax = xMin + 1;
   const values = spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
-  const yTicks = ticks(0, Math.max(1e-9, ...values) * 1.05);
+  const top = Math.max(1e-9, ...values) * 1.05;
+  const yTicks = ticks(0, top);
+  // The round ticks may stop short of the highest value: one more step above it.
+  const stepY = yTicks.length > 1 ? yTicks[1] - yTicks[0] : top;
+  while (yTicks[yTicks.length - 1] < top) yTicks.push(+(yTicks[yTicks.length - 1] + stepY).toPrecision(12));
   const yMax = Math.max(yTicks[yTicks.length - 1], 1e-9);
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;

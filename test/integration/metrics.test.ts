@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
 import { freePort } from '../../src/redis/embedded.js';
-import { trireme, reapAll, type Proc } from './procs.js';
+import { trireme, run, reapAll, type Proc } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/api.yml');
 let redis: TestRedis;
@@ -111,6 +111,12 @@ describe('Prometheus metrics', () => {
     assert.equal(sample(await scrape(), 'trireme_queue_oldest_wait_seconds{queue="work"}'), 0, 'nothing waits on the light pool');
     const pool = await (await fetch(`${base}/pools/heavy`)).json() as { depths: { oldestWaitSeconds: number; byQueue: Record<string, { oldestWaitSeconds: number }> } };
     assert.ok(pool.depths.oldestWaitSeconds >= waited && pool.depths.oldestWaitSeconds === pool.depths.byQueue.heavy.oldestWaitSeconds);
+    const status = await run(['-c', CONFIG, 'status'], { TRIREME_REDIS_URL: redis.url });
+    const [head, ...rows] = status.out.trim().split('\n').map((l) => l.split(/\s{2,}/));
+    const col = head.indexOf('OLDEST WAIT');
+    assert.ok(col > 0, status.out);
+    assert.match(rows.find((r) => r[0] === 'heavy')![col], /^\d+s$/, status.out);
+    assert.equal(rows.find((r) => r[0] === 'light')![col], '-', 'nothing waits there');
 
     const dir = mkdtempSync(join(tmpdir(), 'trireme-prom-'));
     const port = await freePort();
