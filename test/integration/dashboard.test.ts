@@ -70,6 +70,9 @@ describe('dashboard in Chromium', () => {
     await page.waitForTimeout(2_500);
     await page.screenshot({ path: join(RESULTS, 'overview-burst.png'), fullPage: true });
     assert.match(await heavy.locator('.reason').textContent() ?? '', /heavy: /);
+    // Three replicas for six jobs: three wait, and the card says for how long the oldest has.
+    assert.match(await heavy.locator('.stats').textContent() ?? '', /oldest wait\d+(\.\d+)?s/);
+    assert.ok(await page.locator('[data-chart="wait"] canvas').count() === 1);
     assert.match(await heavy.locator('.legend').textContent() ?? '', /replicas 3 .*max 3/);
     await page.waitForSelector('article[data-pool="heavy"][data-replicas="0"]', { timeout: 40_000 });
     // The controller drains before it stores the pass's decisions, so for a tick the card can show the replicas gone

@@ -52,7 +52,7 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
   if (o.out) {
     const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlPage(reportPage(report)) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
     await writeFile(o.out, body);
-    wrote(o.out.endsWith('.svg') ? 'the charts' : o.out.endsWith('.html') ? 'the report (charts and tables)' : 'the report as JSON');
+    wrote(o.out.endsWith('.svg') ? 'the chart' : o.out.endsWith('.html') ? 'the report (charts and tables)' : 'the report as JSON');
   }
   if (o.json) {
     const slim = { ...report, policies: report.policies.map(({ series: _s, events: _e, accountTo: _a, ...rest }) => rest) };
