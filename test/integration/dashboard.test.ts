@@ -128,6 +128,13 @@ describe('dashboard in Chromium', () => {
     assert.match(await page.locator('#tune-report').textContent() ?? '', /heavy: cold starts against cost.*heavy: p95 wait against cost.*heavy: replicas over time/s);
     assert.ok(await page.locator('#tune-report table.report-table').count() >= 2);
     await page.screenshot({ path: join(RESULTS, 'tune.png'), fullPage: true });
+    // The route behind it: a goal that is not one is a 400 naming the fix; an unknown pool a 404.
+    const bad = await fetch(`${base}/pools/heavy/tune?goal=${encodeURIComponent('fast please')}`);
+    const body = await bad.json() as { error: { code: string; message: string } };
+    assert.equal(bad.status, 400);
+    assert.equal(body.error.code, 'invalid_tune');
+    assert.match(body.error.message, /"fast please" is not a goal; write p95<=30s/);
+    assert.equal((await fetch(`${base}/pools/nope/tune`)).status, 404);
     assert.deepEqual((page as Page & { external: string[] }).external, [], 'no request left the server');
     await page.close();
   });
