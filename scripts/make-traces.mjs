@@ -94,3 +94,18 @@ write('seed-burst.csv', [0, 0.5, 1, 1.5, 2].map((t, i) => [t, 'shap.explain', 10
   for (let t = 300; t < 8 * 3600; t += 600) jobs.push([t + 20 * r(), ...pick(r, HEAVY.slice(0, 1))]);
   write('scheduled-heavy.csv', jobs, 'a heavy job every 10 minutes, up to 20 s late');
 }
+
+{
+  // A day of an hourly batch (a cron entry at :10 that fans out), starting up to 3 minutes late: 8 to 16 heavy jobs
+  // and 4 to 8 medium ones submitted over its first minute. Bursts bigger than one replica, at regular times.
+  const r = rng(53);
+  const jobs = [];
+  for (let t = 600; t < 86_400; t += 3600) {
+    const start = t + 180 * r();
+    const heavy = 8 + Math.floor(9 * r());
+    for (let i = 0; i < heavy; i++) jobs.push([start + 60 * r(), ...pick(r, HEAVY)]);
+    const medium = 4 + Math.floor(5 * r());
+    for (let i = 0; i < medium; i++) jobs.push([start + 60 * r(), ...pick(r, MEDIUM)]);
+  }
+  write('hourly-batch.csv', jobs, 'an hourly batch of heavy and medium jobs, up to 3 minutes late');
+}

@@ -10,6 +10,7 @@ import { ApiError } from './errors.js';
 import type { JobStorage } from '../storage/job-folders.js';
 import type { HistoryReader } from '../history/reader.js';
 import type { RedisOutage } from '../redis/watch.js';
+import type { TuneRunner } from './tune.js';
 
 export interface ApiContext {
   project: Project;
@@ -28,6 +29,8 @@ export interface ApiContext {
   history?: HistoryReader;
   /** Inside `trireme serve`: the Redis outage under way, if any (redis/watch.ts), for /readyz to say why. */
   redisOutage?: () => RedisOutage | undefined;
+  /** Replays a pool's history for `GET /pools/:name/tune` (api/tune.ts). */
+  tune: TuneRunner;
 }
 
 /** `name` when it is a pool; a 404 naming `field` (where the name came from, e.g. `params.name`) otherwise. */

@@ -29,6 +29,8 @@ export interface PoolTick {
   starved: boolean;
   /** 95th percentile queue wait over about the last minute, seconds; null with no job started then. */
   waitP95: number | null;
+  /** How long the longest-waiting job has waited now, seconds (0 when none waits); null when the source cannot tell. */
+  oldestWait: number | null;
 }
 
 const WAIT_WINDOW_MS = 60_000;
@@ -37,7 +39,7 @@ const HISTORY_MS = 15 * 60_000;
 /** Per-pool columns of the kept ticks, for charts: one entry per tick, aligned with `at`. */
 export interface History {
   at: number[];
-  pools: Record<string, { queued: number[]; replicas: number[]; desired: (number | null)[]; in: number[]; out: number[]; waitP95: (number | null)[] }>;
+  pools: Record<string, { queued: number[]; replicas: number[]; desired: (number | null)[]; in: number[]; out: number[]; waitP95: (number | null)[]; oldestWait: (number | null)[] }>;
 }
 
 export class LiveFeed {
@@ -66,13 +68,13 @@ export class LiveFeed {
     const from = Date.now() - sinceMs;
     const kept = this.ticks.filter((t) => t.at >= from);
     const pools: History['pools'] = {};
-    for (const name of this.inspector.poolNames) pools[name] = { queued: [], replicas: [], desired: [], in: [], out: [], waitP95: [] };
+    for (const name of this.inspector.poolNames) pools[name] = { queued: [], replicas: [], desired: [], in: [], out: [], waitP95: [], oldestWait: [] };
     for (const t of kept) {
       for (const name of this.inspector.poolNames) {
         const p = t.pools.find((x) => x.name === name);
         const h = pools[name];
         h.queued.push(p ? p.waiting + p.running : 0); h.replicas.push(p?.replicas.current ?? 0); h.desired.push(p?.replicas.desired ?? null);
-        h.in.push(p?.in ?? 0); h.out.push(p?.out ?? 0); h.waitP95.push(p?.waitP95 ?? null);
+        h.in.push(p?.in ?? 0); h.out.push(p?.out ?? 0); h.waitP95.push(p?.waitP95 ?? null); h.oldestWait.push(p?.oldestWait ?? null);
       }
     }
     return { at: kept.map((t) => t.at), pools };
@@ -145,7 +147,7 @@ export class LiveFeed {
       in: p.rates.in, out: p.rates.out, utilisation: p.utilisation, costPerHour: p.costPerHour,
       autoscaling: p.autoscaling, pinned: p.pinned, reason: d?.reason ?? null,
       cooldownRemaining: p.cooldownRemaining, health: d?.health, starved: d?.starved === true,
-      waitP95: p95 ?? null,
+      waitP95: p95 ?? null, oldestWait: p.depths.oldestWaitSeconds,
     };
   }
 

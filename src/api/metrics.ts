@@ -48,6 +48,15 @@ export class Metrics {
         }
       },
     });
+    new Gauge({
+      name: 'trireme_queue_oldest_wait_seconds', help: 'How long the longest-waiting runnable job of each queue has waited (0 when none waits); what a targetWait is measured against.', labelNames: ['queue'], registers: [r],
+      collect() {
+        this.reset();
+        for (const p of pools()) {
+          for (const [queue, d] of Object.entries(p.depths.byQueue)) if (d.oldestWaitSeconds !== null) this.set({ queue }, d.oldestWaitSeconds);
+        }
+      },
+    });
     const perPool = (name: string, help: string, value: (p: PoolStatus) => number | null) => new Gauge({
       name, help, labelNames: ['pool'], registers: [r],
       collect() {

@@ -29,6 +29,7 @@ import { historyRoutes } from './routes/history.js';
 import { uploadError } from './uploads.js';
 import { JobStorage } from '../storage/job-folders.js';
 import { outboxState } from '../history/backlog.js';
+import { TuneRunner } from './tune.js';
 
 export interface ApiOptions {
   project: Project;
@@ -73,6 +74,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
   const ctx: ApiContext = {
     project: opts.project, client, inspector, metrics, live, controller: opts.controller, logger,
     followPollMs: opts.followPollMs ?? 250, storage, history, redisOutage: opts.redisOutage,
+    tune: new TuneRunner(opts.project.configPath, opts.redisUrl),
   };
   const uploadLimits = { maxFiles: cfg.storage?.maxFiles ?? 20, maxFileSize: cfg.storage?.maxFileSize ?? 100 * 1024 ** 2 };
   const requestTimeout = cfg.api.requestTimeout;

@@ -8,10 +8,14 @@ import type { Project } from '../core/project.js';
 import { ControlStore, type Override, type QueueStats, type RunnerStats, type ScaleEvent, type StoredDecision } from '../stores/control-store.js';
 import { runnersOfPool } from '../core/runners.js';
 import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../stores/registry.js';
-import { queueDepths, type QueueDepth } from '../signals/bullmq.js';
+import { oldestWait, queueDepths, type QueueDepth } from '../signals/bullmq.js';
 import { Lease } from '../stores/lease.js';
 
-export interface Depths { waiting: number; running: number; delayed: number; failed: number; completed: number }
+export interface Depths {
+  waiting: number; running: number; delayed: number; failed: number; completed: number;
+  /** How long the longest-waiting job has been runnable, seconds (0 when none waits); null when the source cannot tell. */
+  oldestWaitSeconds: number | null;
+}
 
 export interface PoolStatus {
   name: string;
@@ -62,10 +66,14 @@ export interface WorkersStatus {
 }
 
 const noStates = (): Record<ReplicaState, number> => ({ starting: 0, idle: 0, busy: 0, draining: 0 });
-const sumDepths = (ds: QueueDepth[]): Depths => ds.reduce<Depths>((a, d) => ({
-  waiting: a.waiting + d.waiting + d.prioritized, running: a.running + d.active, delayed: a.delayed + d.delayed,
-  failed: a.failed + d.failed, completed: a.completed + d.completed,
-}), { waiting: 0, running: 0, delayed: 0, failed: 0, completed: 0 });
+const sumDepths = (ds: QueueDepth[], at: number): Depths => {
+  const sum = ds.reduce((a, d) => ({
+    waiting: a.waiting + d.waiting + d.prioritized, running: a.running + d.active, delayed: a.delayed + d.delayed,
+    failed: a.failed + d.failed, completed: a.completed + d.completed,
+  }), { waiting: 0, running: 0, delayed: 0, failed: 0, completed: 0 });
+  const oldest = oldestWait(ds, at);
+  return { ...sum, oldestWaitSeconds: oldest === undefined ? null : oldest / 1000 };
+};
 
 export class Inspector {
   readonly store: ControlStore;
@@ -106,7 +114,7 @@ export class Inspector {
         bounds: { min: decision?.min ?? pool.scaling.min, max: decision?.max ?? pool.scaling.max },
         // A decision's cooldown is as of when it was made; count down from there.
         cooldownRemaining: decision ? Math.max(0, decision.cooldownRemaining - (s.at - decision.at)) : 0,
-        depths: { ...sumDepths(depths), byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d])])) },
+        depths: { ...sumDepths(depths, s.at), byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d], s.at)])) },
         utilisation: slots > 0 ? Math.min(1, busySlots / slots) : 0,
         costPerHour: live * pool.pricePerHour,
         rates: { in: decision?.arrivalRate ?? 0, out: decision?.completionRate ?? 0, serviceTime: decision?.serviceTime ?? 0 },
@@ -190,13 +198,14 @@ export class Inspector {
     const cfg = this.project.config;
     const queues = Object.values(cfg.pools).flatMap((p) => p.queues);
     this.runnerPairs ??= Object.keys(cfg.pools).flatMap((pool) => runnersOfPool(cfg, pool).map((runner) => ({ pool, runner })));
+    const at = Date.now();
     const [replicas, depths, decisions, overrides, stats, runners, standbys] = await Promise.all([
-      this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, Date.now(), 0),
+      this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, at, 0),
       this.store.decisions(), this.store.overrides(), this.store.stats(queues), this.store.runnerStats(this.runnerPairs),
       // Standbys matter here only for the runners they keep loaded.
       this.runnerPairs.length ? this.standbys() : Promise.resolve([]),
     ]);
-    return { at: Date.now(), replicas, depths, decisions, overrides, stats, runners, standbys };
+    return { at, replicas, depths, decisions, overrides, stats, runners, standbys };
   }
 }
 

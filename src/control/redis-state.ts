@@ -12,7 +12,7 @@ import { keys } from '../redis/keys.js';
 import { Lease } from '../stores/lease.js';
 import { ReplicaRegistry } from '../stores/registry.js';
 import { ControlStore } from '../stores/control-store.js';
-import { queueDepths } from '../signals/bullmq.js';
+import { oldestWait, queueDepths } from '../signals/bullmq.js';
 
 export interface RedisControllerState extends ControllerState {
   /** The command connection, for the few reads the controller's faces share (metrics, doctor). */
@@ -42,10 +42,9 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
         const out = new Map<string, QueueLoad>();
         await Promise.all(pools.map(async (p) => {
           try {
-            const l = { waiting: 0, running: 0, delayedDue: 0 };
-            for (const d of await queueDepths(redis, opts.prefix, p.queues, now, p.horizonMs)) {
-              l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue;
-            }
+            const depths = await queueDepths(redis, opts.prefix, p.queues, now, p.horizonMs);
+            const l: QueueLoad = { waiting: 0, running: 0, delayedDue: 0, oldestWait: oldestWait(depths, now) };
+            for (const d of depths) { l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue; }
             out.set(p.name, l);
           } catch { /* missing from the map: that pool's metrics are stale */ }
         }));

@@ -11,7 +11,7 @@ import { target } from './policies/target.js';
 import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
-import { advise, elapsed, emptyGaps, observeLoad, pattern, worthKeepingWarm, WINDOW, type IdleGaps } from './keepwarm.js';
+import { advise, elapsed, emptyGaps, observeLoad, observeWant, pattern, warmWindow, WINDOW, type IdleGaps } from './keepwarm.js';
 
 export interface PoolSettings extends ResolvedScaling { concurrency: number }
 
@@ -93,7 +93,10 @@ export function withLearned(m: AutoscalerMemory, learned: unknown): AutoscalerMe
   return {
     ...m,
     ...(gaps ? {
-      idle: { gaps, idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt), periods: finiteList(idle!.periods), burstAt: optionalFinite(idle!.burstAt) },
+      idle: {
+        gaps, idleSince: optionalFinite(idle!.idleSince), lastLoadAt: optionalFinite(idle!.lastLoadAt), periods: finiteList(idle!.periods),
+        burstAt: optionalFinite(idle!.burstAt), sizes: finiteList(idle!.sizes), peak: optionalFinite(idle!.peak),
+      },
     } : {}),
     ...(flaps ? { flaps } : {}),
     ...(finite(l.lastDownAt) ? { lastDownAt: l.lastDownAt, downIdle: optionalFinite(l.downIdle) } : {}),
@@ -106,10 +109,10 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const l = load(o);
   const lastBusyAt = l > 0 ? now : (mem.lastBusyAt ?? now);
   // Keep-warm learns from fresh observations only: a Redis outage is not an idle spell.
-  const gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
-  const learned = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
-  // A pattern too wide to pay for (keepwarm.ts `worthKeepingWarm`) is left to the fixed timer.
-  const keepWarm = learned && worthKeepingWarm(learned, s.idleShutdown, s.startupTime) ? learned : undefined;
+  let gaps = o.fresh ? observeLoad(mem.idle ?? emptyGaps(), l, now) : (mem.idle ?? emptyGaps());
+  const keepWarm = b.min === 0 && s.policy !== 'hpa' && (s.keepWarm ?? true) ? pattern(gaps) : undefined;
+  // Where it keeps warm: the whole window of the pattern, or its end when the whole would cost too much.
+  const window = keepWarm && warmWindow(keepWarm, s.idleShutdown, s.startupTime);
   const where = b.window ? ` (schedule ${b.window}: ${b.min}-${b.max})` : '';
   const recentFlaps = (mem.flaps ?? []).filter((t) => t > now - HOUR);
   // The flap guard: a pool that keeps going idle-to-min only to start again soon after holds its idle replicas longer
@@ -149,6 +152,8 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     : target(o, { concurrency: s.concurrency, targetBacklogPerSlot: s.targetBacklogPerSlot, targetWait: s.targetWait });
   const want = clamp(rec.desired);
   if (want !== rec.desired) rec.reason += want > rec.desired ? `, min ${b.min}` : `, max ${b.max}`;
+  // How big this burst is: keep-warm pre-warms what the bursts have needed.
+  gaps = observeWant(gaps, l, want);
   const recommendations = [...mem.recommendations.filter((r) => r.at > now - s.stabilization), { at: now, value: want }];
   const memory = { ...mem, recommendations };
 
@@ -174,8 +179,9 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     if (l === 0) {
       const idle = now - lastBusyAt;
       if (keepWarm) {
-        const a = advise(keepWarm, elapsed(keepWarm, gaps, now), current, s.startupTime);
+        const a = advise(keepWarm, window!, elapsed(keepWarm, gaps, now), current, s.startupTime);
         if (a.action === 'hold') return hold(a.why);
+        if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(keepWarm.size, b.min)), a.why, memory, 0, 0);
         return out(b.min, a.why, memory);
       }
       // Whole seconds, rounded down, so that 1.6 s of idle reads "1s < 2s", never "2s < 2s".
@@ -195,8 +201,8 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   if (keepWarm && current === 0 && l === 0) {
     // At zero between bursts: start one replica just before the next is due (speculative: need stays 0, so host
     // capacity or the budget may refuse it for another pool's real work).
-    const a = advise(keepWarm, elapsed(keepWarm, gaps, now), 0, s.startupTime);
-    if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(1, b.min)), a.why, memory, 0, 0);
+    const a = advise(keepWarm, window!, elapsed(keepWarm, gaps, now), 0, s.startupTime);
+    if (a.action === 'prewarm') return out(Math.min(b.max, Math.max(keepWarm.size, b.min)), a.why, memory, 0, 0);
     return out(0, a.why, memory);
   }
   return out(current, rec.reason, memory);

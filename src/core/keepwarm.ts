@@ -10,6 +10,10 @@
  * paper) and the period (the start of one burst to the start of the next). Work that comes on a schedule (a cron
  * entry every 10 minutes) has regular periods whatever its bursts last, while work that follows the end of earlier
  * work has regular gaps; the tighter of the two is used, and a reason names which.
+ *
+ * Bursts bigger than one replica (an hourly batch that fans out) are pre-warmed at their size: the pool remembers
+ * how many replicas each of its last WINDOW bursts asked for at its peak, and pre-warms the lower quartile of them
+ * (what three bursts in four needed), so a replica is only started ahead where nearly every burst has used it.
  */
 import { nearestRank } from './histogram.js';
 
@@ -32,6 +36,10 @@ export interface IdleGaps {
   periods?: number[];
   /** When the current (or last) burst began. */
   burstAt?: number;
+  /** Replicas each of the last WINDOW bursts asked for at its peak, oldest first. */
+  sizes?: number[];
+  /** Replicas the current (or last) burst has asked for at most so far. */
+  peak?: number;
 }
 
 export const emptyGaps = (): IdleGaps => ({ gaps: [] });
@@ -40,15 +48,29 @@ export const emptyGaps = (): IdleGaps => ({ gaps: [] });
 export function observeLoad(g: IdleGaps, load: number, now: number): IdleGaps {
   if (load > 0) {
     if (g.idleSince === undefined) return { ...g, lastLoadAt: now, burstAt: g.burstAt ?? now };
-    // A burst begins: one more gap, and one more period when an earlier burst's start is known.
+    // A burst begins: one more gap, and one more period when an earlier burst's start is known; the last burst's
+    // peak joins the sizes.
     const periods = g.burstAt === undefined ? (g.periods ?? []) : [...(g.periods ?? []), now - g.burstAt].slice(-WINDOW);
-    return { gaps: [...g.gaps, now - g.idleSince].slice(-WINDOW), periods, lastLoadAt: now, burstAt: now };
+    const sizes = g.peak === undefined ? g.sizes : [...(g.sizes ?? []), g.peak].slice(-WINDOW);
+    return { gaps: [...g.gaps, now - g.idleSince].slice(-WINDOW), periods, lastLoadAt: now, burstAt: now, ...(sizes ? { sizes } : {}) };
   }
   return g.idleSince === undefined && g.lastLoadAt !== undefined ? { ...g, idleSince: g.lastLoadAt } : g;
 }
 
-/** `basis`: what p5 and p99 are measured from: the end of the last burst (`idle`) or its start (`start`). */
-export interface Pattern { p5: number; p50: number; p99: number; n: number; basis: 'idle' | 'start' }
+/** The replicas the current burst asks for now (`want`) raise its peak; outside a burst nothing changes. */
+export function observeWant(g: IdleGaps, load: number, want: number): IdleGaps {
+  return load > 0 && want > (g.peak ?? 0) ? { ...g, peak: want } : g;
+}
+
+/**
+ * `basis`: what p5 and p99 are measured from: the end of the last burst (`idle`) or its start (`start`). `size`:
+ * replicas to pre-warm (the lower quartile of the bursts' peaks once MIN_GAPS are known, else 1).
+ */
+export interface Pattern {
+  p5: number; p50: number; p99: number; n: number; basis: 'idle' | 'start'; size: number;
+  /** The gaps (or periods) it was read from, in order: what the expected warm wait is measured on. */
+  samples: number[];
+}
 
 function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern | undefined {
   if (!values || values.length < MIN_GAPS) return undefined;
@@ -56,7 +78,12 @@ function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern
   const p5 = nearestRank(sorted, 0.05);
   const p99 = nearestRank(sorted, 0.99);
   if (p99 > MAX_GAP_MS || p99 > MAX_SPREAD * Math.max(p5, 1_000)) return undefined;
-  return { p5, p50: nearestRank(sorted, 0.5), p99, n: sorted.length, basis };
+  return { p5, p50: nearestRank(sorted, 0.5), p99, n: sorted.length, basis, size: 1, samples: sorted };
+}
+
+function sizeOf(g: IdleGaps): number {
+  if (!g.sizes || g.sizes.length < MIN_GAPS) return 1;
+  return Math.max(1, nearestRank([...g.sizes].sort((a, b) => a - b), 0.25));
 }
 
 /**
@@ -64,24 +91,76 @@ function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern
  * of the two, the one whose p5-p99 window is narrower (a replica kept warm across it costs less); gaps on a tie.
  */
 export function pattern(g: IdleGaps): Pattern | undefined {
+  // Gaps change only when a burst begins (observeLoad returns the same object otherwise): sort them once per change.
+  if (PATTERNS.has(g)) return PATTERNS.get(g);
+  const found = patternOf(g);
+  PATTERNS.set(g, found);
+  return found;
+}
+
+const PATTERNS = new WeakMap<IdleGaps, Pattern | undefined>();
+
+function patternOf(g: IdleGaps): Pattern | undefined {
   const idle = regular(g.gaps, 'idle');
   const start = regular(g.periods, 'start');
-  if (!idle || !start) return idle ?? start;
-  return start.p99 - start.p5 < idle.p99 - idle.p5 ? start : idle;
+  const chosen = !idle || !start ? idle ?? start : start.p99 - start.p5 < idle.p99 - idle.p5 ? start : idle;
+  return chosen && { ...chosen, size: sizeOf(g) };
 }
 
 /** Slack for the resolution at which the controller sees a burst begin (its loop), at most the start-up time. */
 const marginOf = (startupTime: number) => Math.min(5_000, startupTime);
 
+/** Where a pool keeps warm across a gap, on its pattern's basis (ms): a replica starts at `from`, stops at `until`. */
+export interface WarmWindow {
+  from: number; until: number;
+  /** Expected warm wait per replica per gap at this window, over the pattern's samples. */
+  expected: number;
+  /** Starts after p5 less a start-up: the whole window would cost more than the budget. */
+  late: boolean;
+}
+
+/** Expected warm time per gap of a replica started at `from` and kept until `until`: the burst ends its wait. */
+function expectedWait(samples: number[], from: number, until: number): number {
+  let sum = 0;
+  for (const x of samples) if (x >= from) sum += Math.min(x, until) - from;
+  return sum / samples.length;
+}
+
+const WINDOWS = new WeakMap<Pattern, Map<string, WarmWindow>>();
+
 /**
- * Whether acting on the pattern can pay: a pre-warmed replica waits, on a typical gap, from its start to the median
- * arrival (p50 - p5, plus the start-up and the margin); the fixed timer costs `idleShutdown` plus a start-up per gap.
- * A pattern whose typical warm wait is more than twice that (bursts every 20 to 60 minutes for a pool that stops after
- * 20 s) is left to the fixed timer: keeping warm across so wide a window costs more than the cold starts it saves.
+ * Where to keep warm: from as early as the pattern allows (its p5, less a start-up and the margin) to its p99 (plus
+ * the margin), when the expected warm wait of that window per gap is within twice what the fixed timer spends per
+ * gap (idleShutdown plus a start-up: the price of a cold start the user set). A pattern too wide for that (bursts
+ * every 20 to 60 minutes for a pool that stops after 20 s) is kept warm only at the end of its window: from the
+ * earliest start whose expected warm wait is within the budget. That is where warm time pays most: the later in a
+ * bounded gap, the likelier the next burst is in each next second, while the fixed timer spends its time right after
+ * the last burst, where the next is least likely.
  */
-export function worthKeepingWarm(p: Pattern, idleShutdown: number, startupTime: number): boolean {
-  const warmWait = p.p50 - p.p5 + startupTime + marginOf(startupTime);
-  return warmWait <= 2 * (idleShutdown + startupTime);
+export function warmWindow(p: Pattern, idleShutdown: number, startupTime: number): WarmWindow {
+  const key = `${idleShutdown}/${startupTime}`;
+  const cached = WINDOWS.get(p)?.get(key);
+  if (cached) return cached;
+  const margin = marginOf(startupTime);
+  const until = p.p99 + margin;
+  const budget = 2 * (idleShutdown + startupTime);
+  let from = p.p5 - startupTime - margin;
+  let late = false;
+  if (expectedWait(p.samples, from, until) > budget) {
+    // The expected wait falls as the start moves later: the earliest start within the budget, to the second.
+    let lo = from;
+    let hi = until;
+    while (hi - lo > 1_000) {
+      const mid = (lo + hi) / 2;
+      if (expectedWait(p.samples, mid, until) > budget) lo = mid; else hi = mid;
+    }
+    from = hi;
+    late = true;
+  }
+  const w = { from, until, expected: expectedWait(p.samples, from, until), late };
+  if (!WINDOWS.has(p)) WINDOWS.set(p, new Map());
+  WINDOWS.get(p)!.set(key, w);
+  return w;
 }
 
 /** How far into the expected gap the pool is now, on the pattern's own basis. */
@@ -99,20 +178,21 @@ const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
 
 /**
  * What to do with an idle pool (no load) whose pattern is known. `idle`: how far into the gap it is, on the pattern's
- * basis (`elapsed`); `current`: its live replicas; `startupTime`: how long a replica takes to serve.
+ * basis (`elapsed`); `w`: where it keeps warm (`warmWindow`); `current`: its live replicas; `startupTime`: how long a
+ * replica takes to serve. A `prewarm` brings the pool to the pattern's `size`.
  */
-export function advise(p: Pattern, idle: number, current: number, startupTime: number): KeepWarmAdvice {
-  const margin = marginOf(startupTime);
-  const prewarmAt = p.p5 - startupTime - margin;
-  const keepUntil = p.p99 + margin;
+export function advise(p: Pattern, w: WarmWindow, idle: number, current: number, startupTime: number): KeepWarmAdvice {
   const of = p.basis === 'idle' ? `${p.n} idle gaps` : `${p.n} periods between burst starts`;
-  const expected = `next burst expected in ~${secs(p.p5 - idle)} (p5 of ${of})`;
-  if (idle >= keepUntil) return { action: 'stop', why: `keep-warm: ${p.basis === 'idle' ? 'idle' : 'since the last burst began'} ${secs(idle)} past p99 ${secs(p.p99)} of ${of}: to min` };
+  const expected = w.late
+    ? `next burst expected ${secs(p.p5 - idle)} to ${secs(p.p99 - idle)} from now (p5-p99 of ${of}), kept warm for the last ${secs(w.until - w.from)} of that`
+    : `next burst expected in ~${secs(p.p5 - idle)} (p5 of ${of})`;
+  if (idle >= w.until) return { action: 'stop', why: `keep-warm: ${p.basis === 'idle' ? 'idle' : 'since the last burst began'} ${secs(idle)} past p99 ${secs(p.p99)} of ${of}: to min` };
+  const sized = p.size > 1 ? ` ${p.size} (p25 of the bursts' peaks)` : '';
+  if (current < p.size && idle >= w.from) return { action: 'prewarm', why: `keep-warm: ${expected}: pre-warm${sized}` };
   if (current > 0) {
     // Stopping is worth it only when the replica would sit idle longer than a restart costs.
-    if (prewarmAt - idle > Math.max(startupTime, 30_000)) return { action: 'stop', why: `keep-warm: ${expected}; start again ${secs(prewarmAt - idle)} from now: to min` };
+    if (w.from - idle > Math.max(startupTime, 30_000)) return { action: 'stop', why: `keep-warm: ${expected}; start again ${secs(w.from - idle)} from now: to min` };
     return { action: 'hold', why: `keep-warm: ${expected}: hold` };
   }
-  if (idle >= prewarmAt) return { action: 'prewarm', why: `keep-warm: ${expected}: pre-warm` };
-  return { action: 'hold', why: `keep-warm: ${expected}; pre-warm in ${secs(prewarmAt - idle)}` };
+  return { action: 'hold', why: `keep-warm: ${expected}; pre-warm${sized} in ${secs(w.from - idle)}` };
 }

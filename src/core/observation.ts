@@ -9,6 +9,11 @@ export interface Observation {
   running: number;
   /** Delayed jobs that come due within the pool's startup time: capacity must be ready when they are. */
   delayedDue: number;
+  /**
+   * How long the pool's longest-waiting job has been runnable, ms (0 when none waits): measured, where the arrival
+   * rate and service time only estimate. Undefined when the pool's signal source cannot tell.
+   */
+  oldestWait?: number;
   /** Jobs per second arriving (moving average); 0 when unknown. */
   arrivalRate: number;
   /** Mean seconds a job runs once started (moving average); 0 when unknown. */

@@ -185,7 +185,7 @@ function observe(o: PoolObservation, rates: Rates, overridesRead: boolean): Obse
   // Unreadable overrides hold every pool, as stale metrics do: a paused or pinned pool must not be autoscaled.
   const fresh = o.load !== undefined && o.replicas !== undefined && o.external !== undefined && overridesRead;
   return {
-    waiting: o.load?.waiting ?? 0, running: o.load?.running ?? 0, delayedDue: o.load?.delayedDue ?? 0,
+    waiting: o.load?.waiting ?? 0, running: o.load?.running ?? 0, delayedDue: o.load?.delayedDue ?? 0, oldestWait: o.load?.oldestWait,
     arrivalRate: rates.arrivalRate, serviceTime: rates.serviceTime, replicas, fresh,
   };
 }

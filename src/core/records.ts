@@ -85,6 +85,12 @@ export interface RunRecord {
   cost: number;
 }
 
+/**
+ * A job a pool ran, as job history (PostgreSQL) or Redis remembers it: what `trireme tune` replays. `service` is the
+ * time its runs took (seconds); `delay` how long after its submit it was meant to become runnable (ms).
+ */
+export interface RanJob { task: string; queue: string; submittedAt: number; delay: number; service: number; priority?: number }
+
 export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }
 export interface Override { paused: boolean; replicas?: number; at: number }
 export interface StoredDecision {
@@ -99,7 +105,11 @@ export interface StoredDecision {
 }
 
 /** One pool's queues as the controller reads them. */
-export interface QueueLoad { waiting: number; running: number; delayedDue: number }
+export interface QueueLoad {
+  waiting: number; running: number; delayedDue: number;
+  /** How long its longest-waiting job has been runnable, ms (0 when none waits); undefined when the source cannot tell. */
+  oldestWait?: number;
+}
 
 /** NUL and UTF-16 halves without their other half: text PostgreSQL (jsonb, text) refuses. */
 // eslint-disable-next-line no-control-regex -- NUL is what it looks for

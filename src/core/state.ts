@@ -36,7 +36,10 @@ export interface ControlRecords {
 }
 
 export interface QueueSignals {
-  /** Depths of each pool's queues; a pool whose read failed is missing from the map. */
+  /**
+   * Depths of each pool's queues and how long their oldest job has waited (`oldestWait`, left out by a source whose
+   * broker keeps no enqueue time); a pool whose read failed is missing from the map.
+   */
   load(pools: { name: string; queues: string[]; horizonMs: number }[], now: number): Promise<Map<string, QueueLoad>>;
   /** Arrival and completion counters of each queue (cumulative). */
   counters(queues: string[]): Promise<Map<string, Counters>>;

@@ -1,25 +1,29 @@
 // The dashboard's entry: loads what the API says first (/info, /pools, /history, recent scale events), then lives on
 // one event stream (GET /events): ticks update the pool cards and charts, replica frames the workers table, scale
-// events mark the charts. Views are chosen by the URL hash: #/, #/workers, #/jobs, #/jobs/<id>.
+// events mark the charts. Views are chosen by the URL hash: #/, #/workers, #/jobs, #/jobs/<id>, #/tune/<pool>.
 import { $, api, askToken, session, stream, toast } from './lib.js';
 import { initOverview, loadHistory, markScale, onTick } from './overview.js';
 import { onReplicaChange, onReplicas } from './workers.js';
 import { initJobs, leaveJob, loadTaskHistory, loadJobs, openJob } from './jobs.js';
+import { initTune, leaveTune, openTune } from './tune.js';
 
-const VIEWS = ['overview', 'workers', 'jobs', 'job'];
+const VIEWS = ['overview', 'workers', 'jobs', 'job', 'tune'];
 let jobsLoaded = false;
 
 function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const job = /^\/jobs\/(.+)$/.exec(hash);
-  const view = job ? 'job' : hash === '/workers' ? 'workers' : hash === '/jobs' ? 'jobs' : 'overview';
+  const tune = /^\/tune\/(.+)$/.exec(hash);
+  const view = job ? 'job' : tune ? 'tune' : hash === '/workers' ? 'workers' : hash === '/jobs' ? 'jobs' : 'overview';
   for (const v of VIEWS) $(`#view-${v}`).hidden = v !== view;
   for (const a of document.querySelectorAll('nav a')) {
-    const current = a.dataset.nav === view || (view === 'job' && a.dataset.nav === 'jobs');
+    const current = a.dataset.nav === view || (view === 'job' && a.dataset.nav === 'jobs') || (view === 'tune' && a.dataset.nav === 'overview');
     if (current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   if (view !== 'job') leaveJob();
   if (view === 'job') void openJob(decodeURIComponent(job[1]));
+  if (view !== 'tune') leaveTune();
+  if (view === 'tune') void openTune(decodeURIComponent(tune[1]));
   if (view === 'jobs' && !jobsLoaded) { jobsLoaded = true; void loadJobs(true); void loadTaskHistory(); }
 }
 
@@ -37,6 +41,7 @@ async function boot() {
     const [{ pools }, history, { events }] = await Promise.all([api('GET', '/pools'), api('GET', '/history'), api('GET', '/events/scaling?limit=200')]);
     initOverview(pools.map((p) => p.name));
     initJobs(pools);
+    initTune();
     loadHistory(history, events);
     $('#summary').textContent = `${pools.length} pools · writes ${session.info.auth.writes === 'token' ? 'need a token' : 'open'}`;
   } catch (err) {

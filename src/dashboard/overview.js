@@ -1,7 +1,8 @@
 // The overview: one card per pool, updated in place on every tick (so focus and typed values survive), and uPlot
 // charts of the last 15 minutes with one time axis and a shared cursor: queued jobs and replicas per pool with scale
-// events as dots, throughput, and p95 queue wait.
+// events as dots, throughput, and queue wait (p95 of the jobs started, and the oldest job still waiting).
 import { $, h, act, fmt } from './lib.js';
+import { timeAxis } from './charts.js';
 
 const WINDOW_S = 15 * 60;
 const cards = new Map();
@@ -12,7 +13,7 @@ const scaleEvents = [];
 
 export function initOverview(poolNames) {
   for (const name of poolNames) {
-    series.pools.set(name, { queued: [], replicas: [], desired: [], events: [], in: [], out: [], p95: [] });
+    series.pools.set(name, { queued: [], replicas: [], desired: [], events: [], in: [], out: [], p95: [], oldest: [] });
     $('#pools').append(card(name));
   }
 }
@@ -44,6 +45,7 @@ function card(name) {
   c.root.append(
     h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.stats, c.reason,
     h('div', { class: 'controls' }, c.input, setBtn, c.toggle),
+    h('a', { class: 'tune-link', href: `#/tune/${encodeURIComponent(name)}` }, 'Cost curves and tuning →'),
   );
   cards.set(name, c);
   return c.root;
@@ -61,7 +63,8 @@ function updateCard(p) {
   c.root.dataset.replicas = String(r.current);
   const stat = (label, value) => h('div', {}, label, h('b', {}, value));
   c.stats.replaceChildren(
-    stat('waiting', p.waiting), stat('running', p.running), stat('utilisation', `${Math.round(p.utilisation * 100)}%`),
+    stat('waiting', p.waiting), stat('oldest wait', p.oldestWait === null || p.oldestWait === undefined ? '?' : fmt.secs(p.oldestWait * 1000)),
+    stat('running', p.running), stat('utilisation', `${Math.round(p.utilisation * 100)}%`),
     stat('jobs/s in', fmt.rate(p.in)), stat('jobs/s out', fmt.rate(p.out)), stat('cost now', fmt.money(p.costPerHour)),
   );
   const paused = p.autoscaling === 'paused';
@@ -84,7 +87,7 @@ export function loadHistory(hist, events) {
   for (const [name, s] of series.pools) {
     const p = hist.pools[name];
     if (!p) continue;
-    Object.assign(s, { queued: p.queued, replicas: p.replicas, desired: p.desired, in: p.in, out: p.out, p95: p.waitP95, events: hist.at.map(() => null) });
+    Object.assign(s, { queued: p.queued, replicas: p.replicas, desired: p.desired, in: p.in, out: p.out, p95: p.waitP95, oldest: p.oldestWait ?? hist.at.map(() => null), events: hist.at.map(() => null) });
   }
   for (const e of events.slice().reverse()) markScale(e);
 }
@@ -96,7 +99,7 @@ export function onTick(t) {
     const s = series.pools.get(p.name);
     if (!s) continue;
     s.queued.push(p.waiting + p.running); s.replicas.push(p.replicas.current); s.desired.push(p.replicas.desired);
-    s.in.push(p.in); s.out.push(p.out); s.p95.push(p.waitP95); s.events.push(null);
+    s.in.push(p.in); s.out.push(p.out); s.p95.push(p.waitP95); s.oldest.push(p.oldestWait ?? null); s.events.push(null);
   }
   const from = t.at / 1000 - WINDOW_S;
   let drop = 0;
@@ -124,7 +127,11 @@ function makeChart(key, title, opts, data) {
   const box = h('div', { class: 'chart', dataset: { chart: key } }, h('h4', {}, title));
   $('#charts').append(box);
   const width = Math.max(300, box.clientWidth - 12);
-  const plot = new window.uPlot({ width, height: 150, cursor: { sync: { key: 'trireme' } }, legend: { live: true }, ...opts }, data, box);
+  // Wall-clock x axis whose ticks are spaced for their labels (uPlot's default packs "9:23pm9:24pm" together).
+  const axes = [{ ...timeAxis(), ...opts.axes?.[0] }, ...(opts.axes ?? [{}]).slice(1)];
+  const plot = new window.uPlot({ width, height: 150, cursor: { sync: { key: 'trireme' } }, legend: { live: true }, ...opts, axes }, data, box);
+  // Kept on its box: the browser test reads where the axis put its labels.
+  box.uplot = plot;
   charts.set(key, plot);
   return plot;
 }
@@ -158,7 +165,19 @@ function drawCharts() {
     }, data);
   };
   multi('throughput', 'Throughput: jobs/s finished', (s) => s.out, 'jobs/s');
-  multi('wait', 'p95 queue wait (last minute)', (s) => s.p95, 'seconds');
+  // Per pool: p95 of the waits of jobs started in the last minute (solid) and the oldest job still waiting (dashed).
+  const waitData = [series.at, ...names.flatMap((n) => [series.pools.get(n).p95, series.pools.get(n).oldest])];
+  const waitPlot = charts.get('wait');
+  if (waitPlot) waitPlot.setData(waitData);
+  else {
+    makeChart('wait', 'Queue wait: p95 of the last minute (solid), oldest waiting now (dashed)', {
+      series: [{}, ...names.flatMap((n, i) => [
+        { label: `${n} p95`, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true },
+        { label: `${n} oldest`, stroke: COLORS[i % COLORS.length], width: 1.5, dash: [5, 4], spanGaps: true },
+      ])],
+      axes: [{}, { label: 'seconds', size: 50 }],
+    }, waitData);
+  }
 }
 
 window.addEventListener('resize', () => {

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { Project } from '../core/project.js';
 import type { JobView } from '../jobs/client.js';
+import type { RanJob } from '../core/records.js';
 import { createPool } from './schema.js';
 
 export interface TaskDay {
@@ -52,6 +53,26 @@ export class HistoryReader {
     return r.rows.map((x) => ({
       task: x.task, day: x.day, jobs: x.jobs, completed: x.completed, failed: x.failed,
       waitP50: n(x.wait_p50), waitP95: n(x.wait_p95), durationP50: n(x.duration_p50), durationP95: n(x.duration_p95), cost: Number(x.cost),
+    }));
+  }
+
+  /**
+   * The jobs of a pool submitted in [since, until) that ran at least once, oldest first, for `trireme tune`: each
+   * with the time all its runs took (retries included: the pool did that work) and the delay it was submitted with
+   * (its first start, less its wait, less its submit). History keeps no priority.
+   */
+  async ran(pool: string, since: number, until: number): Promise<RanJob[]> {
+    const r = await this.pool.query(
+      `SELECT j.task, j.queue, (extract(epoch FROM j.submitted_at) * 1000)::float8 AS submitted,
+         (extract(epoch FROM j.started_at) * 1000)::float8 AS started, j.wait_ms::float8 AS wait, coalesce(r.ms, j.duration_ms)::float8 AS ms
+       FROM trireme_jobs j
+       LEFT JOIN LATERAL (SELECT sum(duration_ms) AS ms FROM trireme_runs x WHERE x.prefix = j.prefix AND x.job_id = j.id) r ON true
+       WHERE j.prefix = $1 AND j.pool = $2 AND j.submitted_at >= to_timestamp($3 / 1000.0) AND j.submitted_at < to_timestamp($4 / 1000.0)
+         AND j.started_at IS NOT NULL
+       ORDER BY j.submitted_at, j.id`, [this.prefix, pool, since, until]);
+    return r.rows.map((x) => ({
+      task: x.task, queue: x.queue, submittedAt: x.submitted,
+      delay: x.wait === null ? 0 : Math.max(0, x.started - x.submitted - x.wait), service: Math.max(0, Number(x.ms ?? 0)) / 1000,
     }));
   }
 

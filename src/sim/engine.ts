@@ -45,7 +45,13 @@ export interface PoolResult {
   coldStarts: number;
   /** Seconds the pool spent capacity-starved: held below what its load needs by host capacity or the budget. */
   starvedSeconds: number;
-  /** Flaps the autoscaler counted (a scale-up within startupTime plus the idle before the last scale-down), per hour of the run. */
+  /**
+   * Flaps: scale-ups that came within startupTime plus the idle time before the last scale-down (the stopped replica
+   * would have been ready sooner had it been kept), counted by the simulated world whatever the policy, so every
+   * policy's churn is measured alike.
+   */
+  flaps: number;
+  /** The same per hour of the run. */
   flapsPerHour: number;
 }
 export interface SeriesPoint { t: number; depth: number; replicas: number }
@@ -74,7 +80,9 @@ interface PoolState {
   replicas: Replica[]; seq: number;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
-  starvedMs: number; starvedSince?: number; flaps: number; lastFlap?: number;
+  starvedMs: number; starvedSince?: number; flaps: number;
+  /** The last scale-down: when, and how long its longest-idle victim had been idle (a restart within startup plus that is a flap). */
+  lastStop?: { at: number; idle: number };
 }
 type Ev = { k: 'arrive'; pool: PoolState; queue: string; service: number; priority: number; delay: number; index: number } | { k: 'due'; pool: PoolState; queue: string; service: number; priority: number; index: number } | { k: 'wake'; pool: PoolState } | { k: 'finish'; pool: PoolState; r: Replica; service: number } | { k: 'ready'; pool: PoolState } | { k: 'tick' };
 
@@ -159,14 +167,26 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     });
     // As live (signals/bullmq.ts): delayed jobs due within the pool's start-up time count as load.
     const delayedDue = p.delayed.reduce((n, due) => n + (due <= now + p.startup ? 1 : 0), 0);
-    return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue }, counters: { ...p.counters }, replicas, external: [] };
+    const oldest = p.waiting.oldestArrival();
+    return { pool: p.name, load: { waiting: p.waiting.size, running, delayedDue, oldestWait: oldest === undefined ? 0 : now - oldest }, counters: { ...p.counters }, replicas, external: [] };
   };
   const act = (p: PoolState, a: Action) => {
     const byId = new Map(live(p).map((r) => [r.id, r]));
-    if (a.type === 'start') addReplicas(p, a.count);
-    // Idle replicas drain at once: a stop is immediate, a drain leaves them waiting for the count to be lowered.
-    else if (a.type === 'stop' || a.type === 'set-count') for (const id of a.type === 'stop' ? a.replicas : a.victims) { const r = byId.get(id); if (r) stop(r); }
-    else for (const id of a.replicas) { const r = byId.get(id); if (r) r.draining = true; }
+    if (a.type === 'start') {
+      if (p.lastStop && now - p.lastStop.at < p.startup + p.lastStop.idle) p.flaps++;
+      p.lastStop = undefined;
+      addReplicas(p, a.count);
+    } else if (a.type === 'stop' || a.type === 'set-count') {
+      // Idle replicas drain at once: a stop is immediate, a drain leaves them waiting for the count to be lowered.
+      let idle = 0;
+      for (const id of a.type === 'stop' ? a.replicas : a.victims) {
+        const r = byId.get(id);
+        if (!r) continue;
+        if (r.running === 0) idle = Math.max(idle, now - Math.max(r.idleFrom, r.readyAt));
+        stop(r);
+      }
+      p.lastStop = { at: now, idle };
+    } else for (const id of a.replicas) { const r = byId.get(id); if (r) r.draining = true; }
     if (a.type === 'drain') return;
     const dir = a.event.to > a.event.from ? 1 : -1;
     p.events++;
@@ -181,8 +201,6 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
     opts.onPass?.(input, plans);
     for (const plan of plans) {
       const p = pools.get(plan.pool)!;
-      // A flap the autoscaler counted on this pass (its memory records when), once per instant.
-      if (plan.decision.memory.flaps?.at(-1) === now && p.lastFlap !== now) { p.flaps++; p.lastFlap = now; }
       if (plan.starved && p.starvedSince === undefined) p.starvedSince = now;
       if (!plan.starved && p.starvedSince !== undefined) { p.starvedMs += now - p.starvedSince; p.starvedSince = undefined; }
       if (plan.action) act(p, plan.action);
@@ -261,14 +279,14 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
         replicaMs += until - r.startedAt;
         idleMs += r.idleMs + (r.stopped === undefined && r.running === 0 && end > r.idleFrom ? end - r.idleFrom : 0);
       }
-      return { ...summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold), starvedSeconds: (p.starvedMs + (p.starvedSince === undefined ? 0 : end - p.starvedSince)) / 1000, flapsPerHour: end > 0 ? p.flaps / (end / 3_600_000) : 0 };
+      return { ...summarise(p.waits, replicaMs, idleMs, p.price, p.events, p.changes, p.peak, p.cold), starvedSeconds: (p.starvedMs + (p.starvedSince === undefined ? 0 : end - p.starvedSince)) / 1000, flaps: p.flaps, flapsPerHour: end > 0 ? p.flaps / (end / 3_600_000) : 0 };
     };
     const poolResults = Object.fromEntries([...pools.values()].map((p) => [p.name, result(p)]));
     const overall = summarise([...pools.values()].flatMap((p) => p.waits), 0, 0, 0, 0, 0, 0);
     for (const r of Object.values(poolResults)) {
       overall.replicaSeconds += r.replicaSeconds; overall.idleReplicaSeconds += r.idleReplicaSeconds; overall.cost += r.cost;
       overall.scaleEvents += r.scaleEvents; overall.directionChanges += r.directionChanges; overall.peakReplicas += r.peakReplicas;
-      overall.coldStarts += r.coldStarts; overall.starvedSeconds += r.starvedSeconds; overall.flapsPerHour += r.flapsPerHour;
+      overall.coldStarts += r.coldStarts; overall.starvedSeconds += r.starvedSeconds; overall.flaps += r.flaps; overall.flapsPerHour += r.flapsPerHour;
     }
     return { overall, pools: poolResults };
   };
@@ -282,6 +300,6 @@ export function summarise(waitsMs: number[], replicaMs: number, idleMs: number, 
   return {
     jobs: w.length, waitP50: pct(0.5), waitP95: pct(0.95), waitP99: pct(0.99), waitMax: w.length ? w[w.length - 1] / 1000 : 0,
     replicaSeconds: replicaMs / 1000, idleReplicaSeconds: idleMs / 1000, cost: (replicaMs / 3_600_000) * price,
-    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold, starvedSeconds: 0, flapsPerHour: 0,
+    scaleEvents: events, directionChanges: changes, peakReplicas: peak, coldStarts: cold, starvedSeconds: 0, flaps: 0, flapsPerHour: 0,
   };
 }

@@ -18,6 +18,9 @@ export class EventHeap<T> {
     }
   }
 
+  /** The earliest item, left in place. */
+  peek(): { t: number; value: T } | undefined { return this.items[0]; }
+
   pop(): { t: number; value: T } | undefined {
     const a = this.items;
     if (a.length === 0) return undefined;

@@ -1,10 +1,15 @@
 /**
- * Running several policies over one trace and presenting the result: a table for people, JSON for tools, and an SVG
- * chart of queue depth and replicas over time per pool and policy (SVG, so it needs no browser).
+ * Running several policies over one trace and presenting the result: a table for people, JSON for tools, and the
+ * replay as charts (queue and replicas over time per pool, one line per policy) on an HTML page (uPlot, as the
+ * dashboard draws) or as SVG. A sweep's cost curves are presented the same ways (`sweepPage`, `formatSweep`).
  */
 import type { Project } from '../core/project.js';
 import { simulate, type PoolResult, type SimOptions, type SimResult } from './engine.js';
-import { baseline, lowerBound, ownPolicy } from './policies.js';
+import { lowerBound, policyFor, type BaselineOptions } from './policies.js';
+import { curveCharts, curveTable, replayCharts, type Page, type TableSpec } from './page.js';
+import { svgCharts } from './svg.js';
+import { valuesLabel, type CurvePoint, type SweepReport } from './sweep.js';
+import type { PoolTune } from './tune.js';
 import type { TraceJob } from './trace.js';
 
 export interface Report {
@@ -15,17 +20,16 @@ export interface Report {
   elapsedMs: number;
 }
 
-export function runReport(project: Project, trace: TraceJob[], policies: string[], opts: { seriesStepMs?: number; now?: () => number; host?: SimOptions['host'] } = {}): Report {
+export function runReport(project: Project, trace: TraceJob[], policies: string[], opts: { seriesStepMs?: number; now?: () => number; host?: SimOptions['host'] } & BaselineOptions = {}): Report {
   const clock = opts.now ?? (() => performance.now());
   const t0 = clock();
-  const runs = policies.map((name) => simulate(project.config, project.router, trace,
-    name === 'trireme' ? ownPolicy(project.config) : baseline(name, project.config), { seriesStepMs: opts.seriesStepMs, host: opts.host }));
+  const runs = policies.map((name) => simulate(project.config, project.router, trace, policyFor(name, project.config, opts), { seriesStepMs: opts.seriesStepMs, host: opts.host }));
   // Charge every policy over the same span: the latest end of any run.
   const horizon = Math.max(...runs.map((r) => r.endMs));
   const results = runs.map((r) => ({ ...r, ...r.accountTo(horizon) }));
   const work = new Map<string, number>();
   for (const j of trace) {
-    const pool = project.router.poolFor(project.router.queueFor(j.task))!;
+    const pool = project.router.poolFor(project.router.queueFor(j.task, j.queue))!;
     work.set(pool, (work.get(pool) ?? 0) + j.service);
   }
   const pools = lowerBound(project.config, work);
@@ -39,58 +43,120 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+const HEAD = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'flaps', 'peak', 'cold/1k', 'starved s'];
+
 export function policyRow(name: string, r: PoolResult): string[] {
-  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.directionChanges), fmt(r.flapsPerHour, 1), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-', fmt(r.starvedSeconds, 0)];
+  return [name, fmt(r.waitP50), fmt(r.waitP95), fmt(r.waitP99), fmt(r.waitMax), fmt(r.replicaSeconds, 0), fmt(r.idleReplicaSeconds, 0), fmt(r.cost, 2), String(r.scaleEvents), String(r.flaps), String(r.peakReplicas), r.jobs ? fmt((1000 * r.coldStarts) / r.jobs, 1) : '-', fmt(r.starvedSeconds, 0)];
+}
+
+const boundRow = (rs: number) => ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(rs, 0), '0', '-', '-', '-', '-', '-', '-'];
+
+function tables(report: Report): TableSpec[] {
+  return [
+    { caption: 'overall', head: HEAD, rows: [...report.policies.map((p) => policyRow(p.policy, p.overall)), boundRow(report.lowerBound.total)] },
+    ...Object.keys(report.lowerBound.pools).map((pool) => ({
+      caption: `pool ${pool}`, head: HEAD, rows: [...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), boundRow(report.lowerBound.pools[pool])],
+    })),
+  ];
 }
 
 export function formatReport(report: Report): string {
-  const head = ['policy', 'p50 s', 'p95 s', 'p99 s', 'max s', 'replica-s', 'idle replica-s', 'cost', 'events', 'dir changes', 'flaps/h', 'peak', 'cold/1k', 'starved s'];
-  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms`, '', 'overall', table([head, ...report.policies.map((p) => policyRow(p.policy, p.overall)), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.total, 0), '0', '-', '-', '-', '-', '-', '-', '-']])];
-  for (const pool of Object.keys(report.lowerBound.pools)) {
-    out.push('', `pool ${pool}`, table([head, ...report.policies.map((p) => policyRow(p.policy, p.pools[pool])), ['lower bound', '0.0', '0.0', '0.0', '0.0', fmt(report.lowerBound.pools[pool], 0), '0', '-', '-', '-', '-', '-', '-', '-']]));
+  const out = [`${report.jobs} jobs, simulated in ${fmt(report.elapsedMs, 0)} ms (flaps: restarts within start-up time plus the idle time before the stop)`];
+  for (const t of tables(report)) out.push('', t.caption!, table([t.head, ...t.rows]));
+  return out.join('\n');
+}
+
+/** The replay as a report page: per pool, replicas and queued jobs over time for every policy, the tables beneath. */
+export function reportPage(report: Report): Page {
+  const pools = Object.keys(report.lowerBound.pools);
+  const all = tables(report);
+  return {
+    title: 'Trireme simulation',
+    subtitle: `${report.jobs} jobs replayed against ${report.policies.map((p) => p.policy).join(', ')}; replica-seconds are charged over the same span for every policy`,
+    sections: [
+      ...pools.map((pool) => ({ heading: `pool ${pool}`, charts: replayCharts(pool, report.policies), tables: all.filter((t) => t.caption === `pool ${pool}`) })),
+      { heading: 'overall', charts: [], tables: all.filter((t) => t.caption === 'overall') },
+    ],
+  };
+}
+
+/** The replay's charts as SVG. */
+export function svgChart(report: Report): string {
+  return svgCharts(Object.keys(report.lowerBound.pools).flatMap((pool) => replayCharts(pool, report.policies)), { heading: `Trireme simulation: ${report.jobs} jobs` });
+}
+
+/** A sweep as a report page: per pool, the cost curves, and every run beneath them. */
+export function sweepPage(s: SweepReport, title = 'Trireme cost curves'): Page {
+  return {
+    title,
+    subtitle: `${s.jobs} jobs; each policy run at ${s.values.length} values of its knob (${valuesLabel(s.values)}) and at its own settings (baselines' own: ${s.timers === 'config' ? "the config's timers" : 'their defaults'}); ${s.runs} runs in ${fmt(s.elapsedMs / 1000, 1)} s`,
+    sections: Object.entries(s.pools).filter(([, p]) => p.jobs > 0).map(([pool, p]) => ({
+      heading: `pool ${pool} (${p.jobs} jobs)`,
+      text: Object.values(p.curves).filter((c) => c.knob).map((c) => `${c.policy}: ${c.about}`).join('\n'),
+      charts: curveCharts(pool, Object.values(p.curves)),
+      tables: [curveTable(pool, Object.values(p.curves))],
+    })),
+  };
+}
+
+/** A sweep as text: per pool, every run of every policy. */
+export function formatSweep(s: SweepReport): string {
+  const out = [`${s.jobs} jobs, ${s.runs} runs in ${fmt(s.elapsedMs / 1000, 1)} s; knob values: ${valuesLabel(s.values)}`];
+  for (const [pool, p] of Object.entries(s.pools)) {
+    if (p.jobs === 0) continue;
+    const t = curveTable(pool, Object.values(p.curves));
+    out.push('', `${t.caption} (${p.jobs} jobs)`, table([t.head, ...t.rows]));
   }
   return out.join('\n');
 }
 
-/**
- * Queue depth (thin) and replicas (thick) over time: a row per pool and policy, on one time axis and, per pool, one
- * value scale, so a person sees each pool follow its queue and compares policies row by row.
- */
-export function svgChart(report: Report): string {
-  const pools = Object.keys(report.lowerBound.pools);
-  const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
-  const W = 900; const H = 70; const gap = 22; const left = 120; const right = 20;
-  const tMax = Math.max(1, ...report.policies.flatMap((p) => Object.values(p.series).flatMap((s) => s.map((q) => q.t))));
-  const x = (t: number) => left + ((W - left - right) * t) / tMax;
-  const parts: string[] = [];
-  let y0 = 10;
-  for (const pool of pools) {
-    const vMax = Math.max(1, ...report.policies.flatMap((p) => (p.series[pool] ?? []).map((q) => Math.max(q.depth, q.replicas))));
-    parts.push(`<text x="4" y="${y0 + 12}" font-size="13" font-weight="bold">${pool}</text><text x="${left}" y="${y0 + 12}" font-size="11">queue depth (thin) and replicas (thick), scale 0-${vMax}</text>`);
-    y0 += 18;
-    report.policies.forEach((p, i) => {
-      const s = p.series[pool] ?? [];
-      if (s.length === 0) return;
-      // A run that ended early keeps its last state to the common horizon.
-      const last = s[s.length - 1];
-      const pts = last.t < tMax ? [...s, { ...last, t: tMax }] : s;
-      const y = (v: number) => y0 + H - (H * v) / vMax;
-      const c = colours[i % colours.length];
-      const step = (key: 'depth' | 'replicas') => pts.map((q, k) => `${k ? `${x(q.t).toFixed(1)},${y(pts[k - 1][key]).toFixed(1)} ` : ''}${x(q.t).toFixed(1)},${y(q[key]).toFixed(1)}`).join(' ');
-      parts.push(`<text x="4" y="${y0 + H / 2}" font-size="11" fill="${c}">${p.policy}</text>`);
-      parts.push(`<rect x="${left}" y="${y0}" width="${W - left - right}" height="${H}" fill="none" stroke="#ddd"/>`);
-      parts.push(`<polyline fill="none" stroke="${c}" stroke-opacity="0.6" stroke-width="1" points="${step('depth')}"/>`);
-      parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2.2" points="${step('replicas')}"/>`);
-      y0 += H + 6;
-    });
-    y0 += gap;
-  }
-  parts.push(`<text x="${left}" y="${y0}" font-size="11">0 s</text><text x="${W - right}" y="${y0}" font-size="11" text-anchor="end">${Math.round(tMax)} s</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y0 + 10}" font-family="sans-serif">${parts.join('')}</svg>\n`;
+/** A sweep's curves as SVG, per pool. */
+export function sweepSvg(s: SweepReport, heading?: string): string {
+  return svgCharts(Object.entries(s.pools).filter(([, p]) => p.jobs > 0).flatMap(([pool, p]) => curveCharts(pool, Object.values(p.curves))), { heading });
 }
 
-export function htmlReport(report: Report): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  return `<!doctype html><meta charset="utf-8"><title>Trireme simulation</title><body style="font-family:sans-serif">`
-    + `<h1>Trireme simulation</h1><pre>${esc(formatReport(report))}</pre>${svgChart(report)}</body>\n`;
+/** What `trireme tune` found for one pool, as its report page shows it. */
+export interface TunedPool { pool: string; source: string; tune: PoolTune; replay: Pick<SimResult, 'policy' | 'series'>[] }
+
+const settingText = (s: CurvePoint['setting']) => Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ');
+
+/** `tune --out`: per pool, the curves with the current and the recommended settings marked, the replay of both, the tables. */
+export function tunePage(pools: TunedPool[], goal: string): Page {
+  return {
+    title: 'Trireme tune',
+    subtitle: `goal: ${goal}`,
+    sections: pools.map(({ pool, source, tune, replay }) => ({
+      heading: `pool ${pool}`,
+      text: `${tune.jobs} jobs from ${source}, replayed against ${tune.runs} settings.\nRecommended: ${tune.recommended.why}.`,
+      charts: [
+        ...curveCharts(pool, [
+          { policy: 'trireme', knob: 'settings', points: tune.curves.trireme, own: tune.current },
+          { policy: 'fixed-idle', knob: 'settings', points: tune.curves['fixed-idle'], own: tune.current },
+        ], [{ label: 'current settings', point: tune.current }, { label: 'recommended', point: tune.recommended }]),
+        ...replayCharts(pool, replay),
+      ],
+      tables: [
+        { caption: 'current and recommended', head: ['', 'settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'], rows: [tune.current, tune.recommended].map((p, i) => [i ? 'recommended' : 'current', settingText(p.setting), p.replicaSeconds.toFixed(0), p.coldStartsPer1k.toFixed(1), p.waitP95.toFixed(1), String(p.flaps)]) },
+        ...(['trireme', 'fixed-idle'] as const).map((c) => ({
+          caption: `${c === 'trireme' ? 'keep-warm on' : 'keep-warm off'}: the efficient settings`,
+          head: ['settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'],
+          rows: tune.curves[c].map((p) => [settingText(p.setting), p.replicaSeconds.toFixed(0), p.coldStartsPer1k.toFixed(1), p.waitP95.toFixed(1), String(p.flaps)]),
+        })),
+      ],
+    })),
+  };
+}
+
+/** `tune` for people: per pool, the curves' efficient settings, then the recommendation with its YAML. */
+export function formatTune(pools: TunedPool[], goal: string): string {
+  const out = [`goal: ${goal}`];
+  for (const { pool, source, tune } of pools) {
+    out.push('', `pool ${pool}: ${tune.jobs} jobs from ${source}, ${tune.runs} settings replayed`);
+    const rows = [['curve', 'settings', 'replica-s', 'cold/1k', 'p95 wait s', 'flaps'], ['now', settingText(tune.current.setting), fmt(tune.current.replicaSeconds, 0), fmt(tune.current.coldStartsPer1k), fmt(tune.current.waitP95), String(tune.current.flaps)]];
+    for (const c of ['trireme', 'fixed-idle'] as const) {
+      for (const p of tune.curves[c]) rows.push([c, settingText(p.setting), fmt(p.replicaSeconds, 0), fmt(p.coldStartsPer1k), fmt(p.waitP95), String(p.flaps)]);
+    }
+    out.push(table(rows), '', `${tune.recommended.met ? 'recommended' : 'closest (goal not met)'}: ${tune.recommended.why}`, '', tune.recommended.yaml.trimEnd());
+  }
+  return out.join('\n');
 }

@@ -14,7 +14,11 @@
 import type { AutoscalerMemory, Decision } from '../core/autoscaler.js';
 import type { Observation } from '../core/observation.js';
 
-export interface SeedTier { name: 'light' | 'medium' | 'heavy'; upWhenAbove: number; cooldown: number; idleShutdown?: number }
+/**
+ * `cooldown`: its wait after any operation; `downCooldown`: the wait before a scale-down, after any operation (the
+ * cooldown when left out); `idleShutdown`: a tier that scales down only once idle this long (heavy).
+ */
+export interface SeedTier { name: 'light' | 'medium' | 'heavy'; upWhenAbove: number; cooldown: number; downCooldown?: number; idleShutdown?: number }
 
 export const SEED_TIERS: Record<SeedTier['name'], SeedTier> = {
   light: { name: 'light', upWhenAbove: 20, cooldown: 3 * 60_000 },
@@ -48,7 +52,7 @@ export function seedDecide(pool: string, tier: SeedTier, o: Observation, current
     if (cooling) return out(current, `queue depth ${depth} exceeds threshold ${tier.upWhenAbove || 1}, cooldown`);
     return out(want, `Queue depth ${depth} exceeds threshold ${tier.upWhenAbove || 1}, scaling`);
   }
-  if (depth === 0 && current > bounds.min && !cooling) {
+  if (depth === 0 && current > bounds.min && now - lastOp >= (tier.downCooldown ?? tier.cooldown)) {
     if (tier.idleShutdown !== undefined) {
       return now - lastBusyAt >= tier.idleShutdown ? out(bounds.min, `idle ${Math.round((now - lastBusyAt) / 60_000)} min: shutting down`) : out(current, 'queue empty, not idle long enough');
     }

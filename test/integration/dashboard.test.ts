@@ -70,6 +70,9 @@ describe('dashboard in Chromium', () => {
     await page.waitForTimeout(2_500);
     await page.screenshot({ path: join(RESULTS, 'overview-burst.png'), fullPage: true });
     assert.match(await heavy.locator('.reason').textContent() ?? '', /heavy: /);
+    // Three replicas for six jobs: three wait, and the card says for how long the oldest has.
+    assert.match(await heavy.locator('.stats').textContent() ?? '', /oldest wait\d+(\.\d+)?s/);
+    assert.ok(await page.locator('[data-chart="wait"] canvas').count() === 1);
     assert.match(await heavy.locator('.legend').textContent() ?? '', /replicas 3 .*max 3/);
     await page.waitForSelector('article[data-pool="heavy"][data-replicas="0"]', { timeout: 40_000 });
     // The controller drains before it stores the pass's decisions, so for a tick the card can show the replicas gone
@@ -79,6 +82,59 @@ describe('dashboard in Chromium', () => {
     assert.match(await heavy.locator('.reason').textContent() ?? '', /idle .* to min|0 -> 0|-> 0/);
     // The heavy chart drew the scale events as points.
     assert.ok(await page.locator('[data-chart="pool:heavy"] canvas').count() === 1);
+    assert.deepEqual((page as Page & { external: string[] }).external, [], 'no request left the server');
+    await page.close();
+  });
+
+  test('chart time axes keep their labels apart, at the width of a laptop and of a narrow window', async () => {
+    for (const width of [1440, 700]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+      await page.goto(`${base}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      // A few ticks so that every chart spans a couple of minutes of history.
+      await page.waitForTimeout(1_500);
+      const axes = await page.evaluate(() => [...document.querySelectorAll('[data-chart]')].map((box) => {
+        const u = (box as HTMLElement & { uplot: any }).uplot;
+        const axis = u.axes[0];
+        const ctx = document.createElement('canvas').getContext('2d')!;
+        ctx.font = axis.font[0];
+        const labels = (axis._splits as number[]).map((v, i) => ({ x: u.valToPos(v, 'x'), text: String(axis._values[i] ?? ''), w: ctx.measureText(String(axis._values[i] ?? '')).width / devicePixelRatio }))
+          .filter((l) => l.text !== '');
+        const gaps = labels.slice(1).map((l, i) => l.x - labels[i].x - (l.w + labels[i].w) / 2);
+        return { chart: box.getAttribute('data-chart'), labels: labels.map((l) => l.text), minGap: Math.min(...gaps) };
+      }));
+      assert.ok(axes.length >= 3, `charts found: ${axes.length}`);
+      for (const a of axes) {
+        assert.ok(a.labels.length >= 2, `${a.chart} at ${width} px: labels ${a.labels}`);
+        assert.ok(a.minGap >= 4, `${a.chart} at ${width} px: labels ${a.labels.join(' | ')} come within ${a.minGap.toFixed(1)} px of each other`);
+      }
+      await page.close();
+    }
+  });
+
+  test('a pool card links to its cost curves: what it ran, replayed, with the recommendation and the YAML to paste', async () => {
+    const page = await open(`${base}/`);
+    await page.locator('article[data-pool="heavy"] a.tune-link').click();
+    assert.equal(new URL(page.url()).hash, '#/tune/heavy');
+    // The burst above ran on heavy: its jobs, still in Redis, are replayed (no history in this config).
+    await page.waitForSelector('body[data-tuned="heavy"]', { timeout: 120_000 });
+    assert.match(await page.locator('#tune-status').textContent() ?? '', /^\d+ jobs from the jobs Redis still holds/);
+    assert.match(await page.locator('#tune-recommended').textContent() ?? '', /(Recommended|Closest)/);
+    assert.match(await page.locator('#tune-recommended pre.yaml').textContent() ?? '', /^pools:\n {2}heavy:\n {4}scaling:\n {6}min: \d+\n {6}max: \d+\n/);
+    // The curves and the replay, drawn with labelled axes, and the tables beneath.
+    const charts = page.locator('#tune-report figure.chart');
+    assert.ok(await charts.count() >= 4, `charts: ${await charts.count()}`);
+    assert.match(await page.locator('#tune-report').textContent() ?? '', /heavy: cold starts against cost.*heavy: p95 wait against cost.*heavy: replicas over time/s);
+    assert.ok(await page.locator('#tune-report table.report-table').count() >= 2);
+    await page.screenshot({ path: join(RESULTS, 'tune.png'), fullPage: true });
+    // The route behind it: a goal that is not one is a 400 naming the fix; an unknown pool a 404.
+    const bad = await fetch(`${base}/pools/heavy/tune?goal=${encodeURIComponent('fast please')}`);
+    const body = await bad.json() as { error: { code: string; message: string } };
+    assert.equal(bad.status, 400);
+    assert.equal(body.error.code, 'invalid_tune');
+    assert.match(body.error.message, /"fast please" is not a goal; write p95<=30s/);
+    assert.equal((await fetch(`${base}/pools/nope/tune`)).status, 404);
     assert.deepEqual((page as Page & { external: string[] }).external, [], 'no request left the server');
     await page.close();
   });

@@ -113,6 +113,21 @@ describe('messages', () => {
     assert.match(r.out, new RegExp(`^trireme: wrote the chart to ${out.replace(/[.\\/]/g, '\\$&')}$`, 'm'));
   });
 
+  test('simulate --sweep says which file it wrote and prints every run of every policy per pool; a bad value names itself', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'trireme-sweep-')), 'curves.html');
+    const args = ['-c', join(ROOT, 'examples/three-tier/trireme.yml'), 'simulate', '--trace', join(ROOT, 'examples/traces/seed-burst.csv'), '--sweep'];
+    const r = await run([...args, '--values', '20s,5m', '--policy', 'trireme', 'keda-default', '--out', out]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`^trireme: wrote the report \\(curves and tables\\) to ${out.replace(/[.\\/]/g, '\\$&')}$`, 'm'));
+    assert.match(readFileSync(out, 'utf8'), /<title>Cost curves: seed-burst.csv<\/title>/);
+    assert.match(r.out, /^pool heavy: every run \(5 jobs\)$/m);
+    assert.match(r.out, /^trireme +idleShutdown 20s +own +\d+ /m);
+    assert.match(r.out, /^keda-default +cooldownPeriod 5m +own +\d+ /m);
+    const bad = await run([...args, '--values', '20s,soon']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.out, /--values: item 2 \("soon"\): /);
+  });
+
   test('serve warns about a pool this host can never hold at its max, and a replica says "replica started" once', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trireme-room-'));
     const config = join(dir, 'trireme.yml');

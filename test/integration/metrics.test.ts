@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, waitFor, ROOT, type TestRedis } from '../helpers.js';
 import { freePort } from '../../src/redis/embedded.js';
-import { trireme, reapAll, type Proc } from './procs.js';
+import { trireme, run, reapAll, type Proc } from './procs.js';
 
 const CONFIG = join(ROOT, 'test/fixtures/api.yml');
 let redis: TestRedis;
@@ -100,7 +100,23 @@ describe('Prometheus metrics', () => {
     // Three jobs wait on a pool pinned at zero replicas: the depth is known and stays put.
     await post('/pools/heavy/replicas', { replicas: 0 }, 'PUT');
     await waitFor(async () => (await (await fetch(`${base}/pools/heavy`)).json()).replicas.current === 0, 30_000, 'heavy at zero');
+    const submittedAt = Date.now();
     for (let i = 0; i < 3; i++) await post('/jobs', { task: 'fx.echo', payload: { value: i } });
+    // The oldest of them has waited since its submit: the gauge, the pool's status and the CLI agree on it.
+    const waited = await waitFor(async () => {
+      const v = sample(await scrape(), 'trireme_queue_oldest_wait_seconds{queue="heavy"}');
+      return v !== undefined && v >= 1 ? v : undefined;
+    }, 15_000, 'the oldest wait to pass a second');
+    assert.ok(waited <= (Date.now() - submittedAt) / 1000 + 0.5, `oldest wait ${waited} s, submitted ${(Date.now() - submittedAt) / 1000} s ago`);
+    assert.equal(sample(await scrape(), 'trireme_queue_oldest_wait_seconds{queue="work"}'), 0, 'nothing waits on the light pool');
+    const pool = await (await fetch(`${base}/pools/heavy`)).json() as { depths: { oldestWaitSeconds: number; byQueue: Record<string, { oldestWaitSeconds: number }> } };
+    assert.ok(pool.depths.oldestWaitSeconds >= waited && pool.depths.oldestWaitSeconds === pool.depths.byQueue.heavy.oldestWaitSeconds);
+    const status = await run(['-c', CONFIG, 'status'], { TRIREME_REDIS_URL: redis.url });
+    const [head, ...rows] = status.out.trim().split('\n').map((l) => l.split(/\s{2,}/));
+    const col = head.indexOf('OLDEST WAIT');
+    assert.ok(col > 0, status.out);
+    assert.match(rows.find((r) => r[0] === 'heavy')![col], /^\d+s$/, status.out);
+    assert.equal(rows.find((r) => r[0] === 'light')![col], '-', 'nothing waits there');
 
     const dir = mkdtempSync(join(tmpdir(), 'trireme-prom-'));
     const port = await freePort();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { decide, emptyMemory, type AutoscalerMemory, type Decision, type PoolSettings } from '../../src/core/autoscaler.js';
 import { resolveScaling, parseConfig } from '../../src/core/config.js';
 import { emptyReplicas, type Observation } from '../../src/core/observation.js';
-import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps, worthKeepingWarm } from '../../src/core/keepwarm.js';
+import { MIN_GAPS, WINDOW, pattern, observeLoad, emptyGaps, warmWindow } from '../../src/core/keepwarm.js';
 
 const settings = (scaling: Record<string, unknown>): PoolSettings => {
   const cfg = parseConfig({ pools: { p: { queues: ['default'], concurrency: 1, scaling } } });
@@ -19,19 +19,20 @@ const S = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, s
  * Runs bursts (load 2 for 10 s) starting at the given times, a loop per second, and returns every decision and, per
  * burst, whether a replica was already serving when it began (a warm start) or not (a cold one).
  */
-function run(burstStarts: number[], s = S, lengthOf: (i: number) => number = () => 10_000): { decisions: { t: number; d: Decision }[]; warm: boolean[] } {
+function run(burstStarts: number[], s = S, lengthOf: (i: number) => number = () => 10_000, loadOf: (i: number) => number = () => 2): { decisions: { t: number; d: Decision }[]; warm: boolean[]; serving: number[] } {
   let mem: AutoscalerMemory = emptyMemory();
   // Replicas: start time of each live one; serving once startupTime has passed.
   let replicas: number[] = [];
   const decisions: { t: number; d: Decision }[] = [];
   const warm: boolean[] = [];
+  const servingAtStart: number[] = [];
   const end = burstStarts[burstStarts.length - 1] + 200_000;
   for (let t = 0; t <= end; t += 1_000) {
-    const inBurst = burstStarts.some((b, i) => t >= b && t < b + lengthOf(i));
-    if (burstStarts.includes(t)) warm.push(replicas.some((r) => t - r >= s.startupTime));
+    const burst = burstStarts.findIndex((b, i) => t >= b && t < b + lengthOf(i));
     const serving = replicas.filter((r) => t - r >= s.startupTime).length;
+    if (burstStarts.includes(t)) { warm.push(serving > 0); servingAtStart.push(serving); }
     const o: Observation = {
-      waiting: inBurst ? 2 : 0, running: 0, delayedDue: 0, arrivalRate: 0, serviceTime: 0, fresh: true,
+      waiting: burst >= 0 ? loadOf(burst) : 0, running: 0, delayedDue: 0, arrivalRate: 0, serviceTime: 0, fresh: true,
       replicas: { ...emptyReplicas(), idle: serving, starting: replicas.length - serving },
     };
     const d = decide('p', o, s, mem, t);
@@ -40,7 +41,7 @@ function run(burstStarts: number[], s = S, lengthOf: (i: number) => number = () 
     if (d.desired > replicas.length) replicas = [...replicas, ...Array.from({ length: d.desired - replicas.length }, () => t)];
     if (d.desired < replicas.length) replicas = replicas.slice(0, d.desired);
   }
-  return { decisions, warm };
+  return { decisions, warm, serving: servingAtStart };
 }
 
 const every = (gap: number, n: number, from = 10_000) => Array.from({ length: n }, (_, i) => from + i * gap);
@@ -53,9 +54,10 @@ test('regular gaps: after learning them, the pool stops early and is pre-warmed 
   assert.deepEqual(warm.slice(0, MIN_GAPS), Array(MIN_GAPS).fill(false));
   // Learned: every later burst finds a replica serving.
   assert.deepEqual(warm.slice(MIN_GAPS + 1), Array(warm.length - MIN_GAPS - 1).fill(true));
-  const prewarm = decisions.find(({ d }) => /pre-warm$/.test(d.why));
+  // Each burst asked for two replicas (load 2, one slot each): both are pre-warmed.
+  const prewarm = decisions.find(({ d }) => /pre-warm 2 \(p25 of the bursts' peaks\)$/.test(d.why));
   assert.ok(prewarm, 'a pre-warm decision');
-  assert.match(prewarm.d.reason, /^p: keep-warm: next burst expected in ~\d+ s \(p5 of \d+ idle gaps\): pre-warm, 0 -> 1$/);
+  assert.match(prewarm.d.reason, /^p: keep-warm: next burst expected in ~\d+ s \(p5 of \d+ idle gaps\): pre-warm 2 \(p25 of the bursts' peaks\), 0 -> 2$/);
   assert.equal(prewarm.d.need, 0, 'speculative: capacity may refuse it');
   // Between bursts the replica is stopped early rather than held for a minute of idleShutdown, when that pays.
   assert.ok(decisions.some(({ d }) => /keep-warm: .*start again \d+ s from now: to min/.test(d.why)), 'stopped early');
@@ -63,6 +65,19 @@ test('regular gaps: after learning them, the pool stops early and is pre-warmed 
   const learned = decisions.filter(({ t }) => t > starts[MIN_GAPS + 2]);
   const atZero = learned.filter(({ d }) => d.desired === 0).length / learned.length;
   assert.ok(atZero > 0.5, `at zero ${Math.round(atZero * 100)} % of the time`);
+});
+
+test('bursts are pre-warmed at the size three in four of them reached, not one replica', () => {
+  const s = settings({ policy: 'threshold', min: 0, max: 4, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '60s', startupTime: '5s' });
+  const starts = every(180_000, 24);
+  // Every burst needs three replicas: once learned, each starts with three serving.
+  const three = run(starts, s, () => 10_000, () => 3);
+  assert.deepEqual(three.serving.slice(MIN_GAPS + 1), Array(starts.length - MIN_GAPS - 1).fill(3), `serving at each burst start: ${three.serving}`);
+  assert.ok(three.decisions.some(({ d }) => /pre-warm 3 \(p25 of the bursts' peaks\), 0 -> 3$/.test(d.reason)));
+  // Sizes 1, 1, 4, 4 in turn: the lower quartile is 1, so one replica is pre-warmed (the big bursts start the rest).
+  const mixed = run(starts, s, () => 10_000, (i) => [1, 1, 4, 4][i % 4]);
+  assert.ok(mixed.serving.slice(MIN_GAPS + 1).every((n) => n === 1), `serving at each burst start: ${mixed.serving}`);
+  assert.ok(!mixed.decisions.some(({ d }) => /p25 of the bursts' peaks/.test(d.why)));
 });
 
 test('irregular gaps: no pattern, so idleShutdown decides as before', () => {
@@ -96,28 +111,36 @@ test('scheduled work: bursts that start every 4 minutes but last 10 s to 2 minut
   const { decisions, warm } = run(starts, S, (i) => lengths[i % lengths.length]);
   const last = decisions[decisions.length - 1].d.memory.idle!;
   assert.equal(pattern(last)?.basis, 'start');
-  assert.ok(decisions.some(({ d }) => /keep-warm: next burst expected in ~\d+ s \(p5 of \d+ periods between burst starts\): pre-warm, 0 -> 1$/.test(d.reason)), 'pre-warmed from the periods');
+  assert.ok(decisions.some(({ d }) => /keep-warm: next burst expected in ~\d+ s \(p5 of \d+ periods between burst starts\): pre-warm 2 \(p25 of the bursts' peaks\), 0 -> 2$/.test(d.reason)), 'pre-warmed from the periods');
   assert.deepEqual(warm.slice(MIN_GAPS + 2), Array(warm.length - MIN_GAPS - 2).fill(true), `warm starts once learned: ${warm.map((w) => (w ? 'W' : 'c')).join('')}`);
   // And cheaper than holding through each gap: the pool is at zero for a good part of the time once learned.
   const learned = decisions.filter(({ t }) => t > starts[MIN_GAPS + 2]);
   assert.ok(learned.filter(({ d }) => d.desired === 0).length / learned.length > 0.2, 'stopped between bursts');
 });
 
-test('a pattern too wide to pay for is left to the fixed timer: bursts every 20 to 60 minutes, a pool that stops after 20 s', () => {
-  // Regular by the spread rule (p99 within 4x p5), but a pre-warmed replica would wait ~20 minutes on a typical gap
-  // where the fixed timer costs 20 s and a start-up.
-  const gaps = [20, 45, 30, 60, 25, 50, 35, 40, 55, 28].map((m) => m * 60_000);
-  const starts = gaps.reduce<number[]>((acc, g) => [...acc, acc[acc.length - 1] + 10_000 + g], [10_000]);
+test('a pattern too wide to keep warm whole is kept warm at its end, within twice what the fixed timer spends per gap', () => {
+  // Gaps of 20 to 60 minutes: regular by the spread rule, but a replica kept warm from their p5 would wait ~20
+  // minutes on a typical gap where the fixed timer spends 20 s and a start-up.
+  const gaps = [20, 45, 30, 60, 25, 50, 35, 40, 55, 28, 33, 47].map((m) => m * 60_000);
+  const g = gaps.reduce((acc, gap, i) => {
+    const t = i * 4 * 3_600_000;
+    return observeLoad(observeLoad(observeLoad(acc, 1, t), 0, t + 1_000), 1, t + 1_000 + gap);
+  }, emptyGaps());
+  const p = pattern(g)!;
+  assert.ok(p, 'the gaps are a pattern by the spread rule');
+  const w = warmWindow(p, 20_000, 5_000);
+  assert.equal(w.late, true);
+  assert.equal(w.until, p.p99 + 5_000);
+  // The earliest start within the budget (2 x 25 s per gap), to the second: a start a second earlier costs more.
+  assert.ok(w.expected <= 50_000 && w.expected > 45_000, `expected warm wait ${w.expected} ms`);
+  assert.ok(w.from > p.p50, `kept warm only late in the window (from ${w.from / 60_000} min)`);
+  // A pool that holds 15 idle minutes anyway keeps warm across the whole window, from p5 less a start-up.
+  assert.deepEqual([warmWindow(p, 900_000, 30_000).late, warmWindow(p, 900_000, 30_000).from], [false, p.p5 - 30_000 - 5_000]);
+  // In a run: the 20 s pool stops at once after each burst and starts again late in the gap, saying why.
+  const starts = gaps.reduce<number[]>((acc, gap) => [...acc, acc[acc.length - 1] + 10_000 + gap], [10_000]);
   const short = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '20s', startupTime: '5s' });
-  const a = run(starts, short);
-  assert.ok(pattern(a.decisions[a.decisions.length - 1].d.memory.idle!), 'the gaps are a pattern by the spread rule');
-  assert.ok(!a.decisions.some(({ d }) => /keep-warm/.test(d.why)), 'but no keep-warm decision');
-  // A pool that holds 15 idle minutes anyway: keeping warm across the window costs no more than its timer, so it acts.
-  const long = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '15m', startupTime: '30s' });
-  assert.ok(run(starts, long).decisions.some(({ d }) => /keep-warm/.test(d.why)), 'keep-warm decides for the 15-minute pool');
-  const p = { p5: 600_000, p50: 610_000, p99: 640_000, n: 30, basis: 'start' as const };
-  assert.equal(worthKeepingWarm(p, 20_000, 5_000), true, 'a 10-minute schedule, 20 s timer: 20 s of warm wait');
-  assert.equal(worthKeepingWarm({ ...p, p50: 1_800_000 }, 20_000, 5_000), false);
+  const a = run(starts, short, () => 10_000, () => 1);
+  assert.ok(a.decisions.some(({ d }) => /keep-warm: next burst expected \d+ s to \d+ s from now \(p5-p99 of \d+ idle gaps\), kept warm for the last \d+ s of that: pre-warm, 0 -> 1$/.test(d.reason)));
 });
 
 test('periods are learned from burst starts', () => {

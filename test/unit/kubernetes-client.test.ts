@@ -39,7 +39,7 @@ test('a package the client itself lacks is not mistaken for the client missing: 
 test('the install lines in the README and docs ask for the version range the package declares', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }> };
   assert.equal(pkg.peerDependenciesMeta[KUBERNETES_CLIENT]?.optional, true, 'an optional peer dependency');
-  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`)];
+  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
   const ranges = docs.flatMap((f) => [...readFileSync(join(ROOT, f), 'utf8').matchAll(/@kubernetes\/client-node@([^\s`;)]+)/g)].map((m) => `${f}: ${m[1]}`));
   assert.ok(ranges.length >= 2, `found ${ranges.join(', ')}`);
   for (const r of ranges) assert.equal(r.split(': ')[1], pkg.peerDependencies[KUBERNETES_CLIENT], r);

@@ -5,7 +5,7 @@ import { target } from '../../src/core/policies/target.js';
 import { hpa, emptyHpaMemory, hpaRecommendation } from '../../src/core/policies/hpa.js';
 import { emptyReplicas, type Observation } from '../../src/core/observation.js';
 
-const obs = (o: Partial<Observation> & { replicas?: Partial<Observation['replicas']> } = {}): Observation => ({
+const obs = (o: Omit<Partial<Observation>, 'replicas'> & { replicas?: Partial<Observation['replicas']> } = {}): Observation => ({
   waiting: 0, running: 0, delayedDue: 0, arrivalRate: 0, serviceTime: 0, fresh: true,
   ...o, replicas: { ...emptyReplicas(), ...o.replicas },
 });
@@ -48,6 +48,24 @@ test('target with targetWait turns measured service time into backlog per slot',
   assert.equal(target(obs({ waiting: 12, serviceTime: 10 }), { concurrency: 1, targetBacklogPerSlot: 1, targetWait: 30_000 }).desired, 4);
   // Unknown service time falls back to targetBacklogPerSlot.
   assert.equal(target(obs({ waiting: 12 }), { concurrency: 1, targetBacklogPerSlot: 1, targetWait: 30_000 }).desired, 12);
+});
+
+test('target with targetWait: the measured oldest wait grows a pool whose every slot is busy', () => {
+  const s = { concurrency: 1, targetBacklogPerSlot: 5, targetWait: 10_000 };
+  // Table: [observation, desired, why]. One busy 1-slot replica, three small jobs behind its long one.
+  const cases: [Parameters<typeof obs>[0], number, string][] = [
+    [{ running: 1, waiting: 3, oldestWait: 9_000, replicas: { busy: 1 } }, 1, 'under targetWait: the depth rule alone (4 / 5 per slot)'],
+    [{ running: 1, waiting: 3, oldestWait: 12_000, replicas: { busy: 1 } }, 2, 'past it: at least one more than ready'],
+    [{ running: 1, waiting: 3, oldestWait: 31_000, replicas: { busy: 1 } }, 4, 'in proportion: ceil(1 x 31 / 10), within one slot per job'],
+    [{ running: 1, waiting: 1, oldestWait: 60_000, replicas: { busy: 1 } }, 2, 'never more than one slot per job of the load'],
+    [{ running: 1, waiting: 3, oldestWait: 12_000, replicas: { busy: 1, idle: 1 } }, 1, 'a free slot: the job is not waiting for capacity'],
+    [{ running: 1, waiting: 3, oldestWait: 12_000, replicas: { busy: 1, starting: 1 } }, 2, 'a replica already starting is not counted in the ratio'],
+    [{ running: 1, waiting: 3, replicas: { busy: 1 } }, 1, 'unknown oldest wait (a source that cannot tell): the estimates alone'],
+  ];
+  for (const [o, want, why] of cases) assert.equal(target(obs(o), s).desired, want, why);
+  assert.match(target(obs(cases[1][0]), s).reason, /oldest waited 12s > 10s with every slot busy -> 2/);
+  // Without targetWait the measured age is not a target.
+  assert.equal(target(obs(cases[2][0]), { concurrency: 1, targetBacklogPerSlot: 5 }).desired, 1);
 });
 
 test('target keeps replicas for running jobs', () => {

@@ -50,6 +50,20 @@ export const poolRoutes = (ctx: ApiContext) => {
         return one(name);
       },
     })),
+    route({
+      method: 'GET', url: '/pools/:name/tune', tag: 'scaling', access: 'read', params: poolParams,
+      query: z.strictObject({
+        since: z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'since is a duration such as 1h or 1d').default('1d'),
+        goal: z.string().min(1).max(200).default('p95<=30s'),
+        grid: z.enum(['quick', 'full']).default('quick'),
+      }),
+      summary: "Replay what the pool ran (history, else the jobs Redis holds) against its settings, as `trireme tune` does: the curves, the recommendation for the goal with its YAML, and the report page the dashboard draws. One replay at a time (409 while another runs); answers are kept 5 minutes",
+      handler: async ({ params, query }) => {
+        const pool = poolOr404(ctx, params.name, 'params.name');
+        const { report, ranAt, cached } = await ctx.tune.run({ pool, since: query.since, goal: query.goal, grid: query.grid });
+        return { pool, since: query.since, goal: query.goal, ranAt, cached, report };
+      },
+    }),
     // The original autoscaler's path, in its own shape, is in compat.ts.
     route({
       method: 'GET', url: '/autoscaling', tag: 'scaling', access: 'read',
@@ -59,7 +73,7 @@ export const poolRoutes = (ctx: ApiContext) => {
     route({
       method: 'GET', url: '/history', tag: 'scaling', access: 'read',
       query: z.strictObject({ minutes: z.coerce.number().min(1).max(15).default(15) }),
-      summary: 'The last minutes (up to 15) of one-second ticks, as columns per pool: queued (waiting + running), replicas, desired, jobs/s in and out, p95 wait',
+      summary: 'The last minutes (up to 15) of one-second ticks, as columns per pool: queued (waiting + running), replicas, desired, jobs/s in and out, p95 wait, oldest wait',
       handler: async ({ query }) => ctx.live.history(query.minutes * 60_000),
     }),
     route({

@@ -11,6 +11,9 @@ function poolArg(p: Project, pool: string): void {
   if (!Object.hasOwn(p.config.pools, pool)) throw new UsageError(`no pool "${pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
 }
 
+/** The oldest wait as people read it: "-" when none waits, "?" when the source cannot tell. */
+const oldest = (seconds: number | null) => (seconds === null ? '?' : seconds === 0 ? '-' : formatDuration(seconds < 1 ? seconds * 1000 : Math.floor(seconds) * 1000));
+
 export async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   await withRedis(cmd, async (p, redis) => {
     const inspector = new Inspector(p, redis);
@@ -19,11 +22,11 @@ export async function status(cmd: Command, o: { json?: boolean }): Promise<void>
     // A decision older than a few loops was made by a controller that is gone: say so rather than show it as current.
     const interval = p.config.controller.interval;
     const stale = (at: number) => (Date.now() - at > 3 * interval + 2_000 ? `  (stale: ${formatDuration(Date.now() - at)} old)` : '');
-    const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
+    const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'OLDEST WAIT', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
     for (const x of pools) {
       const r = x.replicas;
       rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
-        String(x.depths.waiting), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
+        String(x.depths.waiting), oldest(x.depths.oldestWaitSeconds), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
         x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
         x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${x.decision.flapsLastHour ? `  [${x.decision.flapsLastHour} flaps in the last hour]` : ''}${stale(x.decision.at)}` : '-']);
     }

@@ -2,25 +2,30 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { readTrace } from '../../sim/trace.js';
-import { BASELINES } from '../../sim/policies.js';
-import { formatReport, htmlReport, runReport, svgChart } from '../../sim/report.js';
+import { POLICIES } from '../../sim/policies.js';
+import { formatReport, formatSweep, reportPage, runReport, svgChart, sweepPage, sweepSvg } from '../../sim/report.js';
+import { sweep } from '../../sim/sweep.js';
+import { htmlPage } from '../../sim/html.js';
 import { planTables } from '../../sim/plan.js';
 import { oversizedPools } from '../../core/host-fit.js';
 import { DRIVERS } from '../../drivers/index.js';
-import { parseSize } from '../../core/units.js';
+import { parseDuration, parseSize } from '../../core/units.js';
 import { globals, intOpt, numberOpt, project, UsageError } from '../common.js';
 import type { SimulateCli } from '../simulate.js';
 
 export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
   // Routes and pools are all a simulation needs: no task code runs.
   const p = await project(globals(cmd), { tasks: false });
-  const known = ['trireme', ...BASELINES];
-  for (const name of o.policy) if (!known.includes(name)) throw new UsageError(`--policy: unknown policy "${name}"; use: ${known.join(', ')}`);
+  for (const name of o.policy) if (!(POLICIES as readonly string[]).includes(name)) throw new UsageError(`--policy: unknown policy "${name}"; use: ${POLICIES.join(', ')}`);
+  if (o.baselineTimers !== 'own' && o.baselineTimers !== 'config') throw new UsageError(`--baseline-timers: use own or config, got "${o.baselineTimers}"`);
+  const timers = o.baselineTimers;
+  if (o.values !== undefined && !o.sweep) throw new UsageError('--values: only with --sweep (the knob values a sweep runs)');
+  if (o.out && !/\.(html|svg|json)$/.test(o.out)) throw new UsageError(`--out: write .html (charts and tables), .svg (charts) or .json, got "${o.out}"`);
   let trace;
   try { trace = await readTrace(o.trace); } catch (e) { throw new UsageError(`--trace: ${(e as Error).message}`); }
-  for (const j of trace) if (!p.router.poolFor(p.router.queueFor(j.task))) throw new UsageError(`--trace: task "${j.task}" routes to no pool of this config`);
+  for (const j of trace) if (!p.router.poolFor(p.router.queueFor(j.task, j.queue))) throw new UsageError(`--trace: task "${j.task}" routes to no pool of this config`);
   const span = trace.length ? trace[trace.length - 1].t : 0;
   let memory;
   try { memory = o.hostMemory === undefined ? undefined : parseSize(o.hostMemory); } catch (e) { throw new UsageError(`--host-memory: ${(e as Error).message}`); }
@@ -29,12 +34,25 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
     memory,
     gpu: o.hostGpu === undefined ? undefined : intOpt(o.hostGpu, '--host-gpu', 0),
   };
-  const report = runReport(p, trace, o.policy, { host, seriesStepMs: o.out && !o.out.endsWith('.json') ? Math.max(1_000, (span * 1000) / 1500) : undefined });
+  const wrote = (what: string) => process.stderr.write(`trireme: wrote ${what} to ${resolve(o.out!)}\n`);
+  if (o.sweep) {
+    const values = o.values === undefined ? undefined : o.values.split(',').map((v, i) => {
+      try { return parseDuration(v.trim()); } catch (e) { throw new UsageError(`--values: item ${i + 1} ("${v}"): ${(e as Error).message}`); }
+    });
+    const s = sweep(p.config, p.router, trace, { policies: o.policy, values, timers, host });
+    if (o.out) {
+      // On stderr: stdout carries the report (or its JSON) and may be piped.
+      await writeFile(o.out, o.out.endsWith('.svg') ? sweepSvg(s, `Cost curves: ${basename(o.trace)}`) : o.out.endsWith('.html') ? htmlPage(sweepPage(s, `Cost curves: ${basename(o.trace)}`)) : `${JSON.stringify(s, null, 2)}\n`);
+      wrote(o.out.endsWith('.svg') ? 'the curves' : o.out.endsWith('.html') ? 'the report (curves and tables)' : 'the curves as JSON');
+    }
+    process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatSweep(s)}\n`);
+    return;
+  }
+  const report = runReport(p, trace, o.policy, { host, timers, seriesStepMs: o.out && !o.out.endsWith('.json') ? Math.max(1_000, (span * 1000) / 1500) : undefined });
   if (o.out) {
-    const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlReport(report) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
+    const body = o.out.endsWith('.svg') ? svgChart(report) : o.out.endsWith('.html') ? htmlPage(reportPage(report)) : `${JSON.stringify({ ...report, policies: report.policies.map(({ accountTo: _a, ...rest }) => rest) }, null, 2)}\n`;
     await writeFile(o.out, body);
-    // On stderr: stdout carries the report (or its JSON) and may be piped.
-    process.stderr.write(`trireme: wrote ${o.out.endsWith('.svg') ? 'the chart' : o.out.endsWith('.html') ? 'the report (table and chart)' : 'the report as JSON'} to ${resolve(o.out)}\n`);
+    wrote(o.out.endsWith('.svg') ? 'the chart' : o.out.endsWith('.html') ? 'the report (charts and tables)' : 'the report as JSON');
   }
   if (o.json) {
     const slim = { ...report, policies: report.policies.map(({ series: _s, events: _e, accountTo: _a, ...rest }) => rest) };
