@@ -160,9 +160,11 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     recording?.write(`${JSON.stringify({ host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length } })}\n`);
     let onReconcile: ((s: number) => void) | undefined;
     let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
+    let onNotification: ((webhook: string, outcome: string) => void) | undefined;
     const controller = parts.controller = await assembleController({
       project: p, redisUrl: url, logger, machine, childEnv: await writeSnapshot(p, parts.snapshot),
       onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
+      onNotification: (webhook, outcome) => onNotification?.(webhook, outcome),
       onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
     });
     warnRoom(p, controller, machine, logger);
@@ -172,6 +174,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
       const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger, redisOutage: () => watch.outage });
       onReconcile = (s) => api.metrics.loopDuration.observe(s);
       onDroppedWrite = (what, pool) => api.metrics.droppedWrites.inc({ what, pool });
+      onNotification = (webhook, outcome) => api.metrics.notifications.inc({ webhook, outcome });
       address = await api.listen(host, port).catch((e: NodeJS.ErrnoException) => {
         throw e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' ? new UsageError(listenProblem(host, port, e.code, p.configPath)) : e;
       });
