@@ -25,7 +25,7 @@ function served(cfg: Config): Set<string> {
   const names = new Set<string>();
   for (const metric of m.registry.getMetricsAsArray()) {
     names.add(metric.name);
-    if ((metric as { type?: string }).type === 'histogram' || metric.name.endsWith('_seconds')) for (const s of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${s}`);
+    if ((metric as unknown as { type?: string }).type === 'histogram' || metric.name.endsWith('_seconds')) for (const s of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${s}`);
   }
   return names;
 }

@@ -3,15 +3,20 @@ import type { Command } from 'commander';
 import { Inspector } from '../../control/inspect.js';
 import { runChecks } from '../../control/doctor.js';
 import { connect, describeUrl } from '../../redis/connection.js';
-import { parseDuration } from '../../core/units.js';
+import { formatSize, parseDuration } from '../../core/units.js';
 import { ago, globals, project, redisFor, table, UsageError, withRedis } from '../common.js';
 
 export async function workers(cmd: Command, o: { pool?: string; json?: boolean }): Promise<void> {
   await withRedis(cmd, async (p, redis) => {
     const w = await new Inspector(p, redis).workers(o.pool);
     if (o.json) { process.stdout.write(`${JSON.stringify(w, null, 2)}\n`); return; }
-    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING']];
-    for (const r of w.replicas) rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`]);
+    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING', 'CPU', 'MEMORY']];
+    for (const r of w.replicas) {
+      // The replica with its runners and command programs (its process tree); "-" where it cannot read /proc.
+      const cpu = r.cpuPercent !== undefined ? `${Math.round(r.cpuPercent)}%` : '-';
+      const memory = r.rss !== undefined ? `${formatSize(r.rss)}${r.processes && r.processes > 1 ? ` (${r.processes} procs)` : ''}${r.gpuMemory ? `, GPU ${formatSize(r.gpuMemory)}` : ''}` : '-';
+      rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`, cpu, memory]);
+    }
     process.stdout.write(w.total ? table(rows) : 'no live replicas\n');
     process.stdout.write(`${w.total} replica(s): ${Object.entries(w.byState).map(([s, n]) => `${n} ${s}`).join(', ')}\n`);
   }, { start: false });
