@@ -13,6 +13,7 @@ import { registerJobs } from './jobs.js';
 import { registerWorkers } from './workers.js';
 import { registerSimulate } from './simulate.js';
 import { registerExport } from './export.js';
+import { registerSchedules } from './schedules.js';
 
 export function program(): Command {
   const p = new Command('trireme')
@@ -28,7 +29,7 @@ export function program(): Command {
     const format = cmd.opts().logFormat as string | undefined;
     if (format) process.env.TRIREME_LOG_FORMAT = format;
   });
-  for (const register of [registerServe, registerWorker, registerSubmit, registerScale, registerJobs, registerWorkers, registerSimulate, registerExport]) register(p);
+  for (const register of [registerServe, registerWorker, registerSubmit, registerScale, registerJobs, registerWorkers, registerSchedules, registerSimulate, registerExport]) register(p);
   return p;
 }
 

@@ -5,6 +5,7 @@ import { $, api, askToken, session, stream, toast } from './lib.js';
 import { initOverview, loadHistory, markScale, onTick } from './overview.js';
 import { onReplicaChange, onReplicas } from './workers.js';
 import { initJobs, leaveJob, loadTaskHistory, loadJobs, openJob } from './jobs.js';
+import { initSchedules } from './schedules.js';
 
 const VIEWS = ['overview', 'workers', 'jobs', 'job'];
 let jobsLoaded = false;
@@ -37,6 +38,7 @@ async function boot() {
     const [{ pools }, history, { events }] = await Promise.all([api('GET', '/pools'), api('GET', '/history'), api('GET', '/events/scaling?limit=200')]);
     initOverview(pools.map((p) => p.name));
     initJobs(pools);
+    initSchedules();
     loadHistory(history, events);
     $('#summary').textContent = `${pools.length} pools · writes ${session.info.auth.writes === 'token' ? 'need a token' : 'open'}`;
   } catch (err) {

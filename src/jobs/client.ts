@@ -92,7 +92,7 @@ export interface TaskHandle<P = unknown, R = unknown> {
 }
 
 /** What the client knows of a task before it enqueues: from the loaded code, a definition, or the manifest. */
-interface TaskSpec extends Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> {
+export interface TaskSpec extends Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> {
   schema?: PayloadSchema<unknown>;
   idempotencyKey?: (payload: never) => string;
 }
@@ -237,11 +237,12 @@ export class TriremeClient {
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
+  /** What is known of a task (its loaded code, else the manifest); throws SubmitError for an unknown one. */
+  taskSpec(task: string): Promise<TaskSpec> { return this.spec(task); }
+
   /** A task loaded in this process: its definition or command, without a turn of the event loop. */
   private loadedSpec(task: string): TaskSpec | undefined {
-    const entry = this.project.tasks.get(task);
-    if (!entry) return undefined;
-    return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
+    return loadedTaskSpec(this.project, task);
   }
 
   /** What is known of a task: its loaded definition or command, else (routes-only) the manifest replicas publish. */
@@ -261,32 +262,7 @@ export class TriremeClient {
   }
 
   private prepare(task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
-    let data: unknown = payload ?? {};
-    if (spec.schema) {
-      const parsed = spec.schema.safeParse(data);
-      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
-      data = parsed.data;
-    }
-    const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
-    const pool = this.project.router.poolFor(queue);
-    if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
-    const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
-    let delay = 0;
-    if (opts.delay !== undefined) {
-      try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
-      if (!(delay >= 0 && delay <= MAX_DELAY_MS)) throw new SubmitError('invalid_option', 'delay', `delay must be between 0 and 365 days, got ${opts.delay}`);
-    }
-    const retries = opts.retries ?? spec.retries ?? 0;
-    if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) throw new SubmitError('invalid_option', 'retries', `retries must be a whole number from 0 to ${MAX_RETRIES}`);
-    const priority = opts.priority ?? spec.priority;
-    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
-      throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
-    }
-    const jobOpts: JobsOptions = { jobId: key ? idempotentJobId(queue, key) : newJobId(queue), attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
-    if (spec.backoff) jobOpts.backoff = spec.backoff;
-    if (priority) jobOpts.priority = priority;
-    if (delay) jobOpts.delay = delay;
-    return { queue, pool, jobOpts, data };
+    return prepareJob(this.project, task, spec, payload, opts);
   }
 
   /** Counts arrivals on a queue and wakes the controller for its pool, a batch at a time (arrivals.ts). */
@@ -375,4 +351,54 @@ export class TriremeClient {
     await this.flow?.close();
     await this.redis.quit().catch(() => {});
   }
+}
+
+/** Routes and checks one job before it is enqueued: its queue and pool, BullMQ's options, its payload as parsed. */
+function prepareJob(project: Project, task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
+  let data: unknown = payload ?? {};
+  if (spec.schema) {
+    const parsed = spec.schema.safeParse(data);
+    if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
+    data = parsed.data;
+  }
+  const queue = project.router.queueFor(task, opts.queue ?? spec.queue);
+  const pool = project.router.poolFor(queue);
+  if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${project.router.queues().join(', ')}`);
+  const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
+  let delay = 0;
+  if (opts.delay !== undefined) {
+    try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
+    if (!(delay >= 0 && delay <= MAX_DELAY_MS)) throw new SubmitError('invalid_option', 'delay', `delay must be between 0 and 365 days, got ${opts.delay}`);
+  }
+  const retries = opts.retries ?? spec.retries ?? 0;
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) throw new SubmitError('invalid_option', 'retries', `retries must be a whole number from 0 to ${MAX_RETRIES}`);
+  const priority = opts.priority ?? spec.priority;
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
+    throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
+  }
+  const jobOpts: JobsOptions = { jobId: key ? idempotentJobId(queue, key) : newJobId(queue), attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+  if (spec.backoff) jobOpts.backoff = spec.backoff;
+  if (priority) jobOpts.priority = priority;
+  if (delay) jobOpts.delay = delay;
+  return { queue, pool, jobOpts, data };
+}
+
+/**
+ * What a job schedule submits, checked as a submit would be (its payload schema, the queue, retries and priority):
+ * the queue and pool, and BullMQ's template for each run (jobs/schedules.ts). Throws SubmitError.
+ */
+export function scheduleTemplate(project: Project, task: string, spec: TaskSpec, payload: unknown, opts: Pick<SubmitOptions, 'queue' | 'priority' | 'retries'>) {
+  const { queue, pool, jobOpts, data } = prepareJob(project, task, spec, payload, opts);
+  // Each run gets its id and time from the scheduler.
+  const template: JobsOptions = { ...jobOpts };
+  delete template.jobId;
+  delete template.delay;
+  return { queue, pool, data, opts: template };
+}
+
+/** What a project with its task code loaded knows of a task (undefined for an unknown one). */
+export function loadedTaskSpec(project: Project, task: string): TaskSpec | undefined {
+  const entry = project.tasks.get(task);
+  if (!entry) return undefined;
+  return entry.kind === 'function' ? entry.definition.options : { retries: entry.command.retries, queue: entry.command.queue };
 }

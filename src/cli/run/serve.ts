@@ -20,6 +20,7 @@ import { STOP_SLACK_MS } from '../../drivers/spec.js';
 import { writeSnapshot, type Project } from '../../project/project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
+import { desiredSchedules } from '../../jobs/schedules.js';
 import type { ServeCli } from '../serve.js';
 
 /** Why serve cannot listen on host:port, in words that say how to pick another; undefined when it can. */
@@ -65,6 +66,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const grace = bound === undefined ? longest : Math.min(bound, longest);
   // Every check that can refuse comes before anything starts (the private Redis first of all), so a refusal leaves
   // nothing running: the bind, and the port (a race with another program is still caught at listen, below).
+  // Each schedule's task, payload and queue, checked as a submit would be (with the task code loaded: no Redis needed).
+  await desiredSchedules(p);
   if (o.api) {
     new Auth(p.config.auth).checkBind(host);
     const problem = await cannotListen(host, port, p.configPath);
