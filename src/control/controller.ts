@@ -158,7 +158,7 @@ export class Controller {
       });
       // What is live once this pass is carried out (a scale-down to zero included): a submit after it wakes the pool.
       this.lastLive.set(plan.pool, d.desired);
-      this.notices.decided(plan.pool, plan.decision, now);
+      this.notices.decided(plan.pool, plan.decision, this.opts.clock.now());
       const health = this.opts.drivers[plan.pool].health(plan.pool);
       const { rates } = plan;
       stored.push({

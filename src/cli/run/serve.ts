@@ -163,11 +163,13 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     recording?.write(`${JSON.stringify({ host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length } })}\n`);
     let onReconcile: ((s: number) => void) | undefined;
     let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
-    let onNotification: ((webhook: string, outcome: string) => void) | undefined;
+    // Deliveries made before the API (and its counter) exists, such as the first takeover's, are counted when it does.
+    const early: [string, string][] = [];
+    let onNotification = (webhook: string, outcome: string) => { if (o.api) early.push([webhook, outcome]); };
     const controller = parts.controller = await assembleController({
       project: p, redisUrl: url, logger, machine, childEnv: await writeSnapshot(p, parts.snapshot),
       onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
-      onNotification: (webhook, outcome) => onNotification?.(webhook, outcome),
+      onNotification: (webhook, outcome) => onNotification(webhook, outcome),
       onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
     });
     warnRoom(p, controller, machine, logger);
@@ -178,6 +180,7 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
       onReconcile = (s) => api.metrics.loopDuration.observe(s);
       onDroppedWrite = (what, pool) => api.metrics.droppedWrites.inc({ what, pool });
       onNotification = (webhook, outcome) => api.metrics.notifications.inc({ webhook, outcome });
+      for (const [webhook, outcome] of early.splice(0)) onNotification(webhook, outcome);
       address = await api.listen(host, port).catch((e: NodeJS.ErrnoException) => {
         throw e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' ? new UsageError(listenProblem(host, port, e.code, p.configPath)) : e;
       });
