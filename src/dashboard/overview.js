@@ -25,7 +25,7 @@ function card(name) {
     legend: h('div', { class: 'legend' }),
     stats: h('div', { class: 'stats' }),
     reason: h('div', { class: 'reason' }),
-    limits: h('div', { class: 'legend limits' }),
+    limits: h('div', { class: 'limits' }),
     health: h('div', { class: 'health', role: 'status' }),
     input: h('input', { type: 'number', min: 0, 'aria-label': `replicas for ${name}` }),
     toggle: h('button', { type: 'button' }),
