@@ -15,12 +15,14 @@ import { desiredSchedules, JobSchedules } from '../jobs/schedules.js';
 const CHECK_MS = 1_000;
 /** How often the leader reconciles again while it keeps the lease. */
 const AGAIN_MS = 300_000;
+/** How soon a reconciliation that failed (Redis away) is tried again. */
+const RETRY_MS = 15_000;
 
 export class ScheduleKeeper {
   private readonly schedules: JobSchedules;
   private timer?: Timer;
-  /** When this controller last reconciled as leader; undefined while it does not lead. */
-  private reconciledAt?: number;
+  /** When this controller, leading, reconciles next; undefined while it does not lead (so a takeover reconciles at once). */
+  private nextAt?: number;
   private running?: Promise<void>;
   private stopped = false;
 
@@ -35,8 +37,8 @@ export class ScheduleKeeper {
   private tick(): void {
     if (this.stopped) return;
     const { isLeader, clock } = this.o;
-    if (!isLeader()) this.reconciledAt = undefined;
-    else if (this.reconciledAt === undefined || clock.now() - this.reconciledAt >= AGAIN_MS) this.running ??= this.reconcile().finally(() => { this.running = undefined; });
+    if (!isLeader()) this.nextAt = undefined;
+    else if (!this.running && clock.now() >= (this.nextAt ?? -Infinity)) this.running = this.reconcile().finally(() => { this.running = undefined; });
     this.timer = clock.setTimeout(() => this.tick(), CHECK_MS);
   }
 
@@ -45,10 +47,11 @@ export class ScheduleKeeper {
     try {
       const desired = await desiredSchedules(this.o.project, (task) => this.o.client.taskSpec(task));
       const { created, updated, removed } = await this.schedules.reconcile(desired);
-      this.reconciledAt = this.o.clock.now();
+      this.nextAt = this.o.clock.now() + AGAIN_MS;
       if (created.length || updated.length || removed.length) this.o.logger.info({ created, updated, removed }, 'job schedules reconciled with the config');
     } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, 'job schedules not reconciled: trying again');
+      this.nextAt = this.o.clock.now() + RETRY_MS;
+      this.o.logger.warn({ err: (err as Error).message, retryInMs: RETRY_MS }, 'job schedules not reconciled: trying again');
     }
   }
 

@@ -10,8 +10,10 @@ import { parseDuration } from './units.js';
 export const NOTICE_KINDS = ['pool.scaled', 'pool.max_reached', 'replica.start_failed', 'replica.drain_timeout', 'controller.takeover'] as const;
 export type NoticeKind = typeof NOTICE_KINDS[number];
 
+const TYPE_PREFIX = 'dev.trireme.';
+
 /** The CloudEvents `type` of a notice kind. */
-export const cloudEventType = (kind: NoticeKind): string => `dev.trireme.${kind}`;
+export const cloudEventType = (kind: NoticeKind): string => `${TYPE_PREFIX}${kind}`;
 
 export type Notice =
   /** A scale event carried out: `from` -> `to` replicas, with the decision's reason and the pool's policy. */
@@ -53,8 +55,10 @@ const webhook = z.strictObject({
   }),
   /** With a secret, each delivery carries `X-Trireme-Signature-256: sha256=<HMAC-SHA256 of the body>`. */
   secret: z.string().min(16, 'use a secret of at least 16 characters (e.g. openssl rand -hex 24)').optional(),
-  /** The kinds to send (all when left out). */
-  events: z.array(z.enum(NOTICE_KINDS, { error: `use one of: ${NOTICE_KINDS.join(', ')}` })).min(1, 'name at least one event, or leave events out for all').optional(),
+  /** The kinds to send (all when left out), by name (`pool.scaled`) or by CloudEvents type (`dev.trireme.pool.scaled`). */
+  events: z.array(z.string().transform((e) => (e.startsWith(TYPE_PREFIX) ? e.slice(TYPE_PREFIX.length) : e))
+    .pipe(z.enum(NOTICE_KINDS, { error: `use one of: ${NOTICE_KINDS.join(', ')} (or their CloudEvents types, ${TYPE_PREFIX}pool.scaled, ...)` })))
+    .min(1, 'name at least one event, or leave events out for all').optional(),
   /** How the webhook is named in /metrics and logs (its URL may hold a secret); `#<index>` when left out. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use up to 64 letters, digits, ".", "_" or "-"').optional(),
   /** How long one delivery may take before it counts as failed. */

@@ -70,7 +70,7 @@ test('good schedules, limits, webhooks and alerts read as documented', () => {
       beat: { task: 'api.ping', every: '30s', options: { queue: 'api', priority: 1, retries: 2 } },
     },
     rateLimits: { api: { jobs: 10, per: '1s' } },
-    notify: { webhooks: [{ url: 'https://hooks.example.com/x', secret: 'a-secret-of-16-chars', events: ['pool.scaled'], name: 'ops' }] },
+    notify: { webhooks: [{ url: 'https://hooks.example.com/x', secret: 'a-secret-of-16-chars', events: ['pool.scaled', 'dev.trireme.replica.start_failed'], name: 'ops' }] },
     alerts: { queueWait: '2m' },
   });
   assert.equal(cfg.schedules.beat.every, 30_000);
@@ -79,6 +79,7 @@ test('good schedules, limits, webhooks and alerts read as documented', () => {
   assert.equal(describeWhen(cfg.schedules.nightly), 'cron 0 2 * * * (Europe/Paris)');
   assert.equal(describeWhen(cfg.schedules.beat), 'every 30s');
   assert.deepEqual(cfg.rateLimits.api, { jobs: 10, per: 1000 });
+  assert.deepEqual(cfg.notify.webhooks[0].events, ['pool.scaled', 'replica.start_failed'], 'by name or by CloudEvents type');
   assert.equal(cfg.notify.webhooks[0].timeout, 10_000);
   assert.equal(cfg.notify.webhooks[0].retries, 5);
   assert.equal(cfg.notify.webhooks[0].contentType, 'application/cloudevents+json');
@@ -100,7 +101,7 @@ test('webhooks: an http(s) URL, known events, a secret long enough', () => {
     notify: { webhooks: [{ url: 'ftp://x' }, { url: 'https://ok.example', events: ['pool.exploded'] }, { url: 'https://ok.example', secret: 'short' }] },
   });
   assert.ok(p.includes('notify.webhooks.0.url: "ftp://x" is not an http(s) URL; write e.g. https://hooks.example.com/trireme'), p.join('\n'));
-  assert.ok(p.some((x) => x.startsWith('notify.webhooks.1.events.0: use one of: pool.scaled, pool.max_reached, replica.start_failed, replica.drain_timeout, controller.takeover')), p.join('\n'));
+  assert.ok(p.some((x) => x.startsWith('notify.webhooks.1.events.0: use one of: pool.scaled, pool.max_reached, replica.start_failed, replica.drain_timeout, controller.takeover (or their CloudEvents types')), p.join('\n'));
   assert.ok(p.some((x) => x.startsWith('notify.webhooks.2.secret: use a secret of at least 16 characters')), p.join('\n'));
 });
 
