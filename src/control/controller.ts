@@ -219,8 +219,9 @@ export class Controller {
     const driver = this.opts.drivers[plan.pool];
     if (a.type === 'start') {
       const started = await driver.start(plan.pool, a.count);
+      // Fewer started than asked: a failure when the driver's health says why (a crash loop's backoff, an error).
       const h = started < a.count ? driver.health(plan.pool) : undefined;
-      this.notices.started(plan.pool, a.count, started, this.opts.clock.now(), h && { key: h.status, message: `${h.status}${h.message ? `: ${h.message}` : ''}` });
+      this.notices.started(plan.pool, a.count, started, this.opts.clock.now(), h && h.status !== 'ok' ? { key: h.status, message: `${h.status}${h.message ? `: ${h.message}` : ''}` } : undefined);
       if (started === 0) return d;
       const to = a.event.from + started;
       this.log.info({ pool: plan.pool, from: a.event.from, to, reason: d.reason }, 'scale up');
