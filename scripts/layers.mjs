@@ -32,6 +32,8 @@ export const LAYERS = {
   replica: ['core', 'system', 'redis', 'stores', 'jobs', 'history', 'sandbox', 'storage'],
   // The simulator: the planning pass on a virtual clock, fed a trace.
   sim: ['core', 'system', 'drivers'],
+  // What `trireme export` writes: the drivers' deployment files and the other kinds (alert rules), one registry.
+  exports: ['core', 'system', 'drivers'],
   // The controller process: observe, plan, act; the read model every face shows; doctor; housekeeping.
   control: ['core', 'system', 'redis', 'stores', 'signals', 'drivers', 'jobs', 'history', 'storage', 'project'],
   // The HTTP API, metrics and events.

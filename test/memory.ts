@@ -6,6 +6,7 @@
  */
 import type { ControllerState, Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from '../src/core/state.js';
 import type { Counters } from '../src/core/rates.js';
+import type { Notice } from '../src/core/notices.js';
 import type { Driver, DriverReplica, PoolHealth, ScaleIn } from '../src/drivers/driver.js';
 import { Bounce, HandBack, Unrecoverable, type CancelFeed, type HeartbeatSink, type JobHandler, type JobSource, type ReplicaControl, type ReplicaJob } from '../src/replica/parts.js';
 import type { SlotGate } from '../src/replica/slots.js';
@@ -23,6 +24,9 @@ export class MemoryState implements ControllerState {
   events: ScaleEvent[] = [];
   saved: StoredDecision[][] = [];
   learnedMap: Record<string, unknown> = {};
+  /** The last leader recorded (swapLeader), and notices replicas left (takeNotices). */
+  lastLeader: string | null = null;
+  notices: Notice[] = [];
   loads = new Map<string, QueueLoad>();
   counts = new Map<string, Counters>();
   private wake?: (queue: string) => void;
@@ -44,6 +48,8 @@ export class MemoryState implements ControllerState {
     saveDecisions: async (d: StoredDecision[]) => { if (this.failWrites) throw new Error('Connection is closed'); this.saved.push(d); },
     learned: async () => structuredClone(this.learnedMap),
     saveLearned: async (l: Record<string, unknown>) => { if (this.failWrites) throw new Error('Connection is closed'); Object.assign(this.learnedMap, structuredClone(l)); },
+    swapLeader: async (id: string) => { const was = this.lastLeader; this.lastLeader = id; return was; },
+    takeNotices: async () => this.notices.splice(0),
   };
 
   queues = {
@@ -87,8 +93,12 @@ export class MemoryDriver {
   /** Set: every start fails with this message, as an engine that refuses would. */
   failStarts?: string;
 
+  /** Set: starts are held back (none started) and the pool's health says why, as a crash loop's backoff does. */
+  heldBack?: PoolHealth;
+
   async start(pool: string, count: number): Promise<number> {
     if (this.failStarts) throw new Error(this.failStarts);
+    if (this.heldBack) return 0;
     this.starts.push({ pool, count });
     for (let i = 0; i < count; i++) {
       const id = `${pool}-${++this.n}`;
@@ -109,7 +119,7 @@ export class MemoryDriver {
     return {};
   }
 
-  health(): PoolHealth { return { status: 'ok', restarts: 0 }; }
+  health(): PoolHealth { return this.heldBack ?? { status: 'ok', restarts: 0 }; }
 
   async close(): Promise<void> {}
 }
@@ -161,6 +171,8 @@ export class MemoryHeartbeats implements HeartbeatSink {
     return c;
   }
   async remove(id: string): Promise<void> { this.removed.push(id); }
+  notices: Notice[] = [];
+  async notice(n: Notice): Promise<void> { this.notices.push(n); }
 }
 
 /** The cancel channel, fired by the test. */

@@ -27,6 +27,8 @@ export interface PoolTick {
   reason: string | null; cooldownRemaining: number; health?: string;
   /** Held below what its load needs by capacity or the budget. */
   starved: boolean;
+  /** Its queues' rate limits, as written ("api: 10 per 1s"); empty when none is limited. */
+  rateLimits: string[];
   /** 95th percentile queue wait over about the last minute, seconds; null with no job started then. */
   waitP95: number | null;
   /** How long the longest-waiting job has waited now, seconds (0 when none waits); null when the source cannot tell. */
@@ -47,6 +49,8 @@ export class LiveFeed {
   private sub?: Redis;
   private timer?: NodeJS.Timeout;
   private replicas = new Map<string, ReplicaInfo>();
+  /** Each replica as last sent in a `replica` frame. */
+  private readonly sent = new Map<string, ReplicaInfo>();
   private snaps: Snapshot[] = [];
   private last?: { at: number; pools: PoolTick[] };
   private ticks: { at: number; pools: PoolTick[] }[] = [];
@@ -123,11 +127,18 @@ export class LiveFeed {
     for (const r of now) {
       seen.add(r.id);
       const before = this.replicas.get(r.id);
-      if (!before || before.state !== r.state || before.running !== r.running || before.jobsDone !== r.jobsDone) changed.push(r);
+      // Resource figures change on every sample: a row is sent again when they moved enough to show since it was
+      // last sent (1 MiB, 1 % CPU).
+      const sent = this.sent.get(r.id);
+      const moved = sent !== undefined && (Math.abs((sent.rss ?? 0) - (r.rss ?? 0)) >= 1024 * 1024 || Math.abs((sent.cpuPercent ?? 0) - (r.cpuPercent ?? 0)) >= 1);
+      if (!before || moved || before.state !== r.state || before.running !== r.running || before.jobsDone !== r.jobsDone) {
+        changed.push(r);
+        this.sent.set(r.id, r);
+      }
       this.replicas.set(r.id, r);
     }
     const gone = [...this.replicas.keys()].filter((id) => !seen.has(id));
-    for (const id of gone) this.replicas.delete(id);
+    for (const id of gone) { this.replicas.delete(id); this.sent.delete(id); }
     if (changed.length || gone.length) this.emit({ event: 'replica', data: { changed, gone } });
   }
 
@@ -147,6 +158,7 @@ export class LiveFeed {
       in: p.rates.in, out: p.rates.out, utilisation: p.utilisation, costPerHour: p.costPerHour,
       autoscaling: p.autoscaling, pinned: p.pinned, reason: d?.reason ?? null,
       cooldownRemaining: p.cooldownRemaining, health: d?.health, starved: d?.starved === true,
+      rateLimits: Object.entries(p.rateLimits).map(([q, l]) => `${q}: ${l.text}`),
       waitP95: p95 ?? null, oldestWait: p.depths.oldestWaitSeconds,
     };
   }

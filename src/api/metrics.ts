@@ -6,10 +6,12 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
+import type { ReplicaInfo } from '../core/records.js';
 import { cumulative, JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 import type { OutboxState } from '../history/backlog.js';
 import type { QueueStats } from '../stores/control-store.js';
 import { RUNNER_EXIT_REASONS } from '../core/records.js';
+import { memoryLimitOf } from '../core/replica.js';
 
 interface Source {
   inspector: Inspector;
@@ -28,6 +30,8 @@ export class Metrics {
   readonly loopDuration: Histogram;
   /** Writes this process's controller could not make (a scale event, its decisions), by what and pool. */
   readonly droppedWrites: Counter;
+  /** Notices this process's controller sent to webhooks, by webhook and outcome (delivered, dropped). */
+  readonly notifications: Counter;
 
   constructor(private readonly src: Source) {
     const r = this.registry;
@@ -76,6 +80,39 @@ export class Metrics {
     perPool('trireme_pool_max_replicas', 'Upper replica bound of each pool (schedules applied).', (p) => p.bounds.max);
     perPool('trireme_pool_utilisation_ratio', 'Busy job slots over all job slots of serving replicas, 0 to 1.', (p) => p.utilisation);
     perPool('trireme_pool_autoscaling_paused', '1 when a pool\'s autoscaling is paused (manual override).', (p) => (p.autoscaling === 'paused' ? 1 : 0));
+    perPool('trireme_pool_waiting_jobs', 'Jobs waiting in a pool\'s queues (prioritized included).', (p) => p.depths.waiting);
+    const config = src.inspector.project.config;
+    perPool('trireme_pool_replica_memory_limit_bytes', 'Memory one replica of a pool may use with everything it starts: resources.memory, or maxMemory where it recycles the replica and is lower.',
+      (p) => memoryLimitOf(config.pools[p.name]));
+    new Gauge({
+      name: 'trireme_pool_unhealthy', help: 'Pools whose driver reports a problem (crash-loop, backoff, error, degraded), by pool and status: 1 while it lasts.', labelNames: ['pool', 'status'], registers: [r],
+      collect() {
+        this.reset();
+        for (const p of pools()) if (p.decision?.health) this.set({ pool: p.name, status: p.decision.health.split(':')[0] }, 1);
+      },
+    });
+    // Per replica, with bounded labels (pool and replica id): each scrape starts afresh, so a gone replica's series go.
+    const perReplica = (name: string, help: string, value: (x: ReplicaInfo) => number | undefined, counter = false) => {
+      const opts = {
+        name, help, labelNames: ['pool', 'replica'], registers: [r],
+        collect(this: Gauge | Counter) {
+          this.reset();
+          for (const x of snap()?.replicas ?? []) {
+            const v = value(x);
+            if (v === undefined) continue;
+            if (counter) (this as Counter).inc({ pool: x.pool, replica: x.id }, v); else (this as Gauge).set({ pool: x.pool, replica: x.id }, v);
+          }
+        },
+      };
+      return counter ? new Counter(opts) : new Gauge(opts);
+    };
+    perReplica('trireme_replica_cpu_seconds_total', 'CPU seconds of each replica with its runners and command programs (its process tree), since it started.', (x) => x.cpuSeconds, true);
+    perReplica('trireme_replica_memory_bytes', 'Resident memory of each replica with its runners and command programs (its process tree).', (x) => x.rss);
+    perReplica('trireme_replica_gpu_memory_bytes', 'GPU memory the processes of each replica hold, where nvidia-smi tells (pools with GPUs).', (x) => x.gpuMemory);
+    if (config.storage) {
+      perPool('trireme_pool_storage_failing_replicas', 'Replicas of a pool that cannot write storage.dir (their last probe failed).',
+        (p) => (snap()?.replicas ?? []).filter((x) => x.pool === p.name && x.storage !== undefined && x.storage !== 'ok').length);
+    }
     new Counter({
       name: 'trireme_scaling_events_total', help: 'Scale events by pool and direction (up, down).', labelNames: ['pool', 'direction'], registers: [r],
       collect() {
@@ -145,6 +182,10 @@ export class Metrics {
     this.droppedWrites = new Counter({
       name: 'trireme_dropped_writes_total', help: 'Records this process\'s controller failed to write to Redis (scale events, decisions, learned memory), by what and pool.',
       labelNames: ['what', 'pool'], registers: [r],
+    });
+    this.notifications = new Counter({
+      name: 'trireme_notifications_total', help: 'Notices this process\'s controller sent to webhooks, by webhook (its name, or #index) and outcome: delivered, or dropped after its retries or past the queue limit.',
+      labelNames: ['webhook', 'outcome'], registers: [r],
     });
     new Gauge({
       name: 'trireme_controller_leader', help: '1 when this process\'s controller holds the lease and acts.', registers: [r],

@@ -26,6 +26,7 @@ import { systemRoutes, VERSION } from './routes/system.js';
 import { dashboardRoutes } from './dashboard.js';
 import { fileRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { uploadError } from './uploads.js';
 import { JobStorage } from '../storage/job-folders.js';
 import { outboxState } from '../history/backlog.js';
@@ -145,7 +146,7 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     preservePath: true,
     limits: { fileSize: uploadLimits.maxFileSize, files: uploadLimits.maxFiles, fields: 10, fieldSize: cfg.api.bodyLimit, parts: uploadLimits.maxFiles + 10, headerPairs: 100 },
   });
-  const routes: Route[] = [...jobRoutes(ctx), ...fileRoutes(ctx), ...historyRoutes(ctx), ...poolRoutes(ctx), ...workerRoutes(ctx), ...compatRoutes(ctx), ...systemRoutes(ctx)];
+  const routes: Route[] = [...jobRoutes(ctx), ...fileRoutes(ctx), ...historyRoutes(ctx), ...poolRoutes(ctx), ...scheduleRoutes(ctx), ...workerRoutes(ctx), ...compatRoutes(ctx), ...systemRoutes(ctx)];
   const doc = openApi(routes, { title: 'Trireme', version: VERSION });
   routes.push({
     method: 'GET', url: '/openapi.json', tag: 'system', access: 'public', summary: 'This document',

@@ -1,18 +1,18 @@
-/** `trireme export KIND`: deployment files from the config (Kubernetes, KEDA, HPA, Compose, systemd). */
+/** `trireme export KIND`: files from the config: deployment files (Kubernetes, KEDA, HPA, Compose, systemd) and alert rules. */
 import type { Command } from 'commander';
 import { action, globals, verb } from './common.js';
 
 /**
- * The kinds the drivers export (DriverKind.exports), in registry order. A copy, so that `--help` loads no driver: a
- * unit test keeps it equal to the registry's.
+ * The kinds of the export registry (exports/index.ts: the drivers' DriverKind.exports, then prometheus-rules), in its
+ * order. A copy, so that `--help` loads no driver: a unit test keeps it equal to the registry's.
  */
-export const EXPORT_KINDS = ['kubernetes', 'keda', 'hpa', 'compose', 'systemd'] as const;
+export const EXPORT_KINDS = ['kubernetes', 'keda', 'hpa', 'compose', 'systemd', 'prometheus-rules'] as const;
 
 export interface ExportCli { out?: string; image: string; controllerImage: string; namespace?: string; configPath?: string; prefix?: string; user?: string; workdir?: string }
 
 export function registerExport(program: Command): void {
   program.command('export')
-    .description('write deployment files from the config: kubernetes (Namespace, Deployments, controller, RBAC), keda, hpa, compose, systemd; without --out, print them (YAML as one multi-document stream, for kubectl apply -f -)')
+    .description('write files from the config: deployment files for kubernetes (Namespace, Deployments, controller, RBAC), keda, hpa, compose, systemd, and prometheus-rules (alerting rules; runbooks in docs/operations.md); without --out, print them (YAML as one multi-document stream, for kubectl apply -f -)')
     .argument('<kind>', EXPORT_KINDS.join(' | '))
     .option('-o, --out <dir>', 'write the files into this folder (default: print them)')
     .option('--image <image>', 'the image replicas and the controller run (kubernetes, compose): REGISTRY/NAME:TAG for a cluster (the default is warned about)', 'trireme')

@@ -14,6 +14,7 @@ import { registerWorkers } from './workers.js';
 import { registerSimulate } from './simulate.js';
 import { registerExport } from './export.js';
 import { registerTune } from './tune.js';
+import { registerSchedules } from './schedules.js';
 
 export function program(): Command {
   const p = new Command('trireme')
@@ -29,7 +30,7 @@ export function program(): Command {
     const format = cmd.opts().logFormat as string | undefined;
     if (format) process.env.TRIREME_LOG_FORMAT = format;
   });
-  for (const register of [registerServe, registerWorker, registerSubmit, registerScale, registerJobs, registerWorkers, registerSimulate, registerTune, registerExport]) register(p);
+  for (const register of [registerServe, registerWorker, registerSubmit, registerScale, registerJobs, registerWorkers, registerSchedules, registerSimulate, registerTune, registerExport]) register(p);
   return p;
 }
 

@@ -5,7 +5,7 @@ import { action, verb } from './common.js';
 export function registerWorkers(program: Command): void {
   const run = () => verb<typeof import('./run/workers.js')>('workers');
   program.command('workers')
-    .description('every live replica: pool, host, pid or container, state, started, last activity, jobs done, running, and its warm runners')
+    .description('every live replica: pool, host, pid or container, state, started, last activity, jobs done, running, CPU and memory (with its runners and command programs), and its warm runners')
     .option('-p, --pool <pool>', 'only this pool')
     .option('--json', 'print machine-readable JSON')
     .action(action(async (o: { pool?: string; json?: boolean }, cmd: Command) => run().workers(cmd, o)));

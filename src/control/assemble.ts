@@ -17,6 +17,9 @@ import { systemClock } from '../system/system-clock.js';
 import { Controller } from './controller.js';
 import { startHousekeeping } from './housekeeping.js';
 import { redisControllerState } from './redis-state.js';
+import { Webhooks, type Outcome } from './webhooks.js';
+import type { NoticeKind } from '../core/notices.js';
+import { version } from '../system/paths.js';
 
 export interface AssembleOptions {
   project: Project;
@@ -37,6 +40,8 @@ export interface AssembleOptions {
   onDroppedWrite?: (what: 'event' | 'decisions' | 'learned', pool: string) => void;
   /** Every pass's input and plans, before they are carried out (`serve --record`). */
   onPass?: (input: PassInput, plans: PoolPlan[]) => void;
+  /** Each notice's fate at each webhook of `notify.webhooks` (delivered, dropped): counted for /metrics. */
+  onNotification?: (webhook: string, outcome: Outcome, kind: NoticeKind) => void;
 }
 
 /**
@@ -53,11 +58,20 @@ export async function assembleController(o: AssembleOptions): Promise<Controller
   const cfg = project.config;
   const drivers = await buildDrivers({ project, redisUrl, clock, logger, gpus: machine.gpus, childEnv: o.childEnv, workerArgs: o.workerArgs });
   const state = redisControllerState(redisUrl, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+  // Webhooks deliver from their own queues: a slow or dead receiver costs the loop nothing.
+  const webhooks = cfg.notify.webhooks.length
+    ? new Webhooks({ config: cfg.notify, clock, logger, source: `/trireme/${cfg.prefix}`, onOutcome: o.onNotification, userAgent: `trireme/${version()}` })
+    : undefined;
   const controller: Controller = new Controller({
     project, state, drivers, clock, logger, id,
     host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length },
     onReconcile: o.onReconcile, onDroppedWrite: o.onDroppedWrite, onPass: o.onPass,
-    alongside: () => startHousekeeping({ project, redisUrl, logger, clock, isLeader: () => controller.isLeader }),
+    notify: webhooks && ((n) => webhooks.notify(n)),
+    alongside: async () => {
+      const housekeeping = await startHousekeeping({ project, redisUrl, logger, clock, isLeader: () => controller.isLeader });
+      // Stopped after the drivers close: the scale-downs of a shutdown are sent too (within a short grace).
+      return { stop: async () => { await housekeeping.stop(); await webhooks?.close(); } };
+    },
   });
   return controller;
 }

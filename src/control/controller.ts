@@ -12,6 +12,8 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Project } from '../core/project.js';
 import { overrideDecision, type Decision } from '../core/autoscaler.js';
 import { LearnedCarrier } from './learned.js';
+import { NoticeTracker } from './notices.js';
+import type { Notice } from '../core/notices.js';
 import { limitsOf } from '../core/capacity.js';
 import { Planner, type Action, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
 import { sumCounters } from '../core/rates.js';
@@ -42,6 +44,8 @@ export interface ControllerOptions {
   onPass?: (input: PassInput, plans: PoolPlan[]) => void;
   /** What runs beside the loop (housekeeping): started after the first pass, stopped after the drivers close. */
   alongside?: () => Promise<{ stop(): Promise<void> }>;
+  /** Notices (scale events, max reached, start failures, drain timeouts, takeovers), for webhooks; must not block. */
+  notify?: (n: Notice) => void;
 }
 
 /** A replica a driver lists, with what it says of itself in the replica directory. */
@@ -57,6 +61,7 @@ export class Controller {
   private readonly lastLive = new Map<string, number>();
   /** What the autoscaler learned, carried across leaders (learned.ts). */
   private readonly learned: LearnedCarrier;
+  private readonly notices: NoticeTracker;
   private readonly log: Logger;
   private timer?: Timer;
   private companion?: { stop(): Promise<void> };
@@ -75,6 +80,7 @@ export class Controller {
     const traits = (pool: string) => ({ scaleIn: opts.drivers[pool].scaleIn, onHost: opts.drivers[pool].placement === 'this-host' });
     this.planner = new Planner(poolSpecs(opts.project.config, traits), limitsOf(opts.project.config, host));
     this.learned = new LearnedCarrier(opts.state.records, this.planner, this.log, (pool) => opts.onDroppedWrite?.('learned', pool));
+    this.notices = new NoticeTracker((n) => opts.notify?.(n), opts.state.records, this.id, this.log);
   }
 
   get isLeader(): boolean { return this.opts.state.lease.isHeld; }
@@ -131,9 +137,11 @@ export class Controller {
     if (this.stopped) return;
     const leader = await this.opts.state.lease.acquire().catch(() => false);
     await this.learned.lead(leader);
+    if (this.opts.notify) await this.notices.leading(leader, this.opts.clock.now());
     if (!leader) return;
     const now = this.opts.clock.now();
     this.lastTickAt = now;
+    if (this.opts.notify && !only) await this.notices.fromReplicas();
     await Promise.all(this.drivers.map((d) => d.maintain?.()));
     const { input, listed } = await this.observe(now, only);
     const plans = this.planner.pass(input);
@@ -145,10 +153,12 @@ export class Controller {
       const d = await this.act(plan, listed.get(plan.pool) ?? []).catch((err: Error) => {
         this.log.warn({ pool: plan.pool, err: err.message }, 'the driver could not carry the decision out');
         if (plan.action?.type === 'drain') this.planner.dropScaleIn(plan.pool);
+        if (plan.action?.type === 'start') this.notices.started(plan.pool, plan.action.count, 0, now, { key: err.message, message: err.message });
         return overrideDecision(plan.pool, plan.decision, plan.decision.current, `${plan.decision.why}; not carried out: ${err.message}`);
       });
       // What is live once this pass is carried out (a scale-down to zero included): a submit after it wakes the pool.
       this.lastLive.set(plan.pool, d.desired);
+      this.notices.decided(plan.pool, plan.decision, this.opts.clock.now());
       const health = this.opts.drivers[plan.pool].health(plan.pool);
       const { rates } = plan;
       stored.push({
@@ -209,6 +219,9 @@ export class Controller {
     const driver = this.opts.drivers[plan.pool];
     if (a.type === 'start') {
       const started = await driver.start(plan.pool, a.count);
+      // Fewer started than asked: a failure when the driver's health says why (a crash loop's backoff, an error).
+      const h = started < a.count ? driver.health(plan.pool) : undefined;
+      this.notices.started(plan.pool, a.count, started, this.opts.clock.now(), h && h.status !== 'ok' ? { key: h.status, message: `${h.status}${h.message ? `: ${h.message}` : ''}` } : undefined);
       if (started === 0) return d;
       const to = a.event.from + started;
       this.log.info({ pool: plan.pool, from: a.event.from, to, reason: d.reason }, 'scale up');
@@ -241,7 +254,9 @@ export class Controller {
 
   private async event(pool: string, a: Exclude<Action, { type: 'drain' }>, to: number, reason: string): Promise<void> {
     const { from, manual } = a.event;
-    await this.opts.state.records.addEvent({ at: this.opts.clock.now(), pool, from, to, reason, manual: manual || undefined }).catch((err: Error) => {
+    const at = this.opts.clock.now();
+    this.notices.scaled({ at, pool, from, to, reason, policy: this.opts.project.config.pools[pool].scaling.policy, manual: !!manual });
+    await this.opts.state.records.addEvent({ at, pool, from, to, reason, manual: manual || undefined }).catch((err: Error) => {
       this.log.warn({ pool, err: err.message, from, to }, 'scale event not recorded');
       this.opts.onDroppedWrite?.('event', pool);
     });

@@ -1,6 +1,7 @@
 /**
- * What `serve` does beside the control loop while it holds the lease: take run records to PostgreSQL (history) and
- * sweep job folders on storage.dir whose job is gone or past `storage.retention`.
+ * What `serve` does beside the control loop while it holds the lease: take run records to PostgreSQL (history),
+ * sweep job folders on storage.dir whose job is gone or past `storage.retention`, and keep the job schedules in Redis
+ * as the config says (schedule-keeper.ts).
  */
 import type { HistoryRecorder } from '../history/recorder.js';
 import { JobStorage } from '../storage/job-folders.js';
@@ -9,6 +10,7 @@ import { connect } from '../redis/connection.js';
 import type { Project } from '../core/project.js';
 import type { Logger } from '../system/log.js';
 import type { Clock } from '../core/clock.js';
+import { ScheduleKeeper } from './schedule-keeper.js';
 
 /** A job folder younger than this is never swept as orphaned: its job may still be on its way into Redis. */
 const SWEEP_GRACE_MS = 3_600_000;
@@ -22,9 +24,12 @@ export async function startHousekeeping(o: { project: Project; redisUrl: string;
   const recorder = cfg.history ? new (await import('../history/recorder.js')).HistoryRecorder({ url: cfg.history.postgres, redis, prefix: cfg.prefix, batch: cfg.history.batch, logger: o.logger, isLeader: o.isLeader }) : undefined;
   const recording = recorder?.run();
   const storage = cfg.storage ? new JobStorage(cfg.storage.dir, o.project.baseDir) : undefined;
-  const client = storage ? new TriremeClient(o.project, o.redisUrl) : undefined;
+  const client = new TriremeClient(o.project, o.redisUrl);
+  // Always, schedules or not: a schedule removed from the config is removed from Redis by the next leader.
+  const schedules = new ScheduleKeeper({ project: o.project, redis, client, clock: o.clock, logger: o.logger, isLeader: o.isLeader });
+  schedules.start();
   const sweep = async () => {
-    if (!storage || !client) return 0;
+    if (!storage) return 0;
     const n = await storage.sweep(async (id) => (await client.getJob(id)) !== undefined, o.clock.now(), { graceMs: SWEEP_GRACE_MS, retentionMs: cfg.storage!.retention });
     if (n) o.logger.info({ removed: n }, 'storage: removed job folders whose job is gone or past retention');
     return n;
@@ -36,6 +41,7 @@ export async function startHousekeeping(o: { project: Project; redisUrl: string;
     sweep,
     async stop() {
       clearInterval(timer);
+      await schedules.stop();
       if (recorder) {
         await recorder.stopLoop();
         await recording;
@@ -46,7 +52,7 @@ export async function startHousekeeping(o: { project: Project; redisUrl: string;
         }
         await recorder.stop();
       }
-      await client?.close();
+      await client.close();
       redis.disconnect();
     },
   };

@@ -10,6 +10,8 @@ import { runnersOfPool } from '../core/runners.js';
 import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../stores/registry.js';
 import { oldestWait, queueDepths, type QueueDepth } from '../signals/bullmq.js';
 import { Lease } from '../stores/lease.js';
+import { JobSchedules, type ScheduleView } from '../jobs/schedules.js';
+import { describeLimit, perSecond, type RateLimit } from '../core/rate-limit.js';
 
 export interface Depths {
   waiting: number; running: number; delayed: number; failed: number; completed: number;
@@ -40,6 +42,8 @@ export interface PoolStatus {
   /** What the live replicas cost per hour now. */
   costPerHour: number;
   rates: { in: number; out: number; serviceTime: number };
+  /** Rate limits of its queues (jobs per window, across every replica), by queue; only limited queues appear. */
+  rateLimits: Record<string, { jobs: number; perMs: number; perSecond: number; text: string }>;
   decision: StoredDecision | null;
 }
 
@@ -79,9 +83,17 @@ export class Inspector {
   readonly store: ControlStore;
   readonly registry: ReplicaRegistry;
 
+  private jobSchedules?: JobSchedules;
+
   constructor(readonly project: Project, readonly redis: Redis) {
     this.store = new ControlStore(redis, project.config.prefix, project.config.controller.eventsKept);
     this.registry = new ReplicaRegistry(redis, project.config.prefix);
+  }
+
+  /** The config's job schedules with their next and last runs. */
+  schedules(): Promise<ScheduleView[]> {
+    this.jobSchedules ??= new JobSchedules(this.project, this.redis);
+    return this.jobSchedules.list();
   }
 
   get poolNames(): string[] { return Object.keys(this.project.config.pools); }
@@ -118,6 +130,7 @@ export class Inspector {
         utilisation: slots > 0 ? Math.min(1, busySlots / slots) : 0,
         costPerHour: live * pool.pricePerHour,
         rates: { in: decision?.arrivalRate ?? 0, out: decision?.completionRate ?? 0, serviceTime: decision?.serviceTime ?? 0 },
+        rateLimits: limitsOf(pool.queues, this.project.config.rateLimits ?? {}),
         decision,
       };
     });
@@ -220,4 +233,13 @@ export interface Snapshot {
   runners: RunnerStats[];
   /** Standbys, read when some pool keeps warm runners (a pool's own standby loads them while it waits); else empty. */
   standbys: StandbyInfo[];
+}
+
+function limitsOf(queues: string[], limits: Record<string, RateLimit>): PoolStatus['rateLimits'] {
+  const out: PoolStatus['rateLimits'] = {};
+  for (const q of queues) {
+    const l = Object.hasOwn(limits, q) ? limits[q] : undefined;
+    if (l) out[q] = { jobs: l.jobs, perMs: l.per, perSecond: perSecond(l), text: describeLimit(l) };
+  }
+  return out;
 }

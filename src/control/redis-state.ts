@@ -36,6 +36,8 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
       saveDecisions: (d) => store.saveDecisions(d),
       learned: () => store.learned(),
       saveLearned: (l) => store.saveLearned(l),
+      swapLeader: (id) => store.swapLeader(id),
+      takeNotices: () => store.takeNotices(),
     },
     queues: {
       async load(pools, now) {

@@ -12,8 +12,13 @@ import { emptyHpaMemory, hpa, type HpaMemory } from './policies/hpa.js';
 import { bounds } from './schedule.js';
 import { formatDuration } from './units.js';
 import { advise, elapsed, emptyGaps, observeLoad, observeWant, pattern, warmWindow, WINDOW, type IdleGaps } from './keepwarm.js';
+import { capByRate } from './rate-limit.js';
 
-export interface PoolSettings extends ResolvedScaling { concurrency: number }
+export interface PoolSettings extends ResolvedScaling {
+  concurrency: number;
+  /** Jobs per second the pool can start at most, when every one of its queues is rate-limited (rate-limit.ts). */
+  rateLimit?: number;
+}
 
 export interface AutoscalerMemory {
   lastUpAt?: number;
@@ -53,6 +58,8 @@ export interface Decision {
    * replicas the load does not need: host capacity or the budget may take those back for another pool's need.
    */
   need: number;
+  /** What the policy asked for before min and max (a rate limit applied), when it decided: above `max`, the pool is at its max. */
+  wanted?: number;
 }
 
 const directionOf = (current: number, desired: number): Decision['direction'] =>
@@ -121,6 +128,8 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
   const backoff = recentFlaps.length >= FLAPS_BEFORE_BACKOFF ? 2 ** Math.min(2, recentFlaps.length - FLAPS_BEFORE_BACKOFF + 1) : 1;
   const guard = backoff > 1 ? `; flap guard: ${recentFlaps.length} flaps in the last hour, holding ${backoff}x longer` : '';
   const idleShutdown = s.idleShutdown * backoff;
+  /** The policy's figure before min and max, once it is known (see Decision.wanted). */
+  let wanted: number | undefined;
   const out = (desired: number, why: string, memory: AutoscalerMemory, cooldownRemaining = 0, need = desired): Decision => {
     const direction = directionOf(current, desired);
     const next: AutoscalerMemory = { ...memory, lastBusyAt, idle: gaps, flaps: recentFlaps };
@@ -132,10 +141,16 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
     const full = `${why}${where}`;
     return {
       desired, current, direction, why: full, reason: `${pool}: ${full}, ${current} -> ${desired}`, memory: next, min: b.min, max: b.max,
-      cooldownRemaining, need: Math.min(need, desired), flapsLastHour: next.flaps!.length,
+      cooldownRemaining, need: Math.min(need, desired), flapsLastHour: next.flaps!.length, ...(wanted !== undefined ? { wanted } : {}),
     };
   };
   const clamp = (n: number) => Math.min(b.max, Math.max(b.min, n));
+  // A rate-limited pool drains no faster than its limit: replicas beyond what that rate keeps busy would only wait.
+  const limited = (r: { desired: number; reason: string }) => {
+    if (s.rateLimit === undefined) return r;
+    const c = capByRate(r.desired, s.rateLimit, o.serviceTime, s.concurrency, current);
+    return c.why ? { desired: c.desired, reason: `${r.reason}; ${c.why}` } : r;
+  };
 
   if (!o.fresh) {
     // Missing metrics must never shrink a pool; only the configured bounds may move it.
@@ -144,12 +159,16 @@ export function decide(pool: string, o: Observation, s: PoolSettings, mem: Autos
 
   if (s.policy === 'hpa') {
     const r = hpa(o, { hpaTarget: s.hpaTarget, behavior: s.behavior, min: b.min, max: b.max }, current, mem.hpa, now);
-    return out(clamp(r.desired), r.reason, { ...mem, hpa: r.memory });
+    const l = limited(r);
+    // hpa bounds its own figure: what the load asked for is its raw recommendation (rate limit applied).
+    wanted = l.desired < r.desired ? l.desired : Math.max(r.desired, r.raw);
+    return out(clamp(l.desired), l.reason, { ...mem, hpa: r.memory });
   }
 
-  const rec = s.policy === 'threshold'
+  const rec = limited(s.policy === 'threshold'
     ? threshold(o, { scaleUpThreshold: s.scaleUpThreshold, scaleDownThreshold: s.scaleDownThreshold, concurrency: s.concurrency }, current)
-    : target(o, { concurrency: s.concurrency, targetBacklogPerSlot: s.targetBacklogPerSlot, targetWait: s.targetWait });
+    : target(o, { concurrency: s.concurrency, targetBacklogPerSlot: s.targetBacklogPerSlot, targetWait: s.targetWait }));
+  wanted = rec.desired;
   const want = clamp(rec.desired);
   if (want !== rec.desired) rec.reason += want > rec.desired ? `, min ${b.min}` : `, max ${b.max}`;
   // How big this burst is: keep-warm pre-warms what the bursts have needed.

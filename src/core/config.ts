@@ -8,6 +8,9 @@ import { parseDuration, parseSize } from './units.js';
 import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
 import { ConfigError } from './errors.js';
 import { redisUrlProblem } from './redis-url.js';
+import { jobScheduleSchema } from './job-schedule.js';
+import { rateLimitSchema } from './rate-limit.js';
+import { notifySchema } from './notices.js';
 
 export { ConfigError };
 
@@ -280,6 +283,17 @@ export const configSchema = z.strictObject({
     })).default([]),
     protectReads: z.boolean().default(false),
   }).prefault({}),
+  /** Jobs submitted on a schedule, by name: a task on a cron expression or every interval (docs/operations.md). */
+  schedules: z.record(name, jobScheduleSchema).default({}),
+  /** Rate limits by queue: at most `jobs` jobs start per `per`, across every replica on every host. */
+  rateLimits: z.record(name, rateLimitSchema).default({}),
+  /** Webhooks that receive scale events and other notices as CloudEvents (docs/operations.md). */
+  notify: notifySchema.prefault({}),
+  /** What `trireme export prometheus-rules` alerts on. */
+  alerts: z.strictObject({
+    /** The p95 queue wait above which a pool without `scaling.targetWait` is alerted on (after 10 minutes). */
+    queueWait: duration.default(300_000),
+  }).prefault({}),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Record<string, unknown>, ctx), {
   // Run even when single fields failed, so that one pass lists every problem; crossCheck reads defensively.
   when: () => true,
@@ -319,6 +333,8 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
   const needs: [unknown, (string | number)[]][] = [[cfg.defaultQueue ?? 'default', ['defaultQueue']]];
   if (Array.isArray(cfg.routes)) cfg.routes.forEach((r: unknown, i) => { if (isObj(r)) needs.push([r.queue, ['routes', i, 'queue']]); });
   if (isObj(cfg.commands)) for (const [n, c] of Object.entries(cfg.commands)) if (isObj(c) && c.queue) needs.push([c.queue, ['commands', n, 'queue']]);
+  if (isObj(cfg.schedules)) for (const [n, s] of Object.entries(cfg.schedules)) if (isObj(s) && isObj(s.options) && s.options.queue) needs.push([s.options.queue, ['schedules', n, 'options', 'queue']]);
+  if (isObj(cfg.rateLimits)) for (const q of Object.keys(cfg.rateLimits)) needs.push([q, ['rateLimits', q]]);
   checkRunners(cfg, needs, ctx);
   for (const [queue, path] of needs) {
     if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });

@@ -22,6 +22,19 @@ export interface ReplicaInfo {
   concurrency: number;
   /** With storage.dir set: "ok", or why this replica cannot write it (doctor reports it per host). */
   storage?: string;
+  /**
+   * What the replica and everything it started (isolated runners, command programs) use, read from /proc every few
+   * seconds (replica/usage.ts); absent where it cannot be read. CPU seconds since the replica started.
+   */
+  cpuSeconds?: number;
+  /** CPU over the last sample, percent of one core (past 100 when several processes of the tree are busy). */
+  cpuPercent?: number;
+  /** Resident memory of the tree, bytes. */
+  rss?: number;
+  /** GPU memory its processes hold, bytes, where nvidia-smi tells (pools with GPUs). */
+  gpuMemory?: number;
+  /** Processes in the tree, the replica included. */
+  processes?: number;
   /** Its warm runners (`runners:`), one entry per runner it keeps. */
   runners?: RunnerStatus[];
 }
@@ -90,6 +103,9 @@ export interface RunRecord {
  * time its runs took (seconds); `delay` how long after its submit it was meant to become runnable (ms).
  */
 export interface RanJob { task: string; queue: string; submittedAt: number; delay: number; service: number; priority?: number }
+
+/** One run of a scheduled job, as its replica saw it: what `trireme schedules` shows as the last run. */
+export interface ScheduledRun { jobId: string; startedAt: number; finishedAt: number; outcome: string }
 
 export interface ScaleEvent { at: number; pool: string; from: number; to: number; reason: string; manual?: boolean }
 export interface Override { paused: boolean; replicas?: number; at: number }

@@ -13,3 +13,13 @@ export function parseInstance(instance: string): { pool: string; n: number } | u
   const m = /^(.+)-(\d+)$/.exec(instance);
   return m ? { pool: m[1], n: Number(m[2]) } : undefined;
 }
+
+/**
+ * The memory one replica of a pool may use with everything it starts: what it declares (`resources.memory`, a
+ * container's limit on Kubernetes and Compose, what the host's capacity counts), or `maxMemory` where that recycles
+ * the replica itself (in-process and thread isolation) and is lower. The replica-memory alert fires at 90 % of it.
+ */
+export function memoryLimitOf(pool: { resources: { memory: number }; maxMemory?: number; isolation: string }): number {
+  const recycleAt = pool.isolation !== 'process' ? pool.maxMemory : undefined;
+  return recycleAt !== undefined ? Math.min(recycleAt, pool.resources.memory) : pool.resources.memory;
+}

@@ -6,6 +6,7 @@
  */
 import type { Counters } from './rates.js';
 import type { Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from './records.js';
+import type { Notice } from './notices.js';
 
 export type { Override, QueueLoad, ReplicaInfo, ReplicaState, ScaleEvent, StoredDecision } from './records.js';
 
@@ -33,6 +34,10 @@ export interface ControlRecords {
   /** What each pool's autoscaler learned (core/autoscaler.ts `LearnedMemory`), by pool, as the last leader left it. */
   learned(): Promise<Record<string, unknown>>;
   saveLearned(learned: Record<string, unknown>): Promise<void>;
+  /** Records `id` as the leader; returns the one recorded before (the controller whose lease this one took over). */
+  swapLeader?(id: string): Promise<string | null>;
+  /** Takes what replicas reported for the controller to pass on (drain timeouts), oldest first. */
+  takeNotices?(): Promise<Notice[]>;
 }
 
 export interface QueueSignals {

@@ -6,6 +6,7 @@ import { initOverview, loadHistory, markScale, onTick } from './overview.js';
 import { onReplicaChange, onReplicas } from './workers.js';
 import { initJobs, leaveJob, loadTaskHistory, loadJobs, openJob } from './jobs.js';
 import { initTune, leaveTune, openTune } from './tune.js';
+import { initSchedules } from './schedules.js';
 
 const VIEWS = ['overview', 'workers', 'jobs', 'job', 'tune'];
 let jobsLoaded = false;
@@ -42,6 +43,7 @@ async function boot() {
     initOverview(pools.map((p) => p.name));
     initJobs(pools);
     initTune();
+    initSchedules();
     loadHistory(history, events);
     $('#summary').textContent = `${pools.length} pools · writes ${session.info.auth.writes === 'token' ? 'need a token' : 'open'}`;
   } catch (err) {

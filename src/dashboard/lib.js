@@ -172,5 +172,11 @@ export const fmt = {
   rate(n) { return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2); },
   money(n) { return `$${n.toFixed(2)}/h`; },
   time(at) { return at ? new Date(at).toLocaleTimeString() : '-'; },
-  bytes(n) { return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`; },
+  bytes(n) { return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`; },
+  /** "in 12s", "in 3m"; "due" for a time passed. */
+  until(at) {
+    if (!at) return '-';
+    const s = Math.round((at - Date.now()) / 1000);
+    return s <= 0 ? 'due' : s < 120 ? `in ${s}s` : s < 7200 ? `in ${Math.round(s / 60)}m` : `in ${Math.round(s / 3600)}h`;
+  },
 };

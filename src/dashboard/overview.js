@@ -26,6 +26,7 @@ function card(name) {
     legend: h('div', { class: 'legend' }),
     stats: h('div', { class: 'stats' }),
     reason: h('div', { class: 'reason' }),
+    limits: h('div', { class: 'limits' }),
     health: h('div', { class: 'health', role: 'status' }),
     input: h('input', { type: 'number', min: 0, 'aria-label': `replicas for ${name}` }),
     toggle: h('button', { type: 'button' }),
@@ -43,7 +44,7 @@ function card(name) {
     await act(paused ? `Resume autoscaling of pool ${name}` : `Pause autoscaling of pool ${name}`, 'POST', `/pools/${name}/${paused ? 'resume' : 'pause'}`);
   });
   c.root.append(
-    h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.stats, c.reason,
+    h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.limits, c.stats, c.reason,
     h('div', { class: 'controls' }, c.input, setBtn, c.toggle),
     h('a', { class: 'tune-link', href: `#/tune/${encodeURIComponent(name)}` }, 'Cost curves and tuning →'),
   );
@@ -77,6 +78,9 @@ function updateCard(p) {
   c.health.hidden = !p.health;
   c.toggle.textContent = paused ? 'Resume autoscaling' : 'Pause autoscaling';
   c.toggle.dataset.paused = String(paused);
+  // Rate-limited queues drain no faster than their limit: the autoscaler sizes the pool to it.
+  c.limits.textContent = p.rateLimits?.length ? `rate limit: ${p.rateLimits.join(', ')}` : '';
+  c.limits.hidden = !p.rateLimits?.length;
   c.reason.textContent = `${p.reason ?? 'no decision yet'}${p.cooldownRemaining > 0 ? ` · cooldown ${Math.ceil(p.cooldownRemaining / 1000)}s` : ''}`;
   if (document.activeElement !== c.input && c.input.value === '') c.input.placeholder = String(r.current);
 }

@@ -1,5 +1,5 @@
 // The workers table: one row per live replica, keyed by id and patched in place from `replica` frames, so 200
-// replicas cost 200 row updates at most per tick, not a rebuild.
+// replicas cost 200 row updates at most per tick, not a rebuild. CPU and memory are the replica's process tree.
 import { $, h, act, fmt } from './lib.js';
 
 const rows = new Map();
@@ -19,7 +19,12 @@ function fill(tr, r) {
   tr.replaceChildren(
     h('td', {}, h('code', {}, r.id)), h('td', {}, r.pool), h('td', {}, r.host), h('td', {}, r.container ?? String(r.pid)),
     h('td', {}, h('span', { class: `state ${r.state}` }, r.state)), h('td', {}, fmt.ago(r.startedAt)), h('td', {}, fmt.ago(r.lastActivity)),
-    h('td', { class: 'num' }, r.jobsDone), h('td', { class: 'num' }, `${r.running}/${r.concurrency}`), h('td', { class: 'runners' }, ...runners(r.runners)),
+    h('td', { class: 'num' }, r.jobsDone), h('td', { class: 'num' }, `${r.running}/${r.concurrency}`),
+    // With its runners and command programs (its process tree): "-" where the replica cannot read /proc.
+    h('td', { class: 'num', dataset: { col: 'cpu' } }, r.cpuPercent === undefined ? '-' : `${Math.round(r.cpuPercent)}%`),
+    h('td', { class: 'num', dataset: { col: 'memory' }, title: r.processes ? `${r.processes} process(es)` : undefined },
+      r.rss === undefined ? '-' : fmt.bytes(r.rss), r.gpuMemory ? h('span', { class: 'muted small' }, ` GPU ${fmt.bytes(r.gpuMemory)}`) : ''),
+    h('td', { class: 'runners' }, ...runners(r.runners)),
     h('td', {}, tr.stopButton),
   );
   tr.stopButton.disabled = r.state === 'draining';

@@ -1,12 +1,13 @@
 /**
  * The driver registry: a pool names its driver's kind in the config (`driver: kubernetes`), and `serve` builds one
- * driver per kind from here, and `trireme export` finds its exporters here. Adding a driver is one file (its settings
+ * driver per kind from here, and the export registry (exports/index.ts) takes each driver's exporters from here. Adding a driver is one file (its settings
  * schemas and the class), or one folder when it exports deployment files (settings.ts, the driver, its exporters, and
  * index.ts with its entry), and one line below. Importing this module loads no engine client: each driver loads its
  * own when it is built.
  */
 import type { Config, DriverSchemas, PoolConfig } from '../core/config.js';
 import type { PoolSpec } from '../core/plan.js';
+import { poolRateLimit } from '../core/rate-limit.js';
 import type { Driver, DriverContext, DriverKind } from './driver.js';
 import { localDriver } from './local.js';
 import { kubernetesDriver } from './kubernetes/index.js';
@@ -47,8 +48,10 @@ export async function buildDrivers(ctx: Omit<DriverContext, 'pools'>): Promise<R
 export function poolSpecs(config: Config, with_: (pool: string) => Partial<PoolSpec> = () => ({})): Record<string, PoolSpec> {
   return Object.fromEntries(Object.entries(config.pools).map(([name, p]) => {
     const kind = DRIVERS[p.driver.kind];
+    const rateLimit = poolRateLimit(p.queues, config.rateLimits ?? {});
     const spec: PoolSpec = {
-      settings: { ...p.scaling, concurrency: p.concurrency }, priority: p.priority, resources: p.resources, drainGrace: p.drainGrace,
+      settings: { ...p.scaling, concurrency: p.concurrency, ...(rateLimit !== undefined ? { rateLimit } : {}) },
+      priority: p.priority, resources: p.resources, drainGrace: p.drainGrace,
       scaleIn: kind.scaleIn, onHost: kind.placement === 'this-host',
     };
     return [name, { ...spec, ...stripUndefined(with_(name)) }];

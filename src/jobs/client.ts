@@ -102,7 +102,7 @@ export interface TaskHandle<P = unknown, R = unknown> {
 }
 
 /** What the client knows of a task before it enqueues: from the loaded code, a definition, or the manifest. */
-interface TaskSpec extends Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> {
+export interface TaskSpec extends Pick<TaskOptions, 'queue' | 'retries' | 'backoff' | 'priority'> {
   schema?: PayloadSchema<unknown>;
   idempotencyKey?: (payload: never) => string;
 }
@@ -190,8 +190,8 @@ export class TriremeClient {
         let spec = specs.get(name);
         if (!spec) { spec = await this.spec(name); specs.set(name, spec); }
         const options = task === undefined ? e!.options ?? {} : opts;
-        const t = task === undefined ? this.template(name, spec, options) : (shared ??= this.template(name, spec, options));
-        const job = this.jobOf(t, name, spec, task === undefined ? e!.payload ?? {} : payloads[i] ?? {}, options);
+        const t = task === undefined ? templateOf(this.project, name, spec, options) : (shared ??= templateOf(this.project, name, spec, options));
+        const job = jobOf(t, name, spec, task === undefined ? e!.payload ?? {} : payloads[i] ?? {}, options);
         prepared[i] = { name, data: job.data, opts: job.jobOpts, queue: job.queue, pool: job.pool, id: job.jobOpts.jobId };
       } catch (err) {
         if (err instanceof SubmitError) {
@@ -258,11 +258,12 @@ export class TriremeClient {
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
 
+  /** What is known of a task (its loaded code, else the manifest); throws SubmitError for an unknown one. */
+  taskSpec(task: string): Promise<TaskSpec> { return this.spec(task); }
+
   /** A task loaded in this process: its definition or command, without a turn of the event loop. */
   private loadedSpec(task: string): TaskSpec | undefined {
-    const entry = this.project.tasks.get(task);
-    if (!entry) return undefined;
-    return taskSettings(entry);
+    return loadedTaskSpec(this.project, task);
   }
 
   /** What is known of a task: its loaded definition or command, else (routes-only) the manifest replicas publish. */
@@ -283,54 +284,7 @@ export class TriremeClient {
 
   /** One job routed, validated and given its BullMQ options. */
   private prepare(task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
-    return this.jobOf(this.template(task, spec, opts), task, spec, payload, opts);
-  }
-
-  /**
-   * What every job of `task` submitted with `opts` shares: its queue and pool, and its BullMQ options checked once
-   * (a list of one task's payloads checks them once, not once a job).
-   */
-  private template(task: string, spec: TaskSpec, opts: SubmitOptions): Template {
-    const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
-    const pool = this.project.router.poolFor(queue);
-    if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
-    let delay = 0;
-    if (opts.delay !== undefined) {
-      try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
-      if (!(delay >= 0 && delay <= MAX_DELAY_MS)) throw new SubmitError('invalid_option', 'delay', `delay must be between 0 and 365 days, got ${opts.delay}`);
-    }
-    const retries = opts.retries ?? spec.retries ?? 0;
-    if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) throw new SubmitError('invalid_option', 'retries', `retries must be a whole number from 0 to ${MAX_RETRIES}`);
-    const priority = opts.priority ?? spec.priority;
-    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
-      throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
-    }
-    if (opts.ids !== undefined && opts.ids !== 'numbered') throw new SubmitError('invalid_option', 'ids', `ids takes "numbered" (or nothing, for Trireme's own ids), got "${String(opts.ids)}"`);
-    const numbered = opts.ids === 'numbered';
-    if (numbered && (opts.idempotencyKey || opts.beforeEnqueue)) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
-    // BullMQ copies a job's options into its own object: one object serves every numbered job of the list.
-    const base: JobsOptions = { attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
-    if (spec.backoff) base.backoff = spec.backoff;
-    if (priority) base.priority = priority;
-    if (delay) base.delay = delay;
-    return { queue, pool, base, numbered };
-  }
-
-  /** One job of a template: its payload checked against the task's schema, its id. */
-  private jobOf(t: Template, task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
-    let data: unknown = payload ?? {};
-    if (spec.schema) {
-      const parsed = spec.schema.safeParse(data);
-      if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
-      data = parsed.data;
-    }
-    const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
-    if (t.numbered) {
-      if (key) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
-      return { queue: t.queue, pool: t.pool, jobOpts: t.base, data };
-    }
-    const jobOpts: JobsOptions = { ...t.base, jobId: key ? idempotentJobId(t.queue, key) : newJobId(t.queue) };
-    return { queue: t.queue, pool: t.pool, jobOpts, data };
+    return prepareJob(this.project, task, spec, payload, opts);
   }
 
   /** Counts arrivals on a queue and wakes the controller for its pool, a batch at a time (arrivals.ts). */
@@ -419,4 +373,75 @@ export class TriremeClient {
     await this.flow?.close();
     await this.redis.quit().catch(() => {});
   }
+}
+
+/** Routes and checks one job before it is enqueued: its queue and pool, BullMQ's options, its payload as parsed. */
+function prepareJob(project: Project, task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
+  return jobOf(templateOf(project, task, spec, opts), task, spec, payload, opts);
+}
+
+/**
+ * What every job of `task` submitted with `opts` shares: its queue and pool, and its BullMQ options checked once
+ * (a list of one task's payloads checks them once, not once a job).
+ */
+function templateOf(project: Project, task: string, spec: TaskSpec, opts: SubmitOptions): Template {
+  const queue = project.router.queueFor(task, opts.queue ?? spec.queue);
+  const pool = project.router.poolFor(queue);
+  if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${project.router.queues().join(', ')}`);
+  let delay = 0;
+  if (opts.delay !== undefined) {
+    try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
+    if (!(delay >= 0 && delay <= MAX_DELAY_MS)) throw new SubmitError('invalid_option', 'delay', `delay must be between 0 and 365 days, got ${opts.delay}`);
+  }
+  const retries = opts.retries ?? spec.retries ?? 0;
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) throw new SubmitError('invalid_option', 'retries', `retries must be a whole number from 0 to ${MAX_RETRIES}`);
+  const priority = opts.priority ?? spec.priority;
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 2_097_152)) {
+    throw new SubmitError('invalid_option', 'priority', 'priority must be a whole number from 0 (none) to 2097152; 1 runs first');
+  }
+  if (opts.ids !== undefined && opts.ids !== 'numbered') throw new SubmitError('invalid_option', 'ids', `ids takes "numbered" (or nothing, for Trireme's own ids), got "${String(opts.ids)}"`);
+  const numbered = opts.ids === 'numbered';
+  if (numbered && (opts.idempotencyKey || opts.beforeEnqueue)) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
+  // BullMQ copies a job's options into its own object: one object serves every numbered job of the list.
+  const base: JobsOptions = { attempts: retries + 1, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+  if (spec.backoff) base.backoff = spec.backoff;
+  if (priority) base.priority = priority;
+  if (delay) base.delay = delay;
+  return { queue, pool, base, numbered };
+}
+
+/** One job of a template: its payload checked against the task's schema, its id. */
+function jobOf(t: Template, task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
+  let data: unknown = payload ?? {};
+  if (spec.schema) {
+    const parsed = spec.schema.safeParse(data);
+    if (!parsed.success) throw new SubmitError('invalid_payload', 'payload', invalidPayload(task, parsed.error));
+    data = parsed.data;
+  }
+  const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
+  if (t.numbered) {
+    if (key) throw new SubmitError('invalid_option', 'ids', NUMBERED_REFUSED);
+    return { queue: t.queue, pool: t.pool, jobOpts: t.base, data };
+  }
+  const jobOpts: JobsOptions = { ...t.base, jobId: key ? idempotentJobId(t.queue, key) : newJobId(t.queue) };
+  return { queue: t.queue, pool: t.pool, jobOpts, data };
+}
+
+/**
+ * What a job schedule submits, checked as a submit would be (its payload schema, the queue, retries and priority):
+ * the queue and pool, and BullMQ's template for each run (jobs/schedules.ts). Throws SubmitError.
+ */
+export function scheduleTemplate(project: Project, task: string, spec: TaskSpec, payload: unknown, opts: Pick<SubmitOptions, 'queue' | 'priority' | 'retries'>) {
+  const { queue, pool, jobOpts, data } = prepareJob(project, task, spec, payload, opts);
+  // Each run gets its id and time from the scheduler.
+  const template: JobsOptions = { ...jobOpts };
+  delete template.jobId;
+  delete template.delay;
+  return { queue, pool, data, opts: template };
+}
+
+/** What a project with its task code loaded knows of a task (undefined for an unknown one). */
+export function loadedTaskSpec(project: Project, task: string): TaskSpec | undefined {
+  const entry = project.tasks.get(task);
+  return entry && taskSettings(entry);
 }

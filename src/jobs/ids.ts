@@ -24,9 +24,13 @@ export function idempotentJobId(queue: string, key: string): string {
   return `${queue}~h-${createHash('sha256').update(key).digest('base64url')}`;
 }
 
-/** The queue a job id names, or undefined for a string that cannot be a job id (BullMQ's ":" keys included). */
+/** A run of a job schedule: BullMQ names it `repeat:<scheduler id>:<due ms>`, and Trireme's scheduler ids name the queue. */
+const SCHEDULED_RUN = /^repeat:([A-Za-z0-9][A-Za-z0-9_.-]*)~s-[A-Za-z0-9][A-Za-z0-9_.-]*:\d+$/;
+
+/** The queue a job id names, or undefined for a string that cannot be a job id (BullMQ's other ":" keys included). */
 export function queueOfJobId(id: string): string | undefined {
-  if (id.includes(':') || id.length > 200) return undefined;
+  if (id.length > 200) return undefined;
+  if (id.includes(':')) return SCHEDULED_RUN.exec(id)?.[1];
   const i = id.indexOf('~');
   return i > 0 ? id.slice(0, i) : undefined;
 }

@@ -36,10 +36,11 @@ interface Snapshot { configPath: string; config: Config }
 
 /**
  * Writes the snapshot of a loaded project for the processes this one starts; returns the variable to set. API tokens
- * stay out of it: replicas serve no API, and secrets do not belong in files.
+ * and webhooks (their URLs and secrets) stay out of it: replicas serve no API and send no notice, and secrets do not
+ * belong in files.
  */
 export async function writeSnapshot(project: Project, file: string): Promise<Record<string, string>> {
-  const config = { ...project.config, auth: { ...project.config.auth, tokens: [] } };
+  const config = { ...project.config, auth: { ...project.config.auth, tokens: [] }, notify: { ...project.config.notify, webhooks: [] } };
   await writeFile(file, JSON.stringify({ configPath: project.configPath, config } satisfies Partial<Snapshot>), { mode: 0o600 });
   return { TRIREME_CONFIG_SNAPSHOT: file };
 }

@@ -25,6 +25,14 @@ export const keys = {
   historyRuns: (prefix: string) => `${prefix}:~history-runs`,
   /** List: run records PostgreSQL refused even cleaned, set aside as `{ at, error, record }` (the newest 10 000). */
   historyRejected: (prefix: string) => `${prefix}:~history-rejected`,
+  /** String: the controller that last took the lease (a new leader's takeover notice names it). */
+  lastLeader: (prefix: string) => `${prefix}:~last-leader`,
+  /** List: notices replicas leave for the controller to send on (drain timeouts), the newest 100. */
+  notices: (prefix: string) => `${prefix}:~notices`,
+  /** Hash: Trireme's job schedules by name, as the leader last reconciled them with BullMQ (jobs/schedules.ts). */
+  schedules: (prefix: string) => `${prefix}:~schedules`,
+  /** Hash: each schedule's last run as its replica saw it, by BullMQ scheduler id. */
+  scheduleRuns: (prefix: string) => `${prefix}:~schedule-runs`,
   /** String, while a job runs with history on: the run under way, so that a replica taking the job over records it as lost. */
   openRun: (prefix: string, jobId: string) => `${prefix}:~run:${jobId}`,
 };

@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { ReplicaInfo } from '../core/records.js';
+import type { Notice } from '../core/notices.js';
 import type { QueueTally } from '../stores/registry.js';
 import type { RunnerTally } from '../core/records.js';
 import type { SlotGate } from './slots.js';
@@ -22,6 +23,8 @@ export interface ReplicaJob {
   /** When it was submitted (ms). */
   readonly timestamp: number;
   readonly opts: { attempts?: number; delay?: number };
+  /** The BullMQ job scheduler that made it, for a scheduled job. */
+  readonly repeatJobKey?: string;
   log(line: string): Promise<unknown>;
   updateProgress(value: number | object): Promise<unknown>;
   getChildrenValues(): Promise<Record<string, unknown>>;
@@ -65,12 +68,22 @@ export type ReplicaControl = 'drain' | 'drain:hold';
 export interface HeartbeatSink {
   beat(info: ReplicaInfo, tallies: Map<string, QueueTally>, runners: Map<string, RunnerTally>): Promise<ReplicaControl | string | null>;
   remove(id: string): Promise<void>;
+  /** Leaves a notice for the controller to send on (a drain that ran out of grace). */
+  notice?(n: Notice): Promise<void>;
 }
 
 /** Where cancels of running jobs come from (a Redis channel every replica listens to). */
 export interface CancelFeed {
   listen(onCancel: (jobId: string) => void): Promise<void>;
   close(): void;
+}
+
+/** What a replica's process tree uses, read from the machine (system/process-tree.ts, system/gpu-memory.ts). */
+export interface UsageProbe {
+  /** CPU seconds and resident memory of `pid` and its descendants; undefined where they cannot be read. */
+  tree(pid: number): Promise<{ cpuSeconds: number; rss: number; rootRss: number; processes: number; pids: number[] } | undefined>;
+  /** GPU memory by pid, bytes; undefined where no tool tells. */
+  gpu?(): Promise<Map<number, number> | undefined>;
 }
 
 /** Everything a replica is built with besides its project and pool. */
@@ -84,6 +97,8 @@ export interface ReplicaParts {
     begin(queue: string, job: ReplicaJob, began: number): void;
     record(queue: string, job: ReplicaJob, outcome: 'completed' | 'failed' | 'cancelled' | 'handed-back', error: unknown, began: number, ended: number): Promise<void>;
   };
+  /** Reads what the replica's process tree uses; without it the replica reports no CPU or memory figures. */
+  usage?: UsageProbe;
   /** Publishes the task manifest (what a routes-only client reads). */
   publishManifest?(): Promise<void>;
   /** Whether the store answers now: a drain skips writes only the store needs while it is away. */

@@ -28,6 +28,7 @@ import { formatDuration, parseDuration } from '../core/units.js';
 import { JobStorage } from '../storage/job-folders.js';
 import { Bounce, every, HandBack, Unrecoverable, within, type ReplicaJob, type ReplicaParts } from './parts.js';
 import { redisParts } from './redis-parts.js';
+import { SAMPLE_MS, UsageSampler } from './usage.js';
 
 export { RECYCLE_EXIT_CODE } from '../core/replica.js';
 /** How long a replica drained with `hold` waits to be removed by its engine before it exits by itself. */
@@ -91,6 +92,9 @@ export class PoolWorker extends EventEmitter {
   private redisAwaySince?: number;
   /** Ends a drain's grace: running jobs are handed back (cleared by a stop-now). */
   private graceTimer?: Timer;
+  /** What the replica's process tree uses (CPU, memory, GPU memory), when its parts can read it. */
+  private readonly usage?: UsageSampler;
+  private stopUsage?: () => void;
 
   constructor(private readonly opts: PoolWorkerOptions) {
     super();
@@ -105,6 +109,7 @@ export class PoolWorker extends EventEmitter {
       lockDuration: opts.lockDuration, stalledInterval: opts.stalledInterval, onError: (err, queue) => this.onQueueError(err, queue),
     });
     this.startedAt = this.lastActivity = this.parts.clock.now();
+    if (this.parts.usage) this.usage = new UsageSampler(this.parts.usage, this.parts.clock, process.pid, pool.resources.gpu > 0);
     this.gate = new SlotGate(pool.concurrency);
     const st = opts.project.config.storage;
     if (st) this.storage = new JobStorage(st.dir, opts.project.baseDir);
@@ -165,6 +170,11 @@ export class PoolWorker extends EventEmitter {
       this.stopStorageProbe = every(clock, 60_000, () => void probe());
     }
     this.stopHeartbeat = every(clock, this.opts.heartbeatMs ?? 1_000, () => void this.beat());
+    if (this.usage) {
+      // Not awaited: the first heartbeat goes out at once, the figures come with the next one.
+      void this.usage.sample();
+      this.stopUsage = every(clock, SAMPLE_MS, () => void this.usage!.sample());
+    }
     await Promise.all([this.beat(), this.parts.publishManifest?.().catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot publish the task manifest'))]);
     this.log.info({ queues: this.pool.queues, concurrency: this.pool.concurrency, isolation: this.pool.isolation }, 'replica started');
   }
@@ -176,6 +186,7 @@ export class PoolWorker extends EventEmitter {
       running: this.gate.busy, concurrency: this.pool.concurrency,
       ...(this.storageStatus !== undefined ? { storage: this.storageStatus } : {}),
       ...this.runnerInfo(),
+      ...this.usage?.usage(),
     };
   }
 
@@ -308,9 +319,14 @@ export class PoolWorker extends EventEmitter {
     if (max && this.jobsHere >= max) {
       this.log.info({ jobsDone: this.jobsDone, jobsHere: this.jobsHere }, 'maxTasksPerChild reached: recycling');
       void this.drain(this.pool.drainGrace, 'recycle');
-    } else if (this.pool.maxMemory && this.pool.isolation !== 'process' && process.memoryUsage.rss() > this.pool.maxMemory) {
-      this.log.info({ rss: process.memoryUsage().rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');
-      void this.drain(this.pool.drainGrace, 'recycle');
+    } else if (this.pool.maxMemory && this.pool.isolation !== 'process') {
+      // The whole tree: the replica, and the programs its command tasks left running (as of the last sample).
+      const own = process.memoryUsage.rss();
+      const rss = this.usage?.treeRss(own) ?? own;
+      if (rss > this.pool.maxMemory) {
+        this.log.info({ rss, maxMemory: this.pool.maxMemory }, 'maxMemory passed: recycling');
+        void this.drain(this.pool.drainGrace, 'recycle');
+      }
     }
   }
 
@@ -338,7 +354,7 @@ export class PoolWorker extends EventEmitter {
     this.emit('draining', reason);
     // Take no new job (one fetched meanwhile goes back to its queue, see process()); running jobs go on.
     await within(clock, source.pause(), 1_000, undefined);
-    this.graceTimer = clock.setTimeout(() => this.handBack('drain grace over'), graceMs);
+    this.graceTimer = clock.setTimeout(() => this.graceOver(graceMs), graceMs);
     // Wait for this replica's own jobs, not for the source's close: with Redis gone that would wait for Redis, and a
     // replica with nothing running has nothing to wait for. Past the grace (plus time to hand jobs back) go anyway:
     // the jobs recover as stalled once Redis is back.
@@ -353,6 +369,7 @@ export class PoolWorker extends EventEmitter {
       });
     }
     this.stopHeartbeat?.();
+    this.stopUsage?.();
     this.stopStorageProbe?.();
     await this.executor.close?.();
     this.parts.cancels.close();
@@ -372,6 +389,16 @@ export class PoolWorker extends EventEmitter {
     this.graceTimer?.cancel();
     this.handBack('stopping now');
     return this.drainPromise!;
+  }
+
+  /** The drain's grace ran out with jobs still running: they go back to their queues, and the controller hears of it. */
+  private graceOver(graceMs: number): void {
+    const handedBack = this.running.size;
+    if (handedBack > 0) {
+      const notice = { kind: 'replica.drain_timeout' as const, at: this.parts.clock.now(), pool: this.opts.pool, replica: this.id, handedBack, graceMs };
+      void within(this.parts.clock, this.parts.heartbeats.notice?.(notice) ?? Promise.resolve(), 2_000, undefined);
+    }
+    this.handBack('drain grace over');
   }
 
   private handBack(why: string): void {

@@ -1,7 +1,8 @@
 /**
  * A replica's parts on BullMQ and Redis (parts.ts has the interfaces): one BullMQ Worker per queue of the pool as the
- * job source, the replica registry as the heartbeat sink, the cancel channel as the cancel feed, the run outbox and
- * the task manifest. What the replica's handler throws (HandBack, Bounce, Unrecoverable) becomes BullMQ's own
+ * job source (with the queue's rate limit, BullMQ's limiter, where the config sets one), the replica registry as the
+ * heartbeat sink, the cancel channel as the cancel feed, the run outbox and the task manifest; and, not Redis's, the
+ * reader of what the replica's process tree uses (/proc, nvidia-smi). What the replica's handler throws (HandBack, Bounce, Unrecoverable) becomes BullMQ's own
  * moveToWait + WaitingError, moveToDelayed + DelayedError and UnrecoverableError here, and nowhere else.
  */
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
@@ -13,6 +14,8 @@ import { keys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../stores/registry.js';
 import { writeManifest } from '../jobs/manifest.js';
 import { RunOutbox } from './run-outbox.js';
+import { treeUsage } from '../system/process-tree.js';
+import { gpuMemoryByPid } from '../system/gpu-memory.js';
 import { Bounce, HandBack, Unrecoverable, type CancelFeed, type JobHandler, type JobSource, type ReplicaJob, type ReplicaParts } from './parts.js';
 import { isNumbered, publicIdOf } from '../jobs/ids.js';
 import type { SlotGate } from './slots.js';
@@ -41,7 +44,10 @@ class BullmqSource implements JobSource {
 
   async prepare(queues: string[], gate: SlotGate, handler: JobHandler): Promise<void> {
     const { project, redisUrl, id } = this.o;
+    const limits = project.config.rateLimits ?? {};
     for (const queue of queues) {
+      // BullMQ's limiter counts in Redis, per queue: the limit holds across every replica on every host.
+      const limit = Object.hasOwn(limits, queue) ? limits[queue] : undefined;
       // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
       const worker = new Worker(queue, (job: Job, token?: string) => handler(queue, isNumbered(job.id!) ? asNumbered(queue, job) : job).catch((err: unknown) => settle(job, token, err)), {
         connection: bullConnection(redisUrl, `trireme-worker-${id}`),
@@ -50,6 +56,7 @@ class BullmqSource implements JobSource {
         lockDuration: this.o.lockDuration ?? 30_000,
         stalledInterval: this.o.stalledInterval ?? 15_000,
         autorun: false,
+        ...(limit ? { limiter: { max: limit.jobs, duration: limit.per } } : {}),
       });
       worker.on('error', (err) => this.o.onError(err, queue));
       gate.attach(queue, worker);
@@ -119,6 +126,7 @@ export function redisParts(o: RedisPartsOptions): ReplicaParts {
     heartbeats: registry,
     cancels: new RedisCancels(o),
     outbox: config.history ? new RunOutbox(redis, config.prefix, { id: o.id, pool: o.pool, pricePerHour: pool.pricePerHour, concurrency: pool.concurrency }, o.logger) : undefined,
+    usage: { tree: treeUsage, gpu: () => gpuMemoryByPid() },
     publishManifest: () => writeManifest(redis, o.project),
     connected: () => redis.status === 'ready',
     close: async () => {

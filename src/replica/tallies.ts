@@ -42,6 +42,8 @@ export class Tallies {
       // A cold start: the job was runnable before this replica was ready, so it waited for a replica to start.
       if (job.timestamp + (job.opts.delay ?? 0) < readyAt) t.cold++;
     }
+    // A run of a job schedule: its last run is what `trireme schedules` shows.
+    if (job.repeatJobKey) (t.scheduled ??= {})[job.repeatJobKey] = { jobId: job.id!, startedAt: began, finishedAt: ended, outcome };
   }
 
   private of(queue: string): QueueTally {

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RunnerInit, RunnerMessage, RunnerRequest } from './runner.js';
 import { AbortedError, guarded, type TaskRun } from './executor.js';
+import { descendantsRss } from '../system/process-tree.js';
 
 const DEV = import.meta.url.endsWith('.ts');
 /** The runner entry beside this code: runner.ts in the sources, runner.js in the library, runner.cjs in the bundle. */
@@ -28,7 +29,7 @@ export interface RunnerPoolOptions {
   size: number;
   /** Retire a runner after this many jobs. */
   maxTasks?: number;
-  /** Retire a runner whose memory (RSS) passed this many bytes after a job (process runners). */
+  /** Retire a runner whose memory (RSS, with the programs it started) passed this many bytes after a job (process runners). */
   maxMemory?: number;
   init: RunnerInit;
 }
@@ -42,6 +43,8 @@ interface Runner {
   readonly exited: Promise<string>;
   listener?: (m: RunnerMessage) => void;
   jobs: number;
+  /** A process runner's pid: what it started is counted against maxMemory with it. */
+  pid?: number;
   post(m: RunnerRequest): void;
   kill(): void;
 }
@@ -61,6 +64,7 @@ function start(kind: RunnerKind, init: RunnerInit): Runner {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', onMessage);
+    runner.pid = child.pid;
     (runner as { exited: Promise<string> }).exited = new Promise((done) => {
       child.once('error', (e) => done(`error ${e.message}`));
       child.once('exit', (code, signal) => done(signal ? `signal ${signal}` : `code ${code}`));
@@ -166,7 +170,8 @@ export class RunnerPool {
   private release(r: Runner, rss: number): void {
     r.jobs++;
     const { maxTasks, maxMemory } = this.opts;
-    if (this.closed || (maxTasks && r.jobs >= maxTasks) || (maxMemory && rss > maxMemory)) {
+    // The runner reports its own RSS; what it started (a program a task ran and left) is read from /proc.
+    if (this.closed || (maxTasks && r.jobs >= maxTasks) || (maxMemory && rss + (r.pid ? descendantsRss(r.pid) : 0) > maxMemory)) {
       r.post({ t: 'exit' });
       this.warm();
       return;

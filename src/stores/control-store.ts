@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { keys } from '../redis/keys.js';
 import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 import type { Override, ScaleEvent, StoredDecision } from '../core/records.js';
+import type { Notice } from '../core/notices.js';
 
 export type { ScaleEvent, Override, StoredDecision } from '../core/records.js';
 
@@ -53,6 +54,21 @@ export class ControlStore {
   async saveLearned(learned: Record<string, unknown>): Promise<void> {
     if (Object.keys(learned).length === 0) return;
     await this.redis.hset(keys.learned(this.prefix), Object.fromEntries(Object.entries(learned).map(([pool, l]) => [pool, JSON.stringify(l)])));
+  }
+
+  /** Records the leader; returns the one recorded before it (whose lease a new leader took over). */
+  async swapLeader(id: string): Promise<string | null> {
+    return this.redis.set(keys.lastLeader(this.prefix), id, 'GET');
+  }
+
+  /** Takes the notices replicas left for the controller (drain timeouts), oldest first. */
+  async takeNotices(): Promise<Notice[]> {
+    const res = await this.redis.multi().lrange(keys.notices(this.prefix), 0, -1).del(keys.notices(this.prefix)).exec();
+    const list = (res?.[0]?.[1] ?? []) as string[];
+    const out: Notice[] = [];
+    // LPUSH puts the newest first.
+    for (const s of list.reverse()) { try { out.push(JSON.parse(s) as Notice); } catch { /* not ours */ } }
+    return out;
   }
 
   /** Pins a pool at `replicas` and pauses its autoscaling (`resume` gives it back to the autoscaler). */

@@ -5,7 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from '../redis/keys.js';
-import type { ReplicaInfo, ReplicaState, RunnerTally } from '../core/records.js';
+import type { ReplicaInfo, ReplicaState, RunnerTally, ScheduledRun } from '../core/records.js';
+import type { Notice } from '../core/notices.js';
 
 export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
@@ -18,6 +19,8 @@ export interface QueueTally {
   duration: number[]; waits: number; waitMs: number; wait: number[];
   /** First attempts that waited for their replica to start. */
   cold: number;
+  /** The last run of each job schedule seen since the last heartbeat, by BullMQ scheduler id (jobs/schedules.ts). */
+  scheduled?: Record<string, ScheduledRun>;
 }
 
 export function emptyTally(): QueueTally {
@@ -30,6 +33,10 @@ export function addTally(into: QueueTally, add: QueueTally): void {
   into.waits += add.waits; into.waitMs += add.waitMs; into.cold += add.cold;
   add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
   add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
+  for (const [id, run] of Object.entries(add.scheduled ?? {})) {
+    // Tallies put back after a failed heartbeat are older than the ones counted since: the later run wins.
+    if (!into.scheduled?.[id] || into.scheduled[id].startedAt < run.startedAt) (into.scheduled ??= {})[id] = run;
+  }
 }
 
 export class ReplicaRegistry {
@@ -54,6 +61,7 @@ export class ReplicaRegistry {
       for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
       if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
       if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
+      for (const [id, run] of Object.entries(t.scheduled ?? {})) m.hset(keys.scheduleRuns(this.prefix), id, JSON.stringify(run));
     }
     for (const [runner, t] of runners) {
       const stats = keys.runnerStats(this.prefix, info.pool, runner);
@@ -68,6 +76,11 @@ export class ReplicaRegistry {
 
   async remove(id: string): Promise<void> {
     await this.redis.multi().del(keys.replica(this.prefix, id)).zrem(keys.replicas(this.prefix), id).exec();
+  }
+
+  /** Leaves a notice for the leading controller (ControlStore.takeNotices); the newest 100 are kept. */
+  async notice(n: Notice): Promise<void> {
+    await this.redis.multi().lpush(keys.notices(this.prefix), JSON.stringify(n)).ltrim(keys.notices(this.prefix), 0, 99).exec();
   }
 
   /** Asks a replica to drain at its next heartbeat; `hold`: and then to wait, drained, until it is removed. */
@@ -114,7 +127,15 @@ function unflatten(h: Record<string, string>): ReplicaInfo {
     jobsDone: Number(h.jobsDone), running: Number(h.running), concurrency: Number(h.concurrency),
     ...(h.storage !== undefined ? { storage: h.storage } : {}),
     ...(h.runners !== undefined ? { runners: json(h.runners) ?? [] } : {}),
+    ...numbers(h, ['cpuSeconds', 'cpuPercent', 'rss', 'gpuMemory', 'processes']),
   };
+}
+
+/** The fields of `h` that hold numbers, as numbers (resource figures are absent where a replica cannot read them). */
+function numbers<K extends string>(h: Record<string, string>, fields: K[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const f of fields) if (h[f] !== undefined && Number.isFinite(Number(h[f]))) out[f] = Number(h[f]);
+  return out;
 }
 
 /**

@@ -201,6 +201,28 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  test('day two on the page: schedules with next and last run, a pool\'s rate limit, each replica\'s CPU and memory', async () => {
+    const page = await open(`${base}/`);
+    const ping = page.locator('#schedules tbody tr[data-schedule="ping"]');
+    await ping.waitFor({ timeout: 15_000 });
+    assert.equal(await ping.getAttribute('data-state'), 'active');
+    assert.match(await ping.innerText(), /^ping\tfx\.noop\twork \(light\)\tevery 3s\tactive\t[^\t]+ \((in \d+s|due)\)\t\d+\t/);
+    // Refreshed every 10 s: a run done, its outcome and a link to its job.
+    await page.waitForFunction(() => /completed/.test(document.querySelector('#schedules tr[data-schedule="ping"] td:last-child')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    assert.match(await ping.locator('td:last-child a').getAttribute('href') ?? '', /^#\/jobs\/repeat%3Awork~s-ping%3A\d+$/);
+    assert.equal(await page.locator('article[data-pool="light"] .limits').textContent(), 'rate limit: work: 100 per 1s');
+    assert.equal(await page.locator('article[data-pool="heavy"] .limits').isHidden(), true);
+    await page.screenshot({ path: join(RESULTS, 'dashboard-schedules.png'), fullPage: true });
+    await page.goto(`${base}/#/workers`);
+    const light = page.locator('#workers tbody tr[data-pool="light"]').first();
+    await light.waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => /\d+%/.test(document.querySelector('#workers tbody tr[data-pool="light"] td[data-col="cpu"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    assert.match(await light.locator('td[data-col="memory"]').textContent() ?? '', /^\d+\.\d MiB$/);
+    assert.equal(await page.locator('#workers thead th').nth(9).textContent(), 'CPU');
+    await page.screenshot({ path: join(RESULTS, 'dashboard-day-two.png'), fullPage: true });
+    await page.close();
+  });
+
   test('jobs list: filter by state and pool, open a job from the list', async () => {
     const page = await open(`${base}/#/jobs`);
     await page.selectOption('#job-filter select[name=state]', 'completed');

@@ -8,14 +8,18 @@ import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { EXPORT_KINDS, registerExport } from '../../src/cli/export.js';
 import { DRIVERS } from '../../src/drivers/index.js';
+import { EXPORTERS } from '../../src/exports/index.js';
 import { UNIT_DEFAULTS } from '../../src/drivers/systemd/units.js';
 
-test('the CLI lists the kinds the driver registry exports, in its order', () => {
-  assert.deepEqual([...EXPORT_KINDS], Object.values(DRIVERS).flatMap((d) => Object.keys(d.exports ?? {})));
+test('the CLI lists the kinds of the export registry, in its order: the drivers\' first, then the others', () => {
+  assert.deepEqual([...EXPORT_KINDS], Object.keys(EXPORTERS));
+  const drivers = Object.values(DRIVERS).flatMap((d) => Object.keys(d.exports ?? {}));
+  assert.deepEqual(EXPORT_KINDS.slice(0, drivers.length), drivers);
+  assert.ok(EXPORT_KINDS.includes('prometheus-rules'));
 });
 
-test('no two drivers export the same kind', () => {
-  const kinds = Object.values(DRIVERS).flatMap((d) => Object.keys(d.exports ?? {}));
+test('no kind is claimed twice: by two drivers, or by a driver and the registry\'s own kinds', () => {
+  const kinds = [...Object.values(DRIVERS).flatMap((d) => Object.keys(d.exports ?? {})), 'prometheus-rules'];
   assert.equal(new Set(kinds).size, kinds.length, kinds.join(', '));
 });
 

@@ -1,16 +1,9 @@
-/** The body of `trireme export`: finds the kind's exporter in the driver registry and writes or prints its files. */
+/** The body of `trireme export`: finds the kind's exporter in the export registry and writes or prints its files. */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { DRIVERS } from '../../drivers/index.js';
-import type { Exporter } from '../../drivers/export.js';
+import { exporterOf } from '../../exports/index.js';
 import { project, UsageError, type GlobalOpts } from '../common.js';
 import { EXPORT_KINDS, type ExportCli } from '../export.js';
-
-/** The exporter `trireme export kind` runs, from the driver that lists it. */
-function exporterOf(kind: string): Exporter | undefined {
-  for (const d of Object.values(DRIVERS)) if (d.exports && Object.hasOwn(d.exports, kind)) return d.exports[kind];
-  return undefined;
-}
 
 export async function runExport(g: GlobalOpts, kind: string, o: ExportCli): Promise<void> {
   const exporter = exporterOf(kind);

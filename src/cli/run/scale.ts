@@ -31,6 +31,9 @@ export async function status(cmd: Command, o: { json?: boolean }): Promise<void>
         x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${x.decision.flapsLastHour ? `  [${x.decision.flapsLastHour} flaps in the last hour]` : ''}${stale(x.decision.at)}` : '-']);
     }
     process.stdout.write(table(rows));
+    // Rate-limited queues drain no faster than their limit; the autoscaler sizes the pool to it (the reason says so).
+    const limited = pools.flatMap((x) => Object.entries(x.rateLimits).map(([q, l]) => `${q} (${x.name}) ${l.text}`));
+    if (limited.length) process.stdout.write(`rate limits: ${limited.join('; ')}\n`);
     if (standbys.length) {
       process.stdout.write(`standby: ${standbys.map((s) => `${s.pool || 'any pool'} on ${s.host} (pid ${s.pid}, ${formatSize(s.rss)})`).join('; ')}\n`);
     }

@@ -20,6 +20,7 @@ import { STOP_SLACK_MS } from '../../drivers/spec.js';
 import { writeSnapshot, type Project } from '../../project/project.js';
 import { parentGone, project, redisFor, UsageError, type GlobalOpts } from '../common.js';
 import { startDemo } from '../demo.js';
+import { desiredSchedules } from '../../jobs/schedules.js';
 import type { ServeCli } from '../serve.js';
 
 /** Why serve cannot listen on host:port, in words that say how to pick another; undefined when it can. */
@@ -65,6 +66,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
   const grace = bound === undefined ? longest : Math.min(bound, longest);
   // Every check that can refuse comes before anything starts (the private Redis first of all), so a refusal leaves
   // nothing running: the bind, and the port (a race with another program is still caught at listen, below).
+  // Each schedule's task, payload and queue, checked as a submit would be (with the task code loaded: no Redis needed).
+  await desiredSchedules(p);
   if (o.api) {
     new Auth(p.config.auth).checkBind(host);
     const problem = await cannotListen(host, port, p.configPath);
@@ -160,9 +163,13 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     recording?.write(`${JSON.stringify({ host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length } })}\n`);
     let onReconcile: ((s: number) => void) | undefined;
     let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
+    // Deliveries made before the API (and its counter) exists, such as the first takeover's, are counted when it does.
+    const early: [string, string][] = [];
+    let onNotification = (webhook: string, outcome: string) => { if (o.api) early.push([webhook, outcome]); };
     const controller = parts.controller = await assembleController({
       project: p, redisUrl: url, logger, machine, childEnv: await writeSnapshot(p, parts.snapshot),
       onReconcile: (s) => onReconcile?.(s), onDroppedWrite: (what, pool) => onDroppedWrite?.(what, pool),
+      onNotification: (webhook, outcome) => onNotification(webhook, outcome),
       onPass: recording && ((input, plans) => recording.write(`${JSON.stringify({ input, plans })}\n`)),
     });
     warnRoom(p, controller, machine, logger);
@@ -172,6 +179,8 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
       const api = parts.api = await createApi({ project: p, redisUrl: url, controller, logger, redisOutage: () => watch.outage });
       onReconcile = (s) => api.metrics.loopDuration.observe(s);
       onDroppedWrite = (what, pool) => api.metrics.droppedWrites.inc({ what, pool });
+      onNotification = (webhook, outcome) => api.metrics.notifications.inc({ webhook, outcome });
+      for (const [webhook, outcome] of early.splice(0)) onNotification(webhook, outcome);
       address = await api.listen(host, port).catch((e: NodeJS.ErrnoException) => {
         throw e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' ? new UsageError(listenProblem(host, port, e.code, p.configPath)) : e;
       });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Inspector } from '../../control/inspect.js';
 import { runChecks } from '../../control/doctor.js';
 import { connect, describeUrl } from '../../redis/connection.js';
-import { parseDuration } from '../../core/units.js';
+import { formatSize, parseDuration } from '../../core/units.js';
 import type { RunnerStatus } from '../../core/records.js';
 import { ago, globals, project, redisFor, table, UsageError, withRedis } from '../common.js';
 
@@ -12,9 +12,12 @@ export async function workers(cmd: Command, o: { pool?: string; json?: boolean }
     const w = await new Inspector(p, redis).workers(o.pool);
     if (o.json) { process.stdout.write(`${JSON.stringify(w, null, 2)}\n`); return; }
     const anyRunners = w.replicas.some((r) => r.runners?.length);
-    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING', ...(anyRunners ? ['RUNNERS'] : [])]];
+    const rows = [['ID', 'POOL', 'HOST', 'PID/CONTAINER', 'STATE', 'STARTED', 'LAST ACTIVITY', 'JOBS', 'RUNNING', 'CPU', 'MEMORY', ...(anyRunners ? ['RUNNERS'] : [])]];
     for (const r of w.replicas) {
-      rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`,
+      // The replica with its runners and command programs (its process tree); "-" where it cannot read /proc.
+      const cpu = r.cpuPercent !== undefined ? `${Math.round(r.cpuPercent)}%` : '-';
+      const memory = r.rss !== undefined ? `${formatSize(r.rss)}${r.processes && r.processes > 1 ? ` (${r.processes} procs)` : ''}${r.gpuMemory ? `, GPU ${formatSize(r.gpuMemory)}` : ''}` : '-';
+      rows.push([r.id, r.pool, r.host, r.container ?? String(r.pid), r.state, `${ago(r.startedAt)} ago`, `${ago(r.lastActivity)} ago`, String(r.jobsDone), `${r.running}/${r.concurrency}`, cpu, memory,
         ...(anyRunners ? [runnerSummary(r.runners ?? [])] : [])]);
     }
     process.stdout.write(w.total ? table(rows) : 'no live replicas\n');

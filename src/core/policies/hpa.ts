@@ -73,7 +73,7 @@ function rules(given: HpaRules | undefined, defaults: Required<HpaRules>): Requi
 }
 
 /** One HPA sync: recommendation, stabilisation, rate limits, bounds. Returns the new count and updated memory. */
-export function hpa(o: Observation, s: HpaSettings, current: number, mem: HpaMemory, now: number): { desired: number; reason: string; memory: HpaMemory } {
+export function hpa(o: Observation, s: HpaSettings, current: number, mem: HpaMemory, now: number): { desired: number; reason: string; memory: HpaMemory; raw: number } {
   const up = rules(s.behavior?.scaleUp, DEFAULT_SCALE_UP);
   const down = rules(s.behavior?.scaleDown, DEFAULT_SCALE_DOWN);
   const total = load(o);
@@ -114,5 +114,5 @@ export function hpa(o: Observation, s: HpaSettings, current: number, mem: HpaMem
     scaleUps: desired > current ? [...events(mem.scaleUps), { at: now, delta: desired - current }] : events(mem.scaleUps),
     scaleDowns: desired < current ? [...events(mem.scaleDowns), { at: now, delta: current - desired }] : events(mem.scaleDowns),
   };
-  return { desired, reason: why, memory };
+  return { desired, reason: why, memory, raw };
 }
