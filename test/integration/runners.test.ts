@@ -197,7 +197,7 @@ describe('warm runners', () => {
     // A runner that hears a cancel answers it and stays; the next job runs on the same process.
     const { pid } = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number };
     const heard = await client.submit('node.hang', { hearCancel: true });
-    await waitFor(async () => (await registry().list('node'))[0]?.runners?.[0].busy === 1, 10_000, 'the runner busy');
+    await waitFor(async () => (await registry().list('node'))[0]?.runners?.[0].busy === 1, 30_000, 'the runner busy');
     await client.cancel(heard.id);
     assert.equal((await settled(heard.id)).error, 'cancelled');
     const again = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number; jobs: number };
