@@ -52,7 +52,7 @@ export async function assembleController(o: AssembleOptions): Promise<Controller
   const id = o.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
   const cfg = project.config;
   const drivers = await buildDrivers({ project, redisUrl, clock, logger, gpus: machine.gpus, childEnv: o.childEnv, workerArgs: o.workerArgs });
-  const state = redisControllerState(redisUrl, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+  const state = redisControllerState(redisUrl, { prefix: cfg.prefix, hashTags: cfg.redis.hashTags, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
   const controller: Controller = new Controller({
     project, state, drivers, clock, logger, id,
     host: { cpu: machine.cpu, memory: machine.memory, gpu: machine.gpus.length },

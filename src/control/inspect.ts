@@ -9,6 +9,7 @@ import { ControlStore, type Override, type QueueStats, type ScaleEvent, type Sto
 import { ReplicaRegistry, StandbyRegistry, type ReplicaInfo, type ReplicaState, type StandbyInfo } from '../stores/registry.js';
 import { queueDepths, type QueueDepth } from '../signals/bullmq.js';
 import { Lease } from '../stores/lease.js';
+import { Keyspace } from '../redis/keyspace.js';
 
 export interface Depths { waiting: number; running: number; delayed: number; failed: number; completed: number }
 
@@ -186,7 +187,7 @@ export class Inspector {
     const cfg = this.project.config;
     const queues = Object.values(cfg.pools).flatMap((p) => p.queues);
     const [replicas, depths, decisions, overrides, stats] = await Promise.all([
-      this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, Date.now(), 0),
+      this.registry.list(), queueDepths(this.redis, Keyspace.of(this.redis, cfg), queues, Date.now(), 0),
       this.store.decisions(), this.store.overrides(), this.store.stats(queues),
     ]);
     return { at: Date.now(), replicas, depths, decisions, overrides, stats };

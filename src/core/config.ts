@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
 import { ConfigError } from './errors.js';
-import { redisUrlProblem } from './redis-url.js';
+import { redisSchema } from './redis-config.js';
 
 export { ConfigError };
 
@@ -136,9 +136,8 @@ const commandTask = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  redis: z.strictObject({
-    url: z.string().superRefine((url, ctx) => { const problem = redisUrlProblem(url); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
-  }).optional(),
+  /** Where Redis is (a URL, or a sentinel or cluster block) and what an acknowledged submit promises (docs/redis.md). */
+  redis: redisSchema.prefault({}),
   /** Prefix of every Redis key Trireme writes, so several deployments can share one Redis. */
   prefix: name.default('trireme'),
   /** Modules exporting task definitions (defineTask), relative to the config file. */
@@ -263,6 +262,10 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
   if (isObj(cfg.commands)) for (const [n, c] of Object.entries(cfg.commands)) if (isObj(c) && c.queue) needs.push([c.queue, ['commands', n, 'queue']]);
   for (const [queue, path] of needs) {
     if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+  }
+  const tags = isObj(cfg.redis) && isObj(cfg.redis.hashTags) ? cfg.redis.hashTags : {};
+  for (const queue of Object.keys(tags)) {
+    if (!served.has(queue)) ctx.addIssue({ code: 'custom', path: ['redis', 'hashTags', queue], message: `queue "${queue}" is served by no pool; hashTags places the pools' queues` });
   }
 }
 
