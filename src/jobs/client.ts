@@ -12,7 +12,7 @@ import type { Project } from '../core/project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
-import { bullConnection, connect, type Redis } from '../redis/connection.js';
+import { bullConnection, closeBullConnection, connect, type Redis } from '../redis/connection.js';
 import { Keyspace } from '../redis/keyspace.js';
 import { ReplicationWait, type WriteToken } from '../redis/replication.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './ids.js';
@@ -384,7 +384,8 @@ export class TriremeClient {
     // so a wait ran out on a job long completed. With this id, an end after it is delivered, one before it is found
     // by the state check that waitUntilFinished makes once listening.
     const [last] = await this.redis.xrevrange(this.keyspace.queueKey(queue, 'events'), '+', '-', 'COUNT', 1);
-    const events = new QueueEvents(queue, { connection: bullConnection(this.redisUrl, 'trireme-client-events'), prefix: this.keyspace.queuePrefix(queue), lastEventId: last?.[0] ?? '0-0' });
+    const connection = bullConnection(this.redisUrl, 'trireme-client-events');
+    const events = new QueueEvents(queue, { connection, prefix: this.keyspace.queuePrefix(queue), lastEventId: last?.[0] ?? '0-0' });
     events.on('error', () => {});
     try {
       await events.waitUntilReady();
@@ -393,6 +394,7 @@ export class TriremeClient {
       return await job.waitUntilFinished(events, timeoutMs);
     } finally {
       await events.close();
+      closeBullConnection(connection);
     }
   }
 

@@ -5,7 +5,7 @@
  * that block, and every Trireme connection should reconnect forever with a capped backoff: a Redis restart or a
  * failover is an outage to wait out, not a crash.
  */
-import type { Cluster, Redis as Server } from 'ioredis';
+import { Cluster, type Redis as Server } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import { redactRedisUrl } from '../core/redis-url.js';
 import { RedisUnreachableError } from './errors.js';
@@ -87,17 +87,22 @@ export async function ensureRedisAnswers(url: string, opts: { source: string; ms
 
 /**
  * Connection options in the shape BullMQ takes, for classes that open their own (blocking) connections: options for
- * one server or Sentinel; for a Cluster, a Cluster that never connects itself, which BullMQ duplicates for each
- * connection it opens (and closes those; this one holds no socket, so nobody needs to close it).
+ * one server or Sentinel; for a Cluster, a Cluster connection, which BullMQ duplicates for the connections it opens
+ * (and closes those) but does not close itself: pass it to closeBullConnection once the BullMQ objects are closed.
  */
 export function bullConnection(url: string, name?: string): ConnectionOptions {
   return templateConnection(targetOf(url), name) as ConnectionOptions;
 }
 
+/** Closes what bullConnection made, if it is a connection (a Cluster's); options need nothing. */
+export function closeBullConnection(c: ConnectionOptions): void {
+  if (c instanceof Cluster) c.disconnect();
+}
+
 /** Is this error Redis being unreachable (as opposed to a command failing)? */
 export function isRedisDown(err: unknown): boolean {
   const m = (err as Error)?.message ?? '';
-  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|MaxRetriesPerRequest|Stream isn't writeable|Cluster isn't ready|CLUSTERDOWN|Failed to refresh slots cache|All sentinels are unreachable/i.test(m);
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|MaxRetriesPerRequest|Stream isn't writeable|Cluster isn't ready|CLUSTERDOWN|Too many Cluster redirections|Failed to refresh slots cache|All sentinels are unreachable/i.test(m);
 }
 
 /** Resolves once `redis` is connected and ready, or after `ms` regardless. */

@@ -15,6 +15,7 @@
  */
 import type { Cluster, Redis as Server } from 'ioredis';
 import type { Redis } from './connection.js';
+import { within } from '../system/deadline.js';
 
 /** Where a write went and the state of that connection before it was sent. */
 export interface WriteToken { node?: Server; epoch: number; slot?: number }
@@ -68,10 +69,13 @@ export class ReplicationWait {
     this.pending.delete(node);
     let replicas = 0;
     let failed: string | undefined;
-    try {
-      replicas = Number(await node.wait(this.replicas, this.timeoutMs));
-    } catch (e) {
-      failed = (e as Error).message;
+    if (node.status !== 'ready') {
+      // A node the cluster dropped (its primary died) never answers: its commands would wait forever.
+      failed = `the connection to ${node.options.host}:${node.options.port} is ${node.status}`;
+    } else {
+      // Bounded: WAIT answers within its timeout, unless the connection is lost meanwhile (then it would wait on).
+      const answer = await within(node.wait(this.replicas, this.timeoutMs).then(Number, (e: Error) => e.message), this.timeoutMs + 1_000, 'no answer');
+      if (typeof answer === 'number') replicas = answer; else failed = answer;
     }
     const epoch = this.epochs.get(node) ?? 0;
     for (const { token, resolve } of batch.waiters) {

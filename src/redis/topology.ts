@@ -1,7 +1,7 @@
 /**
  * How a connection is made for each way of running Redis, through ioredis' own support for each: one server
  * (`redis://`), the primary of a Sentinel set (`redis+sentinel://`: ioredis asks the sentinels for the primary on
- * every (re)connect and listens for their switch-master announcements, so a failover is a reconnect), or a Cluster
+ * every (re)connect, so a failover is a reconnect), or a Cluster
  * (`redis+cluster://`: ioredis learns which node serves which slot and follows MOVED redirections and failovers).
  * And what each connection is talking to now (`endpointOf`), for `doctor`, `/healthz` and serve's log.
  */
@@ -45,8 +45,9 @@ function serverOptions(t: Exclude<RedisTarget, { mode: 'cluster' }>, o: Opts): R
     ...(t.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
     // When every sentinel is away, ask again (ioredis' default gives up after a few tries).
     sentinelRetryStrategy: retryStrategy,
-    // The sentinels' +switch-master announcement moves the connection at once, not at its next error.
-    failoverDetector: true,
+    // No failoverDetector (three more sentinel connections per connection, left reconnecting after a QUIT): a dead
+    // primary closes the connection, and a demoted one is told by Sentinel to drop its clients (CLIENT KILL in the
+    // failover) or refuses writes (READONLY, reconnectOnError above); either way the reconnect asks the sentinels.
   };
 }
 
@@ -81,17 +82,19 @@ export function probeConnection(t: RedisTarget, ms: number): Connection {
   }
   return new Server({
     ...serverOptions(t, { name: 'trireme-probe', failFast: true }), lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: ms,
-    retryStrategy: retry, ...(t.mode === 'sentinel' ? { sentinelRetryStrategy: retry, failoverDetector: false } : {}),
+    retryStrategy: retry, ...(t.mode === 'sentinel' ? { sentinelRetryStrategy: retry } : {}),
   });
 }
 
 /**
- * What BullMQ is given to open its own connections: options, or for a Cluster a lazy Cluster that BullMQ duplicates
- * (BullMQ cannot make a Cluster from options). The template itself never connects.
+ * What BullMQ is given to open its own connections: options, or for a Cluster a Cluster (BullMQ cannot make one from
+ * options) that BullMQ duplicates for its blocking connections and also uses itself, without closing it.
  */
 export function templateConnection(t: RedisTarget, name?: string): RedisOptions | Cluster {
-  if (t.mode === 'cluster') return new Cluster(t.nodes, { ...clusterOptions(t, { name }), lazyConnect: true });
-  return serverOptions(t, { name });
+  if (t.mode !== 'cluster') return serverOptions(t, { name });
+  const cluster = new Cluster(t.nodes, { ...clusterOptions(t, { name }), lazyConnect: true });
+  cluster.on('error', () => {});
+  return cluster;
 }
 
 /** What a connection talks to now. */

@@ -9,7 +9,7 @@ import type { Project } from '../core/project.js';
 import { isClusterUrl } from '../core/redis-url.js';
 import type { Logger } from '../system/log.js';
 import { systemClock } from '../system/system-clock.js';
-import { bullConnection, connect, type Redis } from '../redis/connection.js';
+import { bullConnection, closeBullConnection, connect, type Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
 import { Keyspace, ownPrefix } from '../redis/keyspace.js';
 import { ReplicaRegistry } from '../stores/registry.js';
@@ -37,12 +37,13 @@ export interface RedisPartsOptions {
 /** BullMQ Workers, one per queue, fetching for the replica's handler. */
 class BullmqSource implements JobSource {
   private readonly workers: Worker[] = [];
+  private connection?: ReturnType<typeof bullConnection>;
 
   constructor(private readonly o: RedisPartsOptions) {}
 
   async prepare(queues: string[], gate: SlotGate, handler: JobHandler): Promise<void> {
     const { project, redisUrl, id } = this.o;
-    const connection = bullConnection(redisUrl, `trireme-worker-${id}`);
+    const connection = this.connection = bullConnection(redisUrl, `trireme-worker-${id}`);
     const keyspace = new Keyspace(project.config.prefix, isClusterUrl(redisUrl), project.config.redis.hashTags);
     for (const queue of queues) {
       // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
@@ -67,7 +68,10 @@ class BullmqSource implements JobSource {
 
   async pause(): Promise<void> { await Promise.all(this.workers.map((w) => w.pause(true))); }
 
-  async close(): Promise<void> { await Promise.all(this.workers.map((w) => w.close())); }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    if (this.connection) closeBullConnection(this.connection);
+  }
 }
 
 /** What the handler's outcome means to BullMQ: the job handed back, bounced, failed for good, or failed as thrown. */
