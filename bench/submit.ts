@@ -1,37 +1,47 @@
 /**
- * Enqueue cost: Trireme's submit and submitMany against BullMQ's add and addBulk on the same private Redis, in one
- * run. Rounds alternate baseline and Trireme; the table shows the median jobs/s of each and the Redis commands per
- * job (from INFO commandstats, counted over each mode's own rounds).
+ * Enqueue cost: Trireme's submit and submitMany against BullMQ's add and addBulk on the same Redis, in one run. Rounds
+ * alternate baseline and Trireme; the table shows the median jobs/s of each and the Redis commands per job (from INFO
+ * commandstats, counted over each mode's own rounds). Where the primary has a replica, also what `redis.waitForReplicas:
+ * 1` costs a submit against none (a WAIT after each write; concurrent submits share one).
  *
- *   npm run bench:submit [-- --jobs 10000 --rounds 3 --inflight 1000]
+ *   npm run bench:submit [-- --jobs 10000 --rounds 3 --inflight 1000 --replicas 1 | --setup sentinel|cluster | --redis URL]
  *
+ * Default: a private redis-server, with `--replicas` replicas of its own; `--setup`: a private Sentinel set or Cluster
+ * on loopback; `--redis`: any URL Trireme takes (redis+sentinel://, redis+cluster://), where only the bench's keys are
+ * removed (bench/redis.ts).
  * Targets (issue 13): submit >= 0.9x add at the same concurrency; submitMany >= 0.9x addBulk; commands per job within
  * 10 % of BullMQ's.
  */
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { buildProject } from '../src/project/project.js';
 import { TriremeClient } from '../src/jobs/client.js';
 import { bullConnection } from '../src/redis/connection.js';
-import { benchRedis, commandCalls } from './redis.js';
+import { Keyspace } from '../src/redis/keyspace.js';
+import { isClusterUrl } from '../src/core/redis-url.js';
+import { benchTarget } from './redis.js';
 import { table } from '../src/sim/report.js';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, inflight: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: {
+  jobs: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' }, inflight: { type: 'string', default: '1000' },
+  replicas: { type: 'string', default: '0' }, redis: { type: 'string' }, setup: { type: 'string' },
+} });
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
 const INFLIGHT = Number(values.inflight);
 const PREFIX = 'bench';
 const CHUNK = 1000;
 
-const redis = await benchRedis();
-const admin = new Redis(redis.url);
-const project = await buildProject({
+const redis = await benchTarget({ url: values.redis, replicas: Number(values.replicas), setup: values.setup });
+const config = (waitForReplicas: number) => ({
   prefix: PREFIX, defaultQueue: 'tri', pools: { bench: { queues: ['tri'], concurrency: 1 } },
-  commands: { 'bench.noop': { command: ['true'] } },
-}, { baseDir: process.cwd(), tasks: false });
+  commands: { 'bench.noop': { command: ['true'] } }, redis: { waitForReplicas },
+});
+const project = await buildProject(config(0), { baseDir: process.cwd(), tasks: false });
 const client = new TriremeClient(project, redis.url);
-const plain = new Queue('plain', { connection: bullConnection(redis.url), prefix: PREFIX });
+const kept = redis.replicas > 0 ? new TriremeClient(await buildProject(config(1), { baseDir: process.cwd(), tasks: false }), redis.url) : undefined;
+// The plain queue under a hash tag of its own on a Cluster, as Trireme's queues are.
+const plain = new Queue('plain', { connection: bullConnection(redis.url), prefix: new Keyspace(PREFIX, isClusterUrl(redis.url)).queuePrefix('plain') });
 const opts = { removeOnComplete: { age: 86_400, count: 10_000 }, removeOnFail: { age: 7 * 86_400, count: 10_000 } };
 
 /** Runs `one(i)` JOBS times with at most `inflight` at once. */
@@ -44,6 +54,12 @@ async function pooled(inflight: number, one: (i: number) => Promise<unknown>): P
 
 
 type Mode = { name: string; run: () => Promise<void> };
+const waits: [Mode, Mode][] = kept ? [
+  [{ name: `submit, ${INFLIGHT} in flight`, run: () => pooled(INFLIGHT, () => client.submit('bench.noop', {})) },
+    { name: 'waitForReplicas 1', run: () => pooled(INFLIGHT, () => kept.submit('bench.noop', {})) }],
+  [{ name: 'submit, one by one', run: () => pooled(1, () => client.submit('bench.noop', {})) },
+    { name: 'waitForReplicas 1', run: () => pooled(1, () => kept.submit('bench.noop', {})) }],
+] : [];
 const MODES: [Mode, Mode][] = [
   [{ name: `add, ${INFLIGHT} in flight`, run: () => pooled(INFLIGHT, () => plain.add('bench.noop', {}, opts)) },
     { name: `submit, ${INFLIGHT} in flight`, run: () => pooled(INFLIGHT, () => client.submit('bench.noop', {})) }],
@@ -51,32 +67,38 @@ const MODES: [Mode, Mode][] = [
     { name: 'submit, one by one', run: () => pooled(1, () => client.submit('bench.noop', {})) }],
   [{ name: `addBulk of ${CHUNK}`, run: async () => { for (let i = 0; i < JOBS; i += CHUNK) await plain.addBulk(Array.from({ length: Math.min(CHUNK, JOBS - i) }, () => ({ name: 'bench.noop', data: {}, opts }))); } },
     { name: `submitMany of ${CHUNK}`, run: async () => { for (let i = 0; i < JOBS; i += CHUNK) await client.submitMany('bench.noop', Array.from({ length: Math.min(CHUNK, JOBS - i) }, () => ({}))); } }],
+  ...waits,
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [['mode', 'BullMQ jobs/s', 'Trireme jobs/s', 'ratio', 'BullMQ cmds/job', 'Trireme cmds/job', 'cmd ratio']];
+const costs: string[] = [];
 for (const pair of MODES) {
   const rate: number[][] = [[], []];
   const cmds: number[][] = [[], []];
   for (let r = 0; r < ROUNDS; r++) {
     for (const [side, mode] of pair.entries()) {
-      await admin.flushall();
-      await admin.config('RESETSTAT');
+      await redis.clean(PREFIX);
+      await redis.resetStats();
       const t0 = performance.now();
       await mode.run();
       rate[side].push(JOBS / ((performance.now() - t0) / 1000));
-      cmds[side].push(await commandCalls(admin) / JOBS);
+      cmds[side].push(await redis.commandCalls() / JOBS);
     }
   }
   const [b, t] = rate.map(median);
   const [cb, ct] = cmds.map(median);
   rows.push([`${pair[0].name} / ${pair[1].name}`, b.toFixed(0), t.toFixed(0), (t / b).toFixed(2), cb.toFixed(2), ct.toFixed(2), (ct / cb).toFixed(2)]);
+  // For the waitForReplicas pairs both columns are Trireme's: without, then with.
+  if (waits.includes(pair)) costs.push(`${pair[0].name}: waitForReplicas 1 costs ${((1 / t - 1 / b) * 1e6).toFixed(0)} us per submit of wall time (${b.toFixed(0)} -> ${t.toFixed(0)} jobs/s, x${(t / b).toFixed(2)}), ${(ct - cb).toFixed(2)} more commands per job`);
 }
 
 console.log(table(rows));
-console.log(`\n${JOBS} jobs per round, median of ${ROUNDS} alternating rounds; private redis-server; targets: ratio >= 0.90, cmd ratio <= 1.10`);
+console.log(`\n${JOBS} jobs per round, median of ${ROUNDS} alternating rounds; ${redis.describe}; targets: ratio >= 0.90, cmd ratio <= 1.10`);
+if (kept) console.log(`rows "... / waitForReplicas 1": submit without and with redis.waitForReplicas 1, both Trireme\n${costs.join('\n')}`);
+else console.log('waitForReplicas: not measured (no replica; --replicas 1 starts one)');
 await client.close();
+await kept?.close();
 await plain.close();
-admin.disconnect();
-redis.stop();
+await redis.stop();
 process.exit(0);

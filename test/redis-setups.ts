@@ -20,6 +20,9 @@ export interface RedisProcess {
   kill(): Promise<void>;
   /** Starts it again, on the same port from the same folder (a supervisor bringing a dead server back). */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that stops answering (and, a replica, stops taking the replication stream) for a while. */
+  pause(): void;
+  resume(): void;
   alive(): boolean;
 }
 
@@ -50,6 +53,8 @@ async function server(dir: string, args: string[], opts: { sentinel?: string } =
       await new Promise<void>((done) => { child.once('exit', () => done()); child.kill('SIGKILL'); });
     },
     restart: start,
+    pause: () => { child.kill('SIGSTOP'); },
+    resume: () => { child.kill('SIGCONT'); },
   };
 }
 
@@ -89,21 +94,25 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-/**
- * A primary with `replicas` replicas (AOF on, fsync every second, as in production) and three sentinels that call it
- * down after `downAfterMs` without an answer.
- */
-export async function startSentinelSet(o: { replicas?: number; downAfterMs?: number } = {}): Promise<SentinelSet> {
-  const root = mkdtempSync(join(tmpdir(), 'trireme-sentinel-'));
-  const master = 'trireme';
+/** A primary with `replicas` replicas (startPrimary) and three sentinels that call it down after `downAfterMs` without an answer. */
+/** A primary with `replicas` replicas in sync (AOF on, fsync every second, as in production). */
+export async function startPrimary(o: { replicas?: number; root?: string } = {}): Promise<{ primary: RedisProcess; replicas: RedisProcess[]; url: string }> {
+  const root = o.root ?? mkdtempSync(join(tmpdir(), 'trireme-primary-'));
   const data = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
   const primary = await server(join(root, 'primary'), data);
-  const replicas = await Promise.all(Array.from({ length: o.replicas ?? 2 }, (_, i) => server(join(root, `replica-${i}`), [...data, '--replicaof', '127.0.0.1', String(primary.port)])));
+  const replicas = await Promise.all(Array.from({ length: o.replicas ?? 1 }, (_, i) => server(join(root, `replica-${i}`), [...data, '--replicaof', '127.0.0.1', String(primary.port)])));
   await waitFor(async () => {
     const r = direct(primary.port);
     try { return /connected_slaves:(\d+)/.exec(await r.info('replication'))?.[1] === String(replicas.length); } finally { r.disconnect(); }
   }, 15_000, 'the replicas to connect to the primary');
   await replicasInSync(replicas);
+  return { primary, replicas, url: `redis://${primary.address}` };
+}
+
+export async function startSentinelSet(o: { replicas?: number; downAfterMs?: number } = {}): Promise<SentinelSet> {
+  const root = mkdtempSync(join(tmpdir(), 'trireme-sentinel-'));
+  const master = 'trireme';
+  const { primary, replicas } = await startPrimary({ replicas: o.replicas ?? 2, root });
   const conf = `sentinel monitor ${master} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${master} ${o.downAfterMs ?? 1000}\n`
     + `sentinel failover-timeout ${master} 10000\nsentinel parallel-syncs ${master} 2\n`;
   const sentinels = await Promise.all([0, 1, 2].map((i) => server(join(root, `sentinel-${i}`), [], { sentinel: conf })));
