@@ -37,9 +37,10 @@ export async function runChecks(project: Project, redis: Redis | undefined, opts
     return [...checks, ...await hostChecks(project)];
   }
   const queues = Object.values(project.config.pools).flatMap((p) => p.queues);
-  checks.push(...await within(redisSetupChecks(redis, opts.url, {
+  const setup = redisSetupChecks(redis, opts.url, {
     label: opts.redisLabel, waitForReplicas: project.config.redis.waitForReplicas, keyspace: Keyspace.of(redis, project.config), queues,
-  }), 10_000, [{ name: 'redis', status: 'fail' as const, detail: `${opts.redisLabel} answered INFO but not the setup checks within 10 s` }]).catch((e: Error) => [{ name: 'redis', status: 'fail' as const, detail: `cannot read the setup of ${opts.redisLabel}: ${e.message}` }]));
+  }).catch((e: Error): Check[] => [{ name: 'redis', status: 'fail', detail: `cannot read the setup of ${opts.redisLabel}: ${e.message}` }]);
+  checks.push(...await within(setup, 10_000, [{ name: 'redis', status: 'fail' as const, detail: `${opts.redisLabel} answered INFO but not the setup checks within 10 s` }]));
 
   const inspector = new Inspector(project, redis);
   const [leader, pools] = await Promise.all([inspector.leader(), inspector.pools()]);

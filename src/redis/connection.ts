@@ -34,6 +34,9 @@ export function describeUrl(url: string): string {
   return redactRedisUrl(url);
 }
 
+/** Final answers, not a server still starting: a refused password, a master the sentinels do not know, no cluster there. */
+const FINAL = /NOAUTH|WRONGPASS|invalid password|No such master|cluster support disabled/i;
+
 /** How long a command waits for Redis to answer before it says that it does not. */
 export const REACH_MS = 5_000;
 
@@ -51,10 +54,14 @@ export async function redisProblem(url: string, ms = REACH_MS): Promise<string |
       const timer = setTimeout(() => resolve(false), ms);
       redis.once('ready', () => { clearTimeout(timer); resolve(true); });
       const seen = (e: Error & { lastNodeError?: Error }) => {
-        const message = e.lastNodeError ? `${e.message} (${e.lastNodeError.message})` : e.message;
+        let message = e.lastNodeError ? `${e.message} (${e.lastNodeError.message})` : e.message;
+        // ioredis' words for "no sentinel gave a primary", with the reason last: the reason first.
+        const sentinels = /^All sentinels are unreachable\. Retrying from scratch after \d+ms\.(?: Last error: (.*))?$/.exec(message);
+        if (sentinels) message = sentinels[1] ? `no sentinel named a primary: ${sentinels[1]}` : 'no sentinel answered';
+        message = message.replace(/^failed to connect to sentinel (\S+) because /, 'sentinel $1: ');
         // What the offline queue says about a connection still being made is not news; a refused password is final.
         if (!/enableOfflineQueue|Stream isn't writeable/.test(message)) last = message;
-        if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) { clearTimeout(timer); resolve(false); }
+        if (FINAL.test(message)) { clearTimeout(timer); resolve(false); }
       };
       redis.on('error', seen);
       // A sentinel that answers but does not know the master says so here, not as an error.
@@ -81,7 +88,7 @@ export async function ensureRedisAnswers(url: string, opts: { source: string; ms
   const mode = targetOf(url).mode;
   const where = mode === 'sentinel' ? 'that the sentinels run there and monitor this master name'
     : mode === 'cluster' ? 'that the cluster nodes run there with cluster-enabled yes' : 'that redis-server runs there';
-  throw new RedisUnreachableError(`Redis does not answer at ${describeUrl(url)} (${problem}${/^no answer/.test(problem) ? '' : `; waited ${ms / 1000} s`}). `
+  throw new RedisUnreachableError(`Redis does not answer at ${describeUrl(url)} (${problem}${/^no answer/.test(problem) || FINAL.test(problem) ? '' : `; waited ${ms / 1000} s`}). `
     + `Check ${where} and are reachable from here, and that ${opts.source} is right; trireme doctor checks the whole setup`);
 }
 

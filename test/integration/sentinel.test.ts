@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, alive, waitFor } from '../helpers.js';
-import { startSentinelSet, stopAllRedis } from '../redis-setups.js';
+import { direct, startSentinelSet, stopAllRedis } from '../redis-setups.js';
 import { reapAll, run, trireme } from './procs.js';
 import { loadProject } from '../../src/project/project.js';
 import { TriremeClient } from '../../src/jobs/client.js';
@@ -46,6 +46,14 @@ test('Sentinel: the primary killed with -9 under 3 000 jobs; serve and its repli
     const health = await (await fetch(`${base}/healthz`)).json() as { redis: { mode: string; primary: string; master: string } };
     assert.deepEqual(health.redis, { mode: 'sentinel', primary: oldPrimary, master: set.master });
 
+    // A master name the sentinels do not know, and a Cluster URL on this plain primary: said at once, with the fix.
+    const unknown = await run(['-c', CONFIG, 'status'], { ...env, TRIREME_REDIS_URL: set.url.replace(/\/trireme$/, '/nope') });
+    assert.equal(unknown.code, 1, unknown.out);
+    assert.match(unknown.out, /Redis does not answer at redis\+sentinel:\/\/\S+\/nope \(sentinel 127\.0\.0\.1:\d+: ERR No such master with that name\)\. Check that the sentinels run there and monitor this master name/);
+    const notCluster = await run(['-c', CONFIG, 'status'], { ...env, TRIREME_REDIS_URL: `redis+cluster://${oldPrimary}` });
+    assert.equal(notCluster.code, 1, notCluster.out);
+    assert.match(notCluster.out, /Redis does not answer at redis\+cluster:\/\/\S+ \(.*cluster support disabled.*\)\. Check that the cluster nodes run there with cluster-enabled yes/);
+
     const doctor = await run(['-c', CONFIG, 'doctor'], env);
     assert.match(doctor.out, new RegExp(`^ok\\s+redis\\s+\\d+\\.\\d+\\.\\d+ at redis\\+sentinel://\\S+, primary ${oldPrimary}$`, 'm'), doctor.out);
     assert.match(doctor.out, /^ok\s+sentinel\s+3 sentinel\(s\) monitor "trireme" \(quorum 2\), primary \S+, 2 replica\(s\)$/m, doctor.out);
@@ -57,12 +65,18 @@ test('Sentinel: the primary killed with -9 under 3 000 jobs; serve and its repli
     let retries = 0;
     let notReplicated = 0;
     let killAt = 0;
+    let lagBytes = 0;
     const started = Date.now();
     let next = 0;
     const submitter = async () => {
       while (next < JOBS) {
         const i = next++;
         if (i === Math.floor(JOBS * 0.4) && !killAt) {
+          // How far the replicas were behind the instant before: what a failover can lose without waitForReplicas.
+          const r = direct(set.primary.port);
+          const info = await r.info('replication').finally(() => r.disconnect());
+          const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+          lagBytes = Math.max(...[...info.matchAll(/slave\d+:.*offset=(\d+)/g)].map((m) => offset - Number(m[1])));
           await set.primary.kill();
           killAt = Date.now();
         }
@@ -113,6 +127,7 @@ test('Sentinel: the primary killed with -9 under 3 000 jobs; serve and its repli
     const report = [
       ['jobs submitted (acknowledged)', `${JOBS} (${acked.size}) in ${submittedIn.toFixed(1)} s`],
       ['primary', `${oldPrimary} killed -9 after ${Math.floor(JOBS * 0.4)} submits; ${newPrimary} promoted`],
+      ['replicas behind the primary just before the kill (bytes)', lagBytes],
       ['submits retried (Redis away / not on a replica)', `${retries} (${notReplicated} not confirmed on a replica)`],
       ['lost, acknowledged with waitForReplicas: 1', lost.kept.length],
       ['lost, acknowledged without it', lost.plain.length],
