@@ -144,3 +144,13 @@ test('doctor\'s verdicts on a Sentinel set', () => {
   assert.match(noQuorum.detail, /: 1 usable Sentinels\. Not enough .*; a failover cannot be authorized/);
   assert.equal(judgeSentinel({ ...f, replicas: 0 }, 'm').status, 'fail');
 });
+
+test('the KEDA export warns that a Cluster\'s triggers need the redis-cluster scaler and the tagged list names', async () => {
+  const { kedaObjects } = await import('../../src/drivers/kubernetes/autoscalers.js');
+  const o = { image: 'img', controllerImage: 'img', source: 'trireme.yml', configText: '' };
+  const of = async (url: string) => kedaObjects(await buildProject({ redis: { url }, pools: { a: { queues: ['default'] } } }, { baseDir: ROOT, tasks: false }), o)[0];
+  const cluster = await of('redis+cluster://a:7000,b:7000');
+  assert.match(cluster.warnings?.[0] ?? '', /Redis Cluster: .*\{<prefix>:<tag>\}:<queue>:wait.*redis-cluster scaler/);
+  assert.match(cluster.content, /^# WARNING: redis\.url is a Redis Cluster/m);
+  assert.equal((await of('redis+sentinel://s1/m')).warnings, undefined, 'Sentinel keeps the single-Redis key names');
+});
