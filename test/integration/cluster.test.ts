@@ -9,11 +9,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ROOT, waitFor } from '../helpers.js';
+import { ROOT, fixtureProject, waitFor } from '../helpers.js';
 import { direct, startCluster, stopAllRedis, type RedisProcess } from '../redis-setups.js';
 import { reapAll, run, trireme } from './procs.js';
 import { loadProject } from '../../src/project/project.js';
 import { TriremeClient } from '../../src/jobs/client.js';
+import { PoolWorker } from '../../src/replica/pool-worker.js';
+import { keys } from '../../src/redis/keys.js';
 
 const CONFIG = join(ROOT, 'examples/three-tier/trireme.yml');
 const JOBS = 5000;
@@ -137,6 +139,31 @@ test('Cluster: the three-tier example over three shards, 5 000 jobs, a primary k
     assert.equal(serve.child.exitCode, null, 'serve went on');
   } finally {
     await reapAll();
+    await client.close();
+    await cluster.stop();
+  }
+});
+
+test('Cluster: job history\'s outbox scripts (run notes and records, several keys a call) and a result awaited through QueueEvents, without CROSSSLOT', { timeout: 120_000 }, async () => {
+  const cluster = await startCluster({ primaries: 3, replicasPer: 1 });
+  // History on: a replica writes run records to Redis (the PostgreSQL URL is the recorder's, not started here).
+  const project = await fixtureProject({ queues: ['work', 'other'], concurrency: 4 }, { history: { postgres: 'postgres://trireme@127.0.0.1:1/none' } });
+  const client = new TriremeClient(project, cluster.url);
+  const worker = new PoolWorker({ project, pool: 'main', redisUrl: cluster.url });
+  try {
+    await worker.start();
+    const jobs = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('fx.echo', { value: i }, { queue: i % 2 ? 'other' : 'work' })));
+    const results = await Promise.all(jobs.map((j) => client.waitFor(j.id, 60_000) as Promise<{ echoed: number }>));
+    assert.deepEqual(results.map((r) => r.echoed), jobs.map((_, i) => i));
+    const runs = keys.historyRuns(client.keyspace.own);
+    assert.equal(runs, `{${project.config.prefix}}:~history-runs`);
+    await waitFor(async () => (await client.redis.llen(runs)) === 40, 10_000, 'a run record per job in the outbox');
+    const notes = await Promise.all(jobs.map((j) => client.redis.exists(keys.openRun(client.keyspace.own, j.id))));
+    assert.deepEqual(notes.filter(Boolean), [], 'every run note removed with its record');
+    const errors = await cluster.errorstats();
+    assert.equal(errors.CROSSSLOT ?? 0, 0, JSON.stringify(errors));
+  } finally {
+    await worker.drain(5_000).catch(() => {});
     await client.close();
     await cluster.stop();
   }
