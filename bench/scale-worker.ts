@@ -12,6 +12,8 @@ import { Worker } from 'bullmq';
 import { buildProject } from '../src/project/project.js';
 import { PoolWorker } from '../src/replica/pool-worker.js';
 import { bullConnection } from '../src/redis/connection.js';
+import { Keyspace } from '../src/redis/keyspace.js';
+import { isClusterUrl } from '../src/core/redis-url.js';
 import { latencies } from './scale-tasks.js';
 
 const [mode, redisUrl, concurrency, dir] = process.argv.slice(2);
@@ -23,7 +25,7 @@ if (mode === 'plain') {
     if (job.data.open) latencies.push(Date.now() - job.data.sentAt);
     await new Promise((r) => setTimeout(r, job.data.ms));
     return null;
-  }, { connection: bullConnection(redisUrl), prefix: 'scale', concurrency: C, removeOnComplete: { count: 1000 } });
+  }, { connection: bullConnection(redisUrl), prefix: new Keyspace('scale', isClusterUrl(redisUrl)).queuePrefix('plain'), concurrency: C, removeOnComplete: { count: 1000 } });
   await w.waitUntilReady();
   stop = () => w.close();
 } else {

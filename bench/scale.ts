@@ -9,8 +9,9 @@
  * Targets (issue 13): start p99 <= 1.5x plain's at every rate with the same jobs sent; burst slot use >= 0.97x plain's;
  * commands per job within 10 % of plain's.
  *
- *   npm run bench:scale [-- --replicas 10 --concurrency 60 --seconds 15 --durations 2000,200,50]
- * Defaults: 10 x 60 on a machine with 16 or more cores, else 2 x 20.
+ *   npm run bench:scale [-- --replicas 10 --concurrency 60 --seconds 15 --durations 2000,200,50 --setup sentinel|cluster | --redis URL]
+ * Defaults: 10 x 60 on a machine with 16 or more cores, else 2 x 20; a private redis-server, or (`--setup`) a private
+ * Sentinel set or Cluster on loopback, or (`--redis`) any URL Trireme takes, where only the bench's keys are removed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -18,11 +19,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { buildProject } from '../src/project/project.js';
 import { TriremeClient } from '../src/jobs/client.js';
 import { bullConnection } from '../src/redis/connection.js';
-import { benchRedis, commandCalls } from './redis.js';
+import { Keyspace } from '../src/redis/keyspace.js';
+import { isClusterUrl } from '../src/core/redis-url.js';
+import { benchTarget } from './redis.js';
 import { table } from '../src/sim/report.js';
 
 const big = availableParallelism() >= 16;
@@ -31,6 +33,8 @@ const { values } = parseArgs({ options: {
   concurrency: { type: 'string', default: big ? '60' : '20' },
   seconds: { type: 'string', default: big ? '15' : '8' },
   durations: { type: 'string', default: '2000,200,50' },
+  redis: { type: 'string' },
+  setup: { type: 'string' },
 } });
 const W = Number(values.replicas);
 const C = Number(values.concurrency);
@@ -38,14 +42,14 @@ const SECONDS = Number(values.seconds);
 const DURATIONS = values.durations!.split(',').map(Number);
 const SLOTS = W * C;
 
-const redis = await benchRedis();
-const admin = new Redis(redis.url);
+const redis = await benchTarget({ url: values.redis, setup: values.setup });
 const project = await buildProject({
   prefix: 'scale', defaultQueue: 'tri', pools: { bench: { queues: ['tri'], concurrency: C } },
   commands: { 'scale.sleep': { command: ['true'] } },
 }, { baseDir: process.cwd(), tasks: false });
 const client = new TriremeClient(project, redis.url);
-const plain = new Queue('plain', { connection: bullConnection(redis.url), prefix: 'scale' });
+// The plain queue under a hash tag of its own on a Cluster, as Trireme's queues are (scale-worker.ts does the same).
+const plain = new Queue('plain', { connection: bullConnection(redis.url), prefix: new Keyspace('scale', isClusterUrl(redis.url)).queuePrefix('plain') });
 const opts = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } };
 
 type Side = 'plain' | 'trireme';
@@ -84,7 +88,7 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
 interface Row { side: Side; ms: number; slotUse: number; sent: number; p50: number; p95: number; p99: number; cmds: number }
 
 async function run(side: Side, ms: number): Promise<Row> {
-  await admin.flushall();
+  await redis.clean('scale');
   const dir = mkdtempSync(join(tmpdir(), 'trireme-scale-'));
   const kids = await replicas(side, dir);
   // Burst: 10 x slots jobs at once.
@@ -95,7 +99,7 @@ async function run(side: Side, ms: number): Promise<Row> {
   await until(() => drained(side), 60_000 + burst * ms / SLOTS * 4, `the burst (${side}, ${ms} ms)`);
   const slotUse = (burst * ms) / (SLOTS * (Date.now() - t0));
   await queueOf(side).obliterate({ force: true }).catch(() => {});
-  await admin.config('RESETSTAT');
+  await redis.resetStats();
   // Open loop at 0.9 of capacity: a tick every 10 ms sends what is due; a slow submitter simply sends fewer.
   const rate = (0.9 * SLOTS * 1000) / ms;
   let sent = 0;
@@ -109,7 +113,7 @@ async function run(side: Side, ms: number): Promise<Row> {
   await Promise.all(inflight);
   process.stderr.write(`${side} ${ms} ms: open loop sent ${sent}\n`);
   await until(() => drained(side), 120_000 + ms * 10, `the open loop (${side}, ${ms} ms)`);
-  const cmds = (await commandCalls(admin)) / sent;
+  const cmds = (await redis.commandCalls()) / sent;
   await stopAll(kids);
   // The replicas recorded the open-loop jobs only (their payload says so).
   const open = readdirSync(dir).flatMap((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as number[]);
@@ -126,10 +130,9 @@ for (const ms of DURATIONS) {
   verdicts.push(`${ms} ms: slot use ${(tri.slotUse / plainRow.slotUse).toFixed(2)}x (>= 0.97), p99 ${(tri.p99 / Math.max(1, plainRow.p99)).toFixed(2)}x (<= 1.5), sent ${tri.sent}/${plainRow.sent}, cmds ${(tri.cmds / plainRow.cmds).toFixed(2)}x (<= 1.10)`);
 }
 console.log(table(rows));
-console.log(`\n${W} replicas x ${C} concurrency (${SLOTS} slots), open loop ${SECONDS} s at 0.9 of capacity, ${availableParallelism()} cores; private redis-server`);
+console.log(`\n${W} replicas x ${C} concurrency (${SLOTS} slots), open loop ${SECONDS} s at 0.9 of capacity, ${availableParallelism()} cores; ${redis.describe}`);
 for (const v of verdicts) console.log(v);
 await client.close();
 await plain.close();
-admin.disconnect();
-redis.stop();
+await redis.stop();
 process.exit(0);

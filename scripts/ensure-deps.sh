@@ -1,9 +1,9 @@
 #!/usr/bin/env sh
 # Makes sure the system programs Trireme runs are here: redis-server (the queue's store, started privately when no
-# Redis is configured) and python3 (the example's Python tasks, on the
-# shipped Python runner); with `test`, also what the tests drive for real:
-# prometheus (promtool and a scraping server), chromium (the dashboard tests) and postgresql (the history tests run
-# initdb and a private server). On Debian/Ubuntu as root it
+# Redis is configured) and python3 (the example's Python tasks, on the shipped Python runner); with `test`, also what
+# the tests drive for real: prometheus (promtool and a scraping server), chromium (the dashboard tests), postgresql
+# (the history tests run initdb and a private server) and redis-sentinel and redis-cli (the Sentinel and Cluster
+# tests start their own on loopback). On Debian/Ubuntu as root it
 # installs them; elsewhere it says what to install. Runs before `npm start` and `npm test`.
 set -eu
 missing=""
@@ -13,13 +13,15 @@ if [ "${1:-}" = test ]; then
   command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+  command -v redis-sentinel >/dev/null 2>&1 || missing="$missing redis-sentinel"
+  command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
 fi
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "trireme: installing$missing with apt-get" >&2
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-  # Debian starts the packaged redis on :6379 (and prometheus on :9090); Trireme and its tests run their own.
+  # Debian starts the packaged redis on :6379 (sentinel on :26379, prometheus on :9090); Trireme and its tests run their own.
   exit 0
 fi
 echo "trireme: missing$missing. Install it (Debian/Ubuntu: sudo apt-get install$missing; macOS: brew install redis python)," >&2

@@ -12,7 +12,7 @@ export { createClient, findLocalRedis, type ClientOptions } from './jobs/create-
 export type { TriremeClient, SubmitOptions, Submitted, JobView, JobHandle, TaskHandle } from './jobs/client.js';
 export type { JobQuery, JobPage, JobEvent, JobStateFilter } from './jobs/operations.js';
 export { ConfigError } from './core/errors.js';
-export { SubmitError } from './jobs/errors.js';
+export { NotReplicatedError, SubmitError } from './jobs/errors.js';
 export { RedisNotFoundError } from './redis/errors.js';
 export type { Config, ConfigInput, PoolConfig } from './core/config.js';
 export { ManualClock, type Clock, type Timer } from './core/clock.js';

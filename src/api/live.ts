@@ -10,6 +10,7 @@ import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
 import type { ReplicaInfo } from '../stores/registry.js';
 import { connect } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 import { quantile } from '../core/histogram.js';
 
 export interface Frame { event: string; data: unknown }
@@ -96,7 +97,7 @@ export class LiveFeed {
     });
     // The first tick goes out once the subscription holds, so a client that has seen a tick misses no event after it.
     const first = () => void this.poll();
-    this.sub.subscribe(keys.events(this.inspector.project.config.prefix)).then(first, first);
+    this.sub.subscribe(keys.events(ownPrefix(this.sub, this.inspector.project.config.prefix))).then(first, first);
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
   }
 

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Project } from '../core/project.js';
 import type { Controller } from '../control/controller.js';
 import { Inspector } from '../control/inspect.js';
-import { TriremeClient, SubmitError } from '../jobs/client.js';
+import { TriremeClient, NotReplicatedError, SubmitError } from '../jobs/client.js';
 import { isRedisDown, whenReady } from '../redis/connection.js';
 import { JobError } from '../jobs/operations.js';
 import { silentLogger, type Logger } from '../system/log.js';
@@ -127,6 +127,8 @@ export async function createApi(opts: ApiOptions): Promise<Api> {
     if (err instanceof ApiError) api = err;
     else if ((api = uploadError(err, uploadLimits))) { /* multipart and storage refusals */ }
     else if (err instanceof SubmitError) api = new ApiError(400, err.code, err.message, submitField(err.field));
+    // Written but not known to be on the replicas redis.waitForReplicas asks for: retry (with the idempotency key).
+    else if (err instanceof NotReplicatedError) api = new ApiError(503, err.code, err.message);
     else if (err instanceof JobError) api = new ApiError(err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400, err.code, err.message, err.field ? `query.${err.field}` : 'params.id');
     else if (isRedisDown(err)) api = new ApiError(503, 'redis_unavailable', 'Redis cannot be reached right now; nothing was changed. Retry shortly (GET /readyz says when it is back)');
     else api = fromFastifyError(err as { statusCode?: number; code?: string; message: string }, cfg.api.bodyLimit);

@@ -57,6 +57,10 @@ export async function redisFor(p: Project, opts: { owned?: boolean; start?: bool
     }
     return { url: p.config.redis.url };
   }
+  if (p.config.redis.waitForReplicas > 0) {
+    throw new UsageError(`redis.waitForReplicas is ${p.config.redis.waitForReplicas} but no Redis is configured, and the private redis-server has no replicas: `
+      + 'set redis.url (or redis.sentinel, redis.cluster, TRIREME_REDIS_URL) to a primary with replicas, or leave waitForReplicas out');
+  }
   const { join, relative } = await import('node:path');
   const { findLocalRedis, startEmbeddedRedis, liveOwner } = await import('../redis/embedded.js');
   // Beside the config file, not in the working directory: every command run on one config shares one Redis.

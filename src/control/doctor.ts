@@ -1,5 +1,6 @@
 /**
- * `trireme doctor`: health checks with a verdict each — Redis reachable (version, eviction policy), the controller
+ * `trireme doctor`: health checks with a verdict each — Redis reachable and set up for jobs (redis/setup-checks.ts:
+ * version, eviction, persistence, replicas, the Sentinel set, the Cluster and where each queue lives), the controller
  * lease held and its loop fresh, each pool's replicas alive against what the autoscaler wants, disk and memory
  * headroom, shared storage writable, job history not stuck. A failure means something is broken now; a warning,
  * something to look at.
@@ -14,32 +15,32 @@ import { within } from '../system/deadline.js';
 import { formatDuration } from '../core/units.js';
 import { outboxState, type OutboxState } from '../history/backlog.js';
 import { keys } from '../redis/keys.js';
+import { Keyspace, ownPrefix } from '../redis/keyspace.js';
+import { redisSetupChecks } from '../redis/setup-checks.js';
+import { whenReady } from '../redis/connection.js';
 
 export interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string }
 
 const GiB = 1024 ** 3;
 
-export async function runChecks(project: Project, redis: Redis | undefined, opts: { redisLabel: string }): Promise<Check[]> {
+export async function runChecks(project: Project, redis: Redis | undefined, opts: { redisLabel: string; url: string | undefined }): Promise<Check[]> {
   const checks: Check[] = [{ name: 'config', status: 'ok', detail: `${project.configPath ?? 'config'}: ${Object.keys(project.config.pools).length} pool(s), ${project.tasks.size} task(s)` }];
+  // A Cluster answers once it has its slot map.
+  if (redis) await whenReady(redis, 2_000);
   const info = redis ? await within(redis.info('server').then((s) => s, () => undefined), 2_000, undefined) : undefined;
   if (!redis) {
     checks.push({ name: 'redis', status: 'fail', detail: `no answer from ${opts.redisLabel}; start it with trireme serve, or set TRIREME_REDIS_URL` });
     return [...checks, ...await hostChecks(project)];
   }
-  if (!info) {
+  if (!info || !opts.url) {
     checks.push({ name: 'redis', status: 'fail', detail: `no answer from ${opts.redisLabel} within 2 s; is redis-server running, and is the URL right?` });
     return [...checks, ...await hostChecks(project)];
   }
-  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-  const [major, minor] = version.split('.').map(Number);
-  const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => []) as string[])[1] ?? 'unknown';
-  const old = major < 6 || (major === 6 && minor < 2);
-  checks.push({
-    name: 'redis',
-    status: old ? 'fail' : policy !== 'noeviction' && policy !== 'unknown' ? 'warn' : 'ok',
-    detail: `${version} at ${opts.redisLabel}, maxmemory-policy ${policy}` +
-      (old ? '; BullMQ needs Redis 6.2 or newer' : policy !== 'noeviction' && policy !== 'unknown' ? '; set maxmemory-policy noeviction or Redis may evict queued jobs' : ''),
-  });
+  const queues = Object.values(project.config.pools).flatMap((p) => p.queues);
+  const setup = redisSetupChecks(redis, opts.url, {
+    label: opts.redisLabel, waitForReplicas: project.config.redis.waitForReplicas, keyspace: Keyspace.of(redis, project.config), queues,
+  }).catch((e: Error): Check[] => [{ name: 'redis', status: 'fail', detail: `cannot read the setup of ${opts.redisLabel}: ${e.message}` }]);
+  checks.push(...await within(setup, 10_000, [{ name: 'redis', status: 'fail' as const, detail: `${opts.redisLabel} answered INFO but not the setup checks within 10 s` }]));
 
   const inspector = new Inspector(project, redis);
   const [leader, pools] = await Promise.all([inspector.leader(), inspector.pools()]);
@@ -66,7 +67,7 @@ export async function runChecks(project: Project, redis: Redis | undefined, opts
   const history = project.config.history;
   if (history) {
     const state = await within(outboxState(redis, project.config.prefix).then((s) => s, () => undefined), 2_000, undefined);
-    if (state) checks.push(historyCheck(state, Date.now(), history.stuckAfter, project.config.prefix));
+    if (state) checks.push(historyCheck(state, Date.now(), history.stuckAfter, ownPrefix(redis, project.config.prefix)));
   }
   return [...checks, ...await hostChecks(project)];
 }

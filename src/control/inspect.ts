@@ -12,6 +12,7 @@ import { oldestWait, queueDepths, type QueueDepth } from '../signals/bullmq.js';
 import { Lease } from '../stores/lease.js';
 import { JobSchedules, type ScheduleView } from '../jobs/schedules.js';
 import { describeLimit, perSecond, type RateLimit } from '../core/rate-limit.js';
+import { Keyspace } from '../redis/keyspace.js';
 
 export interface Depths {
   waiting: number; running: number; delayed: number; failed: number; completed: number;
@@ -213,7 +214,7 @@ export class Inspector {
     this.runnerPairs ??= Object.keys(cfg.pools).flatMap((pool) => runnersOfPool(cfg, pool).map((runner) => ({ pool, runner })));
     const at = Date.now();
     const [replicas, depths, decisions, overrides, stats, runners, standbys] = await Promise.all([
-      this.registry.list(), queueDepths(this.redis, cfg.prefix, queues, at, 0),
+      this.registry.list(), queueDepths(this.redis, Keyspace.of(this.redis, cfg), queues, at, 0),
       this.store.decisions(), this.store.overrides(), this.store.stats(queues), this.store.runnerStats(this.runnerPairs),
       // Standbys matter here only for the runners they keep loaded.
       this.runnerPairs.length ? this.standbys() : Promise.resolve([]),

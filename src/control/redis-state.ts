@@ -9,6 +9,7 @@ import type { Counters } from '../core/rates.js';
 import { connect } from '../redis/connection.js';
 import { within } from '../system/deadline.js';
 import { keys } from '../redis/keys.js';
+import { Keyspace } from '../redis/keyspace.js';
 import { Lease } from '../stores/lease.js';
 import { ReplicaRegistry } from '../stores/registry.js';
 import { ControlStore } from '../stores/control-store.js';
@@ -20,8 +21,9 @@ export interface RedisControllerState extends ControllerState {
   readonly store: ControlStore;
 }
 
-export function redisControllerState(redisUrl: string, opts: { prefix: string; holder: string; leaseTtlMs: number; eventsKept: number }): RedisControllerState {
+export function redisControllerState(redisUrl: string, opts: { prefix: string; hashTags?: Record<string, string>; holder: string; leaseTtlMs: number; eventsKept: number }): RedisControllerState {
   const redis = connect(redisUrl, `trireme-controller-${opts.holder}`);
+  const keyspace = new Keyspace(opts.prefix, redis.isCluster, opts.hashTags);
   let sub: Redis | undefined;
   const registry = new ReplicaRegistry(redis, opts.prefix);
   const store = new ControlStore(redis, opts.prefix, opts.eventsKept);
@@ -44,7 +46,7 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
         const out = new Map<string, QueueLoad>();
         await Promise.all(pools.map(async (p) => {
           try {
-            const depths = await queueDepths(redis, opts.prefix, p.queues, now, p.horizonMs);
+            const depths = await queueDepths(redis, keyspace, p.queues, now, p.horizonMs);
             const l: QueueLoad = { waiting: 0, running: 0, delayedDue: 0, oldestWait: oldestWait(depths, now) };
             for (const d of depths) { l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue; }
             out.set(p.name, l);
@@ -59,7 +61,7 @@ export function redisControllerState(redisUrl: string, opts: { prefix: string; h
       async onWake(fn) {
         sub = connect(redisUrl, `trireme-controller-sub-${opts.holder}`);
         sub.on('message', (_channel, queue: string) => fn(queue));
-        await sub.subscribe(keys.wake(opts.prefix));
+        await sub.subscribe(keys.wake(keyspace.own));
       },
     },
     async close() {

@@ -7,10 +7,10 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
 import { ConfigError } from './errors.js';
-import { redisUrlProblem } from './redis-url.js';
 import { jobScheduleSchema } from './job-schedule.js';
 import { rateLimitSchema } from './rate-limit.js';
 import { notifySchema } from './notices.js';
+import { redisSchema } from './redis-config.js';
 
 export { ConfigError };
 
@@ -195,9 +195,8 @@ export const runnerSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  redis: z.strictObject({
-    url: z.string().superRefine((url, ctx) => { const problem = redisUrlProblem(url); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
-  }).optional(),
+  /** Where Redis is (a URL, or a sentinel or cluster block) and what an acknowledged submit promises (docs/redis.md). */
+  redis: redisSchema.prefault({}),
   /** Prefix of every Redis key Trireme writes, so several deployments can share one Redis. */
   prefix: name.default('trireme'),
   /** Modules exporting task definitions (defineTask), relative to the config file. */
@@ -338,6 +337,10 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
   checkRunners(cfg, needs, ctx);
   for (const [queue, path] of needs) {
     if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+  }
+  const tags = isObj(cfg.redis) && isObj(cfg.redis.hashTags) ? cfg.redis.hashTags : {};
+  for (const queue of Object.keys(tags)) {
+    if (!served.has(queue)) ctx.addIssue({ code: 'custom', path: ['redis', 'hashTags', queue], message: `queue "${queue}" is served by no pool; hashTags places the pools' queues` });
   }
 }
 

@@ -4,11 +4,13 @@
  */
 import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 
 /** Where history stands in Redis: records waiting for PostgreSQL, when the oldest of them finished, and those set aside. */
 export interface OutboxState { waiting: number; oldestFinishedAt?: number; rejected: number }
 
-export async function outboxState(redis: Redis, prefix: string): Promise<OutboxState> {
+export async function outboxState(redis: Redis, configPrefix: string): Promise<OutboxState> {
+  const prefix = ownPrefix(redis, configPrefix);
   const [[, waiting], [, head], [, rejected]] = (await redis.pipeline()
     .llen(keys.historyRuns(prefix)).lindex(keys.historyRuns(prefix), 0).llen(keys.historyRejected(prefix)).exec()) as [Error | null, unknown][];
   let oldestFinishedAt: number | undefined;

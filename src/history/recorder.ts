@@ -12,6 +12,7 @@
  */
 import type pg from 'pg';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 import { storable } from '../core/records.js';
 import type { Redis } from '../redis/connection.js';
 import type { Logger } from '../system/log.js';
@@ -74,13 +75,16 @@ export class HistoryRecorder {
   private down?: number;
   /** The last error writing to PostgreSQL, while it lasts (logged once, and its end). */
   lastError?: string;
+  /** Prefix of the Redis keys (keyspace.ts); `opts.prefix` is the config's, which rows in PostgreSQL carry. */
+  private readonly own: string;
 
   constructor(private readonly opts: { url: string; redis: Redis; prefix: string; batch: number; logger?: Logger; isLeader?: () => boolean }) {
     this.pool = createPool(opts.url);
+    this.own = ownPrefix(opts.redis, opts.prefix);
   }
 
   /** Records waiting in Redis for PostgreSQL. */
-  backlog(): Promise<number> { return this.opts.redis.llen(keys.historyRuns(this.opts.prefix)); }
+  backlog(): Promise<number> { return this.opts.redis.llen(keys.historyRuns(this.own)); }
 
   /** One pass: returns how many records it took (0: nothing waiting). Throws when PostgreSQL or Redis fails. */
   async tick(): Promise<number> {
@@ -89,7 +93,7 @@ export class HistoryRecorder {
       this.migrated = true;
       if (applied.length) this.opts.logger?.info({ applied }, 'history: schema migrations applied');
     }
-    const key = keys.historyRuns(this.opts.prefix);
+    const key = keys.historyRuns(this.own);
     const raw = await this.opts.redis.lrange(key, 0, this.opts.batch - 1);
     if (raw.length === 0) return 0;
     // The records as they are, joined into one JSON array: PostgreSQL parses them (no parse and re-serialise here).
@@ -134,7 +138,7 @@ export class HistoryRecorder {
       }
     }
     if (!aside.length) return;
-    const rejected = keys.historyRejected(this.opts.prefix);
+    const rejected = keys.historyRejected(this.own);
     const at = Date.now();
     await this.opts.redis.multi().rpush(rejected, ...aside.map((a) => JSON.stringify({ at, error: a.error, record: a.record })))
       .ltrim(rejected, -REJECTED_KEPT, -1).exec();

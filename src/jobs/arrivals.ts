@@ -5,8 +5,9 @@
  * once that time is over (one counter increment and one wake per queue), without holding anyone up. The controller
  * needs the wake only for a pool with no live replica, and reads rates over seconds.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 
 /** How long arrivals on a queue are added up before they are sent (after the first, which goes at once). */
 const ANNOUNCE_MS = 250;
@@ -16,7 +17,11 @@ export class Arrivals {
   private readonly lastSent = new Map<string, number>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  private readonly prefix: string;
+
+  constructor(private readonly redis: Redis, prefix: string) {
+    this.prefix = ownPrefix(redis, prefix);
+  }
 
   /** Counts `submitted` arrivals on `queue`; a promise only when they went out now (the first after a quiet spell). */
   announce(queue: string, submitted = 1): Promise<void> | undefined {

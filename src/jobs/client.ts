@@ -8,19 +8,20 @@
  * replicas publish (manifest.ts), and a handle made from a task's definition adds its schema and key function.
  */
 import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { taskSettings, type Project } from '../core/project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
-import { bullConnection, connect } from '../redis/connection.js';
+import { bullConnection, closeBullConnection, connect, type Redis } from '../redis/connection.js';
+import { Keyspace } from '../redis/keyspace.js';
+import { ReplicationWait, type WriteToken } from '../redis/replication.js';
 import { bullmqIdOf, idempotentJobId, newJobId, publicIdOf, queueOfJobId } from './ids.js';
-import { SubmitError } from './errors.js';
+import { NotReplicatedError, SubmitError } from './errors.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
 import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './operations.js';
 import { Arrivals } from './arrivals.js';
 
-export { SubmitError };
+export { NotReplicatedError, SubmitError };
 
 export const GROUP_TASK = 'trireme.group';
 
@@ -117,18 +118,25 @@ export class TriremeClient {
   private readonly prefix: string;
   private manifest?: { at: number; tasks: Map<string, ManifestEntry> };
   private readonly arrivals: Arrivals;
+  /** Where each queue's keys live (a hash tag per queue on a Redis Cluster). */
+  readonly keyspace: Keyspace;
+  /** redis.waitForReplicas > 0: each submit is acknowledged only once that many replicas hold it. */
+  private readonly replication?: ReplicationWait;
 
   /** `failFast`: refuse at once while Redis is away rather than queue commands until it is back (servers). */
   constructor(readonly project: Project, readonly redisUrl: string, opts: { failFast?: boolean } = {}) {
     this.redis = connect(redisUrl, 'trireme-client', opts);
     this.prefix = project.config.prefix;
+    this.keyspace = Keyspace.of(this.redis, project.config);
     this.arrivals = new Arrivals(this.redis, this.prefix);
+    const { waitForReplicas, waitTimeout } = project.config.redis;
+    if (waitForReplicas > 0) this.replication = new ReplicationWait(this.redis, waitForReplicas, waitTimeout);
   }
 
   queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.prefix });
+      q = new Queue(name, { connection: this.redis, prefix: this.keyspace.queuePrefix(name) });
       q.on('error', () => {});
       // Each result being awaited (waitFor) listens for the queue closing until it settles: a thousand awaited
       // at once are a thousand listeners, not a leak.
@@ -163,10 +171,13 @@ export class TriremeClient {
     const spec = given ?? this.loadedSpec(task) ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
     if (opts.beforeEnqueue) await opts.beforeEnqueue(jobOpts.jobId!);
+    const token = this.replication && await this.replication.before(this.keyspace.queuePrefix(queue));
     const job = await this.queue(queue).add(task, data, jobOpts);
+    const id = jobOpts.jobId ?? publicIdOf(queue, job.id!);
+    if (token) await this.replicated([token], [id]);
     const announced = this.announce(queue);
     if (announced) await announced;
-    return { id: jobOpts.jobId ?? publicIdOf(queue, job.id!), task, queue, pool };
+    return { id, task, queue, pool };
   }
 
   /**
@@ -206,14 +217,17 @@ export class TriremeClient {
       const list = byQueue.get(p.queue);
       if (list) list.push(p); else byQueue.set(p.queue, [p]);
     }
+    const tokens: WriteToken[] = [];
     for (const [queue, list] of byQueue) {
       for (let i = 0; i < list.length; i += BULK_CHUNK) {
         const chunk = list.length <= BULK_CHUNK ? list : list.slice(i, i + BULK_CHUNK);
+        if (this.replication) tokens.push(await this.replication.before(this.keyspace.queuePrefix(queue)));
         const jobs = await this.queue(queue).addBulk(chunk);
         // Numbered jobs have their id once BullMQ has stored them.
         chunk.forEach((p, j) => { p.id ??= publicIdOf(queue, jobs[j].id!); });
       }
     }
+    if (tokens.length) await this.replicated(tokens, prepared.map((p) => p.id!));
     await Promise.all([...byQueue].map(([queue, list]) => this.announce(queue, list.length)));
     return prepared.map((p) => ({ id: p.id!, task: p.name, queue: p.queue, pool: p.pool }));
   }
@@ -247,13 +261,18 @@ export class TriremeClient {
     const { queue, pool } = prepared[0];
     const parentId = opts.idempotencyKey ? idempotentJobId(queue, opts.idempotencyKey) : newJobId(queue);
     this.flow ??= new FlowProducer({ connection: this.redis, prefix: this.prefix });
+    // The parent and its runs are on one queue, so under one hash tag: the flow's transaction stays in one slot.
+    const prefix = this.keyspace.queuePrefix(queue);
+    const token = this.replication && await this.replication.before(prefix);
     await this.flow.add({
       name: GROUP_TASK,
       queueName: queue,
+      prefix,
       data: { task, size: payloads.length, order: prepared.map((p) => p.jobOpts.jobId) },
       opts: { jobId: parentId, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
-      children: prepared.map((p) => ({ name: task, queueName: p.queue, data: p.data, opts: p.jobOpts })),
+      children: prepared.map((p) => ({ name: task, queueName: p.queue, prefix: this.keyspace.queuePrefix(p.queue), data: p.data, opts: p.jobOpts })),
     });
+    if (token) await this.replicated([token], [parentId, ...prepared.map((p) => p.jobOpts.jobId!)]);
     await this.announce(queue, payloads.length);
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
   }
@@ -285,6 +304,16 @@ export class TriremeClient {
   /** One job routed, validated and given its BullMQ options. */
   private prepare(task: string, spec: TaskSpec, payload: unknown, opts: SubmitOptions) {
     return prepareJob(this.project, task, spec, payload, opts);
+  }
+
+  /** Throws NotReplicatedError unless every write behind `tokens` is on redis.waitForReplicas replicas (replication.ts). */
+  private async replicated(tokens: WriteToken[], ids: string[]): Promise<void> {
+    const results = await Promise.all(tokens.map((t) => this.replication!.confirm(t)));
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) {
+      throw new NotReplicatedError(ids, `${ids.length === 1 ? `job ${ids[0]} is` : `${ids.length} jobs are`} on the Redis primary but not yet known to be on ${this.replication!.replicas} replica(s) (${failed.why}): `
+        + 'a failover now could lose it. Submit again with the same idempotency key (it is not enqueued twice), or check the replicas (INFO replication) and redis.waitTimeout');
+    }
   }
 
   /** Counts arrivals on a queue and wakes the controller for its pool, a batch at a time (arrivals.ts). */
@@ -353,8 +382,9 @@ export class TriremeClient {
     // waitUntilReady() resolves before that first read (BullMQ #2874), and a job finishing in between was missed,
     // so a wait ran out on a job long completed. With this id, an end after it is delivered, one before it is found
     // by the state check that waitUntilFinished makes once listening.
-    const [last] = await this.redis.xrevrange(`${this.prefix}:${queue}:events`, '+', '-', 'COUNT', 1);
-    const events = new QueueEvents(queue, { connection: bullConnection(this.redisUrl, 'trireme-client-events'), prefix: this.prefix, lastEventId: last?.[0] ?? '0-0' });
+    const [last] = await this.redis.xrevrange(this.keyspace.queueKey(queue, 'events'), '+', '-', 'COUNT', 1);
+    const connection = bullConnection(this.redisUrl, 'trireme-client-events');
+    const events = new QueueEvents(queue, { connection, prefix: this.keyspace.queuePrefix(queue), lastEventId: last?.[0] ?? '0-0' });
     events.on('error', () => {});
     try {
       await events.waitUntilReady();
@@ -363,6 +393,7 @@ export class TriremeClient {
       return await job.waitUntilFinished(events, timeoutMs);
     } finally {
       await events.close();
+      closeBullConnection(connection);
     }
   }
 

@@ -7,3 +7,15 @@ export class SubmitError extends Error {
     this.name = 'SubmitError';
   }
 }
+
+/**
+ * A submit that was written to the Redis primary but not confirmed on `redis.waitForReplicas` replicas in time: it
+ * may run, or be lost in a failover. Submitting again with the same idempotency key is safe. `ids`: the jobs written.
+ */
+export class NotReplicatedError extends Error {
+  readonly code = 'not_replicated';
+  constructor(readonly ids: string[], message: string) {
+    super(message);
+    this.name = 'NotReplicatedError';
+  }
+}

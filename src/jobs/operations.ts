@@ -7,6 +7,7 @@ import type { Job } from 'bullmq';
 import type { TriremeClient, JobView } from './client.js';
 import { keys } from '../redis/keys.js';
 import { bullmqIdOf } from './ids.js';
+import { ownPrefix } from '../redis/keyspace.js';
 
 /** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;
@@ -118,7 +119,7 @@ export async function cancelJob(client: TriremeClient, id: string, opts: { waitM
   const deadline = Date.now() + (opts.waitMs ?? 10_000);
   let state = 'active';
   while (Date.now() < deadline) {
-    await client.redis.publish(keys.cancel(client.project.config.prefix), id);
+    await client.redis.publish(keys.cancel(ownPrefix(client.redis, client.project.config.prefix)), id);
     await new Promise((r) => setTimeout(r, 100));
     state = await job.getState();
     if (state !== 'active') break;

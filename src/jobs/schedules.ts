@@ -12,7 +12,8 @@
  * late, once, and the runs it would have overlapped are not made up (as cron does).
  */
 import { Queue, type JobsOptions, type RepeatOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
+import { Keyspace, ownPrefix } from '../redis/keyspace.js';
 import type { Project } from '../core/project.js';
 import { describeWhen } from '../core/job-schedule.js';
 import { ConfigError } from '../core/errors.js';
@@ -100,11 +101,13 @@ export class JobSchedules {
   constructor(private readonly project: Project, private readonly redis: Redis) {}
 
   private get prefix(): string { return this.project.config.prefix; }
+  /** Prefix of Trireme's own keys here (a hash tag on a Cluster). */
+  private get own(): string { return ownPrefix(this.redis, this.prefix); }
 
   private queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.prefix });
+      q = new Queue(name, { connection: this.redis, prefix: Keyspace.of(this.redis, this.project.config).queuePrefix(name) });
       q.on('error', () => {});
       this.queues.set(name, q);
     }
@@ -112,7 +115,7 @@ export class JobSchedules {
   }
 
   private async recorded(): Promise<Map<string, Recorded>> {
-    const h = await this.redis.hgetall(keys.schedules(this.prefix));
+    const h = await this.redis.hgetall(keys.schedules(this.own));
     const out = new Map<string, Recorded>();
     for (const [name, v] of Object.entries(h)) { try { out.set(name, JSON.parse(v) as Recorded); } catch { /* rewritten below */ } }
     return out;
@@ -133,7 +136,7 @@ export class JobSchedules {
       const inRedis = await this.queue(d.queue).getJobScheduler(d.id);
       if (r?.fingerprint === d.fingerprint && r.id === d.id && inRedis) continue;
       await this.queue(d.queue).upsertJobScheduler(d.id, d.repeat, d.template);
-      await this.redis.hset(keys.schedules(this.prefix), d.name, JSON.stringify({ id: d.id, queue: d.queue, fingerprint: d.fingerprint } satisfies Recorded));
+      await this.redis.hset(keys.schedules(this.own), d.name, JSON.stringify({ id: d.id, queue: d.queue, fingerprint: d.fingerprint } satisfies Recorded));
       (r || inRedis ? updated : created).push(d.name);
       // Moved to another queue (a new route or options.queue): the old scheduler goes.
       if (r && r.id !== d.id && !wanted.has(`${r.queue}\u0000${r.id}`)) await this.queue(r.queue).removeJobScheduler(r.id);
@@ -142,7 +145,7 @@ export class JobSchedules {
     for (const [name, r] of recorded) {
       if (names.has(name)) continue;
       if (!wanted.has(`${r.queue}\u0000${r.id}`)) await this.queue(r.queue).removeJobScheduler(r.id);
-      await this.redis.hdel(keys.schedules(this.prefix), name);
+      await this.redis.hdel(keys.schedules(this.own), name);
       removed.push(name);
     }
     // Trireme's schedulers left without a record: on the queues of this config, by the id pattern.
@@ -164,7 +167,7 @@ export class JobSchedules {
   async list(): Promise<ScheduleView[]> {
     const { project } = this;
     const [recorded, runs, manifest] = await Promise.all([
-      this.recorded(), this.redis.hgetall(keys.scheduleRuns(this.prefix)),
+      this.recorded(), this.redis.hgetall(keys.scheduleRuns(this.own)),
       project.tasksLoaded ? undefined : readManifest(this.redis, this.prefix).catch(() => undefined),
     ]);
     return Promise.all(Object.entries(project.config.schedules ?? {}).map(async ([name, s]): Promise<ScheduleView> => {

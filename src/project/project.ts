@@ -85,7 +85,8 @@ async function assemble(config: Config, opts: BuildOptions): Promise<Project> {
   if (redisUrl) {
     const problem = redisUrlProblem(redisUrl);
     if (problem) throw new ConfigError([problem], 'TRIREME_REDIS_URL');
-    config.redis = { url: redisUrl };
+    // The URL only: what the config says an acknowledged submit promises (waitForReplicas) and where queues live holds.
+    config.redis = { ...config.redis, url: redisUrl };
   }
   // Secrets belong in the environment rather than in a file that gets committed.
   for (const [variable, readOnly] of [['TRIREME_API_TOKEN', false], ['TRIREME_API_READ_TOKEN', true]] as const) {

@@ -1,4 +1,8 @@
-/** Names of the Redis keys Trireme writes beside BullMQ's own (which live under `<prefix>:<queue>:…`). */
+/**
+ * Names of the Redis keys Trireme writes beside BullMQ's own (which live under `<prefix>:<queue>:…`). `prefix` here is
+ * the own keys' prefix of the connection, `ownPrefix(redis, config.prefix)` (keyspace.ts): the config's prefix, in
+ * braces on a Redis Cluster so that every key below shares one slot (test/unit/redis-setups.test.ts checks the callers).
+ */
 export const keys = {
   replica: (prefix: string, id: string) => `${prefix}:~replica:${id}`,
   replicas: (prefix: string) => `${prefix}:~replicas`,

@@ -3,11 +3,12 @@
  * Redis restart is an outage to wait out, not a crash), so without a watch a dead Redis goes unreported. A PING every
  * second on a connection of its own; two missed in a row start an outage, logged once (warn), and the first answer
  * after it ends it, logged once (info) with how long it lasted. `/readyz` reads the outage to say why it is not ready.
+ * A failover (Sentinel naming another primary, a Cluster promoting a replica) is logged too, once, with both primaries.
  */
 import type { Clock, Timer } from '../core/clock.js';
 import { formatDuration } from '../core/units.js';
 import type { Logger } from '../system/log.js';
-import { connect, describeUrl, type Redis } from './connection.js';
+import { connect, describeUrl, endpointOf, type Redis } from './connection.js';
 import { within } from '../system/deadline.js';
 
 export interface RedisOutage {
@@ -40,6 +41,8 @@ export class RedisWatch {
   private current?: RedisOutage;
   private timer?: Timer;
   private stopped = false;
+  /** The primary (or a Cluster's primaries) the watch's connection was on at its last answer. */
+  private primary?: string;
 
   constructor(private readonly opts: RedisWatchOptions) {
     this.intervalMs = opts.intervalMs ?? 1_000;
@@ -74,6 +77,7 @@ export class RedisWatch {
     if (ok) {
       this.missed = 0;
       this.lastError = undefined;
+      this.notePrimary();
       const was = this.current;
       if (was) {
         this.current = undefined;
@@ -90,6 +94,18 @@ export class RedisWatch {
       }
     }
     this.schedule();
+  }
+
+  /** Logs a change of primary: the connection reconnected to another one (a failover, or Redis moved). */
+  private notePrimary(): void {
+    if (!this.redis) return;
+    const e = endpointOf(this.redis, this.opts.url);
+    const now = e.primary ?? e.primaries?.join(',');
+    if (!now) return;
+    if (this.primary && now !== this.primary) {
+      this.opts.logger.warn({ redis: describeUrl(this.opts.url), from: this.primary, to: now }, `Redis primary changed: ${this.primary} -> ${now} (a failover); every connection follows it`);
+    }
+    this.primary = now;
   }
 
   stop(): void {

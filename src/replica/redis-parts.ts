@@ -7,10 +7,12 @@
  */
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Project } from '../core/project.js';
+import { isClusterUrl } from '../core/redis-url.js';
 import type { Logger } from '../system/log.js';
 import { systemClock } from '../system/system-clock.js';
-import { bullConnection, connect, type Redis } from '../redis/connection.js';
+import { bullConnection, closeBullConnection, connect, type Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { Keyspace, ownPrefix } from '../redis/keyspace.js';
 import { ReplicaRegistry } from '../stores/registry.js';
 import { writeManifest } from '../jobs/manifest.js';
 import { RunOutbox } from './run-outbox.js';
@@ -39,19 +41,22 @@ export interface RedisPartsOptions {
 /** BullMQ Workers, one per queue, fetching for the replica's handler. */
 class BullmqSource implements JobSource {
   private readonly workers: Worker[] = [];
+  private connection?: ReturnType<typeof bullConnection>;
 
   constructor(private readonly o: RedisPartsOptions) {}
 
   async prepare(queues: string[], gate: SlotGate, handler: JobHandler): Promise<void> {
     const { project, redisUrl, id } = this.o;
     const limits = project.config.rateLimits ?? {};
+    const connection = this.connection = bullConnection(redisUrl, `trireme-worker-${id}`);
+    const keyspace = new Keyspace(project.config.prefix, isClusterUrl(redisUrl), project.config.redis.hashTags);
     for (const queue of queues) {
       // BullMQ's limiter counts in Redis, per queue: the limit holds across every replica on every host.
       const limit = Object.hasOwn(limits, queue) ? limits[queue] : undefined;
       // A two-argument processor: BullMQ then skips its per-job AbortController, which costs throughput.
       const worker = new Worker(queue, (job: Job, token?: string) => handler(queue, isNumbered(job.id!) ? asNumbered(queue, job) : job).catch((err: unknown) => settle(job, token, err)), {
-        connection: bullConnection(redisUrl, `trireme-worker-${id}`),
-        prefix: project.config.prefix,
+        connection,
+        prefix: keyspace.queuePrefix(queue),
         concurrency: gate.capacity,
         lockDuration: this.o.lockDuration ?? 30_000,
         stalledInterval: this.o.stalledInterval ?? 15_000,
@@ -71,7 +76,10 @@ class BullmqSource implements JobSource {
 
   async pause(): Promise<void> { await Promise.all(this.workers.map((w) => w.pause(true))); }
 
-  async close(): Promise<void> { await Promise.all(this.workers.map((w) => w.close())); }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    if (this.connection) closeBullConnection(this.connection);
+  }
 }
 
 /**
@@ -108,7 +116,7 @@ class RedisCancels implements CancelFeed {
   async listen(onCancel: (jobId: string) => void): Promise<void> {
     this.sub = connect(this.o.redisUrl, `trireme-replica-sub-${this.o.id}`);
     this.sub.on('message', (_channel, jobId: string) => onCancel(jobId));
-    await this.sub.subscribe(keys.cancel(this.o.project.config.prefix));
+    await this.sub.subscribe(keys.cancel(ownPrefix(this.sub, this.o.project.config.prefix)));
   }
 
   close(): void { this.sub?.disconnect(); }

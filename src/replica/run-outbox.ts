@@ -14,6 +14,7 @@ import { storableText, type RunRecord } from '../core/records.js';
 import type { Logger } from '../system/log.js';
 import { HOST } from '../system/host.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 import { within } from '../system/deadline.js';
 import { isUnrecoverable, type ReplicaJob as Job } from './parts.js';
 
@@ -46,10 +47,10 @@ end
 return n`;
 
 /** The replica's connection with the two scripts defined (ioredis sends each once, then by its SHA). */
-interface OutboxRedis extends Redis {
+type OutboxRedis = Redis & {
   triremeOpenRuns(n: number, ...args: (string | number)[]): Promise<(string | null)[]>;
   triremeCloseRuns(n: number, ...args: (string | number)[]): Promise<number>;
-}
+};
 
 /** Runs that began in one turn of the event loop, noted in one round trip. */
 interface Opening { keys: string[]; notes: string[]; jobs: { queue: string; job: Job }[]; done: Promise<void> }
@@ -63,9 +64,11 @@ export class RunOutbox {
   /** Each running job's note, and the promise of its write (a lost run it found is queued before this run's record). */
   private readonly open = new Map<string, { note: string; noted: Promise<void> }>();
   private readonly redis: OutboxRedis;
+  private readonly prefix: string;
 
-  constructor(redis: Redis, private readonly prefix: string, private readonly replica: OutboxReplica, private readonly log: Logger) {
+  constructor(redis: Redis, prefix: string, private readonly replica: OutboxReplica, private readonly log: Logger) {
     this.redis = redis as OutboxRedis;
+    this.prefix = ownPrefix(redis, prefix);
     if (!this.redis.triremeOpenRuns) {
       redis.defineCommand('triremeOpenRuns', { lua: OPEN_RUNS });
       redis.defineCommand('triremeCloseRuns', { lua: CLOSE_RUNS });

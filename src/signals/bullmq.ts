@@ -2,12 +2,15 @@
  * Queue depths and the oldest wait for observations, one round trip for every queue of a pool. Waiting is BullMQ's
  * wait list plus its prioritized set: a priority job sits only in the latter, so counting the wait list alone
  * undercounts (a common KEDA mistake). Delayed jobs count only when they come due within a horizon (the pool's
- * startup time), read from the delayed set's score, which BullMQ encodes as timestamp x 0x1000 + counter.
+ * startup time), read from the delayed set's score, which BullMQ encodes as timestamp x 0x1000 + counter. On a Redis
+ * Cluster the queues of a pool may live on different shards, and one pipeline may only address one: the reads go one
+ * pipeline per hash tag, all at once.
  *
  * The oldest wait (how long the longest-waiting job of a queue has been runnable) is read by a small script
- * (OLDEST_WAIT), cheaply: a few reads per queue, whatever its depth.
+ * (OLDEST_WAIT), cheaply: a few reads per queue, whatever its depth; one call per hash tag, routed by its first key.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
+import type { Keyspace } from '../redis/keyspace.js';
 
 export interface QueueDepth {
   queue: string; waiting: number; prioritized: number; active: number; delayed: number; delayedDue: number; failed: number; completed: number;
@@ -20,8 +23,8 @@ export interface QueueDepth {
 }
 
 /**
- * Per queue (ARGV[2..], key prefix ARGV[1]): when its longest-waiting job became runnable, and when the first job
- * of its delayed set is due (-1 for none). Where each kind of waiting job's time is:
+ * Per queue (ARGV: each queue's key base, `<prefix>:<queue>:`; KEYS[1] only routes the call on a Cluster): when
+ * its longest-waiting job became runnable, and when the first job of its delayed set is due (-1 for none). Where each kind of waiting job's time is:
  *  - the wait list: BullMQ pushes new jobs on the left and workers take from the right, so the job at index -1 has
  *    waited longest;
  *  - the prioritized set is ordered by priority x 2^32 + a counter: the oldest job of each priority is the first of
@@ -35,7 +38,6 @@ export interface QueueDepth {
 const OLDEST_WAIT = `
 local MAX_BANDS = 32
 local BAND = 4294967296
-local prefix = ARGV[1]
 local function runnableSince(base, id)
   local f = redis.call('HMGET', base .. id, 'timestamp', 'opts', 'atm', 'processedOn')
   local ts = tonumber(f[1])
@@ -49,8 +51,8 @@ local function runnableSince(base, id)
   return ts + delay
 end
 local out = {}
-for i = 2, #ARGV do
-  local base = prefix .. ':' .. ARGV[i] .. ':'
+for i = 1, #ARGV do
+  local base = ARGV[i]
   local oldest = nil
   local function consider(t) if t and (oldest == nil or t < oldest) then oldest = t end end
   local head = redis.call('LINDEX', base .. 'wait', -1)
@@ -73,37 +75,48 @@ type WithOldest = Redis & { triremeOldestWait(...args: (string | number)[]): Pro
 
 function withScript(redis: Redis): WithOldest {
   const r = redis as WithOldest;
-  if (!r.triremeOldestWait) redis.defineCommand('triremeOldestWait', { numberOfKeys: 0, lua: OLDEST_WAIT });
+  if (!r.triremeOldestWait) redis.defineCommand('triremeOldestWait', { numberOfKeys: 1, lua: OLDEST_WAIT });
   return r;
 }
 
-export async function queueDepths(redis: Redis, prefix: string, queues: string[], now: number, horizonMs: number): Promise<QueueDepth[]> {
-  const p = withScript(redis).pipeline() as ReturnType<Redis['pipeline']> & { triremeOldestWait(...args: (string | number)[]): unknown };
+export async function queueDepths(redis: Redis, keyspace: Keyspace, queues: string[], now: number, horizonMs: number): Promise<QueueDepth[]> {
+  const groups = new Map<string, string[]>();
   for (const q of queues) {
-    const k = (s: string) => `${prefix}:${q}:${s}`;
-    p.llen(k('wait')).zcard(k('prioritized')).llen(k('active')).zcard(k('delayed'))
-      .zcount(k('delayed'), 0, (now + horizonMs + 1) * 0x1000 - 1).zcard(k('failed')).zcard(k('completed'));
+    const slot = keyspace.cluster ? keyspace.queuePrefix(q) : '';
+    const g = groups.get(slot);
+    if (g) g.push(q); else groups.set(slot, [q]);
   }
-  if (queues.length) p.triremeOldestWait(prefix, ...queues);
-  const res = await p.exec();
-  if (!res) throw new Error('no reply from Redis');
-  const reply = (j: number) => {
-    const [err, v] = res[j];
-    if (err) throw err;
-    return v;
-  };
-  const oldest = queues.length ? (reply(queues.length * 7) as number[]) : [];
-  return queues.map((queue, i) => {
-    const v = (j: number) => Number(reply(i * 7 + j));
-    const waitingSince = Number(oldest[2 * i]);
-    const firstDue = Number(oldest[2 * i + 1]);
-    const since = [waitingSince >= 0 ? waitingSince : undefined, firstDue >= 0 && firstDue <= now ? firstDue : undefined]
-      .filter((t): t is number => t !== undefined);
-    return {
-      queue, waiting: v(0), prioritized: v(1), active: v(2), delayed: v(3), delayedDue: v(4), failed: v(5), completed: v(6),
-      oldestWaitingSince: since.length ? Math.min(...since) : undefined,
+  const depths = new Map<string, QueueDepth>();
+  await Promise.all([...groups.values()].map(async (group) => {
+    const p = withScript(redis).pipeline() as ReturnType<Redis['pipeline']> & { triremeOldestWait(...args: (string | number)[]): unknown };
+    for (const q of group) {
+      const k = (s: string) => keyspace.queueKey(q, s);
+      p.llen(k('wait')).zcard(k('prioritized')).llen(k('active')).zcard(k('delayed'))
+        .zcount(k('delayed'), 0, (now + horizonMs + 1) * 0x1000 - 1).zcard(k('failed')).zcard(k('completed'));
+    }
+    // KEYS[1] routes the call to the shard of this group (its keys share one hash tag); ARGV: each queue's key base.
+    p.triremeOldestWait(keyspace.queueKey(group[0], 'wait'), ...group.map((q) => keyspace.queueKey(q, '')));
+    const res = await p.exec();
+    if (!res) throw new Error('no reply from Redis');
+    const reply = (j: number) => {
+      const [err, v] = res[j];
+      if (err) throw err;
+      return v;
     };
-  });
+    const oldest = reply(group.length * 7) as number[];
+    group.forEach((queue, i) => {
+      const v = (j: number) => Number(reply(i * 7 + j));
+      const waitingSince = Number(oldest[2 * i]);
+      const firstDue = Number(oldest[2 * i + 1]);
+      const since = [waitingSince >= 0 ? waitingSince : undefined, firstDue >= 0 && firstDue <= now ? firstDue : undefined]
+        .filter((t): t is number => t !== undefined);
+      depths.set(queue, {
+        queue, waiting: v(0), prioritized: v(1), active: v(2), delayed: v(3), delayedDue: v(4), failed: v(5), completed: v(6),
+        oldestWaitingSince: since.length ? Math.min(...since) : undefined,
+      });
+    });
+  }));
+  return queues.map((q) => depths.get(q)!);
 }
 
 /**

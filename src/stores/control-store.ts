@@ -2,8 +2,9 @@
  * What the controller keeps in Redis for the faces (API, CLI, dashboard): scale events (a bounded list), the last
  * decision per pool, and manual overrides (paused autoscaling, a pinned replica count).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
 import type { Override, ScaleEvent, StoredDecision } from '../core/records.js';
 import type { Notice } from '../core/notices.js';
@@ -11,7 +12,11 @@ import type { Notice } from '../core/notices.js';
 export type { ScaleEvent, Override, StoredDecision } from '../core/records.js';
 
 export class ControlStore {
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly eventsKept = 500) {}
+  private readonly prefix: string;
+
+  constructor(private readonly redis: Redis, prefix: string, private readonly eventsKept = 500) {
+    this.prefix = ownPrefix(redis, prefix);
+  }
 
   /** Records a scale event: the bounded list, a counter by pool and direction, and a live event for SSE. */
   async addEvent(e: ScaleEvent): Promise<void> {

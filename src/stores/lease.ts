@@ -2,15 +2,20 @@
  * The controller lease: only the holder acts. SET NX PX takes it; the holder renews it with a compare-and-extend
  * script each loop; a standby retries and takes over within one TTL after the holder dies.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export class Lease {
   private held = false;
-  constructor(private readonly redis: Redis, private readonly prefix: string, readonly holder: string, readonly ttlMs: number) {}
+  private readonly prefix: string;
+
+  constructor(private readonly redis: Redis, prefix: string, readonly holder: string, readonly ttlMs: number) {
+    this.prefix = ownPrefix(redis, prefix);
+  }
 
   get isHeld(): boolean { return this.held; }
 

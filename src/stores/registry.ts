@@ -3,8 +3,9 @@
  * index. A replica that dies stops beating; its hash expires and `list` drops it from the index. The heartbeat also
  * reads the replica's control key, which is how a drain request reaches a replica on another host.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
+import { ownPrefix } from '../redis/keyspace.js';
 import type { ReplicaInfo, ReplicaState, RunnerTally, ScheduledRun } from '../core/records.js';
 import type { Notice } from '../core/notices.js';
 
@@ -40,7 +41,11 @@ export function addTally(into: QueueTally, add: QueueTally): void {
 }
 
 export class ReplicaRegistry {
-  constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 5_000) {}
+  private readonly prefix: string;
+
+  constructor(private readonly redis: Redis, prefix: string, readonly ttlMs = 5_000) {
+    this.prefix = ownPrefix(redis, prefix);
+  }
 
   /**
    * Writes the replica's state and tallies (per queue, and per warm runner); returns a control command waiting for it
@@ -146,7 +151,11 @@ export interface StandbyInfo { id: string; host: string; pid: number; pool: stri
 
 /** Standbys announce themselves like replicas do (a hash with a TTL and one index), apart from the replica counts. */
 export class StandbyRegistry {
-  constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 15_000) {}
+  private readonly prefix: string;
+
+  constructor(private readonly redis: Redis, prefix: string, readonly ttlMs = 15_000) {
+    this.prefix = ownPrefix(redis, prefix);
+  }
 
   async beat(info: StandbyInfo): Promise<void> {
     const key = keys.standby(this.prefix, info.id);

@@ -1,7 +1,7 @@
 /**
  * The chaos suite's tasks: each run appends a start line and, when it finishes, an end line to a file outside Redis
- * (`S <job id> <attempt> <pid>` / `E <job id>`), so runs are counted even across Redis restarts. Lines are short
- * O_APPEND writes: whole lines, never interleaved.
+ * (`S <job id> <attempt> <pid> <ms since the epoch>` / `E <job id>`), so runs are counted even across Redis restarts
+ * and failovers, and when they began is known. Lines are short O_APPEND writes: whole lines, never interleaved.
  */
 import { appendFileSync } from 'node:fs';
 import { defineTask, type TaskContext } from '../../src/core/task.js';
@@ -14,7 +14,7 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, r
 });
 
 async function run(p: ChaosPayload, ctx: TaskContext) {
-  appendFileSync(p.runs, `S ${ctx.jobId} ${ctx.attempt} ${process.pid}\n`);
+  appendFileSync(p.runs, `S ${ctx.jobId} ${ctx.attempt} ${process.pid} ${Date.now()}\n`);
   await sleep(p.ms, ctx.signal);
   appendFileSync(p.runs, `E ${ctx.jobId}\n`);
   return { i: p.i };

@@ -145,7 +145,7 @@ describe('job history in PostgreSQL', { skip }, () => {
       assert.equal(body.status, 'degraded', JSON.stringify(body));
       assert.equal(body.checks.history?.ok, false, JSON.stringify(body));
       assert.match(body.checks.history.detail, /^\d+ run records wait in Redis; the oldest finished \d+ s ago \(stuck after 5 s\)/);
-      const doctor = (await runChecks(project, client.redis, { redisLabel: redis.url })).find((c) => c.name === 'history');
+      const doctor = (await runChecks(project, client.redis, { redisLabel: redis.url, url: redis.url })).find((c) => c.name === 'history');
       assert.equal(doctor?.status, 'fail', JSON.stringify(doctor));
       assert.match(doctor!.detail, /run records wait in Redis; the oldest finished \d+ s ago/);
     } finally {

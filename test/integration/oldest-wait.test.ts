@@ -9,13 +9,14 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRedis, waitFor, type TestRedis } from '../helpers.js';
 import { oldestWait, queueDepths } from '../../src/signals/bullmq.js';
+import { Keyspace } from '../../src/redis/keyspace.js';
 
 let redis: TestRedis;
 let conn: Redis;
 const prefix = 'ow';
 const queues: Queue[] = [];
 const queue = (name: string) => { const q = new Queue(name, { connection: { url: redis.url }, prefix }); queues.push(q); return q; };
-const since = async (name: string, now = Date.now()) => (await queueDepths(conn, prefix, [name], now, 0))[0].oldestWaitingSince;
+const since = async (name: string, now = Date.now()) => (await queueDepths(conn, new Keyspace(prefix, false), [name], now, 0))[0].oldestWaitingSince;
 
 before(async () => {
   redis = await startRedis();
@@ -33,7 +34,7 @@ test('the wait list: the job at its head (the longest waiting), read whatever th
   await q.addBulk(Array.from({ length: 500 }, (_, i) => ({ name: 'x', data: {}, opts: { timestamp: t0 + i * 10 } })));
   assert.equal(await since('fifo'), t0);
   assert.equal(await since('empty-queue'), undefined, 'nothing waits');
-  const [d] = await queueDepths(conn, prefix, ['fifo'], t0 + 90_000, 0);
+  const [d] = await queueDepths(conn, new Keyspace(prefix, false), ['fifo'], t0 + 90_000, 0);
   assert.equal(oldestWait([d], t0 + 90_000), 90_000);
 });
 

@@ -285,7 +285,7 @@ describe('job files on storage.dir', () => {
 
   test('replicas report the folder writable in their heartbeat and doctor says so per host; a sweep removes folders of jobs that are gone', async () => {
     await waitFor(async () => (await new ReplicaRegistry(client.redis, project.config.prefix).list()).every((r) => r.storage === 'ok'), 10_000, 'replicas to report storage');
-    const checks = await runChecks(project, client.redis, { redisLabel: redis.url });
+    const checks = await runChecks(project, client.redis, { redisLabel: redis.url, url: redis.url });
     const storage = checks.find((c) => c.name === 'storage.dir');
     assert.equal(storage?.status, 'ok', JSON.stringify(checks));
     assert.match(storage!.detail, /writable from 2 replica\(s\)/);

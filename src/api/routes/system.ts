@@ -4,6 +4,8 @@ import type { ApiContext } from '../context.js';
 import { within } from '../../system/deadline.js';
 import { outboxState } from '../../history/backlog.js';
 import { historyCheck } from '../../control/doctor.js';
+import { ownPrefix } from '../../redis/keyspace.js';
+import { endpointOf } from '../../redis/connection.js';
 
 const started = Date.now();
 export const VERSION = '0.1.0';
@@ -11,8 +13,9 @@ export const VERSION = '0.1.0';
 export const systemRoutes = (ctx: ApiContext) => [
   route({
     method: 'GET', url: '/healthz', tag: 'system', access: 'public',
-    summary: 'The process is up',
-    handler: async () => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) }),
+    summary: 'The process is up, and the Redis it uses: its mode, and the primary (primaries on a Cluster) its connection is on now',
+    // From what the connection knows, no round trip: after a Sentinel failover this names the new primary.
+    handler: async () => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000), redis: endpointOf(ctx.client.redis, ctx.client.redisUrl) }),
   }),
   route({
     method: 'GET', url: '/readyz', tag: 'system', access: 'public',
@@ -30,7 +33,7 @@ export const systemRoutes = (ctx: ApiContext) => [
       };
       const cfg = ctx.project.config;
       const history = cfg.history && ping ? await within(outboxState(ctx.client.redis, cfg.prefix).then((s) => s, () => undefined), 1_000, undefined) : undefined;
-      const historyOk = history ? historyCheck(history, Date.now(), cfg.history!.stuckAfter, cfg.prefix) : undefined;
+      const historyOk = history ? historyCheck(history, Date.now(), cfg.history!.stuckAfter, ownPrefix(ctx.client.redis, cfg.prefix)) : undefined;
       if (ctx.controller) {
         const age = Date.now() - ctx.controller.lastTickAt;
         const limit = Math.max(3 * ctx.project.config.controller.interval, 5_000);

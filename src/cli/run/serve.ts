@@ -196,5 +196,5 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     demoClient = new TriremeClient(p, url);
     for (const plan of startDemo(p, demoClient, logger, { signal: demo.signal })) process.stderr.write(`trireme: demo workload: ${plan}\n`);
   }
-  logger.info({ pools: Object.keys(p.config.pools), redis: url.replace(/:[^:@/]*@/, ':***@'), gpus: gpus.length, leader: parts.controller.isLeader, api: address }, 'trireme serve running');
+  logger.info({ pools: Object.keys(p.config.pools), redis: (await import('../../redis/connection.js')).describeUrl(url), gpus: gpus.length, leader: parts.controller.isLeader, api: address }, 'trireme serve running');
 }

@@ -56,7 +56,7 @@ export async function doctor(cmd: Command, o: { json?: boolean }): Promise<void>
   const url = await redisFor(p, { start: false, probe: false }).then((r) => r.url, () => undefined);
   const redis = url ? connect(url, 'trireme-cli') : undefined;
   try {
-    const checks = await runChecks(p, redis, { redisLabel: url ? describeUrl(url) : 'the private redis-server beside the config (none is running)' });
+    const checks = await runChecks(p, redis, { url, redisLabel: url ? describeUrl(url) : 'the private redis-server beside the config (none is running)' });
     if (o.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
     else process.stdout.write(table(checks.map((c) => [c.status === 'ok' ? 'ok' : c.status === 'warn' ? 'WARN' : 'FAIL', c.name, c.detail])));
     if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;

@@ -13,6 +13,7 @@
  */
 import type { Project } from '../../core/project.js';
 import { perReplicaTarget, type PoolConfig } from '../../core/config.js';
+import { isClusterUrl } from '../../core/redis-url.js';
 import { yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 import { deploymentOf, exportNamespace, type DeploymentRef } from './settings.js';
 
@@ -59,7 +60,11 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
       },
     });
   }
-  return [yamlFile('keda.yaml', o.source, docs, 'KEDA ScaledObjects on BullMQ\'s wait lists.')];
+  // On a Cluster each queue's keys carry a hash tag (redis/keyspace.ts), and KEDA needs its redis-cluster scaler.
+  const warnings = cfg.redis.url && isClusterUrl(cfg.redis.url)
+    ? ['redis.url is a Redis Cluster: these triggers read <prefix>:<queue>:wait with the redis scaler, but there the lists are {<prefix>:<tag>}:<queue>:wait, the tag being the queue or its redis.hashTags entry (docs/redis.md), and need KEDA\'s redis-cluster scaler; edit the triggers before applying']
+    : [];
+  return [yamlFile('keda.yaml', o.source, docs, 'KEDA ScaledObjects on BullMQ\'s wait lists.', warnings)];
 }
 
 export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
