@@ -13,6 +13,7 @@ import type { Project } from '../core/project.js';
 import type { PayloadSchema, ResultOf, PayloadOf, TaskOptions, TaskRef } from '../core/task.js';
 import { invalidPayload, isTaskDefinition } from '../core/task.js';
 import { parseDuration } from '../core/units.js';
+import { poolKind } from '../core/pool-kind.js';
 import { bullConnection, connect } from '../redis/connection.js';
 import { idempotentJobId, newJobId, queueOfJobId } from './ids.js';
 import { SubmitError } from './errors.js';
@@ -270,6 +271,10 @@ export class TriremeClient {
     const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
     const pool = this.project.router.poolFor(queue);
     if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
+    const kind = this.project.config.pools[pool].kind;
+    if (!poolKind(this.project.config.pools[pool]).ownQueues) {
+      throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" belongs to the ${kind} pool "${pool}", whose tasks are sent with its own client (Celery's apply_async), not by Trireme`);
+    }
     const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
     let delay = 0;
     if (opts.delay !== undefined) {
