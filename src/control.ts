@@ -38,6 +38,9 @@ export async function createController(opts: { project: P; redisUrl: string; log
   const id = opts.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
   const cfg = project.config;
   const drivers = await build({ project, redisUrl, clock, logger });
-  const state = redisState(redisUrl, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+  const state = redisState(redisUrl, {
+    prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept,
+    pools: cfg.pools, intervalMs: cfg.controller.interval, clock, logger,
+  });
   return new ControllerClass({ project, state, drivers, clock, logger, id });
 }

@@ -15,7 +15,6 @@ import { overrideDecision, type Decision } from '../core/autoscaler.js';
 import { LearnedCarrier } from './learned.js';
 import { limitsOf } from '../core/capacity.js';
 import { Planner, type Action, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
-import { sumCounters } from '../core/rates.js';
 import type { ControllerState, ReplicaInfo, StoredDecision } from '../core/state.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { poolSpecs } from '../drivers/index.js';
@@ -170,7 +169,7 @@ export class Controller {
     const [registered, counters, load, lists, overrides] = await Promise.all([
       state.replicas.list().catch(() => undefined),
       // Rates are measured on full passes only (see PassInput.only): a wake's pass does not read the counters.
-      only ? undefined : state.queues.counters(pools.flatMap(([, p]) => p.queues)).catch(() => undefined),
+      only ? undefined : state.queues.counters(pools.map(([name, p]) => ({ name, queues: p.queues }))).catch(() => undefined),
       state.queues.load(pools.map(([name, p]) => ({ name, queues: p.queues, horizonMs: p.scaling.startupTime })), now).catch(() => new Map()),
       Promise.all(pools.map(([name]) => this.opts.drivers[name].list(name).then((r) => { this.listErrors.delete(name); return r; }, (err: Error) => {
         if (this.listErrors.get(name) !== err.message) this.log.warn({ pool: name, err: err.message }, 'driver could not list replicas: holding the pool');
@@ -181,13 +180,16 @@ export class Controller {
     ]);
     const byId = new Map((registered ?? []).map((r) => [r.id, r]));
     const listed = new Map<string, ListedReplica[]>();
-    const observed = pools.map(([name, pool], i) => {
-      const own = lists[i]?.map((r): ListedReplica => ({ ...r, info: byId.get(r.id) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host) }));
+    const observed = pools.map(([name], i) => {
+      // A replica registers under its id, or as `<id>@<host>` (a Celery worker Trireme named: its node name).
+      const own = lists[i]?.map((r): ListedReplica => ({
+        ...r, info: byId.get(r.id) ?? (r.host ? byId.get(`${r.id}@${r.host}`) : undefined) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host),
+      }));
       listed.set(name, own ?? []);
       const matched = new Set((own ?? []).flatMap((r) => (r.info ? [r.info.id] : [])));
       const external = registered?.filter((r) => r.pool === name && !matched.has(r.id) && r.state !== 'draining').map((r) => r.state);
       return {
-        pool: name, load: load.get(name), counters: counters && sumCounters(pool.queues, counters), external,
+        pool: name, load: load.get(name), counters: counters?.get(name), external,
         replicas: own?.map((r): PlanReplica => ({ id: r.id, state: r.info?.state ?? 'starting', registered: !!r.info, stopping: r.phase === 'stopping', lastActivity: r.info?.lastActivity })),
       };
     });

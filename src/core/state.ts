@@ -38,8 +38,8 @@ export interface ControlRecords {
 export interface QueueSignals {
   /** Depths of each pool's queues; a pool whose read failed is missing from the map. */
   load(pools: { name: string; queues: string[]; horizonMs: number }[], now: number): Promise<Map<string, QueueLoad>>;
-  /** Arrival and completion counters of each queue (cumulative). */
-  counters(queues: string[]): Promise<Map<string, Counters>>;
+  /** Arrival and completion counters of each pool (cumulative). */
+  counters(pools: { name: string; queues: string[] }[]): Promise<Map<string, Counters>>;
   /** Calls `fn` with a queue's name when a submitter says jobs arrived on it. */
   onWake(fn: (queue: string) => void): Promise<void>;
 }

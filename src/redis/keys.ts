@@ -11,6 +11,8 @@ export const keys = {
   learned: (prefix: string) => `${prefix}:~autoscaler-learned`,
   wake: (prefix: string) => `${prefix}:~wake`,
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
+  /** Hash: another broker's queue depths (a Celery pool's) as the controller last read them, by queue or label. */
+  brokerDepths: (prefix: string) => `${prefix}:~broker-depths`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,
   scaleCounts: (prefix: string) => `${prefix}:~scale-counts`,
   /** What submitters without the task code need to know of each task (manifest.ts). */

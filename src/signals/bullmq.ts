@@ -5,8 +5,12 @@
  * the delayed set's score, which BullMQ encodes as timestamp x 0x1000 + counter.
  */
 import type { Redis } from 'ioredis';
+import type { QueueLoad } from '../core/records.js';
+import type { PoolRef, PoolSource, SourceContext } from './source.js';
 
-export interface QueueDepth { queue: string; waiting: number; prioritized: number; active: number; delayed: number; delayedDue: number; failed: number; completed: number }
+import type { QueueDepth } from '../core/records.js';
+
+export type { QueueDepth } from '../core/records.js';
 
 export async function queueDepths(redis: Redis, prefix: string, queues: string[], now: number, horizonMs: number): Promise<QueueDepth[]> {
   const p = redis.pipeline();
@@ -25,4 +29,28 @@ export async function queueDepths(redis: Redis, prefix: string, queues: string[]
     };
     return { queue, waiting: v(0), prioritized: v(1), active: v(2), delayed: v(3), delayedDue: v(4), failed: v(5), completed: v(6) };
   });
+}
+
+/**
+ * The source of Trireme's own pools: each pool's load from its BullMQ queues (waiting with prioritized, active,
+ * delayed jobs coming due within the pool's startup time). Replicas heartbeat into the registry themselves and
+ * count their jobs into Redis, so this source reads depths and nothing else.
+ */
+export function bullmqSource(ctx: SourceContext): PoolSource {
+  return {
+    async load(pools: PoolRef[], now: number) {
+      const out = new Map<string, QueueLoad>();
+      await Promise.all(pools.map(async (p) => {
+        try {
+          const l = { waiting: 0, running: 0, delayedDue: 0 };
+          for (const d of await queueDepths(ctx.redis, ctx.prefix, p.queues, now, p.horizonMs)) {
+            l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue;
+          }
+          out.set(p.name, l);
+        } catch { /* missing from the map: that pool's metrics are stale */ }
+      }));
+      return out;
+    },
+    async close() {},
+  };
 }

@@ -5,32 +5,11 @@
  */
 import type { Redis } from 'ioredis';
 import { keys } from '../redis/keys.js';
-import type { ReplicaInfo, ReplicaState } from '../core/records.js';
+import type { QueueTally, ReplicaInfo, ReplicaState } from '../core/records.js';
 
 export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
-/**
- * Counters a replica adds up between heartbeats, per queue: outcomes, service time, and per-bucket counts of job
- * durations and queue waits (see core/histogram.ts; `cancelled` jobs count as failed too).
- */
-export interface QueueTally {
-  completed: number; failed: number; cancelled: number; serviceMs: number;
-  duration: number[]; waits: number; waitMs: number; wait: number[];
-  /** First attempts that waited for their replica to start. */
-  cold: number;
-}
-
-export function emptyTally(): QueueTally {
-  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [], cold: 0 };
-}
-
-/** Adds `add` into `into`. */
-export function addTally(into: QueueTally, add: QueueTally): void {
-  into.completed += add.completed; into.failed += add.failed; into.cancelled += add.cancelled; into.serviceMs += add.serviceMs;
-  into.waits += add.waits; into.waitMs += add.waitMs; into.cold += add.cold;
-  add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
-  add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
-}
+export { addTally, emptyTally, type QueueTally } from '../core/records.js';
 
 export class ReplicaRegistry {
   constructor(private readonly redis: Redis, private readonly prefix: string, readonly ttlMs = 5_000) {}
@@ -43,18 +22,18 @@ export class ReplicaRegistry {
       .pexpire(key, this.ttlMs)
       .zadd(keys.replicas(this.prefix), Date.now(), info.id)
       .getdel(keys.control(this.prefix, info.id));
-    for (const [queue, t] of tallies) {
-      const stats = keys.stats(this.prefix, queue);
-      const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits, 'cold', t.cold];
-      t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
-      t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
-      for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
-      if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
-      if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
-    }
+    addTallies(m, this.prefix, tallies);
     const res = await m.exec();
     const control = res?.[3]?.[1];
     return typeof control === 'string' ? control : null;
+  }
+
+  /** Adds counters into the per-queue stats without a heartbeat (a source that reads replicas it does not run: Celery's). */
+  async tally(tallies: Map<string, QueueTally>): Promise<void> {
+    if (tallies.size === 0) return;
+    const m = this.redis.multi();
+    addTallies(m, this.prefix, tallies);
+    await m.exec();
   }
 
   async remove(id: string): Promise<void> {
@@ -86,6 +65,19 @@ export class ReplicaRegistry {
   }
 }
 
+/** The tallies' increments, by queue (or a Celery pool's label), onto a transaction. */
+function addTallies(m: ReturnType<Redis['multi']>, prefix: string, tallies: Map<string, QueueTally>): void {
+  for (const [queue, t] of tallies) {
+    const stats = keys.stats(prefix, queue);
+    const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits, 'cold', t.cold, 'submitted', t.submitted ?? 0];
+    t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
+    t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
+    for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
+    if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
+    if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
+  }
+}
+
 function flatten(info: ReplicaInfo): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(info)) if (v !== undefined) out[k] = String(v);
@@ -112,6 +104,14 @@ export class StandbyRegistry {
     const key = keys.standby(this.prefix, info.id);
     await this.redis.multi().hset(key, flatten(info as unknown as ReplicaInfo)).pexpire(key, this.ttlMs)
       .zadd(keys.standbys(this.prefix), Date.now(), info.id).exec();
+  }
+
+  /** Adds counters into the per-queue stats without a heartbeat (a source that reads replicas it does not run: Celery's). */
+  async tally(tallies: Map<string, QueueTally>): Promise<void> {
+    if (tallies.size === 0) return;
+    const m = this.redis.multi();
+    addTallies(m, this.prefix, tallies);
+    await m.exec();
   }
 
   async remove(id: string): Promise<void> {

@@ -168,7 +168,10 @@ export async function runServe(g: GlobalOpts, o: ServeCli): Promise<void> {
     const drivers = parts.drivers = await buildDrivers({ project: p, redisUrl: url, clock: systemClock, logger, gpus, childEnv: await writeSnapshot(p, parts.snapshot) });
     const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
     const cfg = p.config;
-    const state = redisControllerState(url, { prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+    const state = redisControllerState(url, {
+      prefix: cfg.prefix, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept,
+      pools: cfg.pools, intervalMs: cfg.controller.interval, clock: systemClock, logger,
+    });
     let onReconcile: ((s: number) => void) | undefined;
     let onDroppedWrite: ((what: 'event' | 'decisions' | 'learned', pool: string) => void) | undefined;
     // Read once: a host short of file descriptors can report no CPUs at all, which must not shrink every pool.

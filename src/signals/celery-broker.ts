@@ -1,0 +1,24 @@
+/**
+ * What Trireme reads of a Celery broker, one implementation per broker (celery-redis.ts, celery-amqp.ts; the registry
+ * in signals/index.ts): the depth of each queue, the workers' event stream, and remote control (which queues each
+ * worker consumes; telling one to stop consuming). KEDA's scalers have this shape: one narrow interface, one file a
+ * source, and nothing of the decision in it.
+ */
+import type { BrokerDepth, CeleryEvent } from './celery-workers.js';
+
+export interface ControlOptions {
+  /** The workers (node names) the command is for; every worker when left out. */
+  destination?: string[];
+  /** How long to collect replies (stops earlier once every destination answered). */
+  timeoutMs: number;
+}
+
+export interface CeleryBroker {
+  /** Messages ready in each queue (every priority level); reserved, unacknowledged ones where the broker can tell. */
+  depths(queues: string[]): Promise<Map<string, BrokerDepth>>;
+  /** Delivers the workers' events from now on (each event of a `task.multi` message on its own). */
+  subscribe(onEvent: (e: CeleryEvent) => void): Promise<void>;
+  /** A remote-control command (`celery inspect` / `celery control`); the replies by node name. */
+  control(method: string, args: Record<string, unknown>, o: ControlOptions): Promise<Map<string, unknown>>;
+  close(): Promise<void>;
+}
