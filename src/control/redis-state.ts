@@ -76,8 +76,7 @@ export function redisControllerState(redisUrl: string, opts: RedisStateOptions):
     lastRead = now;
     for (const s of sources?.values() ?? []) {
       const writes: Promise<unknown>[] = [];
-      const r = s.replicas?.(now);
-      if (r) writes.push(...r.live.map((info) => outside.beat(info)), ...r.gone.map((id) => outside.remove(id)));
+      writes.push(...(s.replicas?.() ?? []).map((info) => outside.beat(info)), ...(s.gone?.() ?? []).map((id) => outside.remove(id)));
       const tallies = s.tallies?.();
       if (tallies && !stale) writes.push(outside.tally(tallies));
       const depths = s.depths?.();
@@ -91,7 +90,15 @@ export function redisControllerState(redisUrl: string, opts: RedisStateOptions):
     store,
     lease: new Lease(redis, opts.prefix, opts.holder, opts.leaseTtlMs),
     replicas: {
-      list: () => registry.list(),
+      async list() {
+        const listed = await registry.list();
+        // The pools whose source knows their replicas (Celery workers, from their events) take its figures, as fresh
+        // as the load they are read with; the registry's copy is as old as the last pass.
+        const own = [...sources ?? []].filter(([, s]) => s.replicas);
+        if (own.length === 0) return listed;
+        const kinds = new Set(own.map(([kind]) => kind));
+        return [...listed.filter((r) => !kinds.has(kindOf(r.pool))), ...own.flatMap(([, s]) => s.replicas!())];
+      },
       async requestDrain(id, o) {
         // A replica of a source that drains its own way (a Celery worker: cancel_consumer); else through its heartbeat.
         for (const s of sources?.values() ?? []) if (await s.drain?.(id)) return;

@@ -18,6 +18,12 @@ export interface CeleryBroker {
   depths(queues: string[]): Promise<Map<string, BrokerDepth>>;
   /** Delivers the workers' events from now on (each event of a `task.multi` message on its own). */
   subscribe(onEvent: (e: CeleryEvent) => void): Promise<void>;
+  /**
+   * Hands back to their queues the messages of these tasks that a dead worker had taken and not acknowledged; returns
+   * how many. Only where the broker does not do it itself: RabbitMQ requeues them when the worker's connection drops,
+   * kombu's Redis transport only after visibility_timeout (an hour by default) and a worker's next restore pass.
+   */
+  handBack?(taskIds: string[]): Promise<number>;
   /** A remote-control command (`celery inspect` / `celery control`); the replies by node name. */
   control(method: string, args: Record<string, unknown>, o: ControlOptions): Promise<Map<string, unknown>>;
   close(): Promise<void>;

@@ -8,6 +8,9 @@
  *  - events are published to `/{db}.celeryev/<routing key>` (fanout_prefix and fanout_patterns, kombu's defaults);
  *  - remote control goes to `/{db}.celery.pidbox`, and replies are pushed to a list bound to `reply.celery.pidbox`
  *    with the asker's routing key (a member of the `_kombu.binding.reply.celery.pidbox` set).
+ * A dead worker's unacknowledged messages would wait for visibility_timeout (an hour by default) and then for a
+ * worker's restore pass (at its start, then every 100 s): Trireme, which saw the worker die, hands them back at once,
+ * the way kombu's restore_by_tag does (marked redelivered, pushed where the next pop takes them).
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type Redis } from '../redis/connection.js';
@@ -19,6 +22,15 @@ import { CONTROL_EXCHANGE, controlBody, controlHeaders, controlRequest, EVENT_EX
 const SEP = '\x06\x16';
 /** Priority steps a queue's lists may have: kombu's default [0, 3, 6, 9] or any custom ones within Celery's 0..9. */
 const STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/** Atomically, as long as the message is still unacknowledged (a worker may acknowledge it meanwhile): out of the
+ * unacked hash and index, onto the right of each queue it was routed to (the next BRPOP takes it). */
+const HAND_BACK = `
+if not redis.call('HEXISTS', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+for i = 3, #KEYS do redis.call('RPUSH', KEYS[i], ARGV[2]) end
+return 1`;
 
 export class CeleryRedisBroker implements CeleryBroker {
   private readonly redis: Redis;
@@ -59,6 +71,22 @@ export class CeleryRedisBroker implements CeleryBroker {
       if (queue) out.get(queue)!.unacked! += 1;
     }
     return out;
+  }
+
+  async handBack(taskIds: string[]): Promise<number> {
+    const wanted = new Set(taskIds);
+    let n = 0;
+    for (const [tag, v] of Object.entries(await this.redis.hgetall('unacked'))) {
+      let payload: { headers?: Record<string, unknown>; properties?: { delivery_info?: Record<string, unknown> } }; let exchange: string; let key: string;
+      try { [payload, exchange, key] = JSON.parse(v) as [typeof payload, string, string]; } catch { continue; }
+      if (!wanted.has(String(payload?.headers?.id))) continue;
+      const queues = exchange ? (await this.redis.smembers(`_kombu.binding.${exchange}`)).map((b) => b.split(SEP)).filter(([rk]) => rk === key).map(([, , q]) => q) : [key];
+      if (queues.length === 0) continue;
+      if (payload.headers) payload.headers.redelivered = true;
+      if (payload.properties?.delivery_info) payload.properties.delivery_info.redelivered = true;
+      n += Number(await this.redis.eval(HAND_BACK, 2 + queues.length, 'unacked', 'unacked_index', ...queues, tag, JSON.stringify(payload)));
+    }
+    return n;
   }
 
   async subscribe(onEvent: (e: CeleryEvent) => void): Promise<void> {

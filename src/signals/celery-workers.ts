@@ -60,6 +60,9 @@ interface Worker {
   /** Tasks running by its last heartbeat, and since when it has said fewer than the events do. */
   heartbeatActive: number;
   fewerSince?: number;
+  /** Which came last (caller's clock): its heartbeat, or an event of one of its tasks. */
+  heartbeatAt: number;
+  taskEventAt: number;
   /** The pool, from the queues it consumes (remote control's active_queues) or its Trireme-given name. */
   pool?: string;
   concurrency?: number;
@@ -79,6 +82,8 @@ export class CeleryWorkers {
   private tallies = new Map<string, QueueTally>();
   /** Workers that left (worker-offline, or silent past their window) since `expire` last said so. */
   private left: string[] = [];
+  /** Tasks held by workers that went silent (died: no worker-offline): their broker may hold them unacknowledged. */
+  private orphans: string[] = [];
   private readonly poolOf: Map<string, CeleryPoolRef>;
 
   constructor(private readonly pools: CeleryPoolRef[]) {
@@ -98,6 +103,7 @@ export class CeleryWorkers {
       return;
     }
     if (!e.uuid || !e.type.startsWith('task-')) return;
+    w.taskEventAt = now;
     const t = this.tasks.get(e.uuid);
     switch (e.type) {
       case 'task-received': {
@@ -166,7 +172,12 @@ export class CeleryWorkers {
 
   /** Drops workers not heard from within their window; returns every worker gone since the last call. */
   expire(now: number): string[] {
-    for (const w of [...this.workers.values()]) if (now - w.lastSeen > (EXPIRE_INTERVALS * w.freq + 2) * 1000) this.forget(w.node);
+    for (const w of [...this.workers.values()]) {
+      if (now - w.lastSeen <= (EXPIRE_INTERVALS * w.freq + 2) * 1000) continue;
+      // Gone without a worker-offline: it died, and what it held was not handed back by its shutdown.
+      for (const [id, t] of this.tasks) if (t.worker === w.node) this.orphans.push(id);
+      this.forget(w.node);
+    }
     const left = this.left;
     this.left = [];
     return left;
@@ -215,6 +226,13 @@ export class CeleryWorkers {
     });
   }
 
+  /** Task ids that dead workers held, since the last call (celery.ts hands them back where the broker does not). */
+  takeOrphans(): string[] {
+    const out = this.orphans;
+    this.orphans = [];
+    return out;
+  }
+
   /** The counters added up since the last call, by stats label (core/celery.ts), and a fresh start. */
   takeTallies(): Map<string, QueueTally> {
     const out = this.tallies;
@@ -222,11 +240,15 @@ export class CeleryWorkers {
     return out;
   }
 
-  /** Tasks running on a worker: the events' count, or its heartbeat's where that says more (events not seen yet). */
+  /**
+   * Tasks running on a worker: the events' count, or its heartbeat's where that came after the last task event and
+   * says more (a worker buffers its task events, not its heartbeats: a task it started may show in a heartbeat
+   * first). A heartbeat older than the last task event is stale: a task that ended since must not keep it busy.
+   */
   private activeOf(w: Worker): number {
     let n = 0;
     for (const t of this.tasks.values()) if (t.worker === w.node && t.state === 'active') n++;
-    return Math.max(n, w.heartbeatActive);
+    return w.heartbeatAt >= w.taskEventAt ? Math.max(n, w.heartbeatActive) : n;
   }
 
   /**
@@ -237,6 +259,7 @@ export class CeleryWorkers {
    */
   private heartbeat(w: Worker, active: number, now: number): void {
     w.heartbeatActive = active;
+    w.heartbeatAt = now;
     const mine = [...this.tasks.entries()].filter(([, t]) => t.worker === w.node);
     const running = mine.filter(([, t]) => t.state === 'active');
     if (running.length <= active && (active > 0 || !mine.some(([, t]) => t.state === 'reserved' && t.eta === undefined))) { w.fewerSince = undefined; return; }
@@ -250,7 +273,7 @@ export class CeleryWorkers {
   private worker(e: CeleryEvent, now: number): Worker {
     let w = this.workers.get(e.hostname);
     if (!w) {
-      w = { node: e.hostname, pid: e.pid ?? 0, freq: e.freq ?? 2, firstSeen: now, lastSeen: now, lastActivity: now, processed: 0, heartbeatActive: 0, draining: false, pool: this.namedPool(e.hostname) };
+      w = { node: e.hostname, pid: e.pid ?? 0, freq: e.freq ?? 2, firstSeen: now, lastSeen: now, lastActivity: now, processed: 0, heartbeatActive: 0, heartbeatAt: now, taskEventAt: -Infinity, draining: false, pool: this.namedPool(e.hostname) };
       this.workers.set(e.hostname, w);
     }
     w.lastSeen = now;

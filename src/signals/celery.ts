@@ -42,7 +42,7 @@ interface Broker {
 export class CelerySource implements PoolSource {
   private readonly brokers: Broker[] = [];
   private readonly log: Logger;
-  private gone: string[] = [];
+  private left: string[] = [];
 
   constructor(private readonly ctx: SourceContext, factories: Record<string, BrokerFactory>, familyOf: (url: string) => string | undefined) {
     this.log = ctx.logger.child({ source: 'celery' });
@@ -83,7 +83,12 @@ export class CelerySource implements PoolSource {
         b.down = why;
         return;
       }
-      this.gone.push(...b.workers.expire(now));
+      this.left.push(...b.workers.expire(now));
+      const orphans = b.workers.takeOrphans();
+      if (orphans.length && b.client.handBack) {
+        const n = await b.client.handBack(orphans).catch((err: Error) => { this.log.warn({ err: err.message }, 'could not hand back the tasks of a dead worker'); return 0; });
+        if (n > 0) this.log.warn({ broker: hidePassword(b.url), tasks: n }, 'a worker died holding tasks it had not acknowledged: they go back to their queue');
+      }
       if (now - b.lastInspect >= INSPECT_EVERY_MS || (b.workers.unsorted().length > 0 && now - b.lastInspect >= INSPECT_SOON_MS)) this.inspect(b, now);
       for (const p of mine) {
         const load = b.workers.load(p.name, b.depths, now, p.horizonMs);
@@ -137,10 +142,14 @@ export class CelerySource implements PoolSource {
     return out;
   }
 
-  replicas(): { live: ReplicaInfo[]; gone: string[] } {
-    const gone = this.gone;
-    this.gone = [];
-    return { live: this.brokers.flatMap((b) => b.workers.replicas()), gone };
+  replicas(): ReplicaInfo[] {
+    return this.brokers.flatMap((b) => b.workers.replicas());
+  }
+
+  gone(): string[] {
+    const gone = this.left;
+    this.left = [];
+    return gone;
   }
 
   tallies(): Map<string, QueueTally> {

@@ -21,8 +21,13 @@ export interface PoolSource {
   pending?(pool: string): number;
   /** Depths the faces cannot read from Redis themselves (another broker's), as of the last load, by queue or label. */
   depths?(): QueueDepth[];
-  /** Replicas this source knows from outside Trireme's registry, and those gone since the last call. */
-  replicas?(now: number): { live: ReplicaInfo[]; gone: string[] };
+  /**
+   * The replicas of its pools as it knows them now, for sources whose replicas do not heartbeat into Trireme's
+   * registry (Celery workers, from their events): the controller takes these rather than the registry's copy.
+   */
+  replicas?(): ReplicaInfo[];
+  /** Replicas gone since the last call (their registry entries go). */
+  gone?(): string[];
   /** Counters added up since the last call, by stats label (core/pool-kind.ts statsLabels). */
   tallies?(): Map<string, QueueTally>;
   /** Asks one of its replicas to stop taking work; false when it is not one of this source's. */
