@@ -25,7 +25,7 @@ export function runReport(project: Project, trace: TraceJob[], policies: string[
   const results = runs.map((r) => ({ ...r, ...r.accountTo(horizon) }));
   const work = new Map<string, number>();
   for (const j of trace) {
-    const pool = project.router.poolFor(project.router.queueFor(j.task))!;
+    const pool = project.router.poolFor(project.router.queueFor(j.task, j.queue))!;
     work.set(pool, (work.get(pool) ?? 0) + j.service);
   }
   const pools = lowerBound(project.config, work);

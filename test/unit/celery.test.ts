@@ -214,3 +214,24 @@ test('kombu wire shapes: events and replies as a real worker sends them, and a r
   assert.deepEqual(Object.keys(ours.properties).sort(), Object.keys(theirs.properties).sort());
   assert.deepEqual(Object.keys(openEnvelope(JSON.stringify(ours))!.body as object).sort(), Object.keys(openEnvelope(recorded['pidbox-request'])!.body as object).sort());
 });
+
+test('simulate: a trace names a Celery pool\'s queues, and the same planning pass scales it', async () => {
+  const { simulate } = await import('../../src/sim/engine.js');
+  const { ownPolicy } = await import('../../src/sim/policies.js');
+  const { parseTrace } = await import('../../src/sim/trace.js');
+  const project = await buildProject({
+    pools: {
+      shap: { celery, concurrency: 2, scaling: { min: 0, max: 4, targetBacklogPerSlot: 2, idleShutdown: '20s', cooldownDown: '5s', stabilization: 0 } },
+      light: { queues: ['default'] },
+    },
+  }, { baseDir: ROOT, tasks: false });
+  const lines = ['t_seconds,task,service_seconds,queue', ...Array.from({ length: 60 }, (_, i) => `${(0.5 + i * 0.01).toFixed(2)},shap.explain,${(0.5 + (i % 6) / 2).toFixed(1)},${i % 2 ? 'causal' : 'shap'}`)];
+  const trace = parseTrace(lines.join('\n'));
+  const r = simulate(project.config, project.router, trace, ownPolicy(project.config));
+  assert.equal(r.pools.shap.jobs, 60);
+  assert.equal(r.pools.shap.peakReplicas, 4);
+  assert.equal(r.pools.light.jobs, 0);
+  // No wake on submit (Celery's client announces nothing): the next pass, at 2 s, sees the whole burst.
+  assert.equal(r.events[0].t, 2_000);
+  assert.equal(r.events[0].reason, 'shap: load 60 at 2/slot -> 15, max 4, 0 -> 4');
+});
