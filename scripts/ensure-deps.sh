@@ -1,8 +1,9 @@
 #!/usr/bin/env sh
 # Makes sure the system programs Trireme runs are here: redis-server (the queue's store, started privately when no
 # Redis is configured) and python3 (the example's command task); with `test`, also what the tests drive for real:
-# prometheus (promtool and a scraping server), chromium (the dashboard tests) and postgresql (the history tests run
-# initdb and a private server). On Debian/Ubuntu as root it
+# prometheus (promtool and a scraping server), chromium (the dashboard tests), postgresql (the history tests run
+# initdb and a private server), and Debian's python3-celery, python3-redis and rabbitmq-server (the Celery pool tests
+# run Celery workers under /usr/bin/python3 and a private RabbitMQ). On Debian/Ubuntu as root it
 # installs them; elsewhere it says what to install. Runs before `npm start` and `npm test`.
 set -eu
 missing=""
@@ -12,6 +13,9 @@ if [ "${1:-}" = test ]; then
   command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+  /usr/bin/python3 -c 'import celery' >/dev/null 2>&1 || missing="$missing python3-celery"
+  /usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || missing="$missing python3-redis"
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 fi
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
