@@ -218,6 +218,11 @@ export class Controller {
     }
     if (a.type === 'stop') {
       if (driver.scaleIn !== 'stop-replicas') throw new Error(`the ${driver.name} driver cannot stop chosen replicas`);
+      const byId = new Map(listed.map((r) => [r.id, r]));
+      // Replicas their source can quiesce stop taking work first, together; a failure there still leaves the driver's drain.
+      await Promise.all(a.replicas.map((id) => this.opts.state.replicas.quiesce?.(byId.get(id)?.info?.id ?? id).catch((err: Error) => {
+        this.log.warn({ pool: plan.pool, replica: id, err: err.message }, 'could not quiesce the replica before stopping it');
+      })));
       for (const id of a.replicas) await driver.stop(id, a.graceMs);
       this.log.info({ pool: plan.pool, from: a.event.from, to: a.event.to, victims: a.replicas, reason: a.event.reason }, 'scale down');
       await this.event(plan.pool, a, a.event.to, a.event.reason);

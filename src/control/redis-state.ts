@@ -99,6 +99,9 @@ export function redisControllerState(redisUrl: string, opts: RedisStateOptions):
         const kinds = new Set(own.map(([kind]) => kind));
         return [...listed.filter((r) => !kinds.has(kindOf(r.pool))), ...own.flatMap(([, s]) => s.replicas!())];
       },
+      async quiesce(id) {
+        for (const s of sources?.values() ?? []) if (await s.drain?.(id)) return;
+      },
       async requestDrain(id, o) {
         // A replica of a source that drains its own way (a Celery worker: cancel_consumer); else through its heartbeat.
         for (const s of sources?.values() ?? []) if (await s.drain?.(id)) return;

@@ -24,6 +24,12 @@ export interface ReplicaDirectory {
    * container or pod whose exit would only make the engine restart it); otherwise it exits.
    */
   requestDrain(id: string, opts?: { hold?: boolean }): Promise<void>;
+  /**
+   * Before a driver stops a replica: where its signal source can tell it to stop taking work (a Celery worker:
+   * cancel_consumer), it does so and waits for it to answer, so that nothing reaches the replica between the plan's
+   * look and the driver's signal. Nothing to do for a replica that drains on the signal alone (Trireme's own).
+   */
+  quiesce?(id: string): Promise<void>;
 }
 
 export interface ControlRecords {

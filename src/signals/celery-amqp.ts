@@ -20,6 +20,8 @@ import { CONTROL_EXCHANGE, controlBody, controlHeaders, controlRequest, EVENT_EX
 const parseJson = (content: Buffer): unknown => { try { return JSON.parse(content.toString('utf8')); } catch { return undefined; } };
 
 export class CeleryAmqpBroker implements CeleryBroker {
+  /** A cancelled AMQP consumer gets nothing more; what it holds the broker requeues when its channel closes. */
+  readonly settleMs = 0;
   private model?: Promise<RecoveringChannelModel>;
   private channel?: Promise<Channel>;
   private onEvent?: (e: CeleryEvent) => void;

@@ -14,6 +14,11 @@ export interface ControlOptions {
 }
 
 export interface CeleryBroker {
+  /**
+   * How long after a worker said it stopped consuming a message may still reach it (0: none). kombu's Redis transport
+   * has a BRPOP of up to 1 s in flight: what it pops is delivered after the cancel, and lost if the worker is gone.
+   */
+  readonly settleMs: number;
   /** Messages ready in each queue (every priority level); reserved, unacknowledged ones where the broker can tell. */
   depths(queues: string[]): Promise<Map<string, BrokerDepth>>;
   /** Delivers the workers' events from now on (each event of a `task.multi` message on its own). */

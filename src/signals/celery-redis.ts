@@ -33,6 +33,8 @@ for i = 3, #KEYS do redis.call('RPUSH', KEYS[i], ARGV[2]) end
 return 1`;
 
 export class CeleryRedisBroker implements CeleryBroker {
+  /** kombu polls with BRPOP ... 1 (a second): one in flight when a worker cancels its consumer still delivers. */
+  readonly settleMs = 1_500;
   private readonly redis: Redis;
   private sub?: Redis;
   private blocking?: Redis;

@@ -65,6 +65,8 @@ interface Worker {
   taskEventAt: number;
   /** The pool, from the queues it consumes (remote control's active_queues) or its Trireme-given name. */
   pool?: string;
+  /** Its queues were asked (active_queues answered for it): a worker of no pool of ours stays so. */
+  asked?: boolean;
   concurrency?: number;
   draining: boolean;
 }
@@ -147,6 +149,7 @@ export class CeleryWorkers {
     for (const [node, queues] of replies) {
       const w = this.workers.get(node);
       if (!w) continue;
+      w.asked = true;
       const pool = this.pools.find((p) => p.queues.some((q) => queues.includes(q)));
       if (pool) w.pool = pool.name;
     }
@@ -157,8 +160,8 @@ export class CeleryWorkers {
     for (const [node, n] of replies) { const w = this.workers.get(node); if (w) w.concurrency = n; }
   }
 
-  /** Workers seen whose pool is not known yet (remote control will be asked). */
-  unsorted(): string[] { return [...this.workers.values()].filter((w) => !w.pool).map((w) => w.node); }
+  /** Workers seen whose pool is not known yet and whose queues were not asked (remote control will be). */
+  unsorted(): string[] { return [...this.workers.values()].filter((w) => !w.pool && !w.asked).map((w) => w.node); }
 
   /** The nodes of a pool's workers. */
   nodesOf(pool: string): string[] { return [...this.workers.values()].filter((w) => w.pool === pool).map((w) => w.node); }

@@ -169,8 +169,11 @@ export class CelerySource implements PoolSource {
       const worker = b.workers.replicas().find((r) => r.id === id);
       if (!worker) continue;
       const queues = b.pools.find((p) => p.name === worker.pool)?.queues ?? [];
+      // Waited for, and then the broker's settling time: a message its last poll brings in after its answer is still
+      // its own and its warm shutdown runs it; one that arrived as it shut down would be lost (kombu on Redis).
       for (const queue of queues) await b.client.control('cancel_consumer', { queue }, { destination: [id], timeoutMs: 2_000 });
       b.workers.markDraining(id);
+      if (b.client.settleMs > 0) await new Promise<void>((done) => { this.ctx.clock.setTimeout(done, b.client.settleMs); });
       this.log.info({ pool: worker.pool, replica: id }, 'drain: the worker stops consuming its queues and finishes its tasks');
       return true;
     }

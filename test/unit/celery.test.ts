@@ -159,6 +159,12 @@ test('worker table: pools from node names and from active_queues; outside worker
     id: 'celery@other', pool: 'shap-gpu', host: 'other', pid: 7, state: 'idle', startedAt: 0, lastActivity: 0, jobsDone: 0, running: 0, concurrency: 8,
   });
   assert.deepEqual(w.unsorted(), []);
+  // A worker of another app on the same broker is asked once, not at every pass.
+  w.apply(ev('billing@h2', 'worker-heartbeat', 0, { active: 0 }), 0);
+  assert.deepEqual(w.unsorted(), ['billing@h2']);
+  w.setQueues(new Map([['billing@h2', ['invoices']]]));
+  assert.deepEqual(w.unsorted(), []);
+  assert.equal(w.replicas().some((r) => r.id === 'billing@h2'), false);
 });
 
 test('worker table: a worker that goes silent is gone after two heartbeat intervals, and its tasks are orphans; one that says goodbye leaves none', () => {
