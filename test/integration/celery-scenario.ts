@@ -14,7 +14,10 @@ import { Redis } from 'ioredis';
 import { ROOT, seeded, waitFor } from '../helpers.js';
 import { ControlStore } from '../../src/stores/control-store.js';
 import { ReplicaRegistry } from '../../src/stores/registry.js';
-import { trireme, type Proc } from './procs.js';
+import { run, trireme, type Proc } from './procs.js';
+import { loadProject } from '../../src/project/project.js';
+import { Inspector } from '../../src/control/inspect.js';
+import { Metrics } from '../../src/api/metrics.js';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -28,6 +31,8 @@ interface Rec { task: number; what: 'start' | 'end'; worker: string; pid: number
 
 export interface Scenario {
   dir: string;
+  /** Trireme's own Redis. */
+  url: string;
   serve: Proc;
   redis: Redis;
   prefix: string;
@@ -66,7 +71,7 @@ pools:
   });
   const redis = new Redis(trRedisUrl);
   return {
-    dir, serve, redis, prefix,
+    dir, url: trRedisUrl, serve, redis, prefix,
     records: () => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []),
     send(tasks) {
       const out = execFileSync(PYTHON, [join(dir, 'send.py')], { cwd: dir, input: JSON.stringify(tasks.map(([n, s, p]) => [n, s, p, 'shap'])), env: { ...process.env, CELERY_BROKER_URL: broker } });
@@ -133,6 +138,23 @@ export async function runScenario(s: Scenario, o: { handsBack: boolean }): Promi
     }
   }
   assert.doesNotMatch(s.serve.output(), /shutdown grace over/, 'no worker needed its cold shutdown');
+
+  // The faces: status names the kind, /metrics counts its tasks, the jobs views say where they are listed, and
+  // Trireme's client sends nothing to its queue.
+  const config = join(s.dir, 'trireme.yml');
+  const env = { TRIREME_REDIS_URL: s.url };
+  assert.match((await run(['-c', config, 'status'], env)).out, /^shap \(celery\) /m);
+  const project = await loadProject(config, env, { tasks: false });
+  const metrics = await new Metrics({ inspector: new Inspector(project, s.redis), isLeader: () => false }).render();
+  assert.match(metrics, /^trireme_jobs_total\{queue="shap",outcome="completed"\} 60$/m);
+  assert.match(metrics, /^trireme_jobs_submitted_total\{queue="shap"\} 60$/m);
+  assert.match(metrics, /^trireme_job_duration_seconds_count\{queue="shap"\} 60$/m);
+  const jobs = await run(['-c', config, 'jobs', '--pool', 'shap'], env);
+  assert.equal(jobs.code, 2);
+  assert.match(jobs.out, /pool "shap": a Celery pool's tasks are listed by Celery's own tools/);
+  const submit = await run(['-c', config, 'submit', 'fixture.work', '--queue', 'shap', '--data', '{}'], env);
+  assert.notEqual(submit.code, 0);
+  assert.match(submit.out, /queue "shap" belongs to the celery pool "shap", whose tasks are sent with its own client/);
 
   // idleShutdown: the pool at zero, no Celery process of it left, nothing of it in the registry.
   await waitFor(async () => s.processes().length === 0 && (await registry.list('shap')).length === 0, 60_000, `the pool to go to zero (processes: ${s.processes()})`);
