@@ -151,6 +151,7 @@ export class TriremeClient {
 
   private async enqueue(task: string, payload: unknown, opts: SubmitOptions, given?: TaskSpec): Promise<Submitted> {
     // Awaits only what is there to wait for: each await is a turn of the event loop on the hot path.
+    this.ownQueue(opts.queue);
     const spec = given ?? this.loadedSpec(task) ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
     if (opts.beforeEnqueue) await opts.beforeEnqueue(jobOpts.jobId!);
@@ -175,6 +176,7 @@ export class TriremeClient {
       try {
         if (!e || typeof e !== 'object' || typeof e.task !== 'string') throw new SubmitError('unknown_task', 'task', 'each job needs a task name');
         let spec = specs.get(e.task);
+        this.ownQueue(e.options?.queue);
         if (!spec) { spec = await this.spec(e.task); specs.set(e.task, spec); }
         prepared.push({ ...this.prepare(e.task, spec, e.payload ?? {}, e.options ?? {}), task: e.task });
       } catch (err) {
@@ -215,6 +217,7 @@ export class TriremeClient {
    */
   async submitGroup(task: string, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted & { children: string[] }> {
     if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'payloads', 'a group needs at least one payload');
+    this.ownQueue(opts.queue);
     const spec = await this.spec(task);
     const prepared = payloads.map((p, i) => {
       try {
@@ -236,6 +239,15 @@ export class TriremeClient {
     });
     await this.announce(queue, payloads.length);
     return { id: parentId, task, queue, pool, children: prepared.map((p) => p.jobOpts.jobId!) };
+  }
+
+  /** Refuses a queue of a pool whose tasks another system sends (a Celery pool's); said before the task name is looked up. */
+  private ownQueue(queue: string | undefined): void {
+    const pool = queue === undefined ? undefined : this.project.router.poolFor(queue);
+    const p = pool === undefined ? undefined : this.project.config.pools[pool];
+    if (p && !poolKind(p).ownQueues) {
+      throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" belongs to the ${p.kind} pool "${pool}", whose tasks are sent with its own client (Celery's apply_async), not by Trireme`);
+    }
   }
 
   /** A task loaded in this process: its definition or command, without a turn of the event loop. */
@@ -271,10 +283,7 @@ export class TriremeClient {
     const queue = this.project.router.queueFor(task, opts.queue ?? spec.queue);
     const pool = this.project.router.poolFor(queue);
     if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${this.project.router.queues().join(', ')}`);
-    const kind = this.project.config.pools[pool].kind;
-    if (!poolKind(this.project.config.pools[pool]).ownQueues) {
-      throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" belongs to the ${kind} pool "${pool}", whose tasks are sent with its own client (Celery's apply_async), not by Trireme`);
-    }
+    this.ownQueue(queue);
     const key = opts.idempotencyKey ?? spec.idempotencyKey?.(data as never);
     let delay = 0;
     if (opts.delay !== undefined) {

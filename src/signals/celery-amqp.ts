@@ -25,13 +25,16 @@ export class CeleryAmqpBroker implements CeleryBroker {
   private model?: Promise<RecoveringChannelModel>;
   private channel?: Promise<Channel>;
   private onEvent?: (e: CeleryEvent) => void;
+  /** The connection now (the recovering model makes a new one after each loss), and whether its event queue is bound. */
+  private current?: ChannelModel;
+  private bound = false;
 
   // pyamqp:// is kombu's name for the same protocol.
   constructor(private readonly url: string) {}
 
   private connection(): Promise<RecoveringChannelModel> {
     this.model ??= connect(this.url.replace(/^pyamqp:/i, 'amqp:'), {
-      recovery: { initialDelay: 250, maxDelay: 5_000, waitForConnect: false, setup: (m: ChannelModel) => this.bindEvents(m) },
+      recovery: { initialDelay: 250, maxDelay: 5_000, waitForConnect: false, setup: (m: ChannelModel) => this.onConnect(m) },
     }).then((m) => { m.on('error', () => {}); return m; });
     return this.model;
   }
@@ -67,21 +70,36 @@ export class CeleryAmqpBroker implements CeleryBroker {
   async subscribe(onEvent: (e: CeleryEvent) => void): Promise<void> {
     this.onEvent = onEvent;
     await this.connection();
+    // A connection made before (a depth read) ran its setup without a subscriber: bind on it now.
+    if (this.current) await this.bindEvents(this.current);
   }
 
-  /** On each (re)connection: Trireme's event queue, bound to every event. */
-  private async bindEvents(m: ChannelModel): Promise<void> {
+  /** Each (re)connection: a fresh command channel, and Trireme's event queue bound once on it. */
+  private async onConnect(m: ChannelModel): Promise<void> {
+    this.current = m;
+    this.bound = false;
     this.channel = undefined;
-    if (!this.onEvent) return;
+    if (this.onEvent) await this.bindEvents(m);
+  }
+
+  /** Trireme's event queue on this connection, bound to every event; once per connection. */
+  private async bindEvents(m: ChannelModel): Promise<void> {
+    if (this.bound || !this.onEvent) return;
+    this.bound = true;
     const deliver = this.onEvent;
-    const ch = await m.createChannel();
-    ch.on('error', () => {});
-    await ch.assertExchange(EVENT_EXCHANGE, 'topic', { durable: true, autoDelete: false });
-    const { queue } = await ch.assertQueue(`trireme.celeryev.${randomUUID()}`, { exclusive: true, autoDelete: true, arguments: { 'x-message-ttl': 10_000 } });
-    await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
-    await ch.consume(queue, (msg) => {
-      if (msg) for (const e of eventsOf(parseJson(msg.content))) deliver(e);
-    }, { noAck: true });
+    try {
+      const ch = await m.createChannel();
+      ch.on('error', () => {});
+      await ch.assertExchange(EVENT_EXCHANGE, 'topic', { durable: true, autoDelete: false });
+      const { queue } = await ch.assertQueue(`trireme.celeryev.${randomUUID()}`, { exclusive: true, autoDelete: true, arguments: { 'x-message-ttl': 10_000 } });
+      await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
+      await ch.consume(queue, (msg) => {
+        if (msg) for (const e of eventsOf(parseJson(msg.content))) deliver(e);
+      }, { noAck: true });
+    } catch (err) {
+      this.bound = false;
+      throw err;
+    }
   }
 
   async control(method: string, args: Record<string, unknown>, o: ControlOptions): Promise<Map<string, unknown>> {
@@ -123,6 +141,7 @@ export class CeleryAmqpBroker implements CeleryBroker {
     const m = this.model;
     this.model = undefined;
     this.channel = undefined;
+    this.current = undefined;
     if (m) await (await m.catch(() => undefined))?.close().catch(() => {});
   }
 }

@@ -145,8 +145,9 @@ export async function runScenario(s: Scenario, o: { handsBack: boolean }): Promi
   const env = { TRIREME_REDIS_URL: s.url };
   assert.match((await run(['-c', config, 'status'], env)).out, /^shap \(celery\) /m);
   const project = await loadProject(config, env, { tasks: false });
-  const metrics = await new Metrics({ inspector: new Inspector(project, s.redis), isLeader: () => false }).render();
-  assert.match(metrics, /^trireme_jobs_total\{queue="shap",outcome="completed"\} 60$/m);
+  // The workers' last events reach Redis with the controller's next pass.
+  const render = () => new Metrics({ inspector: new Inspector(project, s.redis), isLeader: () => false }).render();
+  const metrics = await waitFor(async () => { const m = await render(); return /^trireme_jobs_total\{queue="shap",outcome="completed"\} 60$/m.test(m) ? m : undefined; }, 10_000, 'the 60 completions in /metrics');
   assert.match(metrics, /^trireme_jobs_submitted_total\{queue="shap"\} 60$/m);
   assert.match(metrics, /^trireme_job_duration_seconds_count\{queue="shap"\} 60$/m);
   const jobs = await run(['-c', config, 'jobs', '--pool', 'shap'], env);
