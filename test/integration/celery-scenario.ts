@@ -6,7 +6,7 @@
  * mid-run shows.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +31,11 @@ interface Rec { task: number; what: 'start' | 'end'; worker: string; pid: number
 
 export interface Scenario {
   dir: string;
-  /** Trireme's own Redis. */
+  /** Trireme's own Redis, and Celery's broker. */
   url: string;
+  broker: string;
+  /** The file the fixture tasks record their start and end in. */
+  record: string;
   serve: Proc;
   redis: Redis;
   prefix: string;
@@ -71,7 +74,7 @@ pools:
   });
   const redis = new Redis(trRedisUrl);
   return {
-    dir, url: trRedisUrl, serve, redis, prefix,
+    dir, url: trRedisUrl, broker, record, serve, redis, prefix,
     records: () => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []),
     send(tasks) {
       const out = execFileSync(PYTHON, [join(dir, 'send.py')], { cwd: dir, input: JSON.stringify(tasks.map(([n, s, p]) => [n, s, p, 'shap'])), env: { ...process.env, CELERY_BROKER_URL: broker } });
@@ -172,4 +175,20 @@ export async function runScenario(s: Scenario, o: { handsBack: boolean }): Promi
   await waitFor(() => [100, 101, 102].every((n) => s.records().some((r) => r.task === n && r.what === 'end')), 60_000, 'the second batch to finish');
   assert.ok(!s.records().some((r) => r.task === started.task && r.what === 'end' && r.worker === started.worker), 'the killed worker did not finish it');
   assert.equal(logLines(s, 'a worker died holding tasks it had not acknowledged: they go back to their queue').length > 0, o.handsBack, 'who handed the task back');
+
+  // A worker Trireme did not start, consuming the pool's queue: the pool's (from remote control's active_queues),
+  // counted as its capacity, never stopped, even idle past idleShutdown with the pool's min at 0.
+  const outsider = spawn(PYTHON, ['-m', 'celery', '-A', 'celery_fixture', 'worker', '-Q', 'shap', '-c', '1', '-n', 'outsider@%h', '-E', '--without-mingle', '--without-gossip'], {
+    cwd: s.dir, env: { ...process.env, CELERY_BROKER_URL: s.broker, CELERY_RECORD: s.record }, stdio: 'ignore',
+  });
+  try {
+    const seen = await waitFor(async () => (await registry.list('shap')).find((r) => r.id.startsWith('outsider@')), 60_000, 'the outside worker among the pool\'s');
+    const since = Date.now();
+    await waitFor(async () => { const d = (await store.decisions()).shap; return d.at > since + 9_000 && d.current === 1 && d; }, 60_000, 'passes past idleShutdown counting it');
+    assert.equal(outsider.exitCode, null, 'it still runs');
+    assert.ok(!logLines(s, 'scale down').some((d) => (d.victims as string[]).some((v) => seen.id.startsWith(v))), 'it was never a victim');
+  } finally {
+    outsider.kill('SIGTERM');
+    await new Promise((done) => (outsider.exitCode !== null ? done(undefined) : outsider.once('exit', done)));
+  }
 }

@@ -73,9 +73,9 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
     const p = project.config.pools[pool];
     const spec = replicaSpec(project, pool, { configPath, id: POD_NAME });
     // The kubelet expands $(VAR) in args and env values: what comes from the config is escaped, POD_NAME is meant.
-    // Trireme's replica takes it as --id; another program has it where the spec put the id (a Celery node name).
+    // Trireme's replica takes it as --id, another program where its kind puts the id (a Celery node name).
     const own = !spec.entrypoint;
-    const args = [...spec.args.map((a) => escapeDollars(a).replaceAll(POD_NAME, '$(POD_NAME)')), ...(own ? ['--id', '$(POD_NAME)'] : [])];
+    const args = spec.args.map((a) => escapeDollars(a).replaceAll(POD_NAME, '$(POD_NAME)'));
     const limits: Record<string, string> = { memory: memoryQuantity(spec.resources.memory) };
     if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
     files.push(yamlFile(`pool-${pool}.yaml`, o.source, [{
@@ -99,15 +99,16 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
                 ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: escapeDollars(v) })),
               ],
               resources: { requests: { cpu: cpuQuantity(spec.resources.cpu), memory: memoryQuantity(spec.resources.memory) }, limits },
+              // Trireme's replica is ready once it serves its queues (it writes the file when it has started). A
+              // Celery worker writes none; it needs no preStop either (below).
+              ...(own ? { readinessProbe: { exec: { command: ['cat', '/tmp/trireme-ready'] }, periodSeconds: 2 } } : {}),
               securityContext: containerSecurity,
               volumeMounts: mounts,
-              // Trireme's replica: ready once it serves its queues (it writes the file when it has started), and
-              // drained before the SIGTERM: it takes no new job, running ones finish within the grace. The kubelet
-              // does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment. A Celery
-              // worker needs neither: its SIGTERM is its warm shutdown, and the controller drains it before a
-              // scale-in (cancel_consumer).
+              // Trireme's replica drains before the SIGTERM: it takes no new job, running ones finish within the grace.
+              // The kubelet does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment.
+              // A Celery worker's SIGTERM is its warm shutdown, and the controller drains it before a scale-in
+              // (cancel_consumer).
               ...(own ? {
-                readinessProbe: { exec: { command: ['cat', '/tmp/trireme-ready'] }, periodSeconds: 2 },
                 lifecycle: {
                   preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
                 },
