@@ -128,11 +128,13 @@ export async function runScenario(s: Scenario, o: { handsBack: boolean }): Promi
   // The scale events read like any pool's.
   assert.match(events[0].reason, /^shap: load \d+ at 2\/slot -> \d+.*, 0 -> [1-4]$/);
 
-  // The load fell while tasks still ran and the pool scaled in; the replicas it stopped were idle then.
-  const downs = logLines(s, 'scale down');
+  // The load fell while tasks still ran and the pool scaled in; the replicas it stopped were idle then (the pass
+  // that chose them; quiescing them, then the driver's signal, come right after).
+  const downs = passes.map((p) => ({ time: p.input.now as number, plan: shapOf(p).plan })).filter((d) => d.plan?.action?.type === 'stop')
+    .map((d) => ({ time: d.time, victims: d.plan.action.replicas as string[] }));
   assert.ok(downs.some((d) => d.time < lastEnd), `a scale-in while tasks still ran: ${JSON.stringify(downs)} (last end ${lastEnd})`);
   for (const d of downs) {
-    for (const victim of d.victims as string[]) {
+    for (const victim of d.victims) {
       const busy = recs.filter((r) => r.worker.startsWith(`${victim}@`) && r.what === 'start').filter((r) => {
         const end = recs.find((e) => e.task === r.task && e.what === 'end');
         return r.t * 1000 <= d.time && (!end || end.t * 1000 >= d.time);
