@@ -2,8 +2,9 @@
 # Makes sure the system programs Trireme runs are here: redis-server (the queue's store, started privately when no
 # Redis is configured) and python3 (the example's Python tasks, on the shipped Python runner); with `test`, also what
 # the tests drive for real: prometheus (promtool and a scraping server), chromium (the dashboard tests), postgresql
-# (the history tests run initdb and a private server) and redis-sentinel and redis-cli (the Sentinel and Cluster
-# tests start their own on loopback). On Debian/Ubuntu as root it
+# (the history tests run initdb and a private server), redis-sentinel and redis-cli (the Sentinel and Cluster tests
+# start their own on loopback), and Debian's python3-celery, python3-redis and rabbitmq-server (the Celery pool tests
+# run Celery workers under /usr/bin/python3 and a private RabbitMQ). On Debian/Ubuntu as root it
 # installs them; elsewhere it says what to install. Runs before `npm start` and `npm test`.
 set -eu
 missing=""
@@ -15,6 +16,9 @@ if [ "${1:-}" = test ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
   command -v redis-sentinel >/dev/null 2>&1 || missing="$missing redis-sentinel"
   command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
+  /usr/bin/python3 -c 'import celery' >/dev/null 2>&1 || missing="$missing python3-celery"
+  /usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || missing="$missing python3-redis"
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 fi
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -49,6 +49,8 @@ export const PACKAGES = {
   bullmq: ['redis', 'jobs', 'stores', 'signals', 'replica'],
   ioredis: ['redis', 'jobs', 'stores', 'signals', 'replica'],
   pg: ['history'],
+  // The AMQP client reads a Celery pool's RabbitMQ, behind its signal source.
+  amqplib: ['signals'],
   fastify: ['api'],
 };
 

@@ -5,7 +5,7 @@
  * heartbeat rules.
  */
 import type { ControllerState, Override, QueueLoad, ReplicaInfo, ScaleEvent, StoredDecision } from '../src/core/state.js';
-import type { Counters } from '../src/core/rates.js';
+import { sumCounters, type Counters } from '../src/core/rates.js';
 import type { Notice } from '../src/core/notices.js';
 import type { Driver, DriverReplica, PoolHealth, ScaleIn } from '../src/drivers/driver.js';
 import { Bounce, HandBack, Unrecoverable, type CancelFeed, type HeartbeatSink, type JobHandler, type JobSource, type ReplicaControl, type ReplicaJob } from '../src/replica/parts.js';
@@ -54,7 +54,7 @@ export class MemoryState implements ControllerState {
 
   queues = {
     load: async (pools: { name: string }[]) => new Map(pools.map((p) => [p.name, this.loads.get(p.name) ?? { waiting: 0, running: 0, delayedDue: 0 }])),
-    counters: async () => this.counts,
+    counters: async (pools: { name: string; queues: string[] }[]) => new Map(pools.map((p) => [p.name, sumCounters(p.queues, this.counts)])),
     onWake: async (fn: (queue: string) => void) => { this.wake = fn; },
   };
 

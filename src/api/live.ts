@@ -6,7 +6,7 @@
  * the last 15 minutes already drawn.
  */
 import type { Redis } from '../redis/connection.js';
-import type { Inspector, PoolStatus, Snapshot } from '../control/inspect.js';
+import { statsLabels, type Inspector, type PoolStatus, type Snapshot } from '../control/inspect.js';
 import type { ReplicaInfo } from '../stores/registry.js';
 import { connect } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
@@ -146,7 +146,7 @@ export class LiveFeed {
   private tick(p: PoolStatus, snap: Snapshot): PoolTick {
     const d = p.decision;
     const oldest = this.snaps[0];
-    const counts = p.queues.reduce<number[]>((acc, q) => {
+    const counts = statsLabels(this.inspector.project.config.pools[p.name]).reduce<number[]>((acc, q) => {
       const nowC = snap.stats.get(q)?.wait ?? [];
       const thenC = oldest !== snap ? oldest.stats.get(q)?.wait ?? [] : [];
       nowC.forEach((n, i) => { acc[i] = (acc[i] ?? 0) + n - (thenC[i] ?? 0); });

@@ -1,4 +1,4 @@
-/** `trireme worker --pool NAME`: one replica of a pool, in the foreground. SIGTERM/SIGINT drain it. */
+/** `trireme worker --pool NAME`: one replica of a pool, in the foreground (a Celery pool's worker for a Celery pool). SIGTERM/SIGINT drain it. */
 import { Option, type Command } from 'commander';
 import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { action, globals, verb } from './common.js';
@@ -7,7 +7,7 @@ export interface WorkerCli { pool?: string; standby?: boolean; instance?: string
 
 export function registerWorker(program: Command): void {
   program.command('worker')
-    .description('run one replica of a pool: consume its queues until SIGTERM, then drain')
+    .description('run one replica of a pool: consume its queues until SIGTERM, then drain (a Celery pool: run its Celery worker, SIGTERM passed on, SIGQUIT past the grace)')
     .option('-p, --pool <name>', 'the pool to serve (with --standby: the one pool this standby is kept for)')
     .option('--standby', 'load the project and wait, ready, until the process that started it (serve) names the pool to serve')
     .option('--instance <POOL-N>', 'a systemd template instance (trireme-worker@%i): serve POOL as the replica <host>:POOL-N')

@@ -57,7 +57,11 @@ export async function assembleController(o: AssembleOptions): Promise<Controller
   const id = o.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
   const cfg = project.config;
   const drivers = await buildDrivers({ project, redisUrl, clock, logger, gpus: machine.gpus, childEnv: o.childEnv, workerArgs: o.workerArgs });
-  const state = redisControllerState(redisUrl, { prefix: cfg.prefix, hashTags: cfg.redis.hashTags, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept });
+  // Each pool's signal source by its kind (signals/index.ts): BullMQ's queues, a Celery broker and its workers' events.
+  const state = redisControllerState(redisUrl, {
+    prefix: cfg.prefix, hashTags: cfg.redis.hashTags, holder: id, leaseTtlMs: cfg.controller.leaseTtl, eventsKept: cfg.controller.eventsKept,
+    pools: cfg.pools, intervalMs: cfg.controller.interval, clock, logger,
+  });
   // Webhooks deliver from their own queues: a slow or dead receiver costs the loop nothing.
   const webhooks = cfg.notify.webhooks.length
     ? new Webhooks({ config: cfg.notify, clock, logger, source: `/trireme/${cfg.prefix}`, onOutcome: o.onNotification, userAgent: `trireme/${version()}` })

@@ -16,7 +16,6 @@ import { NoticeTracker } from './notices.js';
 import type { Notice } from '../core/notices.js';
 import { limitsOf } from '../core/capacity.js';
 import { Planner, type Action, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
-import { sumCounters } from '../core/rates.js';
 import type { ControllerState, ReplicaInfo, StoredDecision } from '../core/state.js';
 import type { Driver, DriverReplica } from '../drivers/driver.js';
 import { poolSpecs } from '../drivers/index.js';
@@ -188,7 +187,7 @@ export class Controller {
     const [registered, counters, load, lists, overrides] = await Promise.all([
       state.replicas.list().catch(() => undefined),
       // Rates are measured on full passes only (see PassInput.only): a wake's pass does not read the counters.
-      only ? undefined : state.queues.counters(pools.flatMap(([, p]) => p.queues)).catch(() => undefined),
+      only ? undefined : state.queues.counters(pools.map(([name, p]) => ({ name, queues: p.queues }))).catch(() => undefined),
       state.queues.load(pools.map(([name, p]) => ({ name, queues: p.queues, horizonMs: p.scaling.startupTime })), now).catch(() => new Map()),
       Promise.all(pools.map(([name]) => this.opts.drivers[name].list(name).then((r) => { this.listErrors.delete(name); return r; }, (err: Error) => {
         if (this.listErrors.get(name) !== err.message) this.log.warn({ pool: name, err: err.message }, 'driver could not list replicas: holding the pool');
@@ -199,13 +198,16 @@ export class Controller {
     ]);
     const byId = new Map((registered ?? []).map((r) => [r.id, r]));
     const listed = new Map<string, ListedReplica[]>();
-    const observed = pools.map(([name, pool], i) => {
-      const own = lists[i]?.map((r): ListedReplica => ({ ...r, info: byId.get(r.id) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host) }));
+    const observed = pools.map(([name], i) => {
+      // A replica registers under its id, or as `<id>@<host>` (a Celery worker Trireme named: its node name).
+      const own = lists[i]?.map((r): ListedReplica => ({
+        ...r, info: byId.get(r.id) ?? (r.host ? byId.get(`${r.id}@${r.host}`) : undefined) ?? containerMatch(registered ?? [], r.container) ?? hostMatch(registered ?? [], name, r.host),
+      }));
       listed.set(name, own ?? []);
       const matched = new Set((own ?? []).flatMap((r) => (r.info ? [r.info.id] : [])));
       const external = registered?.filter((r) => r.pool === name && !matched.has(r.id) && r.state !== 'draining').map((r) => r.state);
       return {
-        pool: name, load: load.get(name), counters: counters && sumCounters(pool.queues, counters), external,
+        pool: name, load: load.get(name), counters: counters?.get(name), external,
         replicas: own?.map((r): PlanReplica => ({ id: r.id, state: r.info?.state ?? 'starting', registered: !!r.info, stopping: r.phase === 'stopping', lastActivity: r.info?.lastActivity })),
       };
     });
@@ -237,6 +239,11 @@ export class Controller {
     }
     if (a.type === 'stop') {
       if (driver.scaleIn !== 'stop-replicas') throw new Error(`the ${driver.name} driver cannot stop chosen replicas`);
+      const byId = new Map(listed.map((r) => [r.id, r]));
+      // Replicas their source can quiesce stop taking work first, together; a failure there still leaves the driver's drain.
+      await Promise.all(a.replicas.map((id) => this.opts.state.replicas.quiesce?.(byId.get(id)?.info?.id ?? id).catch((err: Error) => {
+        this.log.warn({ pool: plan.pool, replica: id, err: err.message }, 'could not quiesce the replica before stopping it');
+      })));
       for (const id of a.replicas) await driver.stop(id, a.graceMs);
       this.log.info({ pool: plan.pool, from: a.event.from, to: a.event.to, victims: a.replicas, reason: a.event.reason }, 'scale down');
       await this.event(plan.pool, a, a.event.to, a.event.reason);

@@ -13,6 +13,8 @@ import { Lease } from '../stores/lease.js';
 import { JobSchedules, type ScheduleView } from '../jobs/schedules.js';
 import { describeLimit, perSecond, type RateLimit } from '../core/rate-limit.js';
 import { Keyspace } from '../redis/keyspace.js';
+import { poolKind } from '../core/pool-kind.js';
+import type { PoolConfig } from '../core/config.js';
 
 export interface Depths {
   waiting: number; running: number; delayed: number; failed: number; completed: number;
@@ -22,6 +24,10 @@ export interface Depths {
 
 export interface PoolStatus {
   name: string;
+  /** Whose replicas it runs (core/pool-kind.ts): `trireme`, or `celery` (Celery workers on their own broker). */
+  kind: string;
+  /** Where its jobs are listed, when not by Trireme (a Celery pool's tasks: Celery's own tools). */
+  jobsElsewhere?: string;
   queues: string[];
   concurrency: number;
   isolation: string;
@@ -109,12 +115,18 @@ export class Inspector {
       const live = states.starting + states.idle + states.busy;
       const slots = mine.filter((r) => r.state !== 'starting' && r.state !== 'draining').reduce((n, r) => n + r.concurrency, 0);
       const busySlots = mine.reduce((n, r) => n + (r.state === 'draining' ? 0 : r.running), 0);
-      const depths = s.depths.filter((d) => pool.queues.includes(d.queue));
+      // Its queues, and for a pool of another broker the label its workers' figures are recorded under.
+      const labels = statsLabels(pool);
+      const depths = s.depths.filter((d) => pool.queues.includes(d.queue) || labels.includes(d.queue));
+      const kind = poolKind(pool);
+      // Another broker keeps no finished tasks for Trireme to count: its workers' counters say how many.
+      const finished = kind.ownQueues ? {} : labels.reduce((n, l) => ({ completed: n.completed + (s.stats.get(l)?.completed ?? 0), failed: n.failed + (s.stats.get(l)?.failed ?? 0) }), { completed: 0, failed: 0 });
       const scaling = pool.scaling;
       const override = s.overrides[name];
       const decision = s.decisions[name] ?? null;
       return {
-        name, queues: pool.queues, concurrency: pool.concurrency, isolation: pool.isolation, priority: pool.priority,
+        name, kind: pool.kind, ...(kind.jobsElsewhere ? { jobsElsewhere: kind.jobsElsewhere } : {}),
+        queues: pool.queues, concurrency: pool.concurrency, isolation: pool.isolation, priority: pool.priority,
         pricePerHour: pool.pricePerHour, resources: pool.resources,
         scaling: {
           min: pool.scaling.min, max: pool.scaling.max, policy: scaling.policy, preset: pool.scaling.preset,
@@ -127,7 +139,7 @@ export class Inspector {
         bounds: { min: decision?.min ?? pool.scaling.min, max: decision?.max ?? pool.scaling.max },
         // A decision's cooldown is as of when it was made; count down from there.
         cooldownRemaining: decision ? Math.max(0, decision.cooldownRemaining - (s.at - decision.at)) : 0,
-        depths: { ...sumDepths(depths, s.at), byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d], s.at)])) },
+        depths: { ...sumDepths(depths, s.at), ...finished, byQueue: Object.fromEntries(depths.map((d) => [d.queue, sumDepths([d], s.at)])) },
         utilisation: slots > 0 ? Math.min(1, busySlots / slots) : 0,
         costPerHour: live * pool.pricePerHour,
         rates: { in: decision?.arrivalRate ?? 0, out: decision?.completionRate ?? 0, serviceTime: decision?.serviceTime ?? 0 },
@@ -210,18 +222,24 @@ export class Inspector {
   /** One read of everything the views need. */
   async snapshot(): Promise<Snapshot> {
     const cfg = this.project.config;
-    const queues = Object.values(cfg.pools).flatMap((p) => p.queues);
+    const pools = Object.values(cfg.pools);
+    const own = pools.filter((p) => poolKind(p).ownQueues).flatMap((p) => p.queues);
+    // Another broker's depths (a Celery pool's), as the controller last read them: the faces do not read that broker.
+    const recorded = pools.filter((p) => !poolKind(p).ownQueues).flatMap((p) => [...new Set([...p.queues, ...statsLabels(p)])]);
     this.runnerPairs ??= Object.keys(cfg.pools).flatMap((pool) => runnersOfPool(cfg, pool).map((runner) => ({ pool, runner })));
     const at = Date.now();
-    const [replicas, depths, decisions, overrides, stats, runners, standbys] = await Promise.all([
-      this.registry.list(), queueDepths(this.redis, Keyspace.of(this.redis, cfg), queues, at, 0),
-      this.store.decisions(), this.store.overrides(), this.store.stats(queues), this.store.runnerStats(this.runnerPairs),
+    const [replicas, depths, brokers, decisions, overrides, stats, runners, standbys] = await Promise.all([
+      this.registry.list(), queueDepths(this.redis, Keyspace.of(this.redis, cfg), own, at, 0), this.store.brokerDepths(recorded, at),
+      this.store.decisions(), this.store.overrides(), this.store.stats([...new Set(pools.flatMap(statsLabels))]), this.store.runnerStats(this.runnerPairs),
       // Standbys matter here only for the runners they keep loaded.
       this.runnerPairs.length ? this.standbys() : Promise.resolve([]),
     ]);
-    return { at, replicas, depths, decisions, overrides, stats, runners, standbys };
+    return { at, replicas, depths: [...depths, ...brokers], decisions, overrides, stats, runners, standbys };
   }
 }
+
+/** The labels a pool's counters are kept under (its queues, or a Celery pool's label). */
+export const statsLabels = (p: PoolConfig): string[] => poolKind(p).statsLabels(p);
 
 export interface Snapshot {
   at: number;

@@ -11,6 +11,8 @@ import { jobScheduleSchema } from './job-schedule.js';
 import { rateLimitSchema } from './rate-limit.js';
 import { notifySchema } from './notices.js';
 import { redisSchema } from './redis-config.js';
+import { celeryBlock } from './celery.js';
+import { kindOfRaw, POOL_KINDS } from './pool-kind.js';
 
 export { ConfigError };
 
@@ -100,10 +102,16 @@ const withoutKind = (d: Record<string, unknown>): Record<string, unknown> => Obj
 /** A driver's settings schemas, given by the driver registry: its settings for one pool, and those its pools share. */
 export type DriverSchemas = Record<string, { pool: z.ZodType; shared: z.ZodType }>;
 
-export const poolSchema = z.strictObject({
-  queues: z.array(name).min(1, 'a pool serves at least one queue'),
+const poolFields = z.strictObject({
+  /** The BullMQ queues a pool of Trireme's own replicas serves. */
+  queues: z.array(name).min(1, 'a pool serves at least one queue').optional(),
+  /** A pool of Celery workers instead (core/celery.ts): their broker, app and queues. */
+  celery: celeryBlock.optional(),
+  /** The image the container drivers and `export` run this pool's replicas from; default: the deployment's (export --image). */
+  image: z.string().min(1).optional(),
   concurrency: z.number().int().min(1).default(1),
-  isolation: z.enum(['in-process', 'thread', 'process']).default('in-process'),
+  /** in-process by default (applied below, so that a kind that refuses it can tell whether it was written). */
+  isolation: z.enum(['in-process', 'thread', 'process']).optional(),
   timeLimit: duration.optional(),
   maxTasksPerChild: z.number().int().positive().optional(),
   maxMemory: size.optional(),
@@ -126,6 +134,27 @@ export const poolSchema = z.strictObject({
   driver: z.union([z.string().min(1), z.looseObject({ kind: z.string().min(1, 'name the driver: local, compose, kubernetes or systemd') })]).default('local')
     .transform((d): DriverRef => (typeof d === 'string' ? { kind: d, settings: {} } : { kind: d.kind, settings: withoutKind(d) })),
   scaling: scalingSchema.prefault({}),
+});
+
+/** Which kind a pool is (core/pool-kind.ts), from the block it has; the fields that kind refuses are said by path. */
+function checkKind(raw: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const kind = kindOfRaw(raw);
+  for (const [field, instead] of Object.entries(POOL_KINDS[kind].refuses)) {
+    if (raw[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `not for a ${kind} pool: ${instead}` });
+  }
+  if (raw.queues === undefined && POOL_KINDS[kind].ownQueues) {
+    ctx.addIssue({ code: 'custom', path: ['queues'], message: 'give the queues the pool serves (queues: [work]), or a celery block for a pool of Celery workers (docs/celery.md)' });
+  }
+}
+
+// Checked even when a field failed, so that one pass lists every problem.
+export const poolSchema = poolFields.superRefine((p, ctx) => checkKind(p as Record<string, unknown>, ctx), { when: () => true }).transform((p) => {
+  const kind = kindOfRaw(p);
+  // A pool's queues, whatever its kind: routing, the simulator and the faces read them.
+  return {
+    ...p, kind, queues: p.queues ?? p.celery?.queues ?? [], isolation: p.isolation ?? 'in-process' as const,
+    standby: POOL_KINDS[kind].standby ? p.standby : false,
+  };
 });
 
 const commandTask = z.strictObject({
@@ -329,14 +358,30 @@ function crossCheck(cfg: Record<string, unknown>, ctx: Ctx): void {
     }
   }
   if (served.size === 0) return; // "declare at least one pool" is already reported
-  const needs: [unknown, (string | number)[]][] = [[cfg.defaultQueue ?? 'default', ['defaultQueue']]];
+  // Trireme's own jobs go only to the queues of pools whose replicas are Trireme's (core/pool-kind.ts).
+  const kindOf = (pool: string) => { const p = pools[pool]; return POOL_KINDS[isObj(p) && typeof p.kind === 'string' ? p.kind : kindOfRaw(isObj(p) ? p : {})]; };
+  const ownPools = Object.keys(pools).filter((pool) => kindOf(pool).ownQueues);
+  const needs: [unknown, (string | number)[]][] = [];
+  // A config of Celery pools alone needs no default queue; one that names its own does.
+  if (ownPools.length > 0 || (cfg.defaultQueue !== undefined && cfg.defaultQueue !== 'default')) needs.push([cfg.defaultQueue ?? 'default', ['defaultQueue']]);
   if (Array.isArray(cfg.routes)) cfg.routes.forEach((r: unknown, i) => { if (isObj(r)) needs.push([r.queue, ['routes', i, 'queue']]); });
   if (isObj(cfg.commands)) for (const [n, c] of Object.entries(cfg.commands)) if (isObj(c) && c.queue) needs.push([c.queue, ['commands', n, 'queue']]);
   if (isObj(cfg.schedules)) for (const [n, s] of Object.entries(cfg.schedules)) if (isObj(s) && isObj(s.options) && s.options.queue) needs.push([s.options.queue, ['schedules', n, 'options', 'queue']]);
   if (isObj(cfg.rateLimits)) for (const q of Object.keys(cfg.rateLimits)) needs.push([q, ['rateLimits', q]]);
   checkRunners(cfg, needs, ctx);
   for (const [queue, path] of needs) {
-    if (typeof queue === 'string' && !served.has(queue)) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+    if (typeof queue !== 'string') continue;
+    const pool = served.get(queue);
+    if (!pool) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" is served by no pool; add it to a pool's queues` });
+    else if (!kindOf(pool).ownQueues) ctx.addIssue({ code: 'custom', path, message: `queue "${queue}" belongs to the ${String(pools[pool]?.kind ?? kindOfRaw(pools[pool]))} pool "${pool}": Trireme sends no job there (its tasks are sent with its own client, e.g. Celery's apply_async); route to a queue of a pool with queues:` });
+  }
+  if (ownPools.length === 0) {
+    for (const field of ['tasks', 'commands'] as const) {
+      const v = cfg[field];
+      if (Array.isArray(v) ? v.length > 0 : isObj(v) && Object.keys(v).length > 0) {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'no pool runs Trireme tasks (every pool is a Celery pool): add a pool with queues: to run them, or remove this' });
+      }
+    }
   }
   const tags = isObj(cfg.redis) && isObj(cfg.redis.hashTags) ? cfg.redis.hashTags : {};
   for (const queue of Object.keys(tags)) {

@@ -1,7 +1,7 @@
 /**
  * The records Trireme keeps beside BullMQ's (in Redis): what replicas say of themselves, scale events, manual
- * overrides, the controller's last decisions. Types only, shared by the side that writes them (stores/, replica/) and the
- * sides that read them (control/, the faces).
+ * overrides, the controller's last decisions, the counters added up per queue. Types (and the tallies' two helpers),
+ * shared by the side that writes them (stores/, replica/, signals/) and the sides that read them (control/, the faces).
  */
 
 export type ReplicaState = 'starting' | 'idle' | 'busy' | 'draining';
@@ -118,6 +118,49 @@ export interface StoredDecision {
   flapsLastHour?: number;
   /** Jobs per second in (submitted) and out (finished), and mean service seconds, as the controller measured them. */
   arrivalRate: number; completionRate: number; serviceTime: number;
+}
+
+/**
+ * Counters a replica adds up between heartbeats, per queue: outcomes, service time, and per-bucket counts of job
+ * durations and queue waits (see core/histogram.ts; `cancelled` jobs count as failed too).
+ */
+export interface QueueTally {
+  completed: number; failed: number; cancelled: number; serviceMs: number;
+  duration: number[]; waits: number; waitMs: number; wait: number[];
+  /** First attempts that waited for their replica to start. */
+  cold: number;
+  /** Arrivals, where the one tallying sees them (a Celery pool's tasks as its workers first receive them). */
+  submitted?: number;
+  /** The last run of each job schedule seen since the last heartbeat, by BullMQ scheduler id (jobs/schedules.ts). */
+  scheduled?: Record<string, ScheduledRun>;
+}
+
+export function emptyTally(): QueueTally {
+  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [], cold: 0 };
+}
+
+/** Adds `add` into `into`. */
+export function addTally(into: QueueTally, add: QueueTally): void {
+  into.completed += add.completed; into.failed += add.failed; into.cancelled += add.cancelled; into.serviceMs += add.serviceMs;
+  into.waits += add.waits; into.waitMs += add.waitMs; into.cold += add.cold;
+  if (add.submitted) into.submitted = (into.submitted ?? 0) + add.submitted;
+  add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
+  add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
+  for (const [id, run] of Object.entries(add.scheduled ?? {})) {
+    // Tallies put back after a failed heartbeat are older than the ones counted since: the later run wins.
+    if (!into.scheduled?.[id] || into.scheduled[id].startedAt < run.startedAt) (into.scheduled ??= {})[id] = run;
+  }
+}
+
+/** One queue's jobs by state, as the faces show them (BullMQ's, or another broker's as the controller read them). */
+export interface QueueDepth {
+  queue: string; waiting: number; prioritized: number; active: number; delayed: number; delayedDue: number; failed: number; completed: number;
+  /**
+   * When the queue's longest-waiting runnable job became runnable (epoch ms), or undefined when none waits. A signal
+   * source that cannot tell (a broker that keeps no enqueue time) leaves it undefined too: the policies then go on
+   * the depth and the measured rates alone.
+   */
+  oldestWaitingSince?: number;
 }
 
 /** One pool's queues as the controller reads them. */

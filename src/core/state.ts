@@ -25,6 +25,12 @@ export interface ReplicaDirectory {
    * container or pod whose exit would only make the engine restart it); otherwise it exits.
    */
   requestDrain(id: string, opts?: { hold?: boolean }): Promise<void>;
+  /**
+   * Before a driver stops a replica: where its signal source can tell it to stop taking work (a Celery worker:
+   * cancel_consumer), it does so and waits for it to answer, so that nothing reaches the replica between the plan's
+   * look and the driver's signal. Nothing to do for a replica that drains on the signal alone (Trireme's own).
+   */
+  quiesce?(id: string): Promise<void>;
 }
 
 export interface ControlRecords {
@@ -46,8 +52,8 @@ export interface QueueSignals {
    * broker keeps no enqueue time); a pool whose read failed is missing from the map.
    */
   load(pools: { name: string; queues: string[]; horizonMs: number }[], now: number): Promise<Map<string, QueueLoad>>;
-  /** Arrival and completion counters of each queue (cumulative). */
-  counters(queues: string[]): Promise<Map<string, Counters>>;
+  /** Arrival and completion counters of each pool (cumulative). */
+  counters(pools: { name: string; queues: string[] }[]): Promise<Map<string, Counters>>;
   /** Calls `fn` with a queue's name when a submitter says jobs arrived on it. */
   onWake(fn: (queue: string) => void): Promise<void>;
 }

@@ -40,7 +40,7 @@ async function boot() {
     session.info = await api('GET', '/info');
     if (session.info.auth.reads === 'token' && !session.token) await askToken('This API needs a token even to read.');
     const [{ pools }, history, { events }] = await Promise.all([api('GET', '/pools'), api('GET', '/history'), api('GET', '/events/scaling?limit=200')]);
-    initOverview(pools.map((p) => p.name));
+    initOverview(pools);
     initJobs(pools);
     initTune();
     initSchedules();

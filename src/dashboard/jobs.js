@@ -4,6 +4,8 @@ import { $, h, api, act, download, fmt, session, stream, toast } from './lib.js'
 
 let cursor = null;
 let follow = null;
+/** Pools whose jobs another system lists (a Celery pool's tasks), with what to say instead, by pool and by queue. */
+const elsewhere = { pool: new Map(), queue: new Map() };
 
 export function initJobs(pools) {
   const poolSel = $('#job-filter select[name=pool]');
@@ -11,6 +13,10 @@ export function initJobs(pools) {
   for (const p of pools) {
     poolSel.append(h('option', {}, p.name));
     for (const q of p.queues) queueSel.append(h('option', {}, q));
+    if (p.jobsElsewhere) {
+      elsewhere.pool.set(p.name, p.jobsElsewhere);
+      for (const q of p.queues) elsewhere.queue.set(q, `pool ${p.name}: ${p.jobsElsewhere}`);
+    }
   }
   $('#job-filter').addEventListener('submit', (e) => { e.preventDefault(); void loadJobs(true); });
   $('#jobs-more').addEventListener('click', () => void loadJobs(false));
@@ -33,6 +39,14 @@ export async function loadJobs(fresh) {
   q.set('limit', '50');
   if (!fresh && cursor) q.set('cursor', cursor);
   const tbody = $('#jobs tbody');
+  // A pool whose tasks Trireme does not keep: say where they are listed rather than show an empty list.
+  const note = elsewhere.pool.get(q.get('pool')) ?? elsewhere.queue.get(q.get('queue'));
+  if (note) {
+    tbody.replaceChildren(h('tr', {}, h('td', { colspan: 8, class: 'muted elsewhere' }, note.replace(/^./, (c) => c.toUpperCase()))));
+    cursor = null;
+    $('#jobs-more').hidden = true;
+    return;
+  }
   try {
     const page = await api('GET', `/jobs?${q}`);
     if (fresh) tbody.replaceChildren();

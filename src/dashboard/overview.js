@@ -11,14 +11,17 @@ const charts = new Map();
 const series = { at: [], pools: new Map() };
 const scaleEvents = [];
 
-export function initOverview(poolNames) {
-  for (const name of poolNames) {
+export function initOverview(pools) {
+  for (const { name, kind } of pools) {
     series.pools.set(name, { queued: [], replicas: [], desired: [], events: [], in: [], out: [], p95: [], oldest: [] });
-    $('#pools').append(card(name));
+    $('#pools').append(card(name, kind));
   }
 }
 
-function card(name) {
+/** How a pool of another kind than Trireme's own is named on its card. */
+const KIND_LABEL = { celery: 'Celery workers' };
+
+function card(name, kind) {
   const c = {
     root: h('article', { class: 'card', dataset: { pool: name }, 'aria-label': `pool ${name}` }),
     badge: h('span', { class: 'badge' }),
@@ -44,7 +47,7 @@ function card(name) {
     await act(paused ? `Resume autoscaling of pool ${name}` : `Pause autoscaling of pool ${name}`, 'POST', `/pools/${name}/${paused ? 'resume' : 'pause'}`);
   });
   c.root.append(
-    h('h3', {}, name, c.badge), c.health, c.bar, c.legend, c.limits, c.stats, c.reason,
+    h('h3', {}, name, ...(KIND_LABEL[kind] ? [h('span', { class: 'kind' }, KIND_LABEL[kind])] : []), c.badge), c.health, c.bar, c.legend, c.limits, c.stats, c.reason,
     h('div', { class: 'controls' }, c.input, setBtn, c.toggle),
     h('a', { class: 'tune-link', href: `#/tune/${encodeURIComponent(name)}` }, 'Cost curves and tuning →'),
   );

@@ -5,6 +5,7 @@
  */
 import { stringify } from 'yaml';
 import type { Project } from '../core/project.js';
+import { replicaSpec } from './spec.js';
 
 export interface ExportFile {
   path: string;
@@ -78,6 +79,19 @@ export function imageWarning(image: string): string | undefined {
   const pulled = `${name.includes('/') ? '' : 'docker.io/library/'}${name}${tagged ? '' : ':latest'}`;
   return `image "${image}" has ${problems.join(' and ')}: a node pulls ${pulled}${tagged ? '' : ' (again at every start)'}. `
     + 'Push the image with your task code to your registry and export with --image REGISTRY/NAME:TAG (docs/deploy.md)';
+}
+
+/**
+ * Pools whose replicas are another program (a Celery worker) but that name no image of their own: they would run
+ * from Trireme's image, which has not that program.
+ */
+export function foreignWithoutImage(project: Project): string[] {
+  return Object.keys(project.config.pools).flatMap((pool) => {
+    const spec = replicaSpec(project, pool);
+    if (!spec.entrypoint || spec.image) return [];
+    return [`pool ${pool} runs ${spec.entrypoint.join(' ')} but names no image of its own: it would run from --image, Trireme's, which has not that program. `
+      + `Set pools.${pool}.image to an image with the program and your code (examples/celery/Dockerfile)`];
+  });
 }
 
 /** Kubernetes quantities: CPUs as cores or millicores, bytes as Mi/Gi. */

@@ -8,8 +8,13 @@
  * Standbys: a `worker --standby` process per host (for pools without an environment of their own) and per pool
  * whose `env` or GPUs must be set before its code loads, with everything loaded, that becomes a replica over IPC the
  * moment one is wanted, and is replaced at once. A cold start then costs an IPC message, not a Node boot.
+ *
+ * A replica of another program (a Celery worker, drivers/spec.ts `entrypoint`) runs in the config's folder under
+ * `setpriv --pdeathsig TERM`, so that it gets its warm shutdown if serve dies, even by SIGKILL (it cannot watch serve
+ * as Trireme's replicas do); when its drain grace is over it gets the spec's `afterGrace` signal (Celery's cold
+ * shutdown), said in the log with the reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -21,7 +26,7 @@ import { RECYCLE_EXIT_CODE } from '../core/replica.js';
 import { cliPath } from '../system/paths.js';
 import { silentLogger, type Logger } from '../system/log.js';
 import type { StopReplicasDriver, DriverKind, DriverReplica, PoolHealth } from './driver.js';
-import { replicaSpec, STOP_SLACK_MS } from './spec.js';
+import { replicaSpec, STOP_SLACK_MS, type ReplicaSpec } from './spec.js';
 
 /** A replica that exits sooner than this after its start counts as a crash at start. */
 const EARLY_EXIT_MS = 10_000;
@@ -31,6 +36,8 @@ interface Child {
   child: ChildProcess;
   gpus: number[];
   exited: Promise<void>;
+  /** What to send when its drain grace is over (drivers/spec.ts); undefined: it keeps its grace itself. */
+  afterGrace?: NodeJS.Signals;
   /** Set while a standby; a replica once it serves a pool. */
   replica?: DriverReplica;
   /** `id`: the replica id a pool's own standby was started with. */
@@ -146,8 +153,8 @@ export class LocalDriver implements StopReplicasDriver {
     // A pool's own standby is that pool's replica-to-be: its spec, with --standby; the host's serves any pool.
     const spec = pool
       ? this.spec(pool, id!, ['--standby'])
-      : { args: ['-c', this.configPath, 'worker', '--standby', ...(this.opts.workerArgs ?? [])], env: this.baseEnv() };
-    const c = this.spawnChild(spec.args, spec.env, gpus);
+      : { args: ['-c', this.configPath, 'worker', '--standby', ...(this.opts.workerArgs ?? [])], env: this.baseEnv(), inConfigDir: false };
+    const c = this.spawnChild(spec, gpus);
     c.standby = { group, ready: false, id };
     c.child.on('message', (m: { t?: string }) => {
       if (m?.t !== 'standby-ready' || !c.standby) return;
@@ -162,7 +169,7 @@ export class LocalDriver implements StopReplicasDriver {
     if (!gpus) return false;
     const id = newId(pool);
     const spec = this.spec(pool, id);
-    const c = this.spawnChild(spec.args, spec.env, gpus);
+    const c = this.spawnChild(spec, gpus);
     c.replica = { id, pool, handle: `pid ${c.child.pid}`, host: hostname(), startedAt: this.opts.clock.now(), phase: 'running' };
     this.log.info({ pool, replica: id, pid: c.child.pid, gpus }, 'starting a replica');
     return true;
@@ -177,7 +184,7 @@ export class LocalDriver implements StopReplicasDriver {
 
   private spec(pool: string, id: string, extraArgs: string[] = []) {
     return replicaSpec(this.opts.project, pool, {
-      id, redisUrl: this.opts.redisUrl, parentPid: process.pid, extraEnv: this.opts.env,
+      id, host: hostname(), redisUrl: this.opts.redisUrl, parentPid: process.pid, extraEnv: this.opts.env,
       extraArgs: [...extraArgs, ...(this.opts.workerArgs ?? [])],
     });
   }
@@ -193,15 +200,19 @@ export class LocalDriver implements StopReplicasDriver {
     return this.freeGpus.splice(0, want);
   }
 
-  private spawnChild(args: string[], env: Record<string, string>, gpus: number[]): Child {
-    const full: NodeJS.ProcessEnv = { ...process.env, ...env };
+  private spawnChild(spec: Pick<ReplicaSpec, 'entrypoint' | 'args' | 'env' | 'inConfigDir' | 'afterGrace'>, gpus: number[]): Child {
+    const full: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
     if (gpus.length) full.CUDA_VISIBLE_DEVICES = gpus.join(',');
+    const [program, ...args] = spec.entrypoint ? [...withParentDeath(), ...spec.entrypoint, ...spec.args] : [process.execPath, cliPath(), ...spec.args];
+    const cwd = spec.inConfigDir ? this.opts.project.baseDir : undefined;
     // Its own process group (detached): a Ctrl-C in serve's terminal reaches serve, which drains replicas in order.
-    const child = spawn(process.execPath, [cliPath(), ...args], { env: full, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // An IPC channel for Trireme's own (the standby's `become`); another program gets none.
+    const stdio: ('ignore' | 'inherit' | 'ipc')[] = ['ignore', 'inherit', 'inherit', ...(spec.entrypoint ? [] : ['ipc' as const])];
+    const child = spawn(program, args, { env: full, cwd, detached: true, stdio });
     const key = `child-${child.pid}-${randomUUID().slice(0, 4)}`;
-    const c: Child = { child, gpus, exited: undefined as never };
+    const c: Child = { child, gpus, exited: undefined as never, afterGrace: spec.afterGrace };
     c.exited = new Promise<void>((done) => child.once('exit', (code, signal) => { this.onExit(key, code, signal); done(); }));
-    child.on('error', (e) => this.log.warn({ err: e.message }, 'cannot start a worker process'));
+    child.on('error', (e) => this.log.warn({ err: e.message, program }, 'cannot start a worker process'));
     this.children.set(key, c);
     return c;
   }
@@ -268,13 +279,22 @@ export class LocalDriver implements StopReplicasDriver {
     const own = this.pool(c.replica!.pool).drainGrace;
     const grace = Math.min(own, graceMs);
     const timers = [setTimeout(() => this.kill(c, grace), grace + STOP_SLACK_MS)];
-    if (grace < own) {
-      timers.push(setTimeout(() => {
-        this.log.info({ pool: c.replica!.pool, replica: c.replica!.id, graceMs: grace }, 'shutdown grace over: the replica hands its running jobs back');
-        c.child.kill('SIGTERM');
-      }, grace));
+    if (grace < own || c.afterGrace) {
+      timers.push(setTimeout(() => this.graceOver(c, grace, grace < own ? 'serve --grace' : 'the pool\'s drainGrace'), grace));
     }
     void c.exited.then(() => { for (const t of timers) clearTimeout(t); });
+  }
+
+  /**
+   * The grace is over and the replica still runs: Trireme's hands its running jobs back at a second SIGTERM; another
+   * program gets its spec's signal (a Celery worker's cold shutdown, which ends the tasks it still runs).
+   */
+  private graceOver(c: Child, graceMs: number, why: string): void {
+    if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+    const signal = c.afterGrace ?? 'SIGTERM';
+    const what = c.afterGrace ? `${signal} (a cold shutdown: the tasks it still runs are cut off)` : 'the replica hands its running jobs back';
+    this.log[c.afterGrace ? 'warn' : 'info']({ pool: c.replica!.pool, replica: c.replica!.id, graceMs, signal, why }, `shutdown grace over: ${what}`);
+    c.child.kill(signal);
   }
 
   private kill(c: Child, graceMs: number): void {
@@ -291,10 +311,27 @@ export class LocalDriver implements StopReplicasDriver {
     await Promise.all(all.map((c) => c.exited));
   }
 
-  /** Stop now: a second SIGTERM makes each draining replica hand its running jobs back at once and exit. */
+  /** Stop now: a second SIGTERM makes each draining replica hand its running jobs back at once and exit (another program gets its afterGrace signal). */
   hurry(): void {
-    for (const c of this.children.values()) if (c.replica && c.child.exitCode === null) c.child.kill('SIGTERM');
+    for (const c of this.children.values()) if (c.replica && c.child.exitCode === null) c.child.kill(c.afterGrace ?? 'SIGTERM');
   }
+}
+
+let parentDeath: string[] | undefined;
+/**
+ * `setpriv --pdeathsig TERM --` where util-linux has it: the kernel sends the replica SIGTERM when serve dies, however
+ * it dies. Without it (not Linux), a replica of another program outlives a serve killed with SIGKILL; said once.
+ */
+function withParentDeath(): string[] {
+  if (parentDeath) return parentDeath;
+  try {
+    execFileSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 5_000 });
+    parentDeath = ['setpriv', '--pdeathsig', 'TERM', '--'];
+  } catch {
+    parentDeath = [];
+    process.emitWarning('setpriv (util-linux) is not available: a Celery replica started by serve is not stopped if serve is killed with SIGKILL');
+  }
+  return parentDeath;
 }
 
 function newId(pool: string): string {

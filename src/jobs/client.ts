@@ -17,6 +17,7 @@ import { Keyspace } from '../redis/keyspace.js';
 import { ReplicationWait, type WriteToken } from '../redis/replication.js';
 import { bullmqIdOf, idempotentJobId, newJobId, publicIdOf, queueOfJobId } from './ids.js';
 import { NotReplicatedError, SubmitError } from './errors.js';
+import { poolKind } from '../core/pool-kind.js';
 import { readManifest, type ManifestEntry } from './manifest.js';
 import { cancelJob, followJob, listJobs, retryJob, type JobEvent, type JobPage, type JobQuery } from './operations.js';
 import { Arrivals } from './arrivals.js';
@@ -168,6 +169,7 @@ export class TriremeClient {
 
   private async enqueue(task: string, payload: unknown, opts: SubmitOptions, given?: TaskSpec): Promise<Submitted> {
     // Awaits only what is there to wait for: each await is a turn of the event loop on the hot path.
+    ownQueue(this.project, opts.queue);
     const spec = given ?? this.loadedSpec(task) ?? await this.spec(task);
     const { queue, pool, jobOpts, data } = this.prepare(task, spec, payload, opts);
     if (opts.beforeEnqueue) await opts.beforeEnqueue(jobOpts.jobId!);
@@ -199,8 +201,9 @@ export class TriremeClient {
         const name = task ?? (e && typeof e === 'object' && typeof e.task === 'string' ? e.task : undefined);
         if (name === undefined) throw new SubmitError('unknown_task', 'task', 'each job needs a task name');
         let spec = specs.get(name);
-        if (!spec) { spec = await this.spec(name); specs.set(name, spec); }
         const options = task === undefined ? e!.options ?? {} : opts;
+        ownQueue(this.project, options.queue);
+        if (!spec) { spec = await this.spec(name); specs.set(name, spec); }
         const t = task === undefined ? templateOf(this.project, name, spec, options) : (shared ??= templateOf(this.project, name, spec, options));
         const job = jobOf(t, name, spec, task === undefined ? e!.payload ?? {} : payloads[i] ?? {}, options);
         prepared[i] = { name, data: job.data, opts: job.jobOpts, queue: job.queue, pool: job.pool, id: job.jobOpts.jobId };
@@ -249,6 +252,7 @@ export class TriremeClient {
   async submitGroup(task: string, payloads: unknown[], opts: SubmitOptions = {}): Promise<Submitted & { children: string[] }> {
     if (!Array.isArray(payloads) || payloads.length === 0) throw new SubmitError('invalid_option', 'payloads', 'a group needs at least one payload');
     if (opts.ids !== undefined) throw new SubmitError('invalid_option', 'ids', 'a group lists its runs by id before they are stored: its runs take Trireme\'s own ids');
+    ownQueue(this.project, opts.queue);
     const spec = await this.spec(task);
     const prepared = payloads.map((p, i) => {
       try {
@@ -419,6 +423,7 @@ function templateOf(project: Project, task: string, spec: TaskSpec, opts: Submit
   const queue = project.router.queueFor(task, opts.queue ?? spec.queue);
   const pool = project.router.poolFor(queue);
   if (!pool) throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" is served by no pool; use one of: ${project.router.queues().join(', ')}`);
+  ownQueue(project, queue);
   let delay = 0;
   if (opts.delay !== undefined) {
     try { delay = parseDuration(opts.delay); } catch (e) { throw new SubmitError('invalid_option', 'delay', (e as Error).message); }
@@ -469,6 +474,15 @@ export function scheduleTemplate(project: Project, task: string, spec: TaskSpec,
   delete template.jobId;
   delete template.delay;
   return { queue, pool, data, opts: template };
+}
+
+/** Refuses a queue of a pool whose tasks another system sends (a Celery pool's); said before the task name is looked up. */
+function ownQueue(project: Project, queue: string | undefined): void {
+  const pool = queue === undefined ? undefined : project.router.poolFor(queue);
+  const p = pool === undefined ? undefined : project.config.pools[pool];
+  if (p && !poolKind(p).ownQueues) {
+    throw new SubmitError('unknown_queue', 'queue', `queue "${queue}" belongs to the ${p.kind} pool "${pool}", whose tasks are sent with its own client (Celery's apply_async), not by Trireme`);
+  }
 }
 
 /** What a project with its task code loaded knows of a task (undefined for an unknown one). */

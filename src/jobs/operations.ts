@@ -8,6 +8,7 @@ import type { TriremeClient, JobView } from './client.js';
 import { keys } from '../redis/keys.js';
 import { bullmqIdOf } from './ids.js';
 import { ownPrefix } from '../redis/keyspace.js';
+import { poolKind } from '../core/pool-kind.js';
 
 /** States a caller may filter on; `waiting` includes BullMQ's prioritized set. */
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'waiting-children', 'prioritized'] as const;
@@ -27,7 +28,8 @@ export interface JobPage { jobs: JobView[]; cursor: string | null }
 /** A refused job operation, with the HTTP-ish status the API maps it to. */
 export class JobError extends Error {
   /** `field`: the query field at fault (`cursor`, `queue`, `pool`); none for errors about the job itself. */
-  constructor(readonly code: 'not_found' | 'conflict' | 'invalid_cursor' | 'unknown_queue' | 'unknown_pool', message: string, readonly field?: string) {
+  /** `jobs_elsewhere`: a pool whose jobs another system keeps (a Celery pool's tasks, core/pool-kind.ts). */
+  constructor(readonly code: 'not_found' | 'conflict' | 'invalid_cursor' | 'unknown_queue' | 'unknown_pool' | 'jobs_elsewhere', message: string, readonly field?: string) {
     super(message);
     this.name = 'JobError';
   }
@@ -50,7 +52,11 @@ export async function listJobs(client: TriremeClient, q: JobQuery): Promise<JobP
   const pools = client.project.config.pools;
   if (q.queue && !router.poolFor(q.queue)) throw new JobError('unknown_queue', `no pool serves queue "${q.queue}"; queues: ${router.queues().join(', ')}`, 'queue');
   if (q.pool && !Object.hasOwn(pools, q.pool)) throw new JobError('unknown_pool', `no pool "${q.pool}"; pools: ${Object.keys(pools).join(', ')}`, 'pool');
-  const queues = q.queue ? [q.queue] : q.pool ? pools[q.pool].queues : router.queues();
+  const pool = q.pool ?? (q.queue ? router.poolFor(q.queue) : undefined);
+  const elsewhere = pool ? poolKind(pools[pool]).jobsElsewhere : undefined;
+  if (elsewhere) throw new JobError('jobs_elsewhere', `pool "${pool}": ${elsewhere}`, q.pool ? 'pool' : 'queue');
+  // Every pool's queues whose jobs are Trireme's own (a Celery pool's tasks are not in BullMQ).
+  const queues = q.queue ? [q.queue] : q.pool ? pools[q.pool].queues : router.queues().filter((x) => poolKind(pools[router.poolFor(x)!]).ownQueues);
   const states = q.state?.length ? q.state : (['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const);
   const types = [...new Set(states.flatMap((s) => TYPES[s]))];
   const offsets = decodeCursor(q.cursor);

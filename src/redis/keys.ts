@@ -15,6 +15,8 @@ export const keys = {
   learned: (prefix: string) => `${prefix}:~autoscaler-learned`,
   wake: (prefix: string) => `${prefix}:~wake`,
   stats: (prefix: string, queue: string) => `${prefix}:~stats:${queue}`,
+  /** Hash: another broker's queue depths (a Celery pool's) as the controller last read them, by queue or label. */
+  brokerDepths: (prefix: string) => `${prefix}:~broker-depths`,
   control: (prefix: string, id: string) => `${prefix}:~control:${id}`,
   /** Hash: a warm runner's start-ups (count, ms, per-bucket counts) and exits by reason, summed over a pool's replicas. */
   runnerStats: (prefix: string, pool: string, runner: string) => `${prefix}:~runner-stats:${pool}:${runner}`,

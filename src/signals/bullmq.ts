@@ -10,17 +10,11 @@
  * (OLDEST_WAIT), cheaply: a few reads per queue, whatever its depth; one call per hash tag, routed by its first key.
  */
 import type { Redis } from '../redis/connection.js';
-import type { Keyspace } from '../redis/keyspace.js';
+import { Keyspace } from '../redis/keyspace.js';
+import type { QueueDepth, QueueLoad } from '../core/records.js';
+import type { PoolRef, PoolSource, SourceContext } from './source.js';
 
-export interface QueueDepth {
-  queue: string; waiting: number; prioritized: number; active: number; delayed: number; delayedDue: number; failed: number; completed: number;
-  /**
-   * When the queue's longest-waiting runnable job became runnable (epoch ms), or undefined when none waits. A signal
-   * source that cannot tell (a broker that keeps no enqueue time) leaves it undefined too: the policies then go on
-   * the depth and the measured rates alone.
-   */
-  oldestWaitingSince?: number;
-}
+export type { QueueDepth } from '../core/records.js';
 
 /**
  * Per queue (ARGV: each queue's key base, `<prefix>:<queue>:`; KEYS[1] only routes the call on a Cluster): when
@@ -132,4 +126,28 @@ export function oldestWait(depths: QueueDepth[], now: number): number | undefine
   }
   if (since !== undefined) return Math.max(0, now - since);
   return unknown ? undefined : 0;
+}
+
+/**
+ * The source of Trireme's own pools: each pool's load from its BullMQ queues (waiting with prioritized, active,
+ * delayed jobs coming due within the pool's startup time, and how long the oldest has waited). Replicas heartbeat into
+ * the registry themselves and count their jobs into Redis, so this source reads depths and nothing else.
+ */
+export function bullmqSource(ctx: SourceContext): PoolSource {
+  const keyspace = new Keyspace(ctx.prefix, ctx.redis.isCluster, ctx.hashTags);
+  return {
+    async load(pools: PoolRef[], now: number) {
+      const out = new Map<string, QueueLoad>();
+      await Promise.all(pools.map(async (p) => {
+        try {
+          const depths = await queueDepths(ctx.redis, keyspace, p.queues, now, p.horizonMs);
+          const l: QueueLoad = { waiting: 0, running: 0, delayedDue: 0, oldestWait: oldestWait(depths, now) };
+          for (const d of depths) { l.waiting += d.waiting + d.prioritized; l.running += d.active; l.delayedDue += d.delayedDue; }
+          out.set(p.name, l);
+        } catch { /* missing from the map: that pool's metrics are stale */ }
+      }));
+      return out;
+    },
+    async close() {},
+  };
 }

@@ -2,7 +2,8 @@
  * The discrete-event simulator: the simulated world and nothing else. Arrivals come from a trace (with their
  * priorities and delays), each pool's queues take turns with BullMQ's order inside each (sim/queues.ts), replicas have
  * `concurrency` slots and serve after `startupTime` (or at once from a standby, for the local driver's pools that keep
- * one), the controller's loop runs every interval and a submit to a pool with no live replica wakes it. Every pass is
+ * one), the controller's loop runs every interval and a submit to a pool with no live replica wakes it (a Trireme
+ * pool's: a Celery pool's client does not announce its tasks, so it waits for the next pass, as live). Every pass is
  * core's planning pass (core/plan.ts), the one `serve`'s controller runs, fed virtual observations; its actions are
  * applied to the simulated replicas. No scaling rule lives here.
  */
@@ -13,6 +14,7 @@ import { limitsOf, type Resources } from '../core/capacity.js';
 import { Planner, type Action, type DecideFn, type PassInput, type PlanReplica, type PoolPlan } from '../core/plan.js';
 import { nearestRank } from '../core/histogram.js';
 import { poolSpecs } from '../drivers/index.js';
+import { poolKind } from '../core/pool-kind.js';
 import { EventHeap } from './heap.js';
 import { PoolQueues } from './queues.js';
 import type { TraceJob } from './trace.js';
@@ -80,6 +82,8 @@ interface PoolState {
   replicas: Replica[]; seq: number;
   counters: { submitted: number; completed: number; failed: number; serviceMs: number };
   waits: number[]; events: number; changes: number; lastDir: 0 | 1 | -1; peak: number; wakePending: boolean; cold: number;
+  /** A submit wakes it: Trireme's client announces what it submits; another kind's client (Celery's) does not. */
+  wakes: boolean;
   starvedMs: number; starvedSince?: number; flaps: number;
   /** The last scale-down: when, and how long its longest-idle victim had been idle (a restart within startup plus that is a flap). */
   lastStop?: { at: number; idle: number };
@@ -116,6 +120,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       name, concurrency: p.concurrency, startup: p.scaling.startupTime, price: p.pricePerHour,
       waiting: new PoolQueues(), delayed: [], replicas: [], seq: 0,
       counters: { submitted: 0, completed: 0, failed: 0, serviceMs: 0 }, waits: [], events: 0, changes: 0, lastDir: 0, peak: 0, wakePending: false, cold: 0, starvedMs: 0, flaps: 0,
+      wakes: poolKind(p).ownQueues,
     });
   }
   const heap = new EventHeap<Ev>();
@@ -251,7 +256,7 @@ export function simulate(config: Config, router: Router, trace: TraceJob[], poli
       else p.counters.submitted++;
       p.waiting.push(e.queue, { arrival: now, service: e.service, index: e.index }, e.priority);
       // Decide after every arrival of this instant has been queued, as the live wake sees a whole burst.
-      if (policy.wake && serving(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
+      if (policy.wake && p.wakes && serving(p).length === 0 && !p.wakePending) { p.wakePending = true; heap.push(now, { k: 'wake', pool: p }); }
       dispatch(p);
     } else if (e.k === 'wake') {
       e.pool.wakePending = false;

@@ -6,10 +6,13 @@ import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
 import { ownPrefix } from '../redis/keyspace.js';
 import { JOB_SECONDS_BUCKETS } from '../core/histogram.js';
-import type { Override, ScaleEvent, StoredDecision } from '../core/records.js';
+import type { Override, QueueDepth, ScaleEvent, StoredDecision } from '../core/records.js';
 import type { Notice } from '../core/notices.js';
 
 export type { ScaleEvent, Override, StoredDecision } from '../core/records.js';
+
+/** How long a recorded broker depth is shown without a newer read. */
+const BROKER_DEPTHS_TTL_MS = 30_000;
 
 export class ControlStore {
   private readonly prefix: string;
@@ -101,6 +104,26 @@ export class ControlStore {
   async overrides(): Promise<Record<string, Override>> {
     const h = await this.redis.hgetall(keys.overrides(this.prefix));
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, JSON.parse(v)]));
+  }
+
+  /**
+   * Depths of another broker's queues (a Celery pool's), as the controller last read them, for the faces: they
+   * cannot read that broker themselves. Short-lived: without a controller reading them they go within 30 s.
+   */
+  async saveBrokerDepths(depths: QueueDepth[], at: number): Promise<void> {
+    const key = keys.brokerDepths(this.prefix);
+    await this.redis.multi().hset(key, Object.fromEntries(depths.map((d) => [d.queue, JSON.stringify({ ...d, at })]))).pexpire(key, BROKER_DEPTHS_TTL_MS).exec();
+  }
+
+  /** The recorded depths of these queues (or labels); those older than their lifetime are left out. */
+  async brokerDepths(queues: string[], now: number): Promise<QueueDepth[]> {
+    if (queues.length === 0) return [];
+    const values = await this.redis.hmget(keys.brokerDepths(this.prefix), ...queues);
+    return values.flatMap((v) => {
+      if (!v) return [];
+      const { at, ...d } = JSON.parse(v) as QueueDepth & { at: number };
+      return now - at <= BROKER_DEPTHS_TTL_MS ? [d] : [];
+    });
   }
 
   /** Job counters per queue: arrivals (written by clients), outcomes and histograms (written by replicas). */

@@ -6,39 +6,12 @@
 import type { Redis } from '../redis/connection.js';
 import { keys } from '../redis/keys.js';
 import { ownPrefix } from '../redis/keyspace.js';
-import type { ReplicaInfo, ReplicaState, RunnerTally, ScheduledRun } from '../core/records.js';
+import type { QueueTally, ReplicaInfo, ReplicaState, RunnerTally } from '../core/records.js';
 import type { Notice } from '../core/notices.js';
 
 export type { ReplicaInfo, ReplicaState } from '../core/records.js';
 
-/**
- * Counters a replica adds up between heartbeats, per queue: outcomes, service time, and per-bucket counts of job
- * durations and queue waits (see core/histogram.ts; `cancelled` jobs count as failed too).
- */
-export interface QueueTally {
-  completed: number; failed: number; cancelled: number; serviceMs: number;
-  duration: number[]; waits: number; waitMs: number; wait: number[];
-  /** First attempts that waited for their replica to start. */
-  cold: number;
-  /** The last run of each job schedule seen since the last heartbeat, by BullMQ scheduler id (jobs/schedules.ts). */
-  scheduled?: Record<string, ScheduledRun>;
-}
-
-export function emptyTally(): QueueTally {
-  return { completed: 0, failed: 0, cancelled: 0, serviceMs: 0, duration: [], waits: 0, waitMs: 0, wait: [], cold: 0 };
-}
-
-/** Adds `add` into `into`. */
-export function addTally(into: QueueTally, add: QueueTally): void {
-  into.completed += add.completed; into.failed += add.failed; into.cancelled += add.cancelled; into.serviceMs += add.serviceMs;
-  into.waits += add.waits; into.waitMs += add.waitMs; into.cold += add.cold;
-  add.duration.forEach((n, i) => { into.duration[i] = (into.duration[i] ?? 0) + n; });
-  add.wait.forEach((n, i) => { into.wait[i] = (into.wait[i] ?? 0) + n; });
-  for (const [id, run] of Object.entries(add.scheduled ?? {})) {
-    // Tallies put back after a failed heartbeat are older than the ones counted since: the later run wins.
-    if (!into.scheduled?.[id] || into.scheduled[id].startedAt < run.startedAt) (into.scheduled ??= {})[id] = run;
-  }
-}
+export { addTally, emptyTally, type QueueTally } from '../core/records.js';
 
 export class ReplicaRegistry {
   private readonly prefix: string;
@@ -58,16 +31,7 @@ export class ReplicaRegistry {
       .pexpire(key, this.ttlMs)
       .zadd(keys.replicas(this.prefix), Date.now(), info.id)
       .getdel(keys.control(this.prefix, info.id));
-    for (const [queue, t] of tallies) {
-      const stats = keys.stats(this.prefix, queue);
-      const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits, 'cold', t.cold];
-      t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
-      t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
-      for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
-      if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
-      if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
-      for (const [id, run] of Object.entries(t.scheduled ?? {})) m.hset(keys.scheduleRuns(this.prefix), id, JSON.stringify(run));
-    }
+    addTallies(m, this.prefix, tallies);
     for (const [runner, t] of runners) {
       const stats = keys.runnerStats(this.prefix, info.pool, runner);
       if (t.starts) m.hincrby(stats, 'starts', t.starts).hincrbyfloat(stats, 'startMs', t.startMs);
@@ -77,6 +41,14 @@ export class ReplicaRegistry {
     const res = await m.exec();
     const control = res?.[3]?.[1];
     return typeof control === 'string' ? control : null;
+  }
+
+  /** Adds counters into the per-queue stats without a heartbeat (a source that reads replicas it does not run: Celery's). */
+  async tally(tallies: Map<string, QueueTally>): Promise<void> {
+    if (tallies.size === 0) return;
+    const m = this.redis.multi();
+    addTallies(m, this.prefix, tallies);
+    await m.exec();
   }
 
   async remove(id: string): Promise<void> {
@@ -110,6 +82,20 @@ export class ReplicaRegistry {
     });
     if (dead.length) await this.redis.zrem(keys.replicas(this.prefix), ...dead);
     return out.sort((a, b) => a.pool.localeCompare(b.pool) || a.startedAt - b.startedAt);
+  }
+}
+
+/** The tallies' increments, by queue (or a Celery pool's label), onto a transaction. */
+function addTallies(m: ReturnType<Redis['multi']>, prefix: string, tallies: Map<string, QueueTally>): void {
+  for (const [queue, t] of tallies) {
+    const stats = keys.stats(prefix, queue);
+    const fields: (string | number)[] = ['completed', t.completed, 'failed', t.failed, 'cancelled', t.cancelled, 'waits', t.waits, 'cold', t.cold, 'submitted', t.submitted ?? 0];
+    t.duration.forEach((n, i) => { if (n) fields.push(`d${i}`, n); });
+    t.wait.forEach((n, i) => { if (n) fields.push(`w${i}`, n); });
+    for (let i = 0; i < fields.length; i += 2) if (fields[i + 1]) m.hincrby(stats, fields[i] as string, fields[i + 1] as number);
+    if (t.serviceMs) m.hincrbyfloat(stats, 'serviceMs', t.serviceMs);
+    if (t.waitMs) m.hincrbyfloat(stats, 'waitMs', t.waitMs);
+    for (const [id, run] of Object.entries(t.scheduled ?? {})) m.hset(keys.scheduleRuns(prefix), id, JSON.stringify(run));
   }
 }
 
@@ -161,6 +147,14 @@ export class StandbyRegistry {
     const key = keys.standby(this.prefix, info.id);
     await this.redis.multi().hset(key, flatten(info as unknown as ReplicaInfo)).pexpire(key, this.ttlMs)
       .zadd(keys.standbys(this.prefix), Date.now(), info.id).exec();
+  }
+
+  /** Adds counters into the per-queue stats without a heartbeat (a source that reads replicas it does not run: Celery's). */
+  async tally(tallies: Map<string, QueueTally>): Promise<void> {
+    if (tallies.size === 0) return;
+    const m = this.redis.multi();
+    addTallies(m, this.prefix, tallies);
+    await m.exec();
   }
 
   async remove(id: string): Promise<void> {

@@ -325,4 +325,30 @@ describe('dashboard in Chromium', () => {
     console.log(`# the page's own JavaScript, CSS and HTML: ${(own / 1024).toFixed(1)} kB`);
     assert.ok(own < 300 * 1024);
   });
+
+  test('a Celery pool: its card says so, and the Jobs view says where its tasks are listed rather than showing an empty list', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trireme-dash-celery-'));
+    const config = join(dir, 'trireme.yml');
+    // No worker starts (no task is sent): its broker is a database of the test's own Redis.
+    writeFileSync(config, `prefix: dc\napi: { port: 0 }\npools:\n  light: { queues: [default] }\n  shap:\n    celery: { broker: "${redis.url}/1", app: tasks, queues: [shap, causal] }\n`);
+    const { base: celeryBase } = await startServe(config);
+    const page = await open(`${celeryBase}/#/jobs`);
+    assert.equal(await page.locator('article[data-pool="shap"] .kind').textContent(), 'Celery workers');
+    assert.equal(await page.locator('article[data-pool="light"] .kind').count(), 0);
+    await page.selectOption('#job-filter select[name=pool]', 'shap');
+    await page.click('#job-filter button[type=submit]');
+    await page.waitForSelector('#jobs tbody td.elsewhere', { timeout: 5_000 });
+    assert.match(await page.locator('#jobs tbody').textContent() ?? '', /^A Celery pool's tasks are listed by Celery's own tools \(Flower, celery inspect\)/);
+    // By queue too; and back to a pool of Trireme's own, its (empty) list.
+    await page.selectOption('#job-filter select[name=pool]', '');
+    await page.selectOption('#job-filter select[name=queue]', 'causal');
+    await page.click('#job-filter button[type=submit]');
+    await page.waitForSelector('#jobs tbody td.elsewhere', { timeout: 5_000 });
+    assert.match(await page.locator('#jobs tbody').textContent() ?? '', /^Pool shap: a Celery pool's tasks are listed by Celery's own tools/);
+    await page.selectOption('#job-filter select[name=queue]', 'default');
+    await page.click('#job-filter button[type=submit]');
+    await page.waitForSelector('#jobs tbody td:has-text("No jobs match.")', { timeout: 5_000 });
+    await page.screenshot({ path: join(RESULTS, 'jobs-celery.png'), fullPage: true });
+    await page.close();
+  });
 });

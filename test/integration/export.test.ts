@@ -22,7 +22,7 @@ import { trireme as start, reapAll } from './procs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'trireme-export-'));
 const IMAGE = 'registry.example/jobs:1';
-const CONFIGS = ['examples/three-tier/trireme.yml', 'examples/three-tier/production.yml', 'deploy/kubernetes/trireme.yml'].map((c) => join(ROOT, c));
+const CONFIGS = ['examples/three-tier/trireme.yml', 'examples/three-tier/production.yml', 'deploy/kubernetes/trireme.yml', 'examples/celery/trireme.yml'].map((c) => join(ROOT, c));
 
 /** Runs the CLI to completion, whatever its exit code. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -246,6 +246,61 @@ describe('trireme export', () => {
     const light = objects(hpa.stdout, 'hpa').find((o) => o.metadata.name === 'trireme-light')!;
     assert.equal(light.spec.minReplicas, 2);
     assert.doesNotMatch(hpa.stderr, /pool light/);
+  });
+
+  test('a Celery pool is exported from its own image as its worker, named by pod or container; KEDA and the HPA leave it to the controller', async () => {
+    const dir = mkdtempSync(join(tmp, 'celery-'));
+    const config = join(dir, 'trireme.yml');
+    writeFileSync(config, `redis: { url: "redis://127.0.0.1:1" }
+drivers: { compose: { file: compose.yml } }
+pools:
+  light: { queues: [default] }
+  shap:
+    celery: { broker: "redis://broker:6379/0", app: tasks, queues: [shap, causal], args: ["--loglevel=INFO"] }
+    concurrency: 2
+    drainGrace: 45s
+    image: registry.example/celery-shap:1
+`);
+    const k8s = objects((await cli(['-c', config, 'export', 'kubernetes', '--image', IMAGE])).stdout, 'kubernetes');
+    const shap = k8s.find((o) => o.kind === 'Deployment' && o.metadata.name === 'trireme-shap')!;
+    await assert.doesNotReject(validateObject(shap));
+    assert.deepEqual(restrictedViolations(shap.spec.template.spec, undefined), []);
+    const worker = shap.spec.template.spec.containers[0];
+    assert.equal(worker.image, 'registry.example/celery-shap:1');
+    assert.deepEqual(worker.command, ['python3', '-m', 'celery']);
+    assert.deepEqual(worker.args, ['-A', 'tasks', 'worker', '-Q', 'shap,causal', '-c', '2', '-n', '$(POD_NAME)@%h', '-E', '-O', 'fair',
+      '--prefetch-multiplier=1', '--without-mingle', '--without-gossip', '--loglevel=INFO']);
+    assert.equal(containerEnv(worker, {}).CELERY_BROKER_URL, 'redis://broker:6379/0');
+    // Its SIGTERM is its warm shutdown: no preStop drain and no ready file of Trireme's; the grace covers its tasks.
+    assert.equal(worker.lifecycle, undefined);
+    assert.equal(worker.readinessProbe, undefined);
+    assert.equal(shap.spec.template.spec.terminationGracePeriodSeconds, 55);
+    // Trireme's own pool keeps the deployment's image and its command.
+    const light = k8s.find((o) => o.kind === 'Deployment' && o.metadata.name === 'trireme-light')!.spec.template.spec.containers[0];
+    assert.equal(light.image, IMAGE);
+    assert.equal(light.command, undefined);
+
+    const compose = parse((await cli(['-c', config, 'export', 'compose', '--image', IMAGE])).stdout).services;
+    assert.equal(compose.shap.image, 'registry.example/celery-shap:1');
+    assert.deepEqual(compose.shap.entrypoint, ['python3', '-m', 'celery']);
+    assert.ok(compose.shap.command.includes('shap@%h'), 'named after its container (Celery expands %h)');
+    assert.equal(compose.light.image, IMAGE);
+    assert.equal(compose.light.entrypoint, undefined);
+
+    // Without an image of its own it would run from Trireme's, which has no Celery: said on stderr and in the files.
+    writeFileSync(config, readFileSync(config, 'utf8').replace('    image: registry.example/celery-shap:1\n', ''));
+    for (const kind of ['kubernetes', 'compose']) {
+      const r = await cli(['-c', config, 'export', kind, '--image', IMAGE]);
+      assert.match(r.stderr, /warning: pool shap runs python3 -m celery but names no image of its own: it would run from --image/);
+      assert.match(r.stdout, /# WARNING: pool shap runs python3 -m celery but names no image of its own/);
+    }
+
+    for (const kind of ['keda', 'hpa']) {
+      const r = await cli(['-c', config, 'export', kind, '--image', IMAGE]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: pool shap is a celery pool: left out, its scaling is Trireme's controller's/);
+      assert.deepEqual(objects(r.stdout, kind).filter((o) => o.kind !== 'TriggerAuthentication').map((o) => o.metadata.name), ['trireme-light']);
+    }
   });
 
   test('export compose and plan say when a pool asks for more CPUs or memory than this machine has, and how to lower it', async () => {

@@ -107,6 +107,23 @@ test('a set-count driver: the victims drain (held) first, then the count is lowe
   await controller.stop();
 });
 
+test('a replica registered as <id>@<host> (a Celery node name) is its driver\'s; a stop first quiesces it by that name', async () => {
+  const { controller, state, local } = await setup({ pools: { shap: { queues: ['shap'], scaling } } });
+  await local.start('shap', 2);
+  state.register({ id: 'shap-1@shap-1', pool: 'shap', state: 'idle', lastActivity: 100 });
+  state.register({ id: 'shap-2@shap-2', pool: 'shap', state: 'busy', running: 1 });
+  state.loads.set('shap', { waiting: 0, running: 1, delayedDue: 0 });
+  const order: string[] = [];
+  (state.replicas as { quiesce?: (id: string) => Promise<void> }).quiesce = async (id) => { order.push(`quiesce ${id}`); };
+  const stop = local.stop.bind(local);
+  local.stop = async (id: string) => { order.push(`stop ${id}`); await stop(id); };
+  await controller.tick(['shap']);
+  // Two replicas, not two listed and two more outside: the busy one stays, the idle one stops taking work, then stops.
+  assert.equal(last(state, 'shap')!.current, 2);
+  assert.deepEqual(order, ['quiesce shap-1@shap-1', 'stop shap-1']);
+  await controller.stop();
+});
+
 test('a scale event or decisions that cannot be written are counted and the pass goes on', async () => {
   const { controller, state, local, dropped } = await setup();
   state.failWrites = true;

@@ -25,7 +25,8 @@ export async function status(cmd: Command, o: { json?: boolean }): Promise<void>
     const rows = [['POOL', 'REPLICAS (s/i/b/d)', 'WANT', 'MIN-MAX', 'WAITING', 'OLDEST WAIT', 'RUNNING', 'FAILED', 'IN/S', 'OUT/S', 'AUTOSCALING', 'LAST DECISION']];
     for (const x of pools) {
       const r = x.replicas;
-      rows.push([x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
+      // A pool of another kind says so (its jobs are listed by its own tools).
+      rows.push([x.jobsElsewhere ? `${x.name} (${x.kind})` : x.name, `${r.current} (${r.starting}/${r.idle}/${r.busy}/${r.draining})`, String(r.desired ?? '-'), `${x.scaling.min}-${x.scaling.max}`,
         String(x.depths.waiting), oldest(x.depths.oldestWaitSeconds), String(x.depths.running), String(x.depths.failed), x.rates.in.toFixed(1), x.rates.out.toFixed(1),
         x.autoscaling + (x.pinned !== undefined ? ` (pinned ${x.pinned})` : ''),
         x.decision ? `${x.decision.reason}${x.decision.health ? `  [${x.decision.health}]` : ''}${x.decision.flapsLastHour ? `  [${x.decision.flapsLastHour} flaps in the last hour]` : ''}${stale(x.decision.at)}` : '-']);

@@ -25,7 +25,11 @@ export async function simulate(cmd: Command, o: SimulateCli): Promise<void> {
   if (o.out && !/\.(html|svg|json)$/.test(o.out)) throw new UsageError(`--out: write .html (charts and tables), .svg (charts) or .json, got "${o.out}"`);
   let trace;
   try { trace = await readTrace(o.trace); } catch (e) { throw new UsageError(`--trace: ${(e as Error).message}`); }
-  for (const j of trace) if (!p.router.poolFor(p.router.queueFor(j.task, j.queue))) throw new UsageError(`--trace: task "${j.task}" routes to no pool of this config`);
+  // A line's queue column wins over routing (a Celery pool's queues are named so: Trireme's routes do not reach them).
+  for (const j of trace) {
+    const queue = p.router.queueFor(j.task, j.queue);
+    if (!p.router.poolFor(queue)) throw new UsageError(`--trace: task "${j.task}" goes to queue "${queue}", which no pool of this config serves`);
+  }
   const span = trace.length ? trace[trace.length - 1].t : 0;
   let memory;
   try { memory = o.hostMemory === undefined ? undefined : parseSize(o.hostMemory); } catch (e) { throw new UsageError(`--host-memory: ${(e as Error).message}`); }

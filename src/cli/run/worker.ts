@@ -5,8 +5,11 @@
  * local driver sends it `{ t: 'become', pool, id }` over the IPC channel the moment a pool needs a replica, and it
  * starts consuming at once.
  */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
+import { replicaSpec, type ReplicaSpec } from '../../drivers/spec.js';
 import { createLogger, type Logger } from '../../system/log.js';
 import { PoolWorker } from '../../replica/pool-worker.js';
 import { StandbyRegistry } from '../../stores/registry.js';
@@ -40,6 +43,13 @@ export async function runWorker(g: GlobalOpts, given: WorkerCli): Promise<void> 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
   } });
   if (o.pool && !Object.hasOwn(p.config.pools, o.pool)) throw new UsageError(`no pool "${o.pool}"; pools: ${Object.keys(p.config.pools).join(', ')}`);
+  // A pool whose replicas are another program (a Celery worker): run it, as a systemd instance or by hand.
+  const spec = o.pool ? replicaSpec(p, o.pool, { id: o.id ?? `${o.pool}-${HOST}-${randomUUID().slice(0, 8)}`, host: HOST }) : undefined;
+  if (spec?.entrypoint) {
+    if (o.standby) throw new UsageError(`pool "${o.pool}" runs ${spec.entrypoint.join(' ')}, which has no standby`);
+    runProgram(p, spec, o);
+    return;
+  }
   // A replica waits for Redis rather than exit (an engine restarting it would only crash-loop through an outage),
   // watching its parent from before it connects; it says so when Redis does not answer within seconds.
   const { url, release } = await redisFor(p, { probe: false });
@@ -123,6 +133,36 @@ async function standby(p: Project, url: string, logger: Logger, o: WorkerCli): P
     });
   });
   process.send!({ t: 'standby-ready', rss: process.memoryUsage.rss() } satisfies StandbyReport);
+}
+
+/**
+ * A replica that is another program (drivers/spec.ts `entrypoint`): started in the foreground with its pool's env,
+ * SIGTERM and SIGINT passed on (a Celery worker's warm shutdown), and past the grace the spec's `afterGrace` signal
+ * (its cold shutdown), said on stderr with the reason; this process exits with the program's code.
+ */
+function runProgram(p: Project, spec: ReplicaSpec, o: WorkerCli): void {
+  const logger = createLogger('trireme-worker');
+  const [program, ...args] = [...spec.entrypoint!, ...spec.args];
+  const child = spawn(program, args, { cwd: spec.inConfigDir ? p.baseDir : undefined, env: { ...process.env, ...spec.env }, stdio: 'inherit' });
+  const grace = o.grace ? parseDuration(o.grace) : spec.drainGraceMs;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) { child.kill(spec.afterGrace ?? 'SIGTERM'); return; }
+    stopping = true;
+    child.kill('SIGTERM');
+    setTimeout(() => {
+      logger.warn({ pool: spec.pool, graceMs: grace, signal: spec.afterGrace ?? 'SIGKILL' }, 'shutdown grace over: the tasks it still runs are cut off');
+      child.kill(spec.afterGrace ?? 'SIGKILL');
+    }, grace).unref();
+  };
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  onParentGone = stop;
+  watchParent();
+  child.on('error', (e) => { logger.error({ pool: spec.pool, program, err: e.message }, 'cannot start the replica\'s program'); process.exit(1); });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
 }
 
 /** What to do when the parent goes: exit while nothing runs, drain once the replica serves. */

@@ -1,6 +1,7 @@
 /**
  * A Compose file from a config: Redis with AOF, `serve` (controller, API, dashboard) driving the pools through the
- * host's Docker engine, and one service per pool from the replica spec: its command, env, CPU and memory limits,
+ * host's Docker engine, and one service per pool from the replica spec: its image (the pool's own, else --image),
+ * its command (a Celery pool's worker: its entrypoint too, named `POOL@<container>`), env, CPU and memory limits,
  * stop_grace_period from the drain grace, `restart: unless-stopped` (a recycled replica, exit 75, comes back), and
  * its min as the starting count.
  *
@@ -15,7 +16,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Project } from '../../core/project.js';
 import { oversizedPools } from '../../core/host-fit.js';
 import { replicaSpec } from '../spec.js';
-import { escapeDollars, IMAGE_CONFIG_PATH, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
+import { escapeDollars, foreignWithoutImage, IMAGE_CONFIG_PATH, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 import { serviceOf } from './settings.js';
 
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
@@ -48,7 +49,10 @@ export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
   for (const [pool, p] of Object.entries(cfg.pools)) {
     const spec = replicaSpec(project, pool, { configPath });
     services[serviceOf(cfg, pool)] = {
-      image: o.image,
+      // A pool's own image (a Celery pool's Python one, a GPU tier's CUDA one), else the deployment's.
+      image: spec.image ?? o.image,
+      // A replica of another program (a Celery worker) replaces the image's entrypoint; Trireme's gives its arguments.
+      ...(spec.entrypoint ? { entrypoint: spec.entrypoint.map(escapeDollars) } : {}),
       command: spec.args.map(escapeDollars),
       environment: { TRIREME_REDIS_URL: redisUrl, ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, escapeDollars(v)])) },
       volumes: [`./trireme.yml:${escapeDollars(configPath)}:ro`],
@@ -59,10 +63,10 @@ export function composeFile(project: Project, o: ExportOptions): ExportFile[] {
       depends_on: ['redis'],
     };
   }
-  const file = yamlFile('compose.yml', o.source, [{ services, volumes: { 'redis-data': {} } }], 'serve scales the pool services with `docker compose up --scale`.');
+  const file = yamlFile('compose.yml', o.source, [{ services, volumes: { 'redis-data': {} } }], 'serve scales the pool services with `docker compose up --scale`.', foreignWithoutImage(project));
   const host = { cpu: availableParallelism(), memory: totalmem() };
   const unfit = oversizedPools(cfg.pools, host, (r) => (r === 'cpu'
     ? "Docker refuses to start a container whose cpus limit is above the host's CPUs"
     : 'its memory limit cannot be met here')).map((x) => x.message);
-  return [unfit.length ? { ...file, warnings: unfit } : file];
+  return [unfit.length ? { ...file, warnings: [...file.warnings ?? [], ...unfit] } : file];
 }

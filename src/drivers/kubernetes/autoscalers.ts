@@ -14,13 +14,24 @@
 import type { Project } from '../../core/project.js';
 import { perReplicaTarget, type PoolConfig } from '../../core/config.js';
 import { isClusterUrl } from '../../core/redis-url.js';
+import { poolKind } from '../../core/pool-kind.js';
 import { yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 import { deploymentOf, exportNamespace, type DeploymentRef } from './settings.js';
 
-/** Each pool with its config and its Deployment, where the export put it. */
-function deployments(project: Project, o: ExportOptions): [string, PoolConfig, DeploymentRef][] {
+/**
+ * Each pool with its config and its Deployment, where the export put it: the pools whose queues are Trireme's. A
+ * Celery pool is left to Trireme's controller, and the warnings say so: KEDA has no Celery scaler, its Redis-list rule
+ * misses the priority lists and the prefetched, unacknowledged tasks, and neither it nor the HPA knows which workers
+ * are busy when it scales in.
+ */
+function deployments(project: Project, o: ExportOptions): { pools: [string, PoolConfig, DeploymentRef][]; warnings: string[] } {
   const home = exportNamespace(project.config, o.namespace);
-  return Object.entries(project.config.pools).map(([pool, p]) => [pool, p, deploymentOf(project.config, pool, home)]);
+  const all = Object.entries(project.config.pools);
+  return {
+    pools: all.filter(([, p]) => poolKind(p).ownQueues).map(([pool, p]) => [pool, p, deploymentOf(project.config, pool, home)]),
+    warnings: all.filter(([, p]) => !poolKind(p).ownQueues).map(([pool, p]) => `pool ${pool} is a ${p.kind} pool: left out, its scaling is Trireme's controller's `
+      + '(KEDA and the HPA read neither its prefetched tasks nor which of its workers are busy, so a scale-in could stop a running task)'),
+  };
 }
 
 function behavior(project: Project, pool: string) {
@@ -31,7 +42,7 @@ function behavior(project: Project, pool: string) {
 
 export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
   const cfg = project.config;
-  const pools = deployments(project, o);
+  const { pools, warnings } = deployments(project, o);
   // One per namespace that holds a pool: a ScaledObject's authenticationRef names one of its own namespace.
   const docs: unknown[] = [...new Set(pools.map(([, , d]) => d.namespace))].map((namespace) => ({
     apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication',
@@ -61,16 +72,16 @@ export function kedaObjects(project: Project, o: ExportOptions): ExportFile[] {
     });
   }
   // On a Cluster each queue's keys carry a hash tag (redis/keyspace.ts), and KEDA needs its redis-cluster scaler.
-  const warnings = cfg.redis.url && isClusterUrl(cfg.redis.url)
-    ? ['redis.url is a Redis Cluster: these triggers read <prefix>:<queue>:wait with the redis scaler, but there the lists are {<prefix>:<tag>}:<queue>:wait, the tag being the queue or its redis.hashTags entry (docs/redis.md), and need KEDA\'s redis-cluster scaler; edit the triggers before applying']
-    : [];
+  if (cfg.redis.url && isClusterUrl(cfg.redis.url)) {
+    warnings.push('redis.url is a Redis Cluster: these triggers read <prefix>:<queue>:wait with the redis scaler, but there the lists are {<prefix>:<tag>}:<queue>:wait, the tag being the queue or its redis.hashTags entry (docs/redis.md), and need KEDA\'s redis-cluster scaler; edit the triggers before applying');
+  }
   return [yamlFile('keda.yaml', o.source, docs, 'KEDA ScaledObjects on BullMQ\'s wait lists.', warnings)];
 }
 
 export function hpaObjects(project: Project, o: ExportOptions): ExportFile[] {
-  const pools = deployments(project, o);
-  const warnings = pools.filter(([, p]) => p.scaling.min === 0).map(([pool]) => `pool ${pool} has min: 0, but an HPA keeps at least one replica: its minReplicas is 1 `
-    + '(scaling to zero needs the HPAScaleToZero feature gate; KEDA does it: trireme export keda)');
+  const { pools, warnings: left } = deployments(project, o);
+  const warnings = [...left, ...pools.filter(([, p]) => p.scaling.min === 0).map(([pool]) => `pool ${pool} has min: 0, but an HPA keeps at least one replica: its minReplicas is 1 `
+    + '(scaling to zero needs the HPAScaleToZero feature gate; KEDA does it: trireme export keda)')];
   const docs = pools.map(([pool, p, { namespace, name }]) => ({
     apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
     metadata: { name, namespace, labels: { 'trireme.dev/pool': pool } },

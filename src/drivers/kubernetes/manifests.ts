@@ -1,9 +1,10 @@
 /**
  * Kubernetes manifests from a config: the Namespace (labelled to enforce the restricted Pod Security level), one
  * Deployment per pool (the replica spec: `worker --pool P --id $(POD_NAME)` so that the driver knows a pod's replica by
- * name, the pool's env and resources, GPUs as nvidia.com/gpu, terminationGracePeriodSeconds from the drain grace, a
- * preStop that drains), the controller's Deployment and Service (serve: controller, API, dashboard), and the least
- * rights the Kubernetes driver uses.
+ * name, or a Celery pool's worker named `$(POD_NAME)@<host>` from the pool's own image; the pool's env and resources,
+ * GPUs as nvidia.com/gpu, terminationGracePeriodSeconds from the drain grace, a preStop that drains Trireme's
+ * replica), the controller's Deployment and Service (serve: controller, API, dashboard), and the least rights the
+ * Kubernetes driver uses.
  *
  * Every pod passes the restricted Pod Security level: it runs as the image's unprivileged user, with no privilege
  * escalation, no capabilities, the runtime's seccomp profile and a read-only root; what Trireme writes goes to
@@ -16,7 +17,7 @@
 import type { Project } from '../../core/project.js';
 import { posix } from 'node:path';
 import { replicaSpec } from '../spec.js';
-import { cpuQuantity, escapeDollars, ExportError, IMAGE_CONFIG_PATH, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
+import { cpuQuantity, escapeDollars, ExportError, foreignWithoutImage, IMAGE_CONFIG_PATH, imageWarning, memoryQuantity, yamlFile, type ExportFile, type ExportOptions } from '../export.js';
 import { deploymentOf, exportNamespace } from './settings.js';
 
 const label = (name: string) => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'trireme' });
@@ -42,6 +43,9 @@ function podFiles(configPath: string) {
   };
 }
 
+/** Where the pod's name goes in a replica's arguments: written as $(POD_NAME), which the kubelet expands. */
+const POD_NAME = '\u0001POD_NAME\u0001';
+
 /** A word in `sh -c`: single-quoted, so that nothing in it is expanded. */
 const shellWord = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
@@ -56,7 +60,7 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
     throw new ExportError(elsewhere.map((p) => `pools.${p.pool}.driver.namespace is "${p.deployment.namespace}", but the export writes the controller, the config and the Role into ${ns}, where the pool's pods need them: remove the pool's namespace to export it with the others`).join('; '));
   }
   const image = imageWarning(o.image);
-  const warnings = image ? [image] : [];
+  const warnings = [...(image ? [image] : []), ...foreignWithoutImage(project)];
   const { volumes, mounts } = podFiles(configPath);
   if (!SYSTEM_NAMESPACES.has(ns)) {
     // First in the stream, and first of the files by name: `kubectl apply -f DIR` applies them in that order.
@@ -67,9 +71,11 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
   }
   for (const { pool, deployment: { name } } of pools) {
     const p = project.config.pools[pool];
-    const spec = replicaSpec(project, pool, { configPath });
+    const spec = replicaSpec(project, pool, { configPath, id: POD_NAME });
     // The kubelet expands $(VAR) in args and env values: what comes from the config is escaped, POD_NAME is meant.
-    const args = [...spec.args.map(escapeDollars), '--id', '$(POD_NAME)'];
+    // Trireme's replica takes it as --id, another program where its kind puts the id (a Celery node name).
+    const own = !spec.entrypoint;
+    const args = spec.args.map((a) => escapeDollars(a).replaceAll(POD_NAME, '$(POD_NAME)'));
     const limits: Record<string, string> = { memory: memoryQuantity(spec.resources.memory) };
     if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
     files.push(yamlFile(`pool-${pool}.yaml`, o.source, [{
@@ -85,7 +91,7 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
             terminationGracePeriodSeconds: Math.ceil(spec.stopGraceMs / 1000),
             securityContext: podSecurity,
             containers: [{
-              name: 'worker', image: o.image, args,
+              name: 'worker', image: spec.image ?? o.image, ...(spec.entrypoint ? { command: spec.entrypoint.map(escapeDollars) } : {}), args,
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 fromSecret('TRIREME_REDIS_URL', 'redis-url'),
@@ -93,15 +99,20 @@ export function kubernetesManifests(project: Project, o: ExportOptions): ExportF
                 ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: escapeDollars(v) })),
               ],
               resources: { requests: { cpu: cpuQuantity(spec.resources.cpu), memory: memoryQuantity(spec.resources.memory) }, limits },
-              // Ready once the replica serves its queues (it writes the file when it has started).
-              readinessProbe: { exec: { command: ['cat', '/tmp/trireme-ready'] }, periodSeconds: 2 },
+              // Trireme's replica is ready once it serves its queues (it writes the file when it has started). A
+              // Celery worker writes none; it needs no preStop either (below).
+              ...(own ? { readinessProbe: { exec: { command: ['cat', '/tmp/trireme-ready'] }, periodSeconds: 2 } } : {}),
               securityContext: containerSecurity,
               volumeMounts: mounts,
-              lifecycle: {
-                // Drain before the SIGTERM: take no new job, let running ones finish within the grace. The kubelet
-                // does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment.
-                preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
-              },
+              // Trireme's replica drains before the SIGTERM: it takes no new job, running ones finish within the grace.
+              // The kubelet does not expand $(VAR) in exec hooks, so a shell reads the pod's name from the environment.
+              // A Celery worker's SIGTERM is its warm shutdown, and the controller drains it before a scale-in
+              // (cancel_consumer).
+              ...(own ? {
+                lifecycle: {
+                  preStop: { exec: { command: ['sh', '-c', `exec trireme -c ${shellWord(configPath)} drain "$POD_NAME" --wait --timeout ${Math.ceil(spec.drainGraceMs / 1000)}s`] } },
+                },
+              } : {}),
             }],
             volumes,
           },
