@@ -12,8 +12,8 @@ import { bucketIndex } from '../core/histogram.js';
 import { addRunnerTally, emptyRunnerTally, type RunnerExitReason, type RunnerStatus, type RunnerTally } from '../core/records.js';
 import { formatSize } from '../core/units.js';
 import type { Logger } from '../system/log.js';
+import { treeRss } from '../system/process-tree.js';
 import { AbortedError, guarded, TimeLimitError, type JobAbort, type TaskRun } from './executor.js';
-import { treeRss } from './process-tree.js';
 import { RunnerProcess, TaskError, type RunnerSpec } from './runner-process.js';
 
 /** How long a runner whose job was cancelled may take to stop it by itself before it is killed. */

@@ -9,9 +9,11 @@
  * counts pages shared between processes of the tree once per process, which over-reads a fork-heavy tree a little
  * and never under-reads one.
  *
- * Elsewhere (macOS, a /proc this process may not read) every read returns undefined: callers show nothing.
+ * Elsewhere (macOS, a /proc this process may not read) every read returns undefined: callers show nothing; only
+ * `treeRss`, what a runner's `maxMemory` acts on, asks `ps` there instead.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 
 /** Clock ticks per second of /proc's CPU times: USER_HZ, fixed at 100 by the kernel's ABI on every architecture Node runs on. */
 const USER_HZ = 100;
@@ -132,4 +134,38 @@ export function descendantsRss(pid: number): number {
     queue.push(...(childrenOf(p) ?? []));
   }
   return rss;
+}
+
+/**
+ * Bytes of resident memory of `pid` and every process below it, for a runner's `maxMemory` (a runner that forks, a
+ * multiprocessing pool or a subprocess, holds its memory in several processes); undefined when `pid` is gone. On
+ * Linux from /proc (`treeUsage`); elsewhere `ps` is asked once for every process's parent and RSS.
+ */
+export async function treeRss(pid: number): Promise<number | undefined> {
+  if (process.platform === 'linux') return (await treeUsage(pid))?.rss;
+  return new Promise((resolve) => {
+    execFile('ps', ['-A', '-o', 'pid=,ppid=,rss='], (err, stdout) => {
+      if (err) { resolve(undefined); return; }
+      const children = new Map<number, number[]>();
+      const rss = new Map<number, number>();
+      for (const line of stdout.trim().split('\n')) {
+        const [p, ppid, kb] = line.trim().split(/\s+/).map(Number);
+        rss.set(p, kb * 1024);
+        const list = children.get(ppid);
+        if (list) list.push(p); else children.set(ppid, [p]);
+      }
+      if (!rss.has(pid)) { resolve(undefined); return; }
+      let total = 0;
+      const queue = [pid];
+      const seen = new Set<number>();
+      while (queue.length && seen.size < MAX_PROCESSES) {
+        const p = queue.pop()!;
+        if (seen.has(p)) continue;
+        seen.add(p);
+        total += rss.get(p) ?? 0;
+        queue.push(...(children.get(p) ?? []));
+      }
+      resolve(total);
+    });
+  });
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { descendantsRss, parseRss, parseStat, treeUsage } from '../../src/system/process-tree.js';
+import { descendantsRss, parseRss, parseStat, treeRss, treeUsage } from '../../src/system/process-tree.js';
 import { parseComputeApps } from '../../src/system/gpu-memory.js';
 import { waitFor } from '../helpers.js';
 
@@ -24,6 +24,10 @@ test('a child holding 100 MB and burning CPU is counted in its parent\'s tree', 
     assert.ok(during.rss - during.rootRss >= 100 * MiB, `children hold ${Math.round((during.rss - during.rootRss) / MiB)} MiB`);
     assert.ok(during.cpuSeconds - before.cpuSeconds >= 0.3, `the child's half second of CPU is counted (${(during.cpuSeconds - before.cpuSeconds).toFixed(2)} s more)`);
     assert.ok(descendantsRss(process.pid) >= 100 * MiB, 'the synchronous read of the descendants agrees');
+    // What a runner's maxMemory acts on: the same tree's memory, its children's included.
+    const rss = (await treeRss(process.pid))!;
+    assert.ok(rss - during.rootRss >= 100 * MiB, `treeRss counts the child (${Math.round(rss / MiB)} MiB in all)`);
+    assert.ok((await treeRss(child.pid!))! >= 100 * MiB, 'and the child alone');
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -34,6 +38,7 @@ test('a child holding 100 MB and burning CPU is counted in its parent\'s tree', 
 
 test('a process that is gone has no usage; the stat parser takes names with spaces and parentheses', async () => {
   assert.equal(await treeUsage(2 ** 30), undefined);
+  assert.equal(await treeRss(2 ** 30), undefined);
   const stat = '4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 10 5 20 0 1 0 100 1000 100';
   assert.deepEqual(parseStat(stat), { ppid: 1, cpuSeconds: 3.15 });
   assert.equal(parseStat('garbage'), undefined);
