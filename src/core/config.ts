@@ -1,11 +1,11 @@
 /**
- * The config model: the zod schema that validates `trireme.yml` and gives the TypeScript types. Durations and sizes
- * are parsed here, so inner code sees milliseconds and bytes. Cross-field rules (max >= min, every queue served) live
+ * The config model: the zod schema that validates `trireme.yml` and gives the TypeScript types (field types in
+ * config-fields.ts, the scaling block in scaling-config.ts). Cross-field rules (max >= min, every queue served) live
  * in the superRefine at the end so that each problem is reported with its path.
  */
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
-import { PRESETS, DEFAULT_SCALING, type PresetValues } from './presets.js';
+import { count, duration, name, size } from './config-fields.js';
+import { scalingSchema } from './scaling-config.js';
 import { ConfigError } from './errors.js';
 import { jobScheduleSchema } from './job-schedule.js';
 import { rateLimitSchema } from './rate-limit.js';
@@ -15,85 +15,7 @@ import { celeryBlock } from './celery.js';
 import { kindOfRaw, POOL_KINDS } from './pool-kind.js';
 
 export { ConfigError };
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try { return parseDuration(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
-});
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try { return parseSize(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); return z.NEVER; }
-});
-/** Names that are properties of every object (`constructor`, `__proto__`, `toString`): refused, so that no lookup by name can reach them. */
-const RESERVED = new Set(Object.getOwnPropertyNames(Object.prototype));
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-", starting with a letter or digit')
-  .refine((n) => !RESERVED.has(n), 'it is a property every JavaScript object already has (constructor, __proto__, toString, ...); choose another name');
-const count = z.number().int().min(0);
-
-const hpaPolicy = z.strictObject({ type: z.enum(['Pods', 'Percent']), value: z.number().int().positive(), periodSeconds: z.number().int().positive().max(1800) });
-const hpaRules = z.strictObject({
-  stabilizationWindowSeconds: z.number().int().min(0).max(3600).optional(),
-  selectPolicy: z.enum(['Max', 'Min', 'Disabled']).optional(),
-  policies: z.array(hpaPolicy).optional(),
-});
-
-const schedule = z.strictObject({
-  /** Days the window applies, mon..sun; all days when left out. */
-  days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).optional(),
-  from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time as HH:MM, e.g. 08:00'),
-  to: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'write a time as HH:MM, e.g. 18:00'),
-  /** Minutes east of UTC that from/to are written in; 0 (UTC) when left out. */
-  utcOffsetMinutes: z.number().int().min(-720).max(840).default(0),
-  min: count.optional(),
-  max: count.optional(),
-});
-
-const scalingFields = z.strictObject({
-  preset: z.enum(['conservative', 'aggressive', 'cost-optimised']).optional(),
-  policy: z.enum(['threshold', 'target', 'hpa']).optional(),
-  min: count.default(0),
-  max: count.default(1),
-  /** threshold: scale up when waiting + running >= this. */
-  scaleUpThreshold: z.number().min(0).default(1),
-  /** threshold: scale down when waiting + running <= this. */
-  scaleDownThreshold: z.number().min(0).default(0),
-  /** target: jobs (waiting + running) per concurrency slot the pool aims to keep. */
-  targetBacklogPerSlot: z.number().positive().optional(),
-  /** target: the queue wait the pool accepts; measured service times turn it into a backlog per slot. */
-  targetWait: duration.optional(),
-  /** hpa: the per-replica value of (waiting + running) the HPA aims at, like a KEDA list-length target. */
-  hpaTarget: z.number().positive().default(5),
-  /** hpa: Kubernetes HPA v2 behaviour; Kubernetes' defaults where left out. */
-  behavior: z.strictObject({ scaleUp: hpaRules.optional(), scaleDown: hpaRules.optional() }).optional(),
-  cooldownUp: duration.optional(),
-  cooldownDown: duration.optional(),
-  /** A scale-down only goes as low as the highest recommendation of this window. */
-  stabilization: duration.optional(),
-  /** Scale to min after the pool has had no work for this long. */
-  idleShutdown: duration.optional(),
-  /** How long a new replica takes to serve; replicas still starting count as capacity that is coming. */
-  startupTime: duration.default(5_000),
-  /**
-   * Learned keep-warm (pools at min 0; on by default there): once the idle gaps between bursts are regular, stop the
-   * last replica early and start one just before the next burst is due; until then, and when they are not, idleShutdown.
-   */
-  keepWarm: z.boolean().optional(),
-  schedules: z.array(schedule).default([]),
-});
-
-/** The hpa policy is Kubernetes' algorithm: its timing lives in `behavior`, so these would be silently ignored. */
-const HPA_IGNORES = ['cooldownUp', 'cooldownDown', 'stabilization', 'idleShutdown', 'keepWarm'] as const;
-
-/**
- * A pool's scaling settings, resolved once here: the preset and the defaults are applied, so every reader (the
- * planning pass, the exporters, the faces) sees the values the autoscaler runs with.
- */
-export const scalingSchema = scalingFields.superRefine((s, ctx) => {
-  if (s.policy !== 'hpa') return;
-  for (const field of HPA_IGNORES) {
-    if (s[field] !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [field], message: 'the hpa policy does not read this; set scaling.behavior (scaleUp/scaleDown stabilizationWindowSeconds and policies) as for a Kubernetes HPA, or use policy target' });
-    }
-  }
-}).transform((s): ResolvedScaling => resolveScaling(s));
+export { scalingSchema, resolveScaling, type ScalingInput, type ResolvedScaling } from './scaling-config.js';
 
 /** A pool's driver: its kind and the settings for this pool (checked against the driver's own schema). */
 export interface DriverRef { kind: string; settings: Record<string, unknown> }
@@ -412,8 +334,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type PoolConfig = Config['pools'][string];
 
-/** A pool's scaling settings as written (before the preset and defaults are applied). */
-export type ScalingInput = z.output<typeof scalingFields>;
 /** A pool's scaling settings with the preset and defaults applied: what every reader sees. */
 export type ScalingConfig = PoolConfig['scaling'];
 export type CommandTaskConfig = Config['commands'][string];
@@ -428,23 +348,6 @@ export function perReplicaTarget(pool: PoolConfig): number {
   if (s.policy === 'hpa') return s.hpaTarget;
   if (s.policy === 'threshold') return pool.concurrency;
   return pool.concurrency * s.targetBacklogPerSlot;
-}
-
-/** Scaling settings with the preset and defaults applied: what the autoscaler reads. */
-export interface ResolvedScaling extends Omit<ScalingInput, keyof PresetValues>, PresetValues {}
-
-/** Applies a pool's preset and the defaults (the schema does it once; exported for tests that build settings by hand). */
-export function resolveScaling(s: ScalingInput): ResolvedScaling {
-  const base = s.preset ? PRESETS[s.preset] : DEFAULT_SCALING;
-  return {
-    ...s,
-    policy: s.policy ?? base.policy,
-    cooldownUp: s.cooldownUp ?? base.cooldownUp,
-    cooldownDown: s.cooldownDown ?? base.cooldownDown,
-    stabilization: s.stabilization ?? base.stabilization,
-    idleShutdown: s.idleShutdown ?? base.idleShutdown,
-    targetBacklogPerSlot: s.targetBacklogPerSlot ?? base.targetBacklogPerSlot,
-  };
 }
 
 const describe = (issues: readonly z.core.$ZodIssue[], prefix: (string | number | symbol)[] = []): string[] => issues.map((issue) => {
