@@ -1,18 +1,23 @@
 /** A private redis-server for a benchmark run, on a free loopback port, with nothing persisted. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/redis/embedded.js';
 
 export async function benchRedis(args: string[] = []): Promise<{ url: string; stop: () => void }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...args], { stdio: 'ignore' });
+  // A folder of its own: a replica still writes the primary's snapshot to its dir (dump.rdb) when it syncs.
+  const dir = mkdtempSync(join(tmpdir(), 'trireme-bench-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...args], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => {});
     try { await r.connect(); await r.ping(); r.disconnect(); break; } catch { r.disconnect(); await new Promise((x) => setTimeout(x, 50)); }
   }
-  return { url, stop: () => child.kill('SIGKILL') };
+  return { url, stop: () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** Commands the server has run since its stats were last reset (`CONFIG RESETSTAT`), leaving out the bench's own. */
