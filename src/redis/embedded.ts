@@ -143,6 +143,9 @@ export async function startEmbeddedRedis(dataDir = '.trireme/redis', opts: { bin
     started: true,
     stop: () => new Promise<void>((done) => {
       if (child.exitCode !== null) return done();
+      // A detached server is unref'd (it may outlive the command): referenced again, or a command with nothing else
+      // left to do exits before the server does, and whatever awaits this stop never runs.
+      child.ref();
       child.once('exit', () => done());
       child.kill('SIGTERM');
     }),

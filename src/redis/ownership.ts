@@ -10,7 +10,8 @@ import { within } from '../system/deadline.js';
 
 /**
  * Whether any connection other than this one is open on Redis; undefined when it cannot be asked. A connection the
- * caller has just closed may still be listed for a moment, so a busy answer is checked again for up to a second.
+ * caller has just closed may still be listed for a moment (longer on a busy machine, where the server is slow to see
+ * the socket close), so a busy answer is checked again for up to 5 s; an idle list answers at once.
  */
 async function othersConnected(url: string): Promise<boolean | undefined> {
   const redis = connect(url, 'trireme-release');
@@ -21,7 +22,7 @@ async function othersConnected(url: string): Promise<boolean | undefined> {
       const list = await within(redis.client('LIST') as Promise<string>, 2_000, undefined);
       if (list === undefined) return undefined;
       const others = list.split('\n').filter((l) => l.trim() && !l.startsWith(`id=${id} `)).length;
-      if (others === 0 || i === 10) return others > 0;
+      if (others === 0 || i === 50) return others > 0;
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
