@@ -18,8 +18,13 @@
 import { nearestRank } from './histogram.js';
 
 export const WINDOW = 30;
-/** Gaps needed before the pattern is trusted. */
-export const MIN_GAPS = 8;
+/**
+ * Gaps needed before the pattern is trusted. Three are enough to act on: the window's end is estimated past the
+ * largest gap seen (`upperEnd`), a window costs at most twice the fixed timer per gap (`warmWindow`), and the ring
+ * follows a pattern that turns out wider within a few bursts. A workday of a dozen bursts is over before a larger
+ * sample could be waited for (bench:autoscale's workday-bursts: 8 gaps left 3 bursts to act on, 3 leave 8).
+ */
+export const MIN_GAPS = 3;
 /** A gap longer than this is not a pattern to keep warm for. */
 export const MAX_GAP_MS = 2 * 3_600_000;
 /** Regular: the gaps' p99 is within this factor of their p5 (a burst every 2 min, give or take a minute, is; one every 10 s to 1 h is not). */
@@ -76,9 +81,20 @@ function regular(values: number[] | undefined, basis: Pattern['basis']): Pattern
   if (!values || values.length < MIN_GAPS) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const p5 = nearestRank(sorted, 0.05);
-  const p99 = nearestRank(sorted, 0.99);
+  const p99 = upperEnd(sorted);
   if (p99 > MAX_GAP_MS || p99 > MAX_SPREAD * Math.max(p5, 1_000)) return undefined;
   return { p5, p50: nearestRank(sorted, 0.5), p99, n: sorted.length, basis, size: 1, samples: sorted };
+}
+
+/**
+ * Where the gaps end (what `p99` holds): the largest seen plus their mean spacing. With at most WINDOW (30) values the
+ * 99th percentile by rank is the largest itself, and the largest of n falls short of the top by about one spacing:
+ * for gaps spread evenly between a and b, max + (max - min) / (n - 1) is the unbiased estimate of b. A window that
+ * ended at the largest gap seen would stop just before the bursts that come latest, most of all while n is small.
+ */
+function upperEnd(sorted: number[]): number {
+  const max = sorted[sorted.length - 1];
+  return max + (max - sorted[0]) / (sorted.length - 1);
 }
 
 function sizeOf(g: IdleGaps): number {

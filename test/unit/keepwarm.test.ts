@@ -143,6 +143,27 @@ test('a pattern too wide to keep warm whole is kept warm at its end, within twic
   assert.ok(a.decisions.some(({ d }) => /keep-warm: next burst expected \d+ s to \d+ s from now \(p5-p99 of \d+ idle gaps\), kept warm for the last \d+ s of that: pre-warm, 0 -> 1$/.test(d.reason)));
 });
 
+test('the window ends past the largest gap seen, by the gaps\' mean spacing: most while few are known', () => {
+  const gapsOf = (minutes: number[]) => minutes.reduce((acc, gap, i) => {
+    const t = i * 4 * 3_600_000;
+    // Load last seen at t, idle from the next loop on: the gap runs from t to the next burst.
+    return observeLoad(observeLoad(observeLoad(acc, 1, t), 0, t + 1_000), 1, t + gap * 60_000);
+  }, emptyGaps());
+  assert.equal(pattern(gapsOf([20, 30])), undefined, `fewer than ${MIN_GAPS} gaps: no pattern yet`);
+  // Three gaps of 20, 30 and 40 minutes: the bursts seen are spread 10 minutes apart, so the next may come up to ~50.
+  const three = pattern(gapsOf([30, 20, 40]))!;
+  assert.deepEqual([three.n, three.p5, three.p99], [3, 20 * 60_000, 50 * 60_000]);
+  // Thirty gaps spread over the same 20 minutes: the largest is nearly the top already.
+  const thirty = pattern(gapsOf(Array.from({ length: 30 }, (_, i) => 20 + (20 * i) / 29)))!;
+  assert.equal(Math.round(thirty.p99 / 1_000), Math.round((40 + 20 / 29) * 60));
+  // A burst later than any seen, within that estimate, still finds the replica warm (the 20 s pool of the test above).
+  const short = settings({ policy: 'threshold', min: 0, max: 2, scaleUpThreshold: 1, scaleDownThreshold: 0, cooldownDown: '5s', stabilization: 0, idleShutdown: '20s', startupTime: '5s' });
+  const starts = [20, 30, 25, 33].reduce<number[]>((acc, gap) => [...acc, acc[acc.length - 1] + 10_000 + gap * 60_000], [10_000]);
+  assert.deepEqual(run(starts, short, () => 10_000, () => 1).warm, [false, false, false, false, true], 'the 33-minute gap, past the 30 seen, is warm');
+  // Gaps so spread that even three say nothing regular (the end estimate past 4x the shortest) are no pattern.
+  assert.equal(pattern(gapsOf([10, 30, 38])), undefined);
+});
+
 test('periods are learned from burst starts', () => {
   let g = emptyGaps();
   g = observeLoad(g, 1, 0);
