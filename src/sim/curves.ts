@@ -101,23 +101,26 @@ export interface ColdCut {
   best?: { point: CurvePoint; theirs: number; cut: number };
   /** Replica-seconds (from, to) over which our points cut cold starts by at least `atLeast`. */
   range?: [number, number];
-  /** Our frontier points within their curve's range, and how many of them cut by at least `atLeast`. */
+  /** Our frontier points up to their curve's dearest, and how many of them cut by at least `atLeast`. */
   compared: number;
   meeting: number;
 }
 
 /**
  * How many fewer cold starts our curve has than theirs at equal replica-seconds: each point of our cold-start
- * frontier within the span of their curve, against their curve at its cost. `cut` is 1 - ours / theirs.
+ * frontier up to the dearest of their curve, against their curve at its cost. `cut` is 1 - ours / theirs. A point of
+ * ours cheaper than any of theirs is held against their cheapest: no setting of theirs costs that little, and their
+ * cold starts only rise as they spend less, so their cheapest is the most they could offer at our cost.
  */
 export function coldCut(ours: CurvePoint[], theirs: CurvePoint[], atLeast: number): ColdCut {
   const theirFront = frontier(theirs, 'coldStartsPer1k');
   const out: ColdCut = { compared: 0, meeting: 0 };
   if (theirFront.length === 0) return out;
+  const first = theirFront[0];
   const last = theirFront[theirFront.length - 1].replicaSeconds;
   for (const p of frontier(ours, 'coldStartsPer1k')) {
     if (p.replicaSeconds > last) continue;
-    const at = curveAt(theirFront, p.replicaSeconds, 'coldStartsPer1k');
+    const at = p.replicaSeconds < first.replicaSeconds ? first.coldStartsPer1k : curveAt(theirFront, p.replicaSeconds, 'coldStartsPer1k');
     if (at === undefined || at === 0) continue;
     const cut = 1 - p.coldStartsPer1k / at;
     out.compared++;

@@ -41,7 +41,7 @@ test('judge: on or below, a trade, or beaten', () => {
   assert.equal(judge(ours, [pt(150, 393, 1)]).verdict, 'ok');
 });
 
-test('coldCut: the cut in cold starts at equal replica-seconds, at our settings within their span', () => {
+test('coldCut: the cut in cold starts at equal replica-seconds, at our settings up to their dearest', () => {
   const fixed = [pt(100, 1000), pt(200, 900), pt(400, 500)];
   const ours = [pt(100, 1000), pt(150, 300), pt(300, 200), pt(800, 0)];
   const cut = coldCut(ours, fixed, 0.3);
@@ -51,6 +51,13 @@ test('coldCut: the cut in cold starts at equal replica-seconds, at our settings 
   assert.deepEqual(cut.range, [150, 300]);
   assert.equal(cut.best!.point.replicaSeconds, 300);
   assert.equal(Math.round(cut.best!.cut * 100), 71);
+  // A point of ours cheaper than all of theirs is held against their cheapest (they cannot spend so little).
+  const cheap = coldCut([pt(50, 400), pt(300, 200)], fixed, 0.3);
+  assert.equal(cheap.compared, 2);
+  assert.equal(cheap.meeting, 2);
+  assert.deepEqual(cheap.range, [50, 300]);
+  assert.equal(cheap.best!.theirs, 700);
+  assert.equal(Math.round(coldCut([pt(50, 800)], fixed, 0.3).best!.cut * 100), 20, 'against 1 000 at their cheapest');
 });
 
 const setup = (heavy: Record<string, unknown>) => {
