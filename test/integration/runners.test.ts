@@ -207,7 +207,8 @@ describe('warm runners', () => {
     // A runner that hears a cancel answers it and stays; the next job runs on the same process.
     const { pid } = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number };
     const heard = await client.submit('node.hang', { hearCancel: true });
-    await waitFor(async () => (await registry().list('node'))[0]?.runners?.[0].busy === 1, 60_000, 'the runner busy');
+    // The job's own word that it runs in the runner (a heartbeat's busy count may still be the last job's).
+    await waitFor(async () => (await client.getJob(heard.id))?.progress === 1, 60_000, 'the hang running in the runner');
     await client.cancel(heard.id);
     assert.equal((await settled(heard.id)).error, 'cancelled');
     const again = await client.waitFor((await client.submit('node.pid', {})).id, 20_000) as { pid: number; jobs: number };
