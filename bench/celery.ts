@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { benchRedis } from './redis.js';
+import { seeded } from '../test/helpers.js';
 
 const { values } = parseArgs({ options: { speed: { type: 'string', default: '10' }, horizon: { type: 'string', default: '150' }, only: { type: 'string' } } });
 const SPEED = Number(values.speed);
@@ -34,18 +35,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'bin/trireme.cjs');
 const MAX = 4;
 const CONCURRENCY = 2;
-
-/** Seeded, so that every run gets the same trace. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Three bursts over 75 s: 30 short tasks, then 16 of which 8 run 10-15 s (the heavy tier's long ones), then 30 short
