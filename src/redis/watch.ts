@@ -53,6 +53,9 @@ export class RedisWatch {
       // Fail-fast: while Redis is away a PING fails at once instead of waiting in the offline queue.
       const redis = this.redis = connect(opts.url, 'trireme-watch', { failFast: true });
       redis.on('error', (e: Error) => { this.lastError = e.message; });
+      // A server that goes away closes the socket first; its reconnect errors (refused) may come only after the
+      // PINGs have failed with ioredis' own "max retries" message, which says nothing about Redis: say it closed.
+      redis.on('close', () => { this.lastError ??= 'Connection is closed.'; });
       this.ping = () => redis.ping();
     }
   }
